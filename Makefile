@@ -1,0 +1,139 @@
+# ipcns - one non-recursive Makefile.
+#   make            build everything into build/
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install missing packages, build, run the demo containers
+#   make bench      benchmarks (ratios against native, not part of check)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clang-format
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+B := build
+CC ?= gcc
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Wformat=2 -Wformat-nonliteral -Wpointer-arith -Wundef -Wvla -Wcast-align \
+	-Wno-unused-parameter
+BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -Iinclude -Iplugin/core -Iplugin/notify -Iruntime-hook \
+	$(WARN) -fvisibility=hidden -fPIC
+CFLAGS ?= -O2
+ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
+SAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+TEST_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -Iinclude -Itests/lib -Wall -Wextra -Werror \
+	-Wno-unused-parameter -Wno-unused-function
+
+CORE_SRC := $(sort $(wildcard plugin/core/*.c))
+NOTIFY_SRC := $(sort $(wildcard plugin/notify/*.c))
+IPCNSD_SRC := $(sort $(wildcard plugin/ipcnsd/*.c))
+CTL_SRC := $(sort $(wildcard plugin/ctl/*.c))
+CRUN_SRC := $(sort $(wildcard plugin/crun/*.c))
+RT_LIB_SRC := $(filter-out runtime-hook/runtime.c runtime-hook/hook.c,$(sort $(wildcard runtime-hook/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+
+LIB_SRC := $(CORE_SRC) $(NOTIFY_SRC) $(RT_LIB_SRC)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+LIB_SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
+LIBS := -ljansson -lcap -lseccomp
+
+BINS := $(B)/bin/ipcnsd $(B)/bin/ipcns-runtime
+ifneq ($(CTL_SRC),)
+BINS += $(B)/bin/ipcnsctl
+endif
+ifneq ($(wildcard runtime-hook/hook.c),)
+BINS += $(B)/bin/ipcns-hook
+endif
+ifneq ($(CRUN_SRC),)
+BINS += $(B)/lib/libipcns-crun.so
+endif
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+CONF_BINS := $(CONF_SRC:tests/conformance/%.c=$(B)/tests/conformance/%)
+TOOL_BINS := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
+EXAMPLE_BINS := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
+
+.PHONY: all check demo bench install clang-format clean deps test-bins
+all: $(BINS) test-bins
+test-bins: $(UNIT_BINS) $(CONF_BINS) $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS)
+
+# Debian packages: installed when missing (fresh machines, CI).
+deps:
+	@tests/deps.sh
+
+$(B)/obj/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(B)/san/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+
+$(B)/lib/libipcns.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(B)/lib/libipcns-san.a: $(LIB_SAN_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/bin/ipcnsd: $(IPCNSD_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+$(B)/bin/ipcnsd-san: $(IPCNSD_SRC:%.c=$(B)/san/%.o) $(B)/lib/libipcns-san.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+$(B)/bin/ipcnsctl: $(CTL_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+$(B)/bin/ipcns-runtime: $(B)/obj/runtime-hook/runtime.o $(B)/lib/libipcns.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+$(B)/bin/ipcns-hook: $(B)/obj/runtime-hook/hook.o $(B)/lib/libipcns.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+$(B)/lib/libipcns-crun.so: $(CRUN_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=plugin/crun/exports.map -o $@ $^ $(LIBS)
+
+$(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a -lcmocka $(LIBS)
+$(B)/tests/conformance/%: tests/conformance/%.c tests/lib/conf.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+$(B)/tests/tools/%: tests/tools/%.c $(B)/lib/libipcns.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(B)/lib/libipcns.a $(LIBS)
+$(B)/tests/bench/%: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+$(B)/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+check: deps
+	@$(MAKE) --no-print-directory all $(B)/bin/ipcnsd-san
+	@tests/run-all.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@examples/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)/etc/ipcns
+	install -m 0755 $(filter $(B)/bin/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(filter %.so,$(BINS)),install -m 0644 $(filter %.so,$(BINS)) $(DESTDIR)$(PREFIX)/lib/)
+	$(if $(wildcard spec/ipcnsd.service),install -D -m 0644 spec/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service)
+	$(if $(wildcard spec/hooks.d/ipcns.json),install -D -m 0644 spec/hooks.d/ipcns.json $(DESTDIR)/usr/share/containers/oci/hooks.d/ipcns.json)
+
+clang-format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,263 @@
+/* ipcns - System V IPC namespaces served from user space.
+ *
+ * The IPC namespace core.  It knows nothing of seccomp, ptrace or sockets:
+ * a front end (ipcnsd, the crun plugin, the unit tests, the fuzzer) decodes
+ * a system call, builds an `ipcns_caller' that gives access to the calling
+ * task, and calls one of the ipcns_<syscall>() entry points below.
+ *
+ * Error convention: every function returns 0 or a positive value on success
+ * and -errno on failure.  The errno is the one Linux gives for that case; the
+ * front end passes it to the container unchanged.  The one exception is
+ * IPCNS_PARKED, which is not an errno: the call must wait and will be
+ * answered later through the waiter the core obtained from the caller.
+ *
+ * Threading: a namespace is not locked by the core.  The front end runs all
+ * calls on one namespace from one thread at a time.  */
+#ifndef IPCNS_IPCNS_H
+#define IPCNS_IPCNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IPCNS_PARKED (-1024)
+
+/* Linux's id layout: id = seq * IPCNS_SEQ_MULTIPLIER + index.  */
+#define IPCNS_SEQ_MULTIPLIER 32768
+#define IPCNS_IPCMNI 32768
+
+/* Linux's defaults (include/uapi/linux/{shm,sem,msg}.h).  */
+#define IPCNS_SHMMIN 1ULL
+#define IPCNS_SHMMNI 4096U
+#define IPCNS_SHMMAX (ULONG_MAX - (1UL << 24))
+#define IPCNS_SHMALL (ULONG_MAX - (1UL << 24))
+#define IPCNS_SHMSEG IPCNS_SHMMNI
+#define IPCNS_SEMMSL 32000
+#define IPCNS_SEMMNS (IPCNS_SEMMNI * IPCNS_SEMMSL)
+#define IPCNS_SEMOPM 500
+#define IPCNS_SEMMNI 32000
+#define IPCNS_SEMVMX 32767
+#define IPCNS_SEMAEM IPCNS_SEMVMX
+#define IPCNS_SEMUME IPCNS_SEMOPM
+#define IPCNS_SEMMNU IPCNS_SEMMNS
+#define IPCNS_SEMMAP IPCNS_SEMMNS
+#define IPCNS_MSGMAX 8192U
+#define IPCNS_MSGMNB 16384U
+#define IPCNS_MSGMNI 32000U
+#define IPCNS_MSGPOOL (IPCNS_MSGMNI * IPCNS_MSGMNB / 1024)
+#define IPCNS_MSGTQL IPCNS_MSGMNB
+#define IPCNS_MSGMAP IPCNS_MSGMNB
+#define IPCNS_MSGSSZ 16
+
+/* Default quotas that Linux does not have (see spec/annotations.md).  0
+ * means unlimited.  */
+#define IPCNS_DEFAULT_MSG_BYTES (64ULL << 20)
+
+/* The kernel-style limits of one namespace, and ipcns's own quotas.  */
+struct ipcns_limits {
+	uint64_t shmmax;          /* kernel.shmmax, bytes */
+	uint64_t shmall;          /* kernel.shmall, pages */
+	uint32_t shmmni;          /* kernel.shmmni */
+	int shm_rmid_forced;      /* kernel.shm_rmid_forced */
+	int semmsl, semmns, semopm, semmni; /* kernel.sem */
+	uint32_t msgmax, msgmnb, msgmni;    /* kernel.msg* */
+	/* Quotas, 0 = unlimited.  */
+	uint64_t quota_shm_bytes; /* sum of shm_segsz rounded to pages */
+	uint64_t quota_msg_bytes; /* message bytes held by the daemon */
+	uint32_t quota_objects_per_uid; /* objects of the three kinds per creator uid */
+};
+
+void ipcns_limits_default(struct ipcns_limits *l);
+
+/* Credentials of a calling task, as Linux's ipcperms and the ownership
+ * checks use them.  Host ids (the caller's ids seen from the daemon).  */
+struct ipcns_cred {
+	uid_t euid;
+	gid_t egid;
+	gid_t fsgid;
+	int ngroups;
+	gid_t groups[64]; /* supplementary groups; more are ignored */
+	uint64_t cap_effective; /* bit n = capability n */
+};
+
+bool ipcns_cred_capable(const struct ipcns_cred *c, int cap);
+bool ipcns_cred_in_group(const struct ipcns_cred *c, gid_t gid);
+
+struct ipcns_ns;
+struct ipcns_caller;
+struct ipcns_waiter;
+
+/* One VMA of a process that maps a file: what /proc/PID/maps says.  */
+struct ipcns_vma {
+	uint64_t start, end; /* [start, end) */
+	uint64_t offset;     /* file offset of start */
+	dev_t dev;
+	ino_t ino;
+	int prot;            /* PROT_* */
+};
+
+typedef int (*ipcns_vma_cb)(void *arg, const struct ipcns_vma *vma);
+
+/* What the core needs from the calling task.  Implemented by the front end
+ * (seccomp notifications in ipcnsd, fakes in the unit tests).  All return
+ * 0 or a positive value, or -errno.  */
+struct ipcns_caller_ops {
+	/* The caller's credentials.  The front end may cache per call.  */
+	int (*cred)(struct ipcns_caller *c, struct ipcns_cred *out);
+	/* The caller's process id: on the host (tgid) and in its own pid
+	 * namespace (what shm_lpid, sempid, msg_lspid report).  */
+	int (*pids)(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid);
+	/* Copy from/to the caller's memory; -EFAULT for a bad address.  */
+	int (*read)(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len);
+	int (*write)(struct ipcns_caller *c, uint64_t addr, const void *buf, size_t len);
+	/* Map `fd' (a segment's memfd) into the caller: mmap(addr, len, prot,
+	 * flags, fd, 0) run by the caller.  Stores the address.  */
+	int (*shm_map)(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t len, int prot,
+		       int flags, uint64_t *mapped);
+	/* munmap(addr, len) run by the caller.  */
+	int (*shm_unmap)(struct ipcns_caller *c, uint64_t addr, uint64_t len);
+	/* Enumerate the caller process's file-backed VMAs.  */
+	int (*maps)(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg);
+	/* RLIMIT_MEMLOCK of the caller (soft), for SHM_LOCK.  */
+	int (*memlock_limit)(struct ipcns_caller *c, uint64_t *limit);
+	/* The core must answer this call later: return a waiter that stays
+	 * valid after the call returns, until ops->release.  NULL with errno
+	 * set when that is impossible (the core then fails with -ENOMEM).  */
+	struct ipcns_waiter *(*park)(struct ipcns_caller *c);
+	/* Ask to be told (ipcns_ns_process_exit) when the caller's process
+	 * exits; used by SEM_UNDO.  Idempotent.  */
+	int (*watch_exit)(struct ipcns_caller *c);
+};
+
+struct ipcns_caller {
+	const struct ipcns_caller_ops *ops;
+	void *priv;
+	/* Filled lazily by ipcns_caller_cred()/ipcns_caller_pids().  */
+	bool have_cred, have_pids;
+	struct ipcns_cred cred;
+	pid_t host_tgid, ns_tgid;
+};
+
+int ipcns_caller_cred(struct ipcns_caller *c, const struct ipcns_cred **out);
+int ipcns_caller_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid);
+
+/* A parked call.  The front end allocates it in caller->ops->park; the core
+ * links it into an object's wait queue and later either delivers an answer
+ * through ops->deliver or drops it; in every case it then calls
+ * ops->release exactly once.  */
+struct ipcns_waiter_ops {
+	/* Is the parked call still waiting for its answer (the notification
+	 * still valid)?  A false answer is final.  */
+	bool (*alive)(struct ipcns_waiter *w);
+	/* Answer the parked call with `ret' (>= 0 or -errno).  0 when the
+	 * answer reached the caller, -errno when it did not (the caller was
+	 * interrupted or died): the core then undoes what it applied.  */
+	int (*deliver)(struct ipcns_waiter *w, long ret);
+	/* The core is done with the waiter.  */
+	void (*release)(struct ipcns_waiter *w);
+};
+
+struct ipcns_waiter {
+	const struct ipcns_waiter_ops *ops;
+	void *priv;                  /* front end */
+	struct ipcns_caller *caller; /* valid until release */
+	/* Absolute CLOCK_MONOTONIC deadline in ns, or -1.  Set by the core
+	 * before it returns IPCNS_PARKED; the front end calls
+	 * ipcns_waiter_expire() when it passes.  */
+	int64_t deadline;
+	void *core;                  /* core's private state */
+};
+
+/* Host services a namespace needs.  */
+struct ipcns_host_ops {
+	/* Call cb for every file-backed VMA of every process that can hold a
+	 * mapping of this namespace's segments (shm_nattch is the number of
+	 * VMAs mapping a segment, as in Linux).  */
+	int (*scan_vmas)(void *host, ipcns_vma_cb cb, void *arg);
+	/* Wall-clock seconds for the *_time fields; NULL means time(2).  */
+	int64_t (*now)(void *host);
+	/* A quota or limit was hit: for the log.  May be NULL.  */
+	void (*limit_hit)(void *host, const char *what);
+};
+
+struct ipcns_ns *ipcns_ns_new(const struct ipcns_limits *limits, const struct ipcns_host_ops *host,
+			      void *host_data);
+/* Destroy the namespace: every object removed, every parked call dropped
+ * (released without an answer), every memfd closed.  */
+void ipcns_ns_free(struct ipcns_ns *ns);
+const struct ipcns_limits *ipcns_ns_limits(const struct ipcns_ns *ns);
+int ipcns_ns_set_limits(struct ipcns_ns *ns, const struct ipcns_limits *limits);
+
+/* Drop parked calls whose caller went away (alive() false).  Returns how
+ * many were dropped.  */
+int ipcns_ns_sweep(struct ipcns_ns *ns);
+/* The process with host tgid `tgid' exited: apply its SEM_UNDO adjustments
+ * and re-check segments marked for destruction.  */
+void ipcns_ns_process_exit(struct ipcns_ns *ns, pid_t tgid);
+/* A parked waiter's deadline passed: it is answered -EAGAIN.  */
+void ipcns_waiter_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
+/* Re-check segments marked for destruction (SHM_DEST) and destroy those no
+ * process maps any more.  */
+void ipcns_ns_shm_reap(struct ipcns_ns *ns);
+
+/* Usage counters for the host-side view.  */
+struct ipcns_usage {
+	uint32_t shm_ids, sem_ids, msg_ids;
+	uint64_t shm_pages;    /* sum of segment sizes in pages */
+	uint64_t sem_total;    /* semaphores in all sets */
+	uint64_t msg_bytes;    /* bytes in all queues */
+	uint64_t msg_count;    /* messages in all queues */
+	uint32_t parked;       /* parked calls */
+};
+void ipcns_ns_usage(const struct ipcns_ns *ns, struct ipcns_usage *u);
+
+/* The System V IPC system calls.  Pointer arguments are addresses in the
+ * caller's memory.  As on 64-bit Linux, which has no ipc_parse_version(), a
+ * `cmd' carrying IPC_64 (0x100) is an unknown command: -EINVAL.  */
+long ipcns_shmget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, uint64_t size, int shmflg);
+long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_t addr, int shmflg);
+long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr);
+long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf);
+
+long ipcns_semget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int nsems, int semflg);
+/* timeout: address of a struct timespec, 0 for none (semop).  */
+long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, uint64_t sops,
+		      uint64_t nsops, uint64_t timeout);
+/* arg: the fourth argument as passed in the register (union semun).  */
+long ipcns_semctl(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, int semnum, int cmd,
+		  uint64_t arg);
+
+long ipcns_msgget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int msgflg);
+long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64_t msgp,
+		  uint64_t msgsz, int msgflg);
+long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64_t msgp,
+		  uint64_t msgsz, int64_t msgtyp, int msgflg);
+long ipcns_msgctl(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, int cmd, uint64_t buf);
+
+/* Host-side view (ipcnsctl): iterate objects.  */
+enum ipcns_kind { IPCNS_SHM = 0, IPCNS_SEM = 1, IPCNS_MSG = 2 };
+struct ipcns_obj_info {
+	enum ipcns_kind kind;
+	int id;
+	int32_t key;
+	uid_t uid, cuid;
+	gid_t gid, cgid;
+	unsigned int mode;    /* permission bits plus SHM_DEST/SHM_LOCKED */
+	uint64_t bytes;       /* shm: segsz; msg: bytes queued */
+	uint64_t count;       /* shm: nattch; sem: nsems; msg: messages */
+	int64_t ctime;
+};
+typedef int (*ipcns_obj_cb)(void *arg, const struct ipcns_obj_info *info);
+int ipcns_ns_foreach(struct ipcns_ns *ns, enum ipcns_kind kind, ipcns_obj_cb cb, void *arg);
+/* IPC_RMID from the host: no permission check.  */
+int ipcns_ns_remove(struct ipcns_ns *ns, enum ipcns_kind kind, int id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

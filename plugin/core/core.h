@@ -1,0 +1,195 @@
+/* Internal interfaces of the IPC namespace core: shared by ns.c, idr.c,
+ * shm.c, sem.c and msg.c, and by the unit tests.  Not installed.  */
+#ifndef IPCNS_CORE_H
+#define IPCNS_CORE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ipcns/ipcns.h"
+#include "util.h"
+
+/* Permission bits as the kernel names them.  */
+#define IPCNS_S_IRUGO 0444
+#define IPCNS_S_IWUGO 0222
+#define IPCNS_S_IXUGO 0111
+#define IPCNS_S_IRWXUGO 0777
+
+#define IPCNS_CAP_SYS_ADMIN 21
+#define IPCNS_CAP_IPC_OWNER 15
+#define IPCNS_CAP_IPC_LOCK 14
+#define IPCNS_CAP_SYS_RESOURCE 24
+
+/* Largest sequence number: INT_MAX >> 15, as Linux's ipcid_seq_max().  */
+#define IPCNS_SEQ_MAX (INT32_MAX >> 15)
+
+/* ---- The idr: a radix tree from index (0..IPCNS_IPCMNI-1) to pointer,
+ * with a bitmap of full subtrees so the lowest free index is found in
+ * O(depth), as Linux's idr_alloc().  Three levels: 8 x 64 x 64.  */
+struct ipcns_idr_leaf {
+	uint64_t used;
+	void *slot[64];
+};
+struct ipcns_idr_mid {
+	uint64_t full; /* leaf i has no free slot */
+	uint64_t any;  /* leaf i exists and holds something */
+	struct ipcns_idr_leaf *leaf[64];
+};
+struct ipcns_idr {
+	uint8_t full; /* mid i has no free slot */
+	struct ipcns_idr_mid *mid[8];
+};
+
+void ipcns_idr_init(struct ipcns_idr *idr);
+void ipcns_idr_destroy(struct ipcns_idr *idr);
+/* Store p at the lowest free index in [0, limit): the index, -ENOSPC or
+ * -ENOMEM.  */
+int ipcns_idr_alloc(struct ipcns_idr *idr, void *p, int limit);
+void *ipcns_idr_find(const struct ipcns_idr *idr, int idx);
+void ipcns_idr_remove(struct ipcns_idr *idr, int idx);
+/* The first used index >= idx, or -1.  */
+int ipcns_idr_next(const struct ipcns_idr *idr, int idx);
+
+/* ---- Objects and id tables (Linux's kern_ipc_perm and ipc_ids).  */
+struct ipcns_perm {
+	int id;
+	int32_t key;
+	uid_t uid, cuid;
+	gid_t gid, cgid;
+	unsigned int mode; /* S_IRWXUGO plus per-kind flags (SHM_DEST...) */
+	unsigned int seq;
+	bool deleted;
+	struct ipcns_perm *hnext; /* key hash chain */
+};
+
+struct ipcns_ids {
+	struct ipcns_idr idr;
+	int in_use;
+	unsigned int seq;
+	int last_idx; /* -1 before the first allocation */
+	int max_idx;  /* -1 when empty */
+	/* Key lookup: chained hash of non-private keys, grows by doubling.  */
+	struct ipcns_perm **hash;
+	unsigned int hash_size; /* power of two, 0 before first use */
+	unsigned int hash_count;
+};
+
+void ipcns_ids_init(struct ipcns_ids *ids);
+void ipcns_ids_destroy(struct ipcns_ids *ids);
+struct ipcns_perm *ipcns_ids_find_key(const struct ipcns_ids *ids, int32_t key);
+/* Linux's ipc_addid: id assigned, key hashed (unless IPC_PRIVATE), owner
+ * set from cred.  -ENOSPC when `limit' objects are in use.  */
+int ipcns_ids_add(struct ipcns_ids *ids, struct ipcns_perm *p, int limit,
+		  const struct ipcns_cred *cred);
+/* Linux's ipc_rmid: removes the id and the key, marks deleted.  */
+void ipcns_ids_remove(struct ipcns_ids *ids, struct ipcns_perm *p);
+/* Make a key private (shm IPC_RMID while attached).  */
+void ipcns_ids_set_key_private(struct ipcns_ids *ids, struct ipcns_perm *p);
+/* ipc_obtain_object_idr: by the index part of id; NULL if none.  */
+struct ipcns_perm *ipcns_ids_obtain_idx(const struct ipcns_ids *ids, int id);
+/* ipc_obtain_object_check: the index and the sequence must match.
+ * -EINVAL otherwise.  */
+int ipcns_ids_obtain_check(const struct ipcns_ids *ids, int id, struct ipcns_perm **out);
+/* ipc_get_maxidx.  */
+int ipcns_ids_maxidx(const struct ipcns_ids *ids);
+
+/* ---- The namespace.  */
+struct ipcns_shm_state;
+struct ipcns_sem_state;
+struct ipcns_msg_state;
+
+struct ipcns_ns {
+	struct ipcns_limits limits;
+	const struct ipcns_host_ops *host;
+	void *host_data;
+	struct ipcns_ids ids[3]; /* by enum ipcns_kind */
+	/* shm */
+	uint64_t shm_tot; /* pages */
+	uint64_t shm_bytes_quota_used;
+	/* sem */
+	int used_sems;
+	/* msg */
+	uint64_t msg_bytes; /* bytes queued in all queues */
+	uint64_t msg_hdrs;  /* messages queued in all queues */
+	/* Per-kind private state (wait lists, undo lists...), owned by the
+	 * kind's file.  */
+	struct ipcns_sem_state *sem;
+	struct ipcns_msg_state *msg;
+	uint32_t parked;
+	/* Objects per creator uid, for the quota: small open list.  */
+	struct ipcns_uid_count *uid_counts;
+	size_t uid_counts_len, uid_counts_cap;
+};
+
+int64_t ipcns_now(struct ipcns_ns *ns);
+void ipcns_limit_hit(struct ipcns_ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Linux's ipcperms(): 0, or -EACCES; or -errno when the caller's
+ * credentials cannot be read.  `flag' is requested S_IRUGO/S_IWUGO/...
+ * bits or the flags of a *get call.  */
+int ipcns_ipcperms(struct ipcns_caller *c, const struct ipcns_perm *p, int flag);
+/* Owner or creator, or CAP_SYS_ADMIN: IPC_SET, IPC_RMID.  0 or -EPERM.  */
+int ipcns_check_owner(struct ipcns_caller *c, const struct ipcns_perm *p);
+/* ipcctl_obtain_check: lookup (-EINVAL) then owner check (-EPERM).  */
+int ipcns_ctl_obtain_check(struct ipcns_ids *ids, struct ipcns_caller *c, int id,
+			   struct ipcns_perm **out);
+/* ipc_update_perm for IPC_SET: uid, gid, low 9 mode bits.  -EINVAL for
+ * an invalid uid/gid ((uid_t)-1).  */
+int ipcns_update_perm(struct ipcns_perm *p, uid_t uid, gid_t gid, unsigned int mode);
+bool ipcns_capable(struct ipcns_caller *c, int cap);
+
+/* Linux's ipcget(): key lookup, IPC_CREAT/IPC_EXCL, more_checks, perms.
+ * `getnew' creates the object (and returns its id or -errno); `more'
+ * (may be NULL) is the kind's extra check on an existing object.  */
+struct ipcns_get_ops {
+	long (*getnew)(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int flg, void *arg);
+	int (*more)(struct ipcns_perm *p, int flg, void *arg);
+};
+long ipcns_ipcget(struct ipcns_ns *ns, enum ipcns_kind kind, struct ipcns_caller *c, int32_t key,
+		  int flg, const struct ipcns_get_ops *ops, void *arg);
+
+/* Quota of objects per creator uid: 0 or -ENOSPC.  */
+int ipcns_uid_quota_take(struct ipcns_ns *ns, uid_t uid);
+void ipcns_uid_quota_put(struct ipcns_ns *ns, uid_t uid);
+
+/* The struct ipc64_perm the kernel copies out, with the kernel's layout
+ * for 64-bit architectures (same as glibc's struct ipc_perm there).  */
+struct ipcns_ipc64_perm {
+	int32_t key;
+	uint32_t uid, gid, cuid, cgid;
+	uint16_t mode;
+	uint16_t pad1;
+	uint16_t seq;
+	uint16_t pad2;
+	uint64_t unused1, unused2;
+};
+void ipcns_perm_to_user(const struct ipcns_perm *p, struct ipcns_ipc64_perm *out);
+/* And the one userspace passes to IPC_SET.  */
+void ipcns_perm_from_user(const struct ipcns_ipc64_perm *in, uid_t *uid, gid_t *gid,
+			  unsigned int *mode);
+
+/* ---- Per-kind hooks the namespace calls.  */
+void ipcns_shm_ns_free(struct ipcns_ns *ns);
+void ipcns_shm_process_exit(struct ipcns_ns *ns, pid_t tgid);
+int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
+int ipcns_shm_remove(struct ipcns_ns *ns, int id);
+
+int ipcns_sem_ns_init(struct ipcns_ns *ns);
+void ipcns_sem_ns_free(struct ipcns_ns *ns);
+int ipcns_sem_sweep(struct ipcns_ns *ns);
+void ipcns_sem_process_exit(struct ipcns_ns *ns, pid_t tgid);
+bool ipcns_sem_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
+int ipcns_sem_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
+int ipcns_sem_remove(struct ipcns_ns *ns, int id);
+
+int ipcns_msg_ns_init(struct ipcns_ns *ns);
+void ipcns_msg_ns_free(struct ipcns_ns *ns);
+int ipcns_msg_sweep(struct ipcns_ns *ns);
+bool ipcns_msg_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
+int ipcns_msg_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
+int ipcns_msg_remove(struct ipcns_ns *ns, int id);
+
+#endif

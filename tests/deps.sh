@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian packages ipcns needs to build, test and demo, when they
+# are missing.  Runs apt-get update once, only if something must be installed.
+set -eu
+PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev \
+bats bats-support bats-assert runc crun busybox-static util-linux procps jq"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,74 @@
+/* Conformance test harness: the same binary runs natively and under
+ * ipcnsd, so every expectation is checked against Linux itself.  Output is
+ * TAP-like; exit 0 = all passed, 1 = a check failed, 77 = skipped.  */
+#ifndef IPCNS_CONF_H
+#define IPCNS_CONF_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int conf_failed, conf_checks;
+
+#define CONF_FAIL(fmt, ...)                                                                        \
+	do {                                                                                       \
+		conf_failed++;                                                                     \
+		fprintf(stderr, "FAIL %s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__);       \
+	} while (0)
+
+/* The call must succeed (return >= 0).  Evaluates to the result.  */
+#define CHECK_OK(call)                                                                             \
+	({                                                                                         \
+		errno = 0;                                                                         \
+		long _r = (long)(call);                                                            \
+		conf_checks++;                                                                     \
+		if (_r < 0)                                                                        \
+			CONF_FAIL("%s = %ld, errno %d (%s)", #call, _r, errno, strerror(errno));   \
+		_r;                                                                                \
+	})
+
+/* The call must fail with -1 and errno == err.  */
+#define CHECK_ERR(call, err)                                                                       \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long _r = (long)(call);                                                            \
+		int _e = errno;                                                                    \
+		conf_checks++;                                                                     \
+		if (_r != -1 || _e != (err))                                                       \
+			CONF_FAIL("%s = %ld errno %d (%s), want -1 errno %d (%s)", #call, _r, _e,  \
+				  strerror(_e), (err), strerror(err));                             \
+	} while (0)
+
+#define CHECK_TRUE(cond)                                                                           \
+	do {                                                                                       \
+		conf_checks++;                                                                     \
+		if (!(cond))                                                                       \
+			CONF_FAIL("%s is false", #cond);                                           \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		conf_checks++;                                                                     \
+		if (_a != _b)                                                                      \
+			CONF_FAIL("%s = %lld, want %s = %lld", #a, _a, #b, _b);                    \
+	} while (0)
+
+#define CONF_SKIP(why)                                                                             \
+	do {                                                                                       \
+		printf("SKIP: %s\n", why);                                                         \
+		exit(77);                                                                          \
+	} while (0)
+
+static inline int conf_done(const char *name)
+{
+	if (conf_failed) {
+		printf("not ok - %s: %d of %d checks failed\n", name, conf_failed, conf_checks);
+		return 1;
+	}
+	printf("ok - %s: %d checks\n", name, conf_checks);
+	return 0;
+}
+
+#endif
