@@ -99,6 +99,7 @@ struct ipcns_vma {
 	dev_t dev;
 	ino_t ino;
 	int prot;            /* PROT_* */
+	pid_t pid;           /* host tgid of the process that has it */
 };
 
 typedef int (*ipcns_vma_cb)(void *arg, const struct ipcns_vma *vma);
@@ -183,6 +184,13 @@ struct ipcns_host_ops {
 	int64_t (*now)(void *host);
 	/* A quota or limit was hit: for the log.  May be NULL.  */
 	void (*limit_hit)(void *host, const char *what);
+	/* The pid of host process `tgid' and of its parent, both in the
+	 * process's own pid namespace (what shm_lpid reports).  May be NULL:
+	 * the host tgid is used.  */
+	int (*proc_info)(void *host, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppid);
+	/* Call ipcns_ns_process_exit(ns, tgid) when host process `tgid'
+	 * exits.  Idempotent.  May be NULL.  */
+	int (*watch_exit)(void *host, pid_t tgid);
 };
 
 struct ipcns_ns *ipcns_ns_new(const struct ipcns_limits *limits, const struct ipcns_host_ops *host,

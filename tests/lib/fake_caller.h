@@ -199,7 +199,8 @@ static int fake_scan_self(ipcns_vma_cb cb, void *arg)
 		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perms, &off, &ma, &mi, &ino) != 7 ||
 		    ino == 0)
 			continue;
-		struct ipcns_vma v = { .start = s, .end = e, .offset = off, .dev = makedev(ma, mi), .ino = ino };
+		struct ipcns_vma v = { .start = s, .end = e, .offset = off, .dev = makedev(ma, mi), .ino = ino,
+					.pid = getpid() };
 		v.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
 			 (perms[2] == 'x' ? PROT_EXEC : 0);
 		ret = cb(arg, &v);

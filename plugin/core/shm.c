@@ -1,0 +1,904 @@
+/* System V shared memory, after Linux's ipc/shm.c.
+ *
+ * A segment is a sealed memfd named SYSV<key>.  shmat maps it into the
+ * caller through caller->ops->shm_map (ADDFD plus a remote mmap in ipcnsd);
+ * the daemon never touches a page, so memory is charged to the container.
+ *
+ * shm_nattch in Linux is the number of VMAs that map the segment: fork
+ * copies them, exit and exec drop them, a split adds one.  We do not see
+ * those events; we derive the count from the processes' maps when it is
+ * asked for (IPC_STAT, SHM_STAT, ipcs, the destruction check), and keep per
+ * segment the VMA count of each process from the last look, so that a
+ * difference between two looks is an attach (fork, split) or a detach
+ * (exit, exec, munmap) and shm_atime/shm_dtime/shm_lpid move as Linux
+ * moves them.  */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+
+#include "core.h"
+
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26
+#endif
+#ifndef SHM_HUGE_SHIFT
+#define SHM_HUGE_SHIFT 26
+#endif
+#define SHM_HUGE_MASK 0x3f
+#ifndef SHM_EXEC
+#define SHM_EXEC 0100000
+#endif
+#ifndef SHM_STAT_ANY
+#define SHM_STAT_ANY 15
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* The kernel's shmid64_ds and shminfo64/shm_info on 64-bit architectures;
+ * glibc's struct shmid_ds, shminfo and shm_info have the same layout.  */
+struct ipcns_shmid64_ds {
+	struct ipcns_ipc64_perm shm_perm;
+	uint64_t shm_segsz;
+	int64_t shm_atime, shm_dtime, shm_ctime;
+	int32_t shm_cpid, shm_lpid;
+	uint64_t shm_nattch;
+	uint64_t unused4, unused5;
+};
+_Static_assert(sizeof(struct ipcns_shmid64_ds) == sizeof(struct shmid_ds), "shmid_ds layout");
+_Static_assert(offsetof(struct ipcns_shmid64_ds, shm_nattch) == offsetof(struct shmid_ds, shm_nattch),
+	       "shmid_ds layout");
+struct ipcns_shminfo64 {
+	uint64_t shmmax, shmmin, shmmni, shmseg, shmall, unused[4];
+};
+_Static_assert(sizeof(struct ipcns_shminfo64) == sizeof(struct shminfo), "shminfo layout");
+struct ipcns_shm_info {
+	int32_t used_ids;
+	uint64_t shm_tot, shm_rss, shm_swp, swap_attempts, swap_successes;
+};
+_Static_assert(sizeof(struct ipcns_shm_info) == sizeof(struct shm_info), "shm_info layout");
+
+/* One process's VMAs of a segment at the last look.  */
+struct shm_holder {
+	pid_t tgid;    /* host */
+	pid_t ns_tgid; /* for shm_lpid when it detaches */
+	uint32_t nvmas;
+};
+
+struct ipcns_shm {
+	struct ipcns_perm perm; /* first: ids hold &perm */
+	uint64_t segsz;
+	int64_t atime, dtime, ctime;
+	pid_t cpid, lpid;      /* in the caller's pid namespace */
+	pid_t creator_tgid;    /* host, for shm_rmid_forced */
+	int fd;                /* O_RDWR memfd */
+	int fd_ro;             /* O_RDONLY reopen for SHM_RDONLY, lazily */
+	dev_t dev;
+	ino_t ino;
+	bool hugetlb;
+	uint64_t hugesize;
+	/* The last detach took it to no attachment: shm_rmid_forced then
+	 * destroys it (Linux's __shm_close).  */
+	bool detached_to_zero;
+	struct shm_holder *holders;
+	uint32_t nholders, cap_holders;
+	/* Scan scratch.  */
+	struct shm_holder *scan;
+	uint32_t nscan, cap_scan;
+};
+
+static long page_size(void)
+{
+	static long ps;
+	if (!ps)
+		ps = sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+static struct ipcns_shm *shm_of(struct ipcns_perm *p)
+{
+	return container_of(p, struct ipcns_shm, perm);
+}
+
+static uint64_t shm_pages(const struct ipcns_shm *shp)
+{
+	uint64_t ps = (uint64_t)page_size();
+	return (shp->segsz + ps - 1) / ps;
+}
+
+static uint64_t shm_nattch(const struct ipcns_shm *shp)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < shp->nholders; i++)
+		n += shp->holders[i].nvmas;
+	return n;
+}
+
+static struct shm_holder *holder_find(struct shm_holder *v, uint32_t n, pid_t tgid)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i].tgid == tgid)
+			return &v[i];
+	return NULL;
+}
+
+static int holder_push(struct shm_holder **v, uint32_t *n, uint32_t *cap, pid_t tgid, pid_t ns_tgid,
+		       uint32_t nvmas)
+{
+	if (*n == *cap) {
+		uint32_t ncap = *cap ? *cap * 2 : 4;
+		struct shm_holder *nv = realloc(*v, ncap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[*n] = (struct shm_holder){ .tgid = tgid, .ns_tgid = ns_tgid, .nvmas = nvmas };
+	(*n)++;
+	return 0;
+}
+
+/* The caller's own attach or detach: keep the holders current so the
+ * next look does not count it again.  */
+static void holder_adjust(struct ipcns_shm *shp, pid_t tgid, pid_t ns_tgid, int delta)
+{
+	struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
+	if (!h) {
+		if (delta <= 0 || holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, tgid, ns_tgid,
+					      0) < 0)
+			return;
+		h = &shp->holders[shp->nholders - 1];
+	}
+	if (delta < 0 && (uint32_t)-delta > h->nvmas)
+		h->nvmas = 0;
+	else
+		h->nvmas = (uint32_t)((int64_t)h->nvmas + delta);
+	if (h->nvmas == 0)
+		*h = shp->holders[--shp->nholders];
+}
+
+static void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
+{
+	ns->shm_tot -= shm_pages(shp);
+	ns->shm_bytes_quota_used -= shm_pages(shp) * (uint64_t)page_size();
+	ipcns_uid_quota_put(ns, shp->perm.cuid);
+	ipcns_ids_remove(&ns->ids[IPCNS_SHM], &shp->perm);
+	if (shp->fd >= 0)
+		close(shp->fd);
+	if (shp->fd_ro >= 0)
+		close(shp->fd_ro);
+	free(shp->holders);
+	free(shp->scan);
+	free(shp);
+}
+
+/* Linux's shm_may_destroy: removed and no longer attached, or orphaned
+ * under shm_rmid_forced.  */
+static bool shm_may_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
+{
+	if (shm_nattch(shp) != 0)
+		return false;
+	if (shp->perm.mode & SHM_DEST)
+		return true;
+	return ns->limits.shm_rmid_forced && (shp->creator_tgid == 0 || shp->detached_to_zero);
+}
+
+/* ---- The look at every process's maps.  */
+
+struct scan_ctx {
+	struct ipcns_ns *ns;
+	struct ipcns_shm **byino; /* sorted by ino */
+	size_t n;
+	dev_t dev;
+	int err;
+};
+
+static int cmp_ino(const void *a, const void *b)
+{
+	const struct ipcns_shm *x = *(struct ipcns_shm *const *)a, *y = *(struct ipcns_shm *const *)b;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static int scan_cb(void *arg, const struct ipcns_vma *v)
+{
+	struct scan_ctx *sc = arg;
+	if (v->dev != sc->dev)
+		return 0;
+	size_t lo = 0, hi = sc->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (sc->byino[mid]->ino < v->ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == sc->n || sc->byino[lo]->ino != v->ino)
+		return 0;
+	struct ipcns_shm *shp = sc->byino[lo];
+	/* Processes come one after the other: the last entry is this one's.  */
+	if (shp->nscan && shp->scan[shp->nscan - 1].tgid == v->pid) {
+		shp->scan[shp->nscan - 1].nvmas++;
+		return 0;
+	}
+	struct shm_holder *old = holder_find(shp->holders, shp->nholders, v->pid);
+	if (holder_push(&shp->scan, &shp->nscan, &shp->cap_scan, v->pid, old ? old->ns_tgid : 0, 1) < 0)
+		sc->err = -ENOMEM;
+	return 0;
+}
+
+static void proc_info(struct ipcns_ns *ns, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppid)
+{
+	*ns_tgid = tgid;
+	*ns_ppid = 0;
+	if (ns->host && ns->host->proc_info)
+		ns->host->proc_info(ns->host_data, tgid, ns_tgid, ns_ppid);
+}
+
+static void watch_exit(struct ipcns_ns *ns, pid_t tgid)
+{
+	if (ns->host && ns->host->watch_exit)
+		ns->host->watch_exit(ns->host_data, tgid);
+}
+
+/* Compare a segment's new look with the old one: attaches and detaches
+ * that happened out of our sight.  */
+static void shm_apply_scan(struct ipcns_ns *ns, struct ipcns_shm *shp, int64_t now)
+{
+	uint64_t before_total = shm_nattch(shp);
+	for (uint32_t i = 0; i < shp->nscan; i++) {
+		struct shm_holder *nw = &shp->scan[i];
+		struct shm_holder *old = holder_find(shp->holders, shp->nholders, nw->tgid);
+		uint32_t before = old ? old->nvmas : 0;
+		if (nw->nvmas > before) {
+			pid_t ns_tgid, ns_ppid;
+			proc_info(ns, nw->tgid, &ns_tgid, &ns_ppid);
+			nw->ns_tgid = ns_tgid;
+			/* A process we had not seen got it by fork: Linux's
+			 * shm_open runs in the parent then.  A split runs in
+			 * the process itself.  */
+			shp->lpid = before == 0 && ns_ppid ? ns_ppid : ns_tgid;
+			shp->atime = now;
+			if (!old)
+				watch_exit(ns, nw->tgid);
+		} else if (nw->nvmas < before) {
+			shp->lpid = old->ns_tgid;
+			shp->dtime = now;
+		}
+	}
+	for (uint32_t i = 0; i < shp->nholders; i++) {
+		if (!holder_find(shp->scan, shp->nscan, shp->holders[i].tgid)) {
+			shp->lpid = shp->holders[i].ns_tgid;
+			shp->dtime = now;
+		}
+	}
+	/* The new look becomes the holders.  */
+	struct shm_holder *tv = shp->holders;
+	uint32_t tc = shp->cap_holders;
+	shp->holders = shp->scan;
+	shp->nholders = shp->nscan;
+	shp->cap_holders = shp->cap_scan;
+	shp->scan = tv;
+	shp->cap_scan = tc;
+	shp->nscan = 0;
+	if (before_total && !shm_nattch(shp))
+		shp->detached_to_zero = true;
+	else if (shm_nattch(shp))
+		shp->detached_to_zero = false;
+}
+
+/* Look at every process that can map the namespace's segments; then
+ * destroy the segments that may go.  `keep' is not destroyed (the caller
+ * still uses it).  */
+static int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	if (ids->in_use == 0 || !ns->host || !ns->host->scan_vmas)
+		return 0;
+	cleanup_free struct ipcns_shm **byino = calloc((size_t)ids->in_use, sizeof(*byino));
+	if (!byino)
+		return -ENOMEM;
+	size_t n = 0;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		shp->nscan = 0;
+		byino[n++] = shp;
+	}
+	qsort(byino, n, sizeof(*byino), cmp_ino);
+	struct scan_ctx sc = { .ns = ns, .byino = byino, .n = n, .dev = byino[0]->dev };
+	int ret = ns->host->scan_vmas(ns->host_data, scan_cb, &sc);
+	if (ret < 0 || sc.err < 0)
+		return ret < 0 ? ret : sc.err;
+	int64_t now = ipcns_now(ns);
+	for (size_t i = 0; i < n; i++)
+		shm_apply_scan(ns, byino[i], now);
+	for (size_t i = 0; i < n; i++)
+		if (byino[i] != keep && shm_may_destroy(ns, byino[i]))
+			shm_destroy(ns, byino[i]);
+	return 0;
+}
+
+/* ---- shmget.  */
+
+struct shm_get_arg {
+	uint64_t size;
+};
+
+static int shm_reserve_hugetlb(int fd, uint64_t len)
+{
+	/* hugetlb_file_setup() reserves the huge pages when the segment is
+	 * created; a memfd reserves them at its first shared mapping, which
+	 * keeps the reservation with the file.  Map once without touching.  */
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	munmap(p, len);
+	return 0;
+}
+
+static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int shmflg, void *arg)
+{
+	struct shm_get_arg *ga = arg;
+	uint64_t size = ga->size;
+	uint64_t ps = (uint64_t)page_size();
+	uint64_t numpages = (size + ps - 1) / ps;
+	const struct ipcns_cred *cred;
+	pid_t host_tgid, ns_tgid;
+	char name[32];
+	int ret;
+
+	if (size < IPCNS_SHMMIN || size > ns->limits.shmmax)
+		return -EINVAL;
+	if (numpages * ps < size)
+		return -ENOSPC;
+	if (ns->shm_tot + numpages < ns->shm_tot || ns->shm_tot + numpages > ns->limits.shmall)
+		return -ENOSPC;
+	if (ns->limits.quota_shm_bytes &&
+	    ns->shm_bytes_quota_used + numpages * ps > ns->limits.quota_shm_bytes) {
+		ipcns_limit_hit(ns, "shared memory quota (%llu bytes) reached",
+				(unsigned long long)ns->limits.quota_shm_bytes);
+		return -ENOSPC;
+	}
+	ret = ipcns_caller_cred(c, &cred);
+	if (ret < 0)
+		return ret;
+	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	if (ret < 0)
+		return ret;
+
+	cleanup_free struct ipcns_shm *shp = calloc(1, sizeof(*shp));
+	if (!shp)
+		return -ENOMEM;
+	shp->fd = shp->fd_ro = -1;
+	shp->perm.key = key;
+	shp->perm.mode = (unsigned int)shmflg & IPCNS_S_IRWXUGO;
+	shp->segsz = size;
+
+	snprintf(name, sizeof(name), "SYSV%08x", (uint32_t)key);
+	unsigned int mfd_flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	uint64_t filesize = size;
+	if (shmflg & SHM_HUGETLB) {
+		/* Without CAP_IPC_LOCK Linux falls back to the memlock
+		 * rlimit; membership of vm.hugetlb_shm_group is not
+		 * modelled.  */
+		if (!ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK)) {
+			uint64_t lim = 0;
+			if (!c->ops->memlock_limit || c->ops->memlock_limit(c, &lim) < 0 || lim < size)
+				return -EPERM;
+		}
+		mfd_flags |= MFD_HUGETLB | ((((unsigned int)shmflg >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK)
+					    << MFD_HUGE_SHIFT);
+	}
+	cleanup_close int fd = memfd_create(name, mfd_flags);
+	if (fd < 0)
+		return errno == EINVAL && (shmflg & SHM_HUGETLB) ? -EINVAL : -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (shmflg & SHM_HUGETLB) {
+		uint64_t hs = (uint64_t)st.st_blksize;
+		filesize = (size + hs - 1) / hs * hs;
+		shp->hugetlb = true;
+		shp->hugesize = hs;
+	}
+	if (ftruncate(fd, (off_t)filesize) < 0)
+		return -errno;
+	if (shp->hugetlb) {
+		ret = shm_reserve_hugetlb(fd, filesize);
+		if (ret < 0)
+			return ret;
+	} else if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		return -errno;
+	}
+	shp->dev = st.st_dev;
+	shp->ino = st.st_ino;
+
+	ret = ipcns_uid_quota_take(ns, cred->euid);
+	if (ret < 0)
+		return ret;
+	ret = ipcns_ids_add(&ns->ids[IPCNS_SHM], &shp->perm, (int)ns->limits.shmmni, cred);
+	if (ret < 0) {
+		ipcns_uid_quota_put(ns, cred->euid);
+		return ret;
+	}
+	shp->fd = move_fd(&fd);
+	shp->cpid = ns_tgid;
+	shp->creator_tgid = host_tgid;
+	shp->ctime = ipcns_now(ns);
+	ns->shm_tot += numpages;
+	ns->shm_bytes_quota_used += numpages * ps;
+	struct ipcns_shm *done = steal_pointer(&shp);
+	return done->perm.id;
+}
+
+static int shm_more_checks(struct ipcns_perm *p, int flg, void *arg)
+{
+	struct shm_get_arg *ga = arg;
+	return shm_of(p)->segsz < ga->size ? -EINVAL : 0;
+}
+
+static const struct ipcns_get_ops shm_get_ops = {
+	.getnew = shm_newseg,
+	.more = shm_more_checks,
+};
+
+long ipcns_shmget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, uint64_t size, int shmflg)
+{
+	struct shm_get_arg ga = { .size = size };
+	return ipcns_ipcget(ns, IPCNS_SHM, c, key, shmflg, &shm_get_ops, &ga);
+}
+
+/* ---- shmat / shmdt.  */
+
+static int shm_fd_for(struct ipcns_shm *shp, bool rdonly)
+{
+	if (!rdonly)
+		return shp->fd;
+	if (shp->fd_ro < 0) {
+		/* A read-only attach must not be upgradable by mprotect:
+		 * Linux maps a file opened O_RDONLY.  */
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", shp->fd);
+		shp->fd_ro = open(path, O_RDONLY | O_CLOEXEC);
+		if (shp->fd_ro < 0)
+			return -errno;
+	}
+	return shp->fd_ro;
+}
+
+long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_t addr, int shmflg)
+{
+	uint64_t shmlba = (uint64_t)page_size();
+	int prot, acc_mode, flags = MAP_SHARED;
+	struct ipcns_perm *p;
+	pid_t host_tgid, ns_tgid;
+	int ret;
+
+	if (shmid < 0)
+		return -EINVAL;
+	if (addr) {
+		if (addr & (shmlba - 1)) {
+			if (shmflg & SHM_RND) {
+				addr &= ~(shmlba - 1);
+				/* A rounded-down address of 0 cannot be
+				 * remapped.  */
+				if (!addr && (shmflg & SHM_REMAP))
+					return -EINVAL;
+			} else {
+				return -EINVAL;
+			}
+		}
+		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
+	} else if (shmflg & SHM_REMAP) {
+		return -EINVAL;
+	}
+	if (shmflg & SHM_RDONLY) {
+		prot = PROT_READ;
+		acc_mode = IPCNS_S_IRUGO;
+	} else {
+		prot = PROT_READ | PROT_WRITE;
+		acc_mode = IPCNS_S_IRUGO | IPCNS_S_IWUGO;
+	}
+	if (shmflg & SHM_EXEC) {
+		prot |= PROT_EXEC;
+		acc_mode |= IPCNS_S_IXUGO;
+	}
+	ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
+	if (ret < 0)
+		return ret;
+	ret = ipcns_ipcperms(c, p, acc_mode);
+	if (ret < 0)
+		return ret;
+	struct ipcns_shm *shp = shm_of(p);
+	uint64_t size = shp->segsz;
+	if (addr && !(shmflg & SHM_REMAP) && addr + size < addr)
+		return -EINVAL;
+	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	if (ret < 0)
+		return ret;
+	int fd = shm_fd_for(shp, shmflg & SHM_RDONLY);
+	if (fd < 0)
+		return fd;
+	uint64_t len = shp->hugetlb ? (size + shp->hugesize - 1) / shp->hugesize * shp->hugesize : size;
+	uint64_t mapped = 0;
+	ret = c->ops->shm_map(c, fd, addr, len, prot, flags, &mapped);
+	if (ret < 0) {
+		/* find_vma_intersection() says EINVAL where MAP_FIXED_NOREPLACE
+		 * says EEXIST.  */
+		return ret == -EEXIST ? -EINVAL : ret;
+	}
+	if (addr && !(flags & MAP_FIXED) && mapped != addr) {
+		/* A kernel without MAP_FIXED_NOREPLACE treats it as a hint.  */
+		c->ops->shm_unmap(c, mapped, len);
+		return -EINVAL;
+	}
+	shp->atime = ipcns_now(ns);
+	shp->lpid = ns_tgid;
+	shp->detached_to_zero = false;
+	holder_adjust(shp, host_tgid, ns_tgid, +1);
+	if (c->ops->watch_exit)
+		c->ops->watch_exit(c);
+	return (long)mapped;
+}
+
+struct dt_ctx {
+	struct ipcns_ns *ns;
+	uint64_t addr;
+	struct ipcns_vma *v;
+	size_t n, cap;
+	int err;
+};
+
+static int dt_collect(void *arg, const struct ipcns_vma *v)
+{
+	struct dt_ctx *dc = arg;
+	if (v->end <= dc->addr)
+		return 0;
+	if (dc->n == dc->cap) {
+		size_t ncap = dc->cap ? dc->cap * 2 : 16;
+		struct ipcns_vma *nv = realloc(dc->v, ncap * sizeof(*nv));
+		if (!nv) {
+			dc->err = -ENOMEM;
+			return -ENOMEM;
+		}
+		dc->v = nv;
+		dc->cap = ncap;
+	}
+	dc->v[dc->n++] = *v;
+	return 0;
+}
+
+static struct ipcns_shm *shm_by_file(struct ipcns_ns *ns, dev_t dev, ino_t ino)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		if (shp->ino == ino && shp->dev == dev)
+			return shp;
+	}
+	return NULL;
+}
+
+long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
+{
+	uint64_t ps = (uint64_t)page_size();
+	struct dt_ctx dc = { .ns = ns, .addr = addr };
+	pid_t host_tgid, ns_tgid;
+	struct ipcns_shm *shp = NULL;
+	int ret, unmapped = 0;
+	size_t i;
+
+	if (addr & (ps - 1))
+		return -EINVAL;
+	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	if (ret < 0)
+		return ret;
+	ret = c->ops->maps(c, dt_collect, &dc);
+	cleanup_free struct ipcns_vma *vmas = dc.v;
+	if (ret < 0 || dc.err < 0)
+		return ret < 0 ? ret : dc.err;
+
+	/* As Linux's shmdt: the first segment VMA at or after addr whose
+	 * file offset matches its distance from addr gives the segment and
+	 * its size; then every fragment of that segment that started at
+	 * addr, within that size, goes too.  */
+	for (i = 0; i < dc.n; i++) {
+		struct ipcns_vma *v = &vmas[i];
+		if ((v->start - addr) / ps != v->offset / ps || v->start < addr)
+			continue;
+		shp = shm_by_file(ns, v->dev, v->ino);
+		if (shp)
+			break;
+	}
+	if (!shp)
+		return -EINVAL;
+	uint64_t size = shp->segsz;
+	if (shp->hugetlb)
+		size = (size + shp->hugesize - 1) / shp->hugesize * shp->hugesize;
+	size = (size + ps - 1) & ~(ps - 1);
+	ret = c->ops->shm_unmap(c, vmas[i].start, vmas[i].end - vmas[i].start);
+	if (ret < 0)
+		return ret;
+	unmapped++;
+	for (i++; i < dc.n && vmas[i].end - addr <= size; i++) {
+		struct ipcns_vma *v = &vmas[i];
+		if (v->ino != shp->ino || v->dev != shp->dev || v->start < addr ||
+		    (v->start - addr) / ps != v->offset / ps)
+			continue;
+		if (c->ops->shm_unmap(c, v->start, v->end - v->start) == 0)
+			unmapped++;
+	}
+	shp->dtime = ipcns_now(ns);
+	shp->lpid = ns_tgid;
+	holder_adjust(shp, host_tgid, ns_tgid, -unmapped);
+	if (shm_nattch(shp) == 0)
+		shp->detached_to_zero = true;
+	/* Only a look at every process tells whether this was the last
+	 * attachment (a forked child may hold one we have not seen).  */
+	if ((shp->perm.mode & SHM_DEST) || ns->limits.shm_rmid_forced)
+		shm_scan(ns, NULL);
+	return 0;
+}
+
+/* ---- shmctl.  */
+
+static void shm_fill_ds(struct ipcns_shm *shp, struct ipcns_shmid64_ds *ds)
+{
+	memset(ds, 0, sizeof(*ds));
+	ipcns_perm_to_user(&shp->perm, &ds->shm_perm);
+	ds->shm_segsz = shp->segsz;
+	ds->shm_atime = shp->atime;
+	ds->shm_dtime = shp->dtime;
+	ds->shm_ctime = shp->ctime;
+	ds->shm_cpid = shp->cpid;
+	ds->shm_lpid = shp->lpid;
+	ds->shm_nattch = shm_nattch(shp);
+}
+
+static long shmctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	struct ipcns_perm *p;
+	int ret, id;
+
+	if (cmd == SHM_STAT || cmd == SHM_STAT_ANY) {
+		p = ipcns_ids_obtain_idx(ids, shmid);
+		if (!p)
+			return -EINVAL;
+		id = p->id;
+	} else {
+		ret = ipcns_ids_obtain_check(ids, shmid, &p);
+		if (ret < 0)
+			return ret;
+		id = 0;
+	}
+	if (cmd != SHM_STAT_ANY) {
+		ret = ipcns_ipcperms(c, p, IPCNS_S_IRUGO);
+		if (ret < 0)
+			return ret;
+	}
+	struct ipcns_shm *shp = shm_of(p);
+	ret = shm_scan(ns, shp);
+	if (ret < 0)
+		return ret;
+	struct ipcns_shmid64_ds ds;
+	shm_fill_ds(shp, &ds);
+	/* The look may have found it gone for good.  */
+	if (shm_may_destroy(ns, shp))
+		shm_destroy(ns, shp);
+	ret = c->ops->write(c, buf, &ds, sizeof(ds));
+	if (ret < 0)
+		return ret;
+	return id;
+}
+
+static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf)
+{
+	struct ipcns_shmid64_ds ds;
+	struct ipcns_perm *p;
+	int ret;
+
+	/* IPC_SET reads the buffer before the lookup: EFAULT wins.  */
+	if (cmd == IPC_SET) {
+		ret = c->ops->read(c, buf, &ds, sizeof(ds));
+		if (ret < 0)
+			return ret;
+	}
+	ret = ipcns_ctl_obtain_check(&ns->ids[IPCNS_SHM], c, shmid, &p);
+	if (ret < 0)
+		return ret;
+	struct ipcns_shm *shp = shm_of(p);
+	if (cmd == IPC_SET) {
+		uid_t uid;
+		gid_t gid;
+		unsigned int mode;
+		ipcns_perm_from_user(&ds.shm_perm, &uid, &gid, &mode);
+		ret = ipcns_update_perm(p, uid, gid, mode);
+		if (ret < 0)
+			return ret;
+		shp->ctime = ipcns_now(ns);
+		return 0;
+	}
+	/* IPC_RMID.  */
+	ret = shm_scan(ns, shp);
+	if (ret < 0)
+		return ret;
+	if (shm_nattch(shp)) {
+		shp->perm.mode |= SHM_DEST;
+		ipcns_ids_set_key_private(&ns->ids[IPCNS_SHM], p);
+	} else {
+		shm_destroy(ns, shp);
+	}
+	return 0;
+}
+
+static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd)
+{
+	struct ipcns_perm *p;
+	const struct ipcns_cred *cred;
+	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
+	if (ret < 0)
+		return ret;
+	ret = ipcns_caller_cred(c, &cred);
+	if (ret < 0)
+		return ret;
+	struct ipcns_shm *shp = shm_of(p);
+	if (!ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK)) {
+		if (cred->euid != p->uid && cred->euid != p->cuid)
+			return -EPERM;
+		if (cmd == SHM_LOCK) {
+			uint64_t lim = 0;
+			if (!c->ops->memlock_limit || c->ops->memlock_limit(c, &lim) < 0 || lim == 0)
+				return -EPERM;
+			/* shmem_lock() charges the whole segment to the
+			 * memlock rlimit.  */
+			if (!(p->mode & SHM_LOCKED) && shm_pages(shp) * (uint64_t)page_size() > lim)
+				return -ENOMEM;
+		}
+	}
+	if (shp->hugetlb)
+		return 0;
+	if (cmd == SHM_LOCK)
+		p->mode |= SHM_LOCKED;
+	else
+		p->mode &= ~(unsigned int)SHM_LOCKED;
+	return 0;
+}
+
+long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	int ret;
+
+	if (cmd < 0 || shmid < 0)
+		return -EINVAL;
+	switch (cmd) {
+	case IPC_INFO: {
+		struct ipcns_shminfo64 si;
+		memset(&si, 0, sizeof(si));
+		si.shmmni = si.shmseg = ns->limits.shmmni;
+		si.shmmax = ns->limits.shmmax;
+		si.shmall = ns->limits.shmall;
+		si.shmmin = IPCNS_SHMMIN;
+		int maxidx = ipcns_ids_maxidx(ids);
+		ret = c->ops->write(c, buf, &si, sizeof(si));
+		if (ret < 0)
+			return ret;
+		return maxidx < 0 ? 0 : maxidx;
+	}
+	case SHM_INFO: {
+		struct ipcns_shm_info si;
+		memset(&si, 0, sizeof(si));
+		si.used_ids = ids->in_use;
+		si.shm_tot = ns->shm_tot;
+		for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+			struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+			struct stat st;
+			/* Resident pages of the memfd, as shm_get_stat()
+			 * counts the shmem inode's pages.  */
+			if (fstat(shp->fd, &st) == 0)
+				si.shm_rss += (uint64_t)st.st_blocks * 512 / (uint64_t)page_size();
+		}
+		int maxidx = ipcns_ids_maxidx(ids);
+		ret = c->ops->write(c, buf, &si, sizeof(si));
+		if (ret < 0)
+			return ret;
+		return maxidx < 0 ? 0 : maxidx;
+	}
+	case SHM_STAT:
+	case SHM_STAT_ANY:
+	case IPC_STAT:
+		return shmctl_stat(ns, c, shmid, cmd, buf);
+	case IPC_SET:
+	case IPC_RMID:
+		return shmctl_down(ns, c, shmid, cmd, buf);
+	case SHM_LOCK:
+	case SHM_UNLOCK:
+		return shmctl_lock(ns, c, shmid, cmd);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- Namespace hooks.  */
+
+void ipcns_shm_ns_free(struct ipcns_ns *ns)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1))
+		shm_destroy(ns, shm_of(ipcns_idr_find(&ids->idr, idx)));
+}
+
+void ipcns_shm_process_exit(struct ipcns_ns *ns, pid_t tgid)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	bool relevant = false;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		if (shp->creator_tgid == tgid) {
+			/* The creator is gone: shm_rmid_forced may now
+			 * destroy it (Linux's exit_shm orphans it).  */
+			shp->creator_tgid = 0;
+			relevant = true;
+		}
+		if (holder_find(shp->holders, shp->nholders, tgid))
+			relevant = true;
+	}
+	if (relevant)
+		shm_scan(ns, NULL);
+}
+
+void ipcns_ns_shm_reap(struct ipcns_ns *ns)
+{
+	shm_scan(ns, NULL);
+}
+
+int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	int ret = shm_scan(ns, NULL);
+	if (ret < 0)
+		return ret;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		struct ipcns_obj_info oi = {
+			.kind = IPCNS_SHM,
+			.id = shp->perm.id,
+			.key = shp->perm.key,
+			.uid = shp->perm.uid,
+			.cuid = shp->perm.cuid,
+			.gid = shp->perm.gid,
+			.cgid = shp->perm.cgid,
+			.mode = shp->perm.mode,
+			.bytes = shp->segsz,
+			.count = shm_nattch(shp),
+			.ctime = shp->ctime,
+		};
+		ret = cb(arg, &oi);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int ipcns_shm_remove(struct ipcns_ns *ns, int id)
+{
+	struct ipcns_perm *p;
+	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], id, &p);
+	if (ret < 0)
+		return ret;
+	struct ipcns_shm *shp = shm_of(p);
+	ret = shm_scan(ns, shp);
+	if (ret < 0)
+		return ret;
+	if (shm_nattch(shp)) {
+		p->mode |= SHM_DEST;
+		ipcns_ids_set_key_private(&ns->ids[IPCNS_SHM], p);
+	} else {
+		shm_destroy(ns, shp);
+	}
+	return 0;
+}
