@@ -1,0 +1,163 @@
+/* ipcns - System V IPC namespaces served from user space.
+ *
+ * Settings of ipcns-runtime and ipcns-hook.  /etc/ipcns/config.json may hold
+ * keys for other ipcns programs; only "runtime" and "socket" are read here
+ * and the others are left alone.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "settings.h"
+#include "oci_util.h"
+
+/* An unset and an empty variable mean the same, as in most shells' ${X:-}. */
+static const char *env(const char *name)
+{
+	const char *value = getenv(name);
+
+	return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+/* The file's top-level object, or NULL in *OUT when there is no file.  */
+static int load_file(const char *path, json_t **out, char *err, size_t errlen)
+{
+	cleanup_close int fd = -1;
+	json_t *root;
+	json_error_t jerr;
+	struct stat st;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return ipcns_error(err, errlen, -errno, "cannot open %s: %s", path,
+				   strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return ipcns_error(err, errlen, -errno, "cannot stat %s: %s", path,
+				   strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return ipcns_error(err, errlen, -EINVAL, "%s is not a regular file", path);
+	root = json_loadfd(fd, 0, &jerr);
+	if (root == NULL)
+		return ipcns_error(err, errlen, -EINVAL, "%s:%d:%d: %s", path, jerr.line,
+				   jerr.column, jerr.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return ipcns_error(err, errlen, -EINVAL, "%s: the top level is not a JSON object",
+				   path);
+	}
+	*out = root;
+	return 0;
+}
+
+static int file_string(json_t *root, const char *path, const char *key, const char **value,
+		       char *err, size_t errlen)
+{
+	json_t *v = json_object_get(root, key);
+
+	*value = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_value(v)[0] == '\0' ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return ipcns_error(err, errlen, -EINVAL,
+				   "%s: key \"%s\" must be a non-empty string without NUL", path,
+				   key);
+	*value = json_string_value(v);
+	return 0;
+}
+
+static int check_socket(const char *socket, const char *from, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+
+	if (socket[0] != '/')
+		return ipcns_error(err, errlen, -EINVAL,
+				   "%s: the socket %s is not an absolute path", from, socket);
+	/* runc and crun connect() to it: it must fit sun_path with its
+	 * terminating NUL.  */
+	if (strlen(socket) >= sizeof(sun.sun_path))
+		return ipcns_error(err, errlen, -EINVAL,
+				   "%s: the socket path %s is longer than %zu bytes", from, socket,
+				   sizeof(sun.sun_path) - 1);
+	return 0;
+}
+
+int ipcns_settings_load(struct ipcns_settings *s, const char *path, char *err, size_t errlen)
+{
+	cleanup_json json_t *root = NULL;
+	char label[4096];
+	const char *runtime, *socket, *metadata, *v;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->runtime_from = "the default";
+	s->socket_from = "the default";
+	runtime = IPCNS_DEFAULT_RUNTIME;
+	socket = IPCNS_DEFAULT_SOCKET;
+
+	/* Read even when the environment overrides both keys, so that a
+	 * broken file is found on the first run, not on the day the
+	 * environment changes.  */
+	ret = load_file(path, &root, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = file_string(root, path, "runtime", &v, err, errlen);
+	if (ret < 0)
+		return ret;
+	if (v != NULL) {
+		runtime = v;
+		s->runtime_from = "the key \"runtime\" of the settings file";
+	}
+	ret = file_string(root, path, "socket", &v, err, errlen);
+	if (ret < 0)
+		return ret;
+	if (v != NULL) {
+		socket = v;
+		s->socket_from = "the key \"socket\" of the settings file";
+	}
+
+	v = env("IPCNS_RUNTIME");
+	if (v != NULL) {
+		runtime = v;
+		s->runtime_from = "IPCNS_RUNTIME";
+	}
+	v = env("IPCNS_SOCKET");
+	if (v != NULL) {
+		socket = v;
+		s->socket_from = "IPCNS_SOCKET";
+	}
+	metadata = env("IPCNS_LISTENER_METADATA");
+
+	if (strcmp(s->socket_from, "IPCNS_SOCKET") == 0)
+		snprintf(label, sizeof(label), "IPCNS_SOCKET");
+	else
+		snprintf(label, sizeof(label), "%s: key \"socket\"", path);
+	ret = check_socket(socket, label, err, errlen);
+	if (ret < 0)
+		return ret;
+
+	s->runtime = strdup(runtime);
+	s->socket = strdup(socket);
+	s->listener_metadata = metadata != NULL ? strdup(metadata) : NULL;
+	if (s->runtime == NULL || s->socket == NULL ||
+	    (metadata != NULL && s->listener_metadata == NULL)) {
+		ipcns_settings_clear(s);
+		return ipcns_error(err, errlen, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+void ipcns_settings_clear(struct ipcns_settings *s)
+{
+	free(s->runtime);
+	free(s->socket);
+	free(s->listener_metadata);
+	s->runtime = s->socket = s->listener_metadata = NULL;
+}
