@@ -66,52 +66,65 @@ deps:
 
 $(B)/obj/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 $(B)/san/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+	@echo "  CC-SAN  $<"
+	@$(CC) $(SAN_CFLAGS) -c -o $@ $<
 
 $(B)/lib/libipcns.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 $(B)/lib/libipcns-san.a: $(LIB_SAN_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(B)/bin/ipcnsd: $(IPCNSD_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 $(B)/bin/ipcnsd-san: $(IPCNSD_SRC:%.c=$(B)/san/%.o) $(B)/lib/libipcns-san.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
 $(B)/bin/ipcnsctl: $(CTL_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 $(B)/bin/ipcns-runtime: $(B)/obj/runtime-hook/runtime.o $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 $(B)/bin/ipcns-hook: $(B)/obj/runtime-hook/hook.o $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 $(B)/lib/libipcns-crun.so: $(CRUN_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=plugin/crun/exports.map -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=plugin/crun/exports.map -o $@ $^ $(LIBS)
 
 $(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a -lcmocka $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a -lcmocka $(LIBS)
 $(B)/tests/conformance/%: tests/conformance/%.c tests/lib/conf.h
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+	@echo "  LD      $@"
+	@$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
 $(B)/tests/tools/%: tests/tools/%.c $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(B)/lib/libipcns.a $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(B)/lib/libipcns.a $(LIBS)
 $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+	@echo "  LD      $@"
+	@$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
 $(B)/examples/%: examples/%.c
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $<
+	@echo "  LD      $@"
+	@$(CC) $(TEST_CFLAGS) -o $@ $<
 
 check: deps
 	@$(MAKE) --no-print-directory all $(B)/bin/ipcnsd-san

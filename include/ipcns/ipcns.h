@@ -207,6 +207,12 @@ int ipcns_ns_sweep(struct ipcns_ns *ns);
 /* The process with host tgid `tgid' exited: apply its SEM_UNDO adjustments
  * and re-check segments marked for destruction.  */
 void ipcns_ns_process_exit(struct ipcns_ns *ns, pid_t tgid);
+/* Host process `parent' forked `child', a new process with a copy of its
+ * memory (not a thread, not CLONE_VM): the child inherits the parent's
+ * segment attachments, as fork copies the VMAs in Linux.  */
+void ipcns_ns_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child);
+/* Process `tgid' called execve: its segment attachments are gone.  */
+void ipcns_ns_process_exec(struct ipcns_ns *ns, pid_t tgid);
 /* A parked waiter's deadline passed: it is answered -EAGAIN.  */
 void ipcns_waiter_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
 /* Re-check segments marked for destruction (SHM_DEST) and destroy those no

@@ -39,6 +39,7 @@ struct ipcns_idr_mid {
 	struct ipcns_idr_leaf *leaf[64];
 };
 struct ipcns_idr {
+	int next;     /* where the cyclic allocation resumes */
 	uint8_t full; /* mid i has no free slot */
 	struct ipcns_idr_mid *mid[8];
 };
@@ -48,6 +49,9 @@ void ipcns_idr_destroy(struct ipcns_idr *idr);
 /* Store p at the lowest free index in [0, limit): the index, -ENOSPC or
  * -ENOMEM.  */
 int ipcns_idr_alloc(struct ipcns_idr *idr, void *p, int limit);
+/* Linux's idr_alloc_cyclic(idr, p, 0, end): the lowest free index at or
+ * after the last one handed out plus one, wrapping to 0.  */
+int ipcns_idr_alloc_cyclic(struct ipcns_idr *idr, void *p, int end);
 void *ipcns_idr_find(const struct ipcns_idr *idr, int idx);
 void ipcns_idr_remove(struct ipcns_idr *idr, int idx);
 /* The first used index >= idx, or -1.  */
@@ -174,6 +178,8 @@ void ipcns_perm_from_user(const struct ipcns_ipc64_perm *in, uid_t *uid, gid_t *
 /* ---- Per-kind hooks the namespace calls.  */
 void ipcns_shm_ns_free(struct ipcns_ns *ns);
 void ipcns_shm_process_exit(struct ipcns_ns *ns, pid_t tgid);
+void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child);
+void ipcns_shm_process_exec(struct ipcns_ns *ns, pid_t tgid);
 int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
 int ipcns_shm_remove(struct ipcns_ns *ns, int id);
 

@@ -9,6 +9,7 @@
 #define LEAF_BITS 6
 #define MID_BITS 6
 #define TOP_SLOTS (IPCNS_IPCMNI >> (LEAF_BITS + MID_BITS)) /* 8 */
+#define IPCNS_MIN_CYCLE 64 /* RADIX_TREE_MAP_SIZE */
 
 void ipcns_idr_init(struct ipcns_idr *idr)
 {
@@ -46,46 +47,89 @@ void *ipcns_idr_find(const struct ipcns_idr *idr, int idx)
 	return idr->mid[t]->leaf[m]->slot[l];
 }
 
+/* Lowest free index in [from, limit), or -ENOSPC.  */
+static int idr_find_free(const struct ipcns_idr *idr, int from, int limit)
+{
+	int idx = from;
+	while (idx < limit) {
+		int t = idx >> (LEAF_BITS + MID_BITS);
+		int m = (idx >> LEAF_BITS) & 63;
+		int l = idx & 63;
+		if (idr->full & (1u << t)) {
+			idx = (t + 1) << (LEAF_BITS + MID_BITS);
+			continue;
+		}
+		const struct ipcns_idr_mid *mid = idr->mid[t];
+		if (!mid || !mid->leaf[m])
+			return idx;
+		if (mid->full & (1ULL << m)) {
+			idx = (idx | 63) + 1;
+			continue;
+		}
+		uint64_t freebits = ~mid->leaf[m]->used & (~0ULL << l);
+		if (freebits)
+			return (idx & ~63) | __builtin_ctzll(freebits);
+		idx = (idx | 63) + 1;
+	}
+	return -ENOSPC;
+}
+
+static int idr_store(struct ipcns_idr *idr, int idx, void *p)
+{
+	int t = idx >> (LEAF_BITS + MID_BITS);
+	int m = (idx >> LEAF_BITS) & 63;
+	int l = idx & 63;
+	struct ipcns_idr_mid *mid = idr->mid[t];
+	if (!mid) {
+		mid = calloc(1, sizeof(*mid));
+		if (!mid)
+			return -ENOMEM;
+		idr->mid[t] = mid;
+	}
+	struct ipcns_idr_leaf *leaf = mid->leaf[m];
+	if (!leaf) {
+		leaf = calloc(1, sizeof(*leaf));
+		if (!leaf) {
+			if (!mid->any) {
+				free(mid);
+				idr->mid[t] = NULL;
+			}
+			return -ENOMEM;
+		}
+		mid->leaf[m] = leaf;
+	}
+	leaf->used |= 1ULL << l;
+	leaf->slot[l] = p;
+	mid->any |= 1ULL << m;
+	if (leaf->used == UINT64_MAX) {
+		mid->full |= 1ULL << m;
+		if (mid->full == UINT64_MAX)
+			idr->full |= (uint8_t)(1u << t);
+	}
+	return idx;
+}
+
 int ipcns_idr_alloc(struct ipcns_idr *idr, void *p, int limit)
 {
 	if (limit > IPCNS_IPCMNI)
 		limit = IPCNS_IPCMNI;
-	for (int t = 0; t < TOP_SLOTS; t++) {
-		if (idr->full & (1u << t))
-			continue;
-		if ((t << (LEAF_BITS + MID_BITS)) >= limit)
-			return -ENOSPC;
-		struct ipcns_idr_mid *mid = idr->mid[t];
-		if (!mid) {
-			mid = calloc(1, sizeof(*mid));
-			if (!mid)
-				return -ENOMEM;
-			idr->mid[t] = mid;
-		}
-		int m = __builtin_ctzll(~mid->full); /* some leaf has room */
-		int base = (t << (LEAF_BITS + MID_BITS)) | (m << LEAF_BITS);
-		struct ipcns_idr_leaf *leaf = mid->leaf[m];
-		if (!leaf) {
-			leaf = calloc(1, sizeof(*leaf));
-			if (!leaf)
-				return -ENOMEM;
-			mid->leaf[m] = leaf;
-		}
-		int l = __builtin_ctzll(~leaf->used);
-		int idx = base | l;
-		if (idx >= limit)
-			return -ENOSPC;
-		leaf->used |= 1ULL << l;
-		leaf->slot[l] = p;
-		mid->any |= 1ULL << m;
-		if (leaf->used == UINT64_MAX) {
-			mid->full |= 1ULL << m;
-			if (mid->full == UINT64_MAX)
-				idr->full |= (uint8_t)(1u << t);
-		}
+	int idx = idr_find_free(idr, 0, limit);
+	return idx < 0 ? idx : idr_store(idr, idx, p);
+}
+
+int ipcns_idr_alloc_cyclic(struct ipcns_idr *idr, void *p, int end)
+{
+	if (end > IPCNS_IPCMNI)
+		end = IPCNS_IPCMNI;
+	int idx = idr_find_free(idr, idr->next < end ? idr->next : end, end);
+	if (idx == -ENOSPC && idr->next > 0)
+		idx = idr_find_free(idr, 0, end);
+	if (idx < 0)
 		return idx;
-	}
-	return -ENOSPC;
+	idx = idr_store(idr, idx, p);
+	if (idx >= 0)
+		idr->next = idx + 1;
+	return idx;
 }
 
 void ipcns_idr_remove(struct ipcns_idr *idr, int idx)
@@ -238,7 +282,13 @@ int ipcns_ids_add(struct ipcns_ids *ids, struct ipcns_perm *p, int limit,
 		if (ret < 0)
 			return ret;
 	}
-	int idx = ipcns_idr_alloc(&ids->idr, p, IPCNS_IPCMNI);
+	/* Linux 5.1+ (ipc_idr_alloc): cyclic allocation over a window that
+	 * grows with the number in use, at least 64 wide, so a freed index
+	 * is not handed out again at once.  */
+	int window = ids->in_use * 3 / 2;
+	if (window < IPCNS_MIN_CYCLE)
+		window = IPCNS_MIN_CYCLE;
+	int idx = ipcns_idr_alloc_cyclic(&ids->idr, p, window);
 	if (idx < 0) {
 		if (p->key != 0)
 			hash_remove(ids, p);

@@ -302,6 +302,16 @@ void ipcns_ns_process_exit(struct ipcns_ns *ns, pid_t tgid)
 	ipcns_shm_process_exit(ns, tgid);
 }
 
+void ipcns_ns_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
+{
+	ipcns_shm_process_fork(ns, parent, child);
+}
+
+void ipcns_ns_process_exec(struct ipcns_ns *ns, pid_t tgid)
+{
+	ipcns_shm_process_exec(ns, tgid);
+}
+
 void ipcns_waiter_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)
 {
 	if (ipcns_sem_expire(ns, w))

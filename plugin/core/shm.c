@@ -832,23 +832,69 @@ void ipcns_shm_ns_free(struct ipcns_ns *ns)
 		shm_destroy(ns, shm_of(ipcns_idr_find(&ids->idr, idx)));
 }
 
-void ipcns_shm_process_exit(struct ipcns_ns *ns, pid_t tgid)
+/* The process's VMAs of every segment went away at once (exit, exec):
+ * Linux's shm_close runs for each, in that process.  */
+static void shm_drop_holder(struct ipcns_ns *ns, pid_t tgid, bool creator_gone)
 {
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
-	bool relevant = false;
+	int64_t now = ipcns_now(ns);
 	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
 		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
-		if (shp->creator_tgid == tgid) {
-			/* The creator is gone: shm_rmid_forced may now
-			 * destroy it (Linux's exit_shm orphans it).  */
+		bool changed = false;
+		if (creator_gone && shp->creator_tgid == tgid) {
+			/* Linux's exit_shm orphans it: shm_rmid_forced may
+			 * now destroy it.  */
 			shp->creator_tgid = 0;
-			relevant = true;
+			changed = true;
 		}
-		if (holder_find(shp->holders, shp->nholders, tgid))
-			relevant = true;
+		struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
+		if (h) {
+			shp->lpid = h->ns_tgid;
+			shp->dtime = now;
+			*h = shp->holders[--shp->nholders];
+			if (shm_nattch(shp) == 0)
+				shp->detached_to_zero = true;
+			changed = true;
+		}
+		if (changed && shm_may_destroy(ns, shp))
+			shm_destroy(ns, shp);
 	}
-	if (relevant)
-		shm_scan(ns, NULL);
+}
+
+void ipcns_shm_process_exit(struct ipcns_ns *ns, pid_t tgid)
+{
+	shm_drop_holder(ns, tgid, true);
+}
+
+void ipcns_shm_process_exec(struct ipcns_ns *ns, pid_t tgid)
+{
+	shm_drop_holder(ns, tgid, false);
+}
+
+void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	int64_t now = ipcns_now(ns);
+	bool any = false;
+	pid_t ns_child = 0, ns_ppid = 0;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		struct shm_holder *h = holder_find(shp->holders, shp->nholders, parent);
+		if (!h || holder_find(shp->holders, shp->nholders, child))
+			continue;
+		if (!any) {
+			proc_info(ns, child, &ns_child, &ns_ppid);
+			any = true;
+		}
+		/* dup_mmap() opens each copied VMA in the parent's context:
+		 * shm_lpid becomes the parent.  */
+		shp->atime = now;
+		shp->lpid = h->ns_tgid;
+		holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, h->nvmas);
+		shp->detached_to_zero = false;
+	}
+	if (any)
+		watch_exit(ns, child);
 }
 
 void ipcns_ns_shm_reap(struct ipcns_ns *ns)

@@ -1,0 +1,131 @@
+/* The operator's protocol, on ipcnsd's socket (root only): one JSON
+ * request {"command": "ps"|"ipcs"|"rm", ...} per connection, one JSON
+ * reply.  Specified in spec/control.md.  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+
+static json_t *error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *error_reply(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", buf);
+}
+
+static json_t *limits_json(const struct ipcns_limits *l)
+{
+	return json_pack("{s:I, s:I, s:I, s:i, s:[i,i,i,i], s:I, s:I, s:I, s:I, s:I, s:I}", "shmmax",
+			 (json_int_t)l->shmmax, "shmall", (json_int_t)l->shmall, "shmmni", (json_int_t)l->shmmni,
+			 "shm_rmid_forced", l->shm_rmid_forced, "sem", l->semmsl, l->semmns, l->semopm, l->semmni,
+			 "msgmax", (json_int_t)l->msgmax, "msgmnb", (json_int_t)l->msgmnb, "msgmni",
+			 (json_int_t)l->msgmni, "quota_shm_bytes", (json_int_t)l->quota_shm_bytes,
+			 "quota_msg_bytes", (json_int_t)l->quota_msg_bytes, "quota_objects_per_uid",
+			 (json_int_t)l->quota_objects_per_uid);
+}
+
+static json_t *cmd_ps(struct daemon *d)
+{
+	json_t *nss = json_array();
+	for (struct nsent *e = d->namespaces; e; e = e->next) {
+		struct ipcns_usage u;
+		ipcns_ns_usage(e->ns, &u);
+		json_t *cts = json_array();
+		for (struct container *c = d->containers; c; c = c->next)
+			if (c->nse == e)
+				json_array_append_new(cts, json_pack("{s:s, s:i, s:i, s:I}", "id", c->id, "pid",
+								     (int)c->pid, "notify_fds", c->nfds,
+								     "created", (json_int_t)c->created));
+		json_array_append_new(
+			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i}, s:o}", "namespace",
+				       e->key, "containers", cts, "usage", "shm_ids", (int)u.shm_ids, "sem_ids",
+				       (int)u.sem_ids, "msg_ids", (int)u.msg_ids, "shm_pages",
+				       (json_int_t)u.shm_pages, "sem_total", (json_int_t)u.sem_total,
+				       "msg_bytes", (json_int_t)u.msg_bytes, "msg_count", (json_int_t)u.msg_count,
+				       "parked", (int)u.parked, "limits", limits_json(ipcns_ns_limits(e->ns))));
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "namespaces", nss);
+}
+
+static struct container *find_container(struct daemon *d, const char *id)
+{
+	if (!id)
+		return NULL;
+	for (struct container *c = d->containers; c; c = c->next)
+		if (!strcmp(c->id, id))
+			return c;
+	return NULL;
+}
+
+static int add_obj(void *arg, const struct ipcns_obj_info *oi)
+{
+	json_t *arr = arg;
+	static const char *kinds[] = { "shm", "sem", "msg" };
+	json_array_append_new(arr, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}", "kind",
+					     kinds[oi->kind], "id", oi->id, "key", (int)oi->key, "uid",
+					     (int)oi->uid, "gid", (int)oi->gid, "cuid", (int)oi->cuid, "cgid",
+					     (int)oi->cgid, "mode", (int)oi->mode, "bytes", (json_int_t)oi->bytes,
+					     "count", (json_int_t)oi->count, "ctime", (json_int_t)oi->ctime));
+	return 0;
+}
+
+static json_t *cmd_ipcs(struct daemon *d, json_t *req)
+{
+	const char *id = json_string_value(json_object_get(req, "container"));
+	struct container *c = find_container(d, id);
+	if (!c)
+		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
+	json_t *objs = json_array();
+	for (int k = IPCNS_SHM; k <= IPCNS_MSG; k++)
+		ipcns_ns_foreach(c->nse->ns, (enum ipcns_kind)k, add_obj, objs);
+	return json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "container", c->id, "namespace", c->nse->key, "objects",
+			 objs);
+}
+
+static json_t *cmd_rm(struct daemon *d, json_t *req)
+{
+	const char *id = json_string_value(json_object_get(req, "container"));
+	const char *kind = json_string_value(json_object_get(req, "kind"));
+	json_t *jid = json_object_get(req, "id");
+	struct container *c = find_container(d, id);
+	if (!c)
+		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
+	enum ipcns_kind k;
+	if (kind && !strcmp(kind, "shm"))
+		k = IPCNS_SHM;
+	else if (kind && !strcmp(kind, "sem"))
+		k = IPCNS_SEM;
+	else if (kind && !strcmp(kind, "msg"))
+		k = IPCNS_MSG;
+	else
+		return error_reply("kind must be shm, sem or msg, not '%s'", kind ? kind : "");
+	if (!json_is_integer(jid))
+		return error_reply("%s", "id must be an integer");
+	int ret = ipcns_ns_remove(c->nse->ns, k, (int)json_integer_value(jid));
+	if (ret < 0) {
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%s %lld", kind, (long long)json_integer_value(jid));
+		return error_reply("no %s in that container's namespace", buf);
+	}
+	dlog("container %s: %s %lld removed by the operator", c->id, kind, (long long)json_integer_value(jid));
+	return json_pack("{s:b}", "ok", 1);
+}
+
+json_t *ipcnsd_control(struct daemon *d, json_t *req)
+{
+	const char *cmd = json_string_value(json_object_get(req, "command"));
+	if (!cmd)
+		return error_reply("%s", "command must be a string");
+	if (!strcmp(cmd, "ps"))
+		return cmd_ps(d);
+	if (!strcmp(cmd, "ipcs"))
+		return cmd_ipcs(d, req);
+	if (!strcmp(cmd, "rm"))
+		return cmd_rm(d, req);
+	return error_reply("unknown command '%s' (ps, ipcs, rm)", cmd);
+}

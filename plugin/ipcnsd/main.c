@@ -1,0 +1,901 @@
+/* ipcnsd: the supervisor.  Accepts the seccomp notify fds runc and crun
+ * send to linux.seccomp.listenerPath, maps each container to a virtual IPC
+ * namespace, and answers its System V IPC calls from the namespace core.
+ * One thread, one epoll loop.  */
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/kcmp.h>
+#include <linux/netlink.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+#define DEFAULT_SOCKET "/run/ipcns/ipcnsd.sock"
+#define MAX_MSG (256 * 1024)
+#define TICK_SECONDS 1
+
+static struct daemon D;
+
+void dlog(const char *fmt, ...)
+{
+	char ts[32];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	flockfile(stderr);
+	fprintf(stderr, "%s.%03ldZ ipcnsd: ", ts, now.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+}
+
+static int ep_add(int fd, struct ev *ev, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ev };
+	return epoll_ctl(D.epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
+}
+
+static void ep_del(int fd)
+{
+	epoll_ctl(D.epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* ---- Deadlines of parked calls: a min-heap and one timerfd.  */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void heap_swap(size_t a, size_t b)
+{
+	struct ipcns_waiter *t = D.heap[a];
+	D.heap[a] = D.heap[b];
+	D.heap[b] = t;
+	*ipcns_waiter_timer_slot(D.heap[a]) = (int)a;
+	*ipcns_waiter_timer_slot(D.heap[b]) = (int)b;
+}
+
+static void heap_up(size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (D.heap[p]->deadline <= D.heap[i]->deadline)
+			break;
+		heap_swap(i, p);
+		i = p;
+	}
+}
+
+static void heap_down(size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < D.nheap && D.heap[l]->deadline < D.heap[m]->deadline)
+			m = l;
+		if (r < D.nheap && D.heap[r]->deadline < D.heap[m]->deadline)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+static void timer_rearm(void)
+{
+	struct itimerspec its = { 0 };
+	if (D.nheap) {
+		int64_t dl = D.heap[0]->deadline;
+		if (dl <= 0)
+			dl = 1;
+		its.it_value.tv_sec = dl / 1000000000;
+		its.it_value.tv_nsec = dl % 1000000000;
+	}
+	timerfd_settime(D.timer_ev.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void nfd_arm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
+{
+	if (D.nheap == D.capheap) {
+		size_t ncap = D.capheap ? D.capheap * 2 : 64;
+		struct ipcns_waiter **n = realloc(D.heap, ncap * sizeof(*n));
+		if (!n) {
+			/* Cannot keep the deadline: answer now, as if it had
+			 * passed.  */
+			ipcns_waiter_expire(nf->ns, w);
+			return;
+		}
+		D.heap = n;
+		D.capheap = ncap;
+	}
+	D.heap[D.nheap] = w;
+	*ipcns_waiter_timer_slot(w) = (int)D.nheap;
+	D.nheap++;
+	heap_up(D.nheap - 1);
+	timer_rearm();
+}
+
+static void nfd_disarm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
+{
+	int *slot = ipcns_waiter_timer_slot(w);
+	size_t i = (size_t)*slot;
+	if (*slot < 0 || i >= D.nheap || D.heap[i] != w)
+		return;
+	*slot = -1;
+	D.nheap--;
+	if (i != D.nheap) {
+		D.heap[i] = D.heap[D.nheap];
+		*ipcns_waiter_timer_slot(D.heap[i]) = (int)i;
+		heap_down(i);
+		heap_up(i);
+	}
+	timer_rearm();
+}
+
+static void timer_fired(void)
+{
+	uint64_t n;
+	if (read(D.timer_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		dlog("timerfd read: %s", strerror(errno));
+	int64_t now = mono_ns();
+	while (D.nheap && D.heap[0]->deadline <= now) {
+		struct ipcns_waiter *w = D.heap[0];
+		ipcns_waiter_expire(ipcns_waiter_nfd(w)->ns, w);
+		if (D.nheap && D.heap[0] == w)
+			nfd_disarm_timer(ipcns_waiter_nfd(w), w);
+	}
+	timer_rearm();
+}
+
+/* ---- Namespaces.  */
+
+static struct nsent *nsent_find(const char *key)
+{
+	for (struct nsent *e = D.namespaces; e; e = e->next)
+		if (!strcmp(e->key, key))
+			return e;
+	return NULL;
+}
+
+static int host_watch_exit(struct ipcns_host *h, pid_t tgid);
+
+static void host_limit_hit(struct ipcns_host *h, const char *what)
+{
+	struct nsent *e = h->owner;
+	/* Name the containers of the namespace.  */
+	char names[256] = "";
+	size_t off = 0;
+	for (struct container *c = D.containers; c; c = c->next)
+		if (c->nse == e && off < sizeof(names) - 2)
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", off ? "," : "", c->id);
+	dlog("namespace %s (container %s): %s", e->key, names, what);
+}
+
+static struct nsent *nsent_get(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino)
+{
+	struct nsent *e = nsent_find(key);
+	if (e) {
+		if (ipc_ino)
+			ipcns_host_add_inode(&e->host, ipc_ino);
+		return e;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->key = strdup(key);
+	e->host.owner = e;
+	e->host.watch_exit = host_watch_exit;
+	e->host.limit_hit = host_limit_hit;
+	if (!e->key || (ipc_ino && ipcns_host_add_inode(&e->host, ipc_ino) < 0)) {
+		free(e->key);
+		ipcns_host_free(&e->host);
+		free(e);
+		return NULL;
+	}
+	e->ns = ipcns_ns_new(limits, &ipcns_host_proc_ops, &e->host);
+	if (!e->ns) {
+		free(e->key);
+		ipcns_host_free(&e->host);
+		free(e);
+		return NULL;
+	}
+	e->next = D.namespaces;
+	D.namespaces = e;
+	dlog("namespace %s created", key);
+	return e;
+}
+
+static unsigned int whash_of(pid_t tgid)
+{
+	return ((uint32_t)tgid * 2654435761u) % ARRAY_SIZE(D.whash);
+}
+
+static void watch_free(struct watch *w)
+{
+	for (struct watch **pp = &D.whash[whash_of(w->tgid)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == w) {
+			*pp = w->hnext;
+			break;
+		}
+	}
+	ep_del(w->ev.fd);
+	close(w->ev.fd);
+	free(w);
+}
+
+static void nsent_put(struct nsent *e)
+{
+	if (--e->refs > 0)
+		return;
+	struct ipcns_usage u;
+	ipcns_ns_usage(e->ns, &u);
+	ipcns_ns_free(e->ns);
+	while (e->watches) {
+		struct watch *w = e->watches;
+		e->watches = w->next;
+		watch_free(w);
+	}
+	for (struct nsent **pp = &D.namespaces; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
+	dlog("namespace %s released (%u segments, %u semaphore sets, %u queues freed)", e->key, u.shm_ids,
+	     u.sem_ids, u.msg_ids);
+	ipcns_host_free(&e->host);
+	free(e->key);
+	free(e);
+}
+
+static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
+{
+	struct nsent *e = h->owner;
+	for (struct watch *w = e->watches; w; w = w->next)
+		if (w->tgid == tgid)
+			return 0;
+	int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	if (fd < 0)
+		return -errno;
+	struct watch *w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* The process may have exited between the event that named it and
+	 * pidfd_open: a pidfd to an exited process is readable at once.  */
+	w->ev.kind = EV_PIDFD;
+	w->ev.fd = fd;
+	w->tgid = tgid;
+	w->nse = e;
+	if (ep_add(fd, &w->ev, EPOLLIN) < 0) {
+		close(fd);
+		free(w);
+		return -errno;
+	}
+	w->next = e->watches;
+	e->watches = w;
+	e->nwatches++;
+	w->hnext = D.whash[whash_of(tgid)];
+	D.whash[whash_of(tgid)] = w;
+	return 0;
+}
+
+static void pidfd_fired(struct watch *w)
+{
+	struct nsent *e = w->nse;
+	for (struct watch **pp = &e->watches; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	e->nwatches--;
+	pid_t tgid = w->tgid;
+	watch_free(w);
+	ipcns_ns_process_exit(e->ns, tgid);
+}
+
+/* ---- Fork and exec of watched processes, from the proc connector.
+ * Fork copies a process's segment attachments and exec drops them; the
+ * kernel queues these events before the fork or exec returns, so taking
+ * them before the notifications of the same epoll batch keeps Linux's
+ * order.  */
+
+static int open_proc_connector(void)
+{
+	int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+	if (s < 0)
+		return -errno;
+	int sz = 8 << 20;
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0 };
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(s);
+		return -e;
+	}
+	struct {
+		struct nlmsghdr nh;
+		struct cn_msg cm;
+		enum proc_cn_mcast_op op;
+	} __attribute__((packed)) req;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = NLMSG_DONE;
+	req.cm.id.idx = CN_IDX_PROC;
+	req.cm.id.val = CN_VAL_PROC;
+	req.cm.len = sizeof(req.op);
+	req.op = PROC_CN_MCAST_LISTEN;
+	if (send(s, &req, sizeof(req), 0) < 0) {
+		int e = errno;
+		close(s);
+		return -e;
+	}
+	return s;
+}
+
+static void proc_fork(pid_t parent, pid_t child)
+{
+	bool checked = false;
+	for (struct watch *w = D.whash[whash_of(parent)]; w; w = w->hnext) {
+		if (w->tgid != parent)
+			continue;
+		if (!checked) {
+			/* vfork and CLONE_VM children share the parent's mm:
+			 * no VMA is copied.  */
+			if (syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) == 0)
+				return;
+			checked = true;
+		}
+		ipcns_ns_process_fork(w->nse->ns, parent, child);
+	}
+}
+
+static void proc_exec(pid_t tgid)
+{
+	for (struct watch *w = D.whash[whash_of(tgid)]; w; w = w->hnext)
+		if (w->tgid == tgid)
+			ipcns_ns_process_exec(w->nse->ns, tgid);
+}
+
+static void proc_events(void)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	for (;;) {
+		ssize_t n = recv(D.proc_ev.fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			if (errno == ENOBUFS) {
+				/* Events were lost: the next look at the maps
+				 * puts the counts right.  */
+				dlog("proc connector overrun: fork/exec events lost");
+				continue;
+			}
+			return;
+		}
+		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n)) {
+			struct cn_msg *cm = NLMSG_DATA(nh);
+			if (cm->id.idx != CN_IDX_PROC || cm->len < sizeof(struct proc_event))
+				continue;
+			struct proc_event *pe = (struct proc_event *)cm->data;
+			if (pe->what == PROC_EVENT_FORK &&
+			    pe->event_data.fork.child_pid == pe->event_data.fork.child_tgid)
+				proc_fork(pe->event_data.fork.parent_tgid, pe->event_data.fork.child_tgid);
+			else if (pe->what == PROC_EVENT_EXEC)
+				proc_exec(pe->event_data.exec.process_tgid);
+		}
+	}
+}
+
+/* ---- Notify fds.  */
+
+static int nfd_watch_exit(struct ipcns_nfd *nf, pid_t tgid)
+{
+	struct nfd_ent *ne = nf->owner;
+	return host_watch_exit(&ne->ct->nse->host, tgid);
+}
+
+static void nfd_log(struct ipcns_nfd *nf, const char *msg)
+{
+	struct nfd_ent *ne = nf->owner;
+	dlog("container %s: %s", ne->ct->id, msg);
+}
+
+static const struct ipcns_nfd_ops nfd_ops = {
+	.watch_exit = nfd_watch_exit,
+	.arm_timer = nfd_arm_timer,
+	.disarm_timer = nfd_disarm_timer,
+	.log = nfd_log,
+};
+
+static void container_put(struct container *c)
+{
+	if (--c->nfds > 0)
+		return;
+	for (struct container **pp = &D.containers; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	struct nsent *e = c->nse;
+	e->containers--;
+	dlog("container %s gone", c->id);
+	free(c->id);
+	free(c->bundle);
+	free(c);
+}
+
+static void nfd_close(struct nfd_ent *ne)
+{
+	ep_del(ne->nf.fd);
+	ipcns_nfd_hangup(&ne->nf);
+	close(ne->nf.fd);
+	for (struct nfd_ent **pp = &D.nfds; *pp; pp = &(*pp)->next) {
+		if (*pp == ne) {
+			*pp = ne->next;
+			break;
+		}
+	}
+	struct container *c = ne->ct;
+	struct nsent *e = c->nse;
+	if (ne->nf.nwaiters)
+		dlog("container %s: %d parked calls outlived their notify fd", c->id, ne->nf.nwaiters);
+	free(ne);
+	container_put(c);
+	nsent_put(e);
+}
+
+static void nfd_event(struct nfd_ent *ne, uint32_t events)
+{
+	if (events & EPOLLIN) {
+		int ret = ipcns_nfd_handle_one(&ne->nf);
+		if (ret == -ENOTCONN) {
+			nfd_close(ne);
+			return;
+		}
+		if (ret < 0 && ret != -EAGAIN)
+			dlog("container %s: answering a call failed: %s", ne->ct->id, strerror(-ret));
+		return;
+	}
+	if (events & (EPOLLHUP | EPOLLERR))
+		nfd_close(ne);
+}
+
+/* ---- Registration: what runc/crun send to listenerPath.  */
+
+static struct container *container_find(const char *id)
+{
+	for (struct container *c = D.containers; c; c = c->next)
+		if (!strcmp(c->id, id))
+			return c;
+	return NULL;
+}
+
+static int register_container(json_t *msg, int notify_fd, char *err, size_t errlen)
+{
+	json_t *state = json_object_get(msg, "state");
+	json_t *fds = json_object_get(msg, "fds");
+	const char *id = json_string_value(json_object_get(state, "id"));
+	json_int_t pid = json_integer_value(json_object_get(msg, "pid"));
+	const char *bundle = json_string_value(json_object_get(state, "bundle"));
+	size_t i;
+	json_t *v;
+	bool has_seccomp = false;
+
+	if (!json_is_object(state) || !id || !*id) {
+		snprintf(err, errlen, "state.id missing");
+		return -EINVAL;
+	}
+	json_array_foreach(fds, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "seccompFd"))
+		has_seccomp = true;
+	if (!has_seccomp) {
+		snprintf(err, errlen, "container %s: no seccompFd in fds", id);
+		return -EINVAL;
+	}
+	if (pid <= 0)
+		pid = json_integer_value(json_object_get(state, "pid"));
+	if (pid <= 0) {
+		snprintf(err, errlen, "container %s: no pid", id);
+		return -EINVAL;
+	}
+
+	char key[300];
+	ino_t ino = 0;
+	const char *name = json_string_value(
+		json_object_get(json_object_get(state, "annotations"), "org.ipcns.namespace"));
+	int ret = ipcns_proc_ipc_inode((pid_t)pid, &ino);
+	if (ret < 0) {
+		snprintf(err, errlen, "container %s: pid %lld: cannot read its IPC namespace: %s", id,
+			 (long long)pid, strerror(-ret));
+		return ret;
+	}
+	if (name && *name)
+		snprintf(key, sizeof(key), "name:%.250s", name);
+	else
+		snprintf(key, sizeof(key), "ipc:%llu", (unsigned long long)ino);
+
+	struct ipcns_limits limits;
+	ret = ipcnsd_limits_from_state(state, &limits, err, errlen);
+	if (ret < 0)
+		return ret;
+
+	struct container *c = container_find(id);
+	struct nsent *e = c ? c->nse : nsent_get(key, &limits, ino);
+	if (!e) {
+		snprintf(err, errlen, "container %s: out of memory", id);
+		return -ENOMEM;
+	}
+	if (c)
+		ipcns_host_add_inode(&e->host, ino);
+	struct nfd_ent *ne = calloc(1, sizeof(*ne));
+	if (!ne) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	bool new_container = !c;
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c || !(c->id = strdup(id))) {
+			free(c);
+			free(ne);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		c->pid = (pid_t)pid;
+		c->bundle = bundle ? strdup(bundle) : NULL;
+		c->nse = e;
+		c->created = (int64_t)time(NULL);
+		c->next = D.containers;
+		D.containers = c;
+		e->containers++;
+	}
+	c->nfds++;
+	e->refs++;
+	ne->ev.kind = EV_NFD;
+	ne->ev.fd = notify_fd;
+	ne->ct = c;
+	ipcns_nfd_init(&ne->nf, notify_fd, e->ns, &nfd_ops, ne);
+	if (D.sync_wakeup && ipcns_seccomp_sync_wakeup(notify_fd) < 0)
+		D.sync_wakeup = false;
+	ret = ep_add(notify_fd, &ne->ev, EPOLLIN);
+	if (ret < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-ret));
+		free(ne);
+		container_put(c);
+		nsent_put(e);
+		return ret;
+	}
+	ne->next = D.nfds;
+	D.nfds = ne;
+	dlog("container %s: %s pid %lld, namespace %s", id, new_container ? "registered," : "exec'd process,",
+	     (long long)pid, e->key);
+	return 0;
+}
+
+/* One connection: a runtime's state message with the notify fd, or an
+ * operator's control request.  */
+static void handle_connection(int cfd)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != 0) {
+		dlog("refused a connection from uid %d pid %d: only root may use ipcnsd", (int)cred.uid,
+		     (int)cred.pid);
+		return;
+	}
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+	cleanup_free char *buf = malloc(MAX_MSG + 1);
+	if (!buf)
+		return;
+	size_t len = 0;
+	int fds[8], nfds = 0;
+	json_t *msg = NULL;
+	json_error_t jerr;
+	while (len < MAX_MSG) {
+		union {
+			char buf[CMSG_SPACE(sizeof(fds))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { buf + len, MAX_MSG - len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				     .msg_controllen = sizeof(u.buf) };
+		ssize_t r = recvmsg(cfd, &mh, MSG_CMSG_CLOEXEC);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int *p = (int *)CMSG_DATA(cm);
+			for (int k = 0; k < n; k++) {
+				if (nfds < (int)ARRAY_SIZE(fds))
+					fds[nfds++] = p[k];
+				else
+					close(p[k]);
+			}
+		}
+		len += (size_t)r;
+		buf[len] = '\0';
+		msg = json_loadb(buf, len, 0, &jerr);
+		if (msg)
+			break;
+	}
+	char err[512] = "";
+	if (!msg) {
+		dlog("malformed message from pid %d: %s", (int)cred.pid, len ? jerr.text : "empty");
+	} else if (json_object_get(msg, "command")) {
+		json_t *reply = ipcnsd_control(&D, msg);
+		char *out = json_dumps(reply, JSON_COMPACT);
+		if (out) {
+			size_t ol = strlen(out), off = 0;
+			while (off < ol) {
+				ssize_t w = send(cfd, out + off, ol - off, MSG_NOSIGNAL);
+				if (w <= 0)
+					break;
+				off += (size_t)w;
+			}
+			free(out);
+		}
+		json_decref(reply);
+	} else if (nfds != 1) {
+		dlog("message from pid %d carried %d fds, expected the seccomp notify fd", (int)cred.pid, nfds);
+	} else {
+		int ret = register_container(msg, fds[0], err, sizeof(err));
+		if (ret == 0)
+			fds[0] = -1; /* kept */
+		else
+			dlog("registration failed: %s", err);
+	}
+	for (int k = 0; k < nfds; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	json_decref(msg);
+}
+
+/* ---- Socket and main loop.  */
+
+static int open_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "ipcnsd: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	/* The directory: created 0755 if missing.  */
+	char dir[sizeof(sa.sun_path)];
+	strcpy(dir, path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		for (char *p = dir + 1; *p; p++) {
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(dir, 0755);
+				*p = '/';
+			}
+		}
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			fprintf(stderr, "ipcnsd: cannot create %s: %s\n", dir, strerror(errno));
+			return -1;
+		}
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		fprintf(stderr, "ipcnsd: another ipcnsd is already listening on %s\n", path);
+		close(fd);
+		return -1;
+	}
+	unlink(path);
+	mode_t old = umask(0077);
+	int ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || listen(fd, 128) < 0) {
+		fprintf(stderr, "ipcnsd: cannot listen on %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void tick(void)
+{
+	uint64_t n;
+	if (read(D.tick_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	static unsigned int ticks;
+	ticks++;
+	for (struct nsent *e = D.namespaces; e; e = e->next) {
+		struct ipcns_usage u;
+		ipcns_ns_usage(e->ns, &u);
+		/* Parked calls whose callers were interrupted or killed are
+		 * dropped here when nothing else touched their object.  */
+		if (u.parked)
+			ipcns_ns_sweep(e->ns);
+		/* Segments removed while attached: destroyed once no process
+		 * maps them, including children we never saw.  */
+		if (u.shm_ids && ticks % 5 == 0)
+			ipcns_ns_shm_reap(e->ns);
+	}
+}
+
+static void handle_event(struct ev *ev, uint32_t events)
+{
+	switch (ev->kind) {
+	case EV_LISTEN: {
+		int cfd = accept4(D.listen_ev.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd >= 0) {
+			handle_connection(cfd);
+			close(cfd);
+		}
+		break;
+	}
+	case EV_NFD:
+		nfd_event(container_of(ev, struct nfd_ent, ev), events);
+		break;
+	case EV_PIDFD:
+		pidfd_fired(container_of(ev, struct watch, ev));
+		break;
+	case EV_PROC:
+		proc_events();
+		break;
+	case EV_TIMER:
+		timer_fired();
+		break;
+	case EV_TICK:
+		tick();
+		break;
+	case EV_SIGNAL: {
+		struct signalfd_siginfo si;
+		if (read(D.sig_ev.fd, &si, sizeof(si)) == sizeof(si)) {
+			dlog("signal %d: exiting", (int)si.ssi_signo);
+			D.stop = true;
+		}
+		break;
+	}
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: ipcnsd [--socket PATH] [--no-sync-wakeup]\n"
+		   "Serve System V IPC to containers whose seccomp listenerPath is PATH\n"
+		   "(default " DEFAULT_SOCKET ").  Runs in the foreground; logs to stderr.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "no-sync-wakeup", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("IPCNS_SOCKET");
+	bool sync_wakeup = true;
+	int c;
+	if (!path || !*path)
+		path = DEFAULT_SOCKET;
+	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'n':
+			sync_wakeup = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ipcnsd 0.1\n");
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ipcnsd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "ipcnsd: must run as root (it answers other processes' system calls)\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	D.socket_path = path;
+	D.sync_wakeup = sync_wakeup;
+	D.epfd = epoll_create1(EPOLL_CLOEXEC);
+	int lfd = open_socket(path);
+	if (lfd < 0 || D.epfd < 0)
+		return 1;
+	D.listen_ev = (struct ev){ EV_LISTEN, lfd };
+	D.timer_ev = (struct ev){ EV_TIMER, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	D.tick_ev = (struct ev){ EV_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	sigset_t ss;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	D.sig_ev = (struct ev){ EV_SIGNAL, signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK) };
+	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
+	timerfd_settime(D.tick_ev.fd, 0, &its, NULL);
+	if (D.timer_ev.fd < 0 || D.tick_ev.fd < 0 || D.sig_ev.fd < 0 || ep_add(lfd, &D.listen_ev, EPOLLIN) < 0 ||
+	    ep_add(D.timer_ev.fd, &D.timer_ev, EPOLLIN) < 0 || ep_add(D.tick_ev.fd, &D.tick_ev, EPOLLIN) < 0 ||
+	    ep_add(D.sig_ev.fd, &D.sig_ev, EPOLLIN) < 0) {
+		fprintf(stderr, "ipcnsd: setting up the event loop: %s\n", strerror(errno));
+		return 1;
+	}
+	int pfd = open_proc_connector();
+	if (pfd < 0) {
+		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pfd));
+	} else {
+		D.proc_ev = (struct ev){ EV_PROC, pfd };
+		ep_add(pfd, &D.proc_ev, EPOLLIN);
+	}
+	dlog("listening on %s (pid %d)", path, (int)getpid());
+
+	while (!D.stop) {
+		struct epoll_event evs[256];
+		int n = epoll_wait(D.epfd, evs, 256, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			dlog("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		/* Two passes: process events (exit, fork, exec) and timers
+		 * before the notifications, so that a call made after a
+		 * child's exit or fork sees its effect, as in Linux.  */
+		for (int pass = 0; pass < 2; pass++) {
+			for (int i = 0; i < n; i++) {
+				struct ev *ev = evs[i].data.ptr;
+				if ((ev->kind == EV_NFD) != (pass == 1))
+					continue;
+				handle_event(ev, evs[i].events);
+			}
+		}
+	}
+	while (D.nfds)
+		nfd_close(D.nfds);
+	unlink(path);
+	dlog("stopped");
+	return 0;
+}

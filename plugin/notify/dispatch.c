@@ -1,0 +1,429 @@
+/* Decode a seccomp notification, run it on the namespace core with a
+ * caller backed by the notifying thread, and answer it.  */
+#include <linux/audit.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "notify.h"
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "unsupported architecture"
+#endif
+
+/* One notification being handled.  */
+struct ncall {
+	struct ipcns_caller c; /* first: the core hands it back to us */
+	struct ipcns_nfd *nf;
+	uint64_t id;
+	pid_t tid;
+	bool have_status;
+	struct ipcns_proc_status st;
+	struct ipcns_remote remote;
+	struct ipcns_pwaiter *parked;
+};
+
+struct ipcns_pwaiter {
+	struct ipcns_waiter w;
+	struct ncall call;
+	int timer_slot;
+};
+
+static struct ncall *ncall_of(struct ipcns_caller *c)
+{
+	return (struct ncall *)c;
+}
+
+static void nlog(struct ipcns_nfd *nf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void nlog(struct ipcns_nfd *nf, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	if (!nf->ops || !nf->ops->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	nf->ops->log(nf, buf);
+}
+
+/* Every piece of the caller we read must be checked to still belong to
+ * the caller after we read it: a valid notification id proves the thread
+ * is still blocked in the call, so the tid was not reused.  */
+static int call_valid(struct ncall *n)
+{
+	if (n->nf->dead)
+		return -ENOENT;
+	return ipcns_seccomp_id_valid(n->nf->fd, n->id) < 0 ? -ENOENT : 0;
+}
+
+static int call_status(struct ncall *n)
+{
+	if (n->have_status)
+		return 0;
+	int ret = ipcns_proc_status(n->tid, &n->st);
+	if (ret < 0)
+		return ret == -ESRCH ? -ENOENT : ret;
+	ret = call_valid(n);
+	if (ret < 0)
+		return ret;
+	n->have_status = true;
+	return 0;
+}
+
+static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
+{
+	struct ncall *n = ncall_of(c);
+	int ret = call_status(n);
+	if (ret < 0)
+		return ret;
+	*out = n->st.cred;
+	return 0;
+}
+
+static int op_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid)
+{
+	struct ncall *n = ncall_of(c);
+	int ret = call_status(n);
+	if (ret < 0)
+		return ret;
+	*host_tgid = n->st.tgid;
+	*ns_tgid = n->st.ns_tgid;
+	return 0;
+}
+
+static int op_read(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len)
+{
+	struct ncall *n = ncall_of(c);
+	if (len == 0)
+		return 0;
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t r = process_vm_readv(n->tid, &local, 1, &remote, 1, 0);
+	int err = r < 0 ? errno : 0;
+	/* Read first, then check: data from a reused tid is never used.  */
+	int ret = call_valid(n);
+	if (ret < 0)
+		return ret;
+	if (r < 0 && err != EFAULT && err != ENOMEM)
+		return err == ESRCH ? -ENOENT : -err;
+	if (r != (ssize_t)len)
+		return -EFAULT;
+	return 0;
+}
+
+static int op_write(struct ipcns_caller *c, uint64_t addr, const void *buf, size_t len)
+{
+	struct ncall *n = ncall_of(c);
+	if (len == 0)
+		return 0;
+	/* Checked just before the write: the caller is blocked in the call
+	 * and only a fatal signal can end it, after which the tid cannot be
+	 * reused before the whole pid space has wrapped.  */
+	int ret = call_valid(n);
+	if (ret < 0)
+		return ret;
+	struct iovec local = { (void *)buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t r = process_vm_writev(n->tid, &local, 1, &remote, 1, 0);
+	if (r < 0 && errno == ESRCH)
+		return -ENOENT;
+	if (r != (ssize_t)len)
+		return -EFAULT;
+	return 0;
+}
+
+static int remote_start(struct ncall *n, int fd, int *remote_fd)
+{
+	int ret;
+	if (n->remote.active)
+		goto install;
+	ret = ipcns_remote_seize(&n->remote, n->nf->fd, n->id, n->tid);
+	if (ret == -EPERM) {
+		/* A debugger holds the thread: we cannot run the mmap in it.  */
+		nlog(n->nf, "pid %d is being traced by another process: cannot attach a segment, answering EPERM",
+		     (int)n->tid);
+		return -EPERM;
+	}
+	if (ret < 0)
+		return ret;
+install:
+	if (fd >= 0) {
+		/* Only while the notification is unanswered can ADDFD reach
+		 * the caller, so it comes before the answer.  */
+		if (n->remote.active)
+			return -EINVAL;
+		ret = ipcns_seccomp_addfd(n->nf->fd, n->id, fd, true);
+		if (ret < 0) {
+			ipcns_remote_release(&n->remote);
+			return ret == -ENOENT ? -ENOENT : ret;
+		}
+		*remote_fd = ret;
+	}
+	if (!n->remote.active) {
+		ret = ipcns_remote_answer(&n->remote);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t len, int prot, int flags,
+		      uint64_t *mapped)
+{
+	struct ncall *n = ncall_of(c);
+	int rfd = -1;
+	int ret = remote_start(n, fd, &rfd);
+	if (ret < 0)
+		return ret;
+	long a[6] = { (long)addr, (long)len, prot, flags, rfd, 0 };
+	long r = ipcns_remote_syscall(&n->remote, SYS_mmap, a);
+	long ca[6] = { rfd, 0, 0, 0, 0, 0 };
+	ipcns_remote_syscall(&n->remote, SYS_close, ca);
+	if (r < 0 && r > -4096)
+		return (int)r;
+	*mapped = (uint64_t)r;
+	return 0;
+}
+
+static int op_shm_unmap(struct ipcns_caller *c, uint64_t addr, uint64_t len)
+{
+	struct ncall *n = ncall_of(c);
+	int ret = remote_start(n, -1, NULL);
+	if (ret < 0)
+		return ret;
+	long a[6] = { (long)addr, (long)len, 0, 0, 0, 0 };
+	long r = ipcns_remote_syscall(&n->remote, SYS_munmap, a);
+	return r < 0 ? (int)r : 0;
+}
+
+struct maps_filter {
+	ipcns_vma_cb cb;
+	void *arg;
+};
+
+static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
+{
+	struct ncall *n = ncall_of(c);
+	int ret = call_status(n);
+	if (ret < 0)
+		return ret;
+	ret = ipcns_proc_maps(n->st.tgid, cb, arg);
+	if (ret < 0)
+		return ret == -ESRCH ? -ENOENT : ret;
+	return call_valid(n);
+}
+
+static int op_memlock(struct ipcns_caller *c, uint64_t *limit)
+{
+	struct ncall *n = ncall_of(c);
+	struct rlimit rl;
+	int ret = call_status(n);
+	if (ret < 0)
+		return ret;
+	if (prlimit(n->st.tgid, RLIMIT_MEMLOCK, NULL, &rl) < 0)
+		return -errno;
+	*limit = rl.rlim_cur;
+	return 0;
+}
+
+static int op_watch_exit(struct ipcns_caller *c)
+{
+	struct ncall *n = ncall_of(c);
+	int ret = call_status(n);
+	if (ret < 0)
+		return ret;
+	if (!n->nf->ops || !n->nf->ops->watch_exit)
+		return 0;
+	return n->nf->ops->watch_exit(n->nf, n->st.tgid);
+}
+
+/* ---- Parked calls.  */
+
+static bool w_alive(struct ipcns_waiter *w)
+{
+	struct ipcns_pwaiter *pw = (struct ipcns_pwaiter *)w;
+	return call_valid(&pw->call) == 0;
+}
+
+static int w_deliver(struct ipcns_waiter *w, long ret)
+{
+	struct ipcns_pwaiter *pw = (struct ipcns_pwaiter *)w;
+	struct ipcns_nfd *nf = pw->call.nf;
+	if (nf->dead)
+		return -ENOENT;
+	if (ret < 0)
+		return ipcns_seccomp_send(nf->fd, pw->call.id, 0, (int)ret);
+	return ipcns_seccomp_send(nf->fd, pw->call.id, ret, 0);
+}
+
+static void w_release(struct ipcns_waiter *w)
+{
+	struct ipcns_pwaiter *pw = (struct ipcns_pwaiter *)w;
+	struct ipcns_nfd *nf = pw->call.nf;
+	if (pw->timer_slot >= 0 && nf->ops && nf->ops->disarm_timer)
+		nf->ops->disarm_timer(nf, w);
+	nf->nwaiters--;
+	free(pw);
+}
+
+static const struct ipcns_waiter_ops pwaiter_ops = {
+	.alive = w_alive,
+	.deliver = w_deliver,
+	.release = w_release,
+};
+
+static const struct ipcns_caller_ops ncall_ops;
+
+static struct ipcns_waiter *op_park(struct ipcns_caller *c)
+{
+	struct ncall *n = ncall_of(c);
+	struct ipcns_pwaiter *pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return NULL;
+	pw->call = *n;
+	pw->call.c.ops = &ncall_ops;
+	memset(&pw->call.remote, 0, sizeof(pw->call.remote));
+	pw->call.parked = NULL;
+	pw->w.ops = &pwaiter_ops;
+	pw->w.caller = &pw->call.c;
+	pw->w.deadline = -1;
+	pw->timer_slot = -1;
+	n->nf->nwaiters++;
+	n->parked = pw;
+	return &pw->w;
+}
+
+static const struct ipcns_caller_ops ncall_ops = {
+	.cred = op_cred,
+	.pids = op_pids,
+	.read = op_read,
+	.write = op_write,
+	.shm_map = op_shm_map,
+	.shm_unmap = op_shm_unmap,
+	.maps = op_maps,
+	.memlock_limit = op_memlock,
+	.park = op_park,
+	.watch_exit = op_watch_exit,
+};
+
+struct ipcns_pwaiter *ipcns_pwaiter_of(struct ipcns_waiter *w)
+{
+	return (struct ipcns_pwaiter *)w;
+}
+
+int *ipcns_waiter_timer_slot(struct ipcns_waiter *w)
+{
+	return &((struct ipcns_pwaiter *)w)->timer_slot;
+}
+
+struct ipcns_nfd *ipcns_waiter_nfd(struct ipcns_waiter *w)
+{
+	return ((struct ipcns_pwaiter *)w)->call.nf;
+}
+
+/* ---- Decoding.  */
+
+void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const struct ipcns_nfd_ops *ops, void *owner)
+{
+	memset(nf, 0, sizeof(*nf));
+	nf->fd = fd;
+	nf->ns = ns;
+	nf->ops = ops;
+	nf->owner = owner;
+	nf->arch = NATIVE_ARCH;
+}
+
+/* Arguments are truncated as the kernel's SYSCALL_DEFINE prototypes
+ * truncate them: an int is the low 32 bits of the register.  */
+static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const uint64_t *a)
+{
+	switch (nr) {
+	case SYS_shmget:
+		return ipcns_shmget(ns, c, (int32_t)a[0], a[1], (int)a[2]);
+	case SYS_shmat:
+		return ipcns_shmat(ns, c, (int)a[0], a[1], (int)a[2]);
+	case SYS_shmdt:
+		return ipcns_shmdt(ns, c, a[0]);
+	case SYS_shmctl:
+		return ipcns_shmctl(ns, c, (int)a[0], (int)a[1], a[2]);
+	case SYS_semget:
+		return ipcns_semget(ns, c, (int32_t)a[0], (int)a[1], (int)a[2]);
+	case SYS_semop:
+		return ipcns_semtimedop(ns, c, (int)a[0], a[1], (uint32_t)a[2], 0);
+	case SYS_semtimedop:
+		return ipcns_semtimedop(ns, c, (int)a[0], a[1], (uint32_t)a[2], a[3]);
+	case SYS_semctl:
+		return ipcns_semctl(ns, c, (int)a[0], (int)a[1], (int)a[2], a[3]);
+	case SYS_msgget:
+		return ipcns_msgget(ns, c, (int32_t)a[0], (int)a[1]);
+	case SYS_msgsnd:
+		return ipcns_msgsnd(ns, c, (int)a[0], a[1], a[2], (int)a[3]);
+	case SYS_msgrcv:
+		return ipcns_msgrcv(ns, c, (int)a[0], a[1], a[2], (int64_t)a[3], (int)a[4]);
+	case SYS_msgctl:
+		return ipcns_msgctl(ns, c, (int)a[0], (int)a[1], a[2]);
+	default:
+		return -ENOSYS;
+	}
+}
+
+int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
+{
+	struct ncall n = { .c = { .ops = &ncall_ops }, .nf = nf, .id = req->id, .tid = (pid_t)req->pid };
+	long ret;
+
+	nf->handled++;
+	if (req->data.arch != nf->arch) {
+		/* A compat (32-bit) caller: its structures differ; Linux
+		 * would serve it, we do not (see spec/compatibility.md).  */
+		nlog(nf, "pid %d: syscall %d from a non-native architecture 0x%x: ENOSYS", (int)req->pid,
+		     req->data.nr, req->data.arch);
+		ret = -ENOSYS;
+	} else {
+		ret = dispatch(nf->ns, &n.c, req->data.nr, (const uint64_t *)req->data.args);
+	}
+	if (ret == IPCNS_PARKED) {
+		if (n.parked && n.parked->w.deadline >= 0 && nf->ops && nf->ops->arm_timer)
+			nf->ops->arm_timer(nf, &n.parked->w);
+		return 0;
+	}
+	if (n.remote.active) {
+		/* Already answered; the result goes in its registers.  */
+		ipcns_remote_end(&n.remote, ret);
+		return 0;
+	}
+	ipcns_remote_release(&n.remote);
+	int sret = ret < 0 ? ipcns_seccomp_send(nf->fd, req->id, 0, (int)ret)
+			   : ipcns_seccomp_send(nf->fd, req->id, ret, 0);
+	if (sret == -ENOENT)
+		return 0; /* the caller went away meanwhile */
+	if (sret < 0)
+		nf->errors++;
+	return sret;
+}
+
+int ipcns_nfd_handle_one(struct ipcns_nfd *nf)
+{
+	struct seccomp_notif req;
+	int ret = ipcns_seccomp_recv(nf->fd, &req);
+	if (ret == -ENOENT || ret == -EINTR || ret == -EAGAIN)
+		return -EAGAIN;
+	if (ret < 0)
+		return -ENOTCONN;
+	return ipcns_nfd_handle(nf, &req);
+}
+
+void ipcns_nfd_hangup(struct ipcns_nfd *nf)
+{
+	nf->dead = true;
+	ipcns_ns_sweep(nf->ns);
+}

@@ -1,0 +1,123 @@
+/* The notification layer: turns seccomp user notifications into calls of
+ * the IPC namespace core and answers them.  Shared by ipcnsd and the crun
+ * plugin.  */
+#ifndef IPCNS_NOTIFY_H
+#define IPCNS_NOTIFY_H
+
+#include <linux/seccomp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipcns/ipcns.h"
+#include "util.h"
+
+/* ---- Raw seccomp ioctls (libseccomp folds every failure into
+ * -ECANCELED; we need ENOENT, EINTR and the rest apart).  */
+int ipcns_seccomp_recv(int fd, struct seccomp_notif *req);
+/* 0, or -ENOENT when the notification is no longer valid.  */
+int ipcns_seccomp_send(int fd, uint64_t id, int64_t val, int error);
+int ipcns_seccomp_send_continue(int fd, uint64_t id);
+int ipcns_seccomp_id_valid(int fd, uint64_t id);
+/* Install `srcfd' in the target; the fd number there, or -errno.  */
+int ipcns_seccomp_addfd(int fd, uint64_t id, int srcfd, bool cloexec);
+/* SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP when the kernel has it: 0 or -errno.  */
+int ipcns_seccomp_sync_wakeup(int fd);
+
+/* ---- One seccomp notify fd (a container, or one `runc exec').  */
+struct ipcns_nfd;
+struct ipcns_pwaiter;
+
+/* What the front end provides.  */
+struct ipcns_nfd_ops {
+	/* Tell ipcns_ns_process_exit(ns, tgid) when host process tgid exits.  */
+	int (*watch_exit)(struct ipcns_nfd *nf, pid_t tgid);
+	/* A call was parked with a deadline (CLOCK_MONOTONIC ns): call
+	 * ipcns_waiter_expire() when it passes.  */
+	void (*arm_timer)(struct ipcns_nfd *nf, struct ipcns_waiter *w);
+	/* The waiter is going away: forget its timer.  */
+	void (*disarm_timer)(struct ipcns_nfd *nf, struct ipcns_waiter *w);
+	/* A line for the log.  */
+	void (*log)(struct ipcns_nfd *nf, const char *msg);
+};
+
+struct ipcns_nfd {
+	int fd;
+	struct ipcns_ns *ns;
+	const struct ipcns_nfd_ops *ops;
+	void *owner;          /* front end */
+	bool dead;            /* hung up: parked calls can no longer be answered */
+	int nwaiters;         /* parked calls still referencing this nfd */
+	uint32_t arch;        /* AUDIT_ARCH_* accepted */
+	uint64_t handled, errors;
+};
+
+void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const struct ipcns_nfd_ops *ops,
+		    void *owner);
+/* Decode, run and answer one notification.  Returns 0, or -errno when the
+ * answer could not be sent for a reason other than the caller going away.  */
+int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req);
+/* Receive one notification and handle it: 0, -EAGAIN when none is
+ * pending, -ENOTCONN when the fd is dead.  */
+int ipcns_nfd_handle_one(struct ipcns_nfd *nf);
+/* The fd hung up: drop its parked calls.  */
+void ipcns_nfd_hangup(struct ipcns_nfd *nf);
+
+/* Waiter deadline accessor for the front end's timer structure.  */
+struct ipcns_pwaiter *ipcns_pwaiter_of(struct ipcns_waiter *w);
+/* Index slot the front end may use (heap position), -1 when unused.  */
+int *ipcns_waiter_timer_slot(struct ipcns_waiter *w);
+struct ipcns_nfd *ipcns_waiter_nfd(struct ipcns_waiter *w);
+
+/* ---- Host services for a namespace: find the processes that can map
+ * its segments (those in the kernel IPC namespaces it serves) and read
+ * their maps.  */
+struct ipcns_host {
+	ino_t *ipc_inodes; /* kernel IPC namespace inodes served */
+	size_t n_inodes, cap_inodes;
+	int (*watch_exit)(struct ipcns_host *h, pid_t tgid);
+	void (*limit_hit)(struct ipcns_host *h, const char *what);
+	void *owner;
+};
+extern const struct ipcns_host_ops ipcns_host_proc_ops;
+int ipcns_host_add_inode(struct ipcns_host *h, ino_t ino);
+void ipcns_host_free(struct ipcns_host *h);
+
+/* ---- /proc helpers.  */
+/* The kernel IPC namespace inode of a process.  */
+int ipcns_proc_ipc_inode(pid_t pid, ino_t *ino);
+/* Parse /proc/PID/maps (file VMAs only), calling cb.  */
+int ipcns_proc_maps(pid_t pid, ipcns_vma_cb cb, void *arg);
+/* Tgid, NSpid (innermost), PPid's innermost pid, credentials.  */
+struct ipcns_proc_status {
+	pid_t tgid, ns_tgid, ppid, ns_ppid;
+	struct ipcns_cred cred;
+};
+int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st);
+
+/* ---- Remote syscalls in a thread blocked in a notification.  */
+struct ipcns_remote {
+	bool seized;      /* PTRACE_SEIZEd, notification proven to be its */
+	bool active;      /* and answered, thread stopped */
+	bool gone;        /* the thread died while we held it */
+	pid_t tid;
+	int notify_fd;
+	uint64_t id;
+	unsigned char saved[512]; /* saved registers (arch specific) */
+};
+/* Seize the calling thread and check the notification is still its: 0,
+ * -EPERM when it is already traced, -ENOENT when the call went away.  */
+int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t tid);
+/* Interrupt it and answer the notification; after success the thread is
+ * stopped, ready for ipcns_remote_syscall().  */
+int ipcns_remote_answer(struct ipcns_remote *r);
+/* Let a seized thread go without answering.  */
+void ipcns_remote_release(struct ipcns_remote *r);
+/* Run syscall nr(args) in the thread: its return value (or -errno as the
+ * kernel returns it).  */
+long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6]);
+/* Put `ret' in the thread's return register, restore everything else and
+ * let it go.  */
+int ipcns_remote_end(struct ipcns_remote *r, long ret);
+
+#endif

@@ -1,0 +1,255 @@
+/* What ipcnsd reads from /proc: a task's credentials and pids, the maps of
+ * the processes that can map a namespace's segments.  Only paths built
+ * from numbers the kernel gave us are opened, never a path a container
+ * chose.  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "notify.h"
+
+/* Read a small /proc file whole.  */
+static ssize_t read_file(const char *path, char *buf, size_t size)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t n = 0;
+	while (n + 1 < size) {
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* The last number on a "Key:\t1\t2\t3" line.  */
+static long last_num(const char *s)
+{
+	long v = 0;
+	const char *end = s + strcspn(s, "\n");
+	while (s < end) {
+		char *e;
+		long x = strtol(s, &e, 10);
+		if (e == s)
+			break;
+		v = x;
+		s = e;
+	}
+	return v;
+}
+
+int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	ssize_t n = read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	memset(st, 0, sizeof(*st));
+	int seen = 0;
+	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (!strncmp(line, "Tgid:", 5)) {
+			st->tgid = (pid_t)strtol(line + 5, NULL, 10);
+			seen |= 1;
+		} else if (!strncmp(line, "PPid:", 5)) {
+			st->ppid = (pid_t)strtol(line + 5, NULL, 10);
+		} else if (!strncmp(line, "NSpid:", 6)) {
+			st->ns_tgid = (pid_t)last_num(line + 6);
+		} else if (!strncmp(line, "Uid:", 4)) {
+			unsigned long r, e;
+			if (sscanf(line + 4, "%lu %lu", &r, &e) == 2)
+				st->cred.euid = (uid_t)e;
+			seen |= 2;
+		} else if (!strncmp(line, "Gid:", 4)) {
+			unsigned long r, e, s, f;
+			if (sscanf(line + 4, "%lu %lu %lu %lu", &r, &e, &s, &f) == 4) {
+				st->cred.egid = (gid_t)e;
+				st->cred.fsgid = (gid_t)f;
+			}
+			seen |= 4;
+		} else if (!strncmp(line, "Groups:", 7)) {
+			char *s = line + 7, *e;
+			char *end = s + strcspn(s, "\n");
+			while (s < end && st->cred.ngroups < (int)ARRAY_SIZE(st->cred.groups)) {
+				unsigned long g = strtoul(s, &e, 10);
+				if (e == s || e > end)
+					break;
+				st->cred.groups[st->cred.ngroups++] = (gid_t)g;
+				s = e;
+			}
+		} else if (!strncmp(line, "CapEff:", 7)) {
+			st->cred.cap_effective = strtoull(line + 7, NULL, 16);
+			seen |= 8;
+		}
+	}
+	if (seen != 15)
+		return -EIO;
+	if (st->ns_tgid == 0)
+		st->ns_tgid = st->tgid;
+	/* The parent's pid as the child's pid namespace sees it: the
+	 * parent's innermost NSpid when both live in the same namespace.  */
+	st->ns_ppid = st->ppid;
+	if (st->ppid > 0 && st->ns_tgid != st->tgid) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)st->ppid);
+		if (read_file(path, buf, sizeof(buf)) > 0) {
+			char *l = strstr(buf, "\nNSpid:");
+			st->ns_ppid = l ? (pid_t)last_num(l + 7) : 0;
+		}
+	}
+	return 0;
+}
+
+int ipcns_proc_ipc_inode(pid_t pid, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)pid);
+	if (stat(path, &st) < 0)
+		return -errno;
+	*ino = st.st_ino;
+	return 0;
+}
+
+int ipcns_proc_maps(pid_t pid, ipcns_vma_cb cb, void *arg)
+{
+	char path[64], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	int ret = 0;
+	while (ret == 0 && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e, off, ino;
+		unsigned int ma, mi;
+		char perms[8];
+		size_t len = strlen(line);
+		/* A long path: skip the rest of the line.  */
+		while (len && line[len - 1] != '\n') {
+			char rest[256];
+			if (!fgets(rest, sizeof(rest), f))
+				break;
+			len = strlen(rest);
+			if (len && rest[len - 1] == '\n')
+				break;
+		}
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perms, &off, &ma, &mi, &ino) != 7 ||
+		    ino == 0)
+			continue;
+		struct ipcns_vma v = {
+			.start = s,
+			.end = e,
+			.offset = off,
+			.dev = makedev(ma, mi),
+			.ino = (ino_t)ino,
+			.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+				(perms[2] == 'x' ? PROT_EXEC : 0),
+			.pid = pid,
+		};
+		ret = cb(arg, &v);
+	}
+	fclose(f);
+	return ret;
+}
+
+/* ---- Host services.  */
+
+int ipcns_host_add_inode(struct ipcns_host *h, ino_t ino)
+{
+	for (size_t i = 0; i < h->n_inodes; i++)
+		if (h->ipc_inodes[i] == ino)
+			return 0;
+	if (h->n_inodes == h->cap_inodes) {
+		size_t ncap = h->cap_inodes ? h->cap_inodes * 2 : 2;
+		ino_t *n = realloc(h->ipc_inodes, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		h->ipc_inodes = n;
+		h->cap_inodes = ncap;
+	}
+	h->ipc_inodes[h->n_inodes++] = ino;
+	return 0;
+}
+
+void ipcns_host_free(struct ipcns_host *h)
+{
+	free(h->ipc_inodes);
+	h->ipc_inodes = NULL;
+	h->n_inodes = h->cap_inodes = 0;
+}
+
+/* Every process in one of the namespace's kernel IPC namespaces: those
+ * are the processes of its containers, the only ones that can hold a
+ * mapping of its memfds (the daemon closes its copy in the caller right
+ * after mapping).  One stat per process to filter.  */
+static int host_scan_vmas(void *data, ipcns_vma_cb cb, void *arg)
+{
+	struct ipcns_host *h = data;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	int ret = 0;
+	struct dirent *de;
+	while (ret == 0 && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+		ino_t ino;
+		if (ipcns_proc_ipc_inode(pid, &ino) < 0)
+			continue;
+		bool ours = false;
+		for (size_t i = 0; i < h->n_inodes && !ours; i++)
+			ours = h->ipc_inodes[i] == ino;
+		if (!ours)
+			continue;
+		int r = ipcns_proc_maps(pid, cb, arg);
+		if (r < 0 && r != -ESRCH && r != -EACCES)
+			ret = r;
+	}
+	closedir(d);
+	return ret;
+}
+
+static int host_proc_info(void *data, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppid)
+{
+	struct ipcns_proc_status st;
+	int ret = ipcns_proc_status(tgid, &st);
+	if (ret < 0)
+		return ret;
+	*ns_tgid = st.ns_tgid;
+	*ns_ppid = st.ns_ppid;
+	return 0;
+}
+
+static int host_watch_exit(void *data, pid_t tgid)
+{
+	struct ipcns_host *h = data;
+	return h->watch_exit ? h->watch_exit(h, tgid) : 0;
+}
+
+static void host_limit_hit(void *data, const char *what)
+{
+	struct ipcns_host *h = data;
+	if (h->limit_hit)
+		h->limit_hit(h, what);
+}
+
+const struct ipcns_host_ops ipcns_host_proc_ops = {
+	.scan_vmas = host_scan_vmas,
+	.now = NULL,
+	.limit_hit = host_limit_hit,
+	.proc_info = host_proc_info,
+	.watch_exit = host_watch_exit,
+};

@@ -1,0 +1,266 @@
+/* Remote system calls in a thread blocked in a seccomp notification, for
+ * the moment of shmat/shmdt only.
+ *
+ * The order matters (see DESIGN.md): seize the thread; check the
+ * notification is still valid, which proves the seized tid is the caller;
+ * interrupt it; answer the notification; then wait for the stop.  Waiting
+ * for the stop before answering hangs when the runtime loaded the filter
+ * with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: the interrupt cannot end a
+ * killable wait.  The thread stops before returning to user space with
+ * either our answer or -ERESTARTSYS (the interrupt won) in the return
+ * register, and the instruction pointer just past the syscall instruction.
+ * We point it back at that instruction, load a syscall, single-step it,
+ * and finally restore the registers with the real return value and an
+ * original syscall number of -1 so that no restart logic touches them.  */
+#include <elf.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "notify.h"
+
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+
+#if defined(__x86_64__)
+typedef struct user_regs_struct ipcns_regs;
+#define SYSCALL_INSN_LEN 2
+static void regs_set_call(ipcns_regs *r, long nr, const long a[6])
+{
+	r->rip -= SYSCALL_INSN_LEN;
+	r->rax = (unsigned long long)nr;
+	r->orig_rax = (unsigned long long)-1;
+	r->rdi = (unsigned long long)a[0];
+	r->rsi = (unsigned long long)a[1];
+	r->rdx = (unsigned long long)a[2];
+	r->r10 = (unsigned long long)a[3];
+	r->r8 = (unsigned long long)a[4];
+	r->r9 = (unsigned long long)a[5];
+}
+static long regs_ret(const ipcns_regs *r)
+{
+	return (long)r->rax;
+}
+static void regs_set_ret(ipcns_regs *r, long ret)
+{
+	r->rax = (unsigned long long)ret;
+	r->orig_rax = (unsigned long long)-1;
+}
+static int regs_get(pid_t tid, ipcns_regs *r)
+{
+	return ptrace(PTRACE_GETREGS, tid, NULL, r) < 0 ? -errno : 0;
+}
+static int regs_put(pid_t tid, ipcns_regs *r)
+{
+	return ptrace(PTRACE_SETREGS, tid, NULL, r) < 0 ? -errno : 0;
+}
+#elif defined(__aarch64__)
+#include <asm/ptrace.h>
+typedef struct user_pt_regs ipcns_regs;
+#ifndef NT_ARM_SYSTEM_CALL
+#define NT_ARM_SYSTEM_CALL 0x404
+#endif
+#define SYSCALL_INSN_LEN 4
+static int set_orig_nr(pid_t tid, int nr)
+{
+	struct iovec iov = { &nr, sizeof(nr) };
+	return ptrace(PTRACE_SETREGSET, tid, (void *)NT_ARM_SYSTEM_CALL, &iov) < 0 ? -errno : 0;
+}
+static void regs_set_call(ipcns_regs *r, long nr, const long a[6])
+{
+	r->pc -= SYSCALL_INSN_LEN;
+	r->regs[8] = (unsigned long long)nr;
+	for (int i = 0; i < 6; i++)
+		r->regs[i] = (unsigned long long)a[i];
+}
+static long regs_ret(const ipcns_regs *r)
+{
+	return (long)r->regs[0];
+}
+static void regs_set_ret(ipcns_regs *r, long ret)
+{
+	r->regs[0] = (unsigned long long)ret;
+}
+static int regs_get(pid_t tid, ipcns_regs *r)
+{
+	struct iovec iov = { r, sizeof(*r) };
+	return ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
+static int regs_put(pid_t tid, ipcns_regs *r)
+{
+	struct iovec iov = { r, sizeof(*r) };
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	return set_orig_nr(tid, -1);
+}
+#else
+#error "remote syscalls are implemented for x86_64 and aarch64"
+#endif
+
+_Static_assert(sizeof(ipcns_regs) <= sizeof(((struct ipcns_remote *)0)->saved), "register save area");
+
+/* Signals that stopped the thread while we held it: raised again before
+ * we let it go, so none is lost.  */
+#define MAX_HELD_SIGNALS 8
+static __thread int held_signals[MAX_HELD_SIGNALS];
+static __thread int n_held;
+
+static void hold_signal(int sig)
+{
+	for (int i = 0; i < n_held; i++)
+		if (held_signals[i] == sig)
+			return;
+	if (n_held < MAX_HELD_SIGNALS)
+		held_signals[n_held++] = sig;
+}
+
+/* Wait for the next stop of the thread.  Returns 1 for our single-step
+ * trap, 0 for any other stop (interrupt, group stop or a signal, which
+ * is held), -ESRCH when the thread died.  */
+static int wait_stop(struct ipcns_remote *r)
+{
+	int status;
+	for (;;) {
+		pid_t w = waitpid(r->tid, &status, __WALL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			r->gone = true;
+			return -ESRCH;
+		}
+		break;
+	}
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		r->gone = true;
+		return -ESRCH;
+	}
+	if (!WIFSTOPPED(status))
+		return 0;
+	int sig = WSTOPSIG(status);
+	int event = status >> 16;
+	if (event != 0)
+		return 0; /* PTRACE_EVENT_STOP: interrupt or group stop */
+	if (sig == SIGTRAP) {
+		siginfo_t si;
+		/* A single-step trap has a kernel si_code; a SIGTRAP someone
+		 * sent has SI_USER or SI_TKILL.  */
+		if (ptrace(PTRACE_GETSIGINFO, r->tid, NULL, &si) == 0 && si.si_code > 0)
+			return 1;
+	}
+	hold_signal(sig);
+	return 0;
+}
+
+int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t tid)
+{
+	memset(r, 0, sizeof(*r));
+	r->tid = tid;
+	r->notify_fd = notify_fd;
+	r->id = id;
+	n_held = 0;
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_EXITKILL) < 0)
+		return -errno;
+	/* Valid after the seize: the thread we hold is the caller.  */
+	if (ipcns_seccomp_id_valid(notify_fd, id) < 0) {
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return -ENOENT;
+	}
+	r->seized = true;
+	return 0;
+}
+
+void ipcns_remote_release(struct ipcns_remote *r)
+{
+	if (r->seized && !r->active)
+		ptrace(PTRACE_DETACH, r->tid, NULL, NULL);
+	r->seized = false;
+}
+
+int ipcns_remote_answer(struct ipcns_remote *r)
+{
+	int ret;
+	if (!r->seized)
+		return -ESRCH;
+	if (ptrace(PTRACE_INTERRUPT, r->tid, NULL, NULL) < 0) {
+		ret = -errno;
+		ipcns_remote_release(r);
+		return ret;
+	}
+	/* Answer first; -ENOENT here means the interrupt won: the thread
+	 * holds -ERESTARTSYS and our registers decide what it returns.  */
+	ipcns_seccomp_send(r->notify_fd, r->id, 0, 0);
+	ret = wait_stop(r);
+	if (ret < 0) {
+		r->seized = false;
+		return ret;
+	}
+	ret = regs_get(r->tid, (ipcns_regs *)r->saved);
+	if (ret < 0) {
+		ipcns_remote_release(r);
+		return ret;
+	}
+	r->active = true;
+	return 0;
+}
+
+long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
+{
+	ipcns_regs regs;
+	if (!r->active)
+		return -ESRCH;
+	memcpy(&regs, r->saved, sizeof(regs));
+	regs_set_call(&regs, nr, args);
+	int ret = regs_put(r->tid, &regs);
+	if (ret < 0)
+		return ret;
+	for (int tries = 0; tries < 16; tries++) {
+		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0)
+			return -ESRCH;
+		ret = wait_stop(r);
+		if (ret < 0) {
+			r->active = r->seized = false;
+			return ret;
+		}
+		if (ret == 1)
+			break;
+		/* Another stop came first (the interrupt, or a signal we now
+		 * hold): the instruction has not run; step again.  */
+		ret = regs_put(r->tid, &regs);
+		if (ret < 0)
+			return ret;
+	}
+	if (ret != 1)
+		return -EAGAIN;
+	ret = regs_get(r->tid, &regs);
+	if (ret < 0)
+		return ret;
+	return regs_ret(&regs);
+}
+
+int ipcns_remote_end(struct ipcns_remote *r, long retval)
+{
+	if (!r->active)
+		return r->gone ? -ESRCH : 0;
+	ipcns_regs regs;
+	memcpy(&regs, r->saved, sizeof(regs));
+	regs_set_ret(&regs, retval);
+	int ret = regs_put(r->tid, &regs);
+	pid_t tgid = 0;
+	if (n_held) {
+		struct ipcns_proc_status st;
+		if (ipcns_proc_status(r->tid, &st) == 0)
+			tgid = st.tgid;
+	}
+	for (int i = 0; i < n_held && tgid; i++)
+		syscall(SYS_tgkill, tgid, r->tid, held_signals[i]);
+	n_held = 0;
+	ptrace(PTRACE_DETACH, r->tid, NULL, NULL);
+	r->active = false;
+	r->seized = false;
+	return ret;
+}
