@@ -198,4 +198,10 @@ bool ipcns_msg_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
 int ipcns_msg_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
 int ipcns_msg_remove(struct ipcns_ns *ns, int id);
 
+/* ---- msg */
+/* Bytes charged to limits.quota_msg_bytes: queued messages and the copies
+ * parked senders hold, each with its header and malloc overhead.  */
+uint64_t ipcns_msg_quota_held(const struct ipcns_ns *ns);
+/* ---- end msg */
+
 #endif
