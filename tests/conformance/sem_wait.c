@@ -369,12 +369,15 @@ static void test_counts(void)
 
 	CHECK_OK(semctl(id, 1, SETVAL, 1));
 	pid_t d[3];
-	for (int i = 0; i < 3; i++)
+	/* One at a time: FIFO order is the order in which they slept.  */
+	for (int i = 0; i < 3; i++) {
 		d[i] = spawn1(id, 0, -1, i);
+		wait_cnt(id, 0, GETNCNT, i + 1);
+	}
 	spawn1(id, 1, 0, 3);
 	spawn1(id, 1, 0, 4);
+	wait_cnt(id, 1, GETZCNT, 2);
 	spawn(id, cz, 2, NULL, 5);
-	wait_cnt(id, 0, GETNCNT, 3);
 	wait_cnt(id, 1, GETZCNT, 3);
 	CHECK_EQ(semctl(id, 0, GETZCNT), 0);
 	CHECK_EQ(semctl(id, 1, GETNCNT), 0);
