@@ -775,6 +775,39 @@ static void test_set_revokes_receivers(void **state)
 	assert_true(rr->answered && rr->answer == 1);
 }
 
+/* A woken sender checks its permission again, as Linux's retry loop does;
+ * senders still too big for the queue are not woken at all.  */
+static void test_set_revokes_woken_senders(void **state)
+{
+	struct fixture *f = *state;
+	int id = mkq(f, &f->root, 0666);
+	struct msqid_ds ds = stat_q(f, id);
+
+	ds.msg_qbytes = 4;
+	assert_int_equal(ipcns_msgctl(f->ns, fake_call(&f->root), id, IPC_SET, A(&ds)), 0);
+	assert_int_equal(snd(f, &f->root, id, 1, "full", 4, 0), 0);
+	assert_int_equal(snd(f, &f->user, id, 2, "u", 1, 0), IPCNS_PARKED);
+	struct fake_waiter *su = f->user.last_parked;
+	assert_int_equal(snd(f, &f->other, id, 3, "0123456789", 10, 0), IPCNS_PARKED);
+	struct fake_waiter *so = f->other.last_parked;
+	assert_int_equal(snd(f, &f->root, id, 4, "r", 1, 0), IPCNS_PARKED);
+	struct fake_waiter *sr = f->root.last_parked;
+	/* Queued 48, held copies 48 + 64 + 48.  */
+	assert_int_equal(ipcns_msg_quota_held(f->ns), 48 + 48 + 64 + 48);
+
+	ds = stat_q(f, id);
+	ds.msg_qbytes = 8;
+	ds.msg_perm.mode = 0604;
+	assert_int_equal(ipcns_msgctl(f->ns, fake_call(&f->root), id, IPC_SET, A(&ds)), 0);
+	assert_true(su->answered && su->answer == -EACCES);
+	assert_false(so->answered);
+	assert_true(sr->answered && sr->answer == 0);
+	assert_int_equal(stat_q(f, id).msg_qnum, 2);
+	/* The refused sender's copy is given back.  */
+	assert_int_equal(ipcns_msg_quota_held(f->ns), 48 + 64 + 48);
+	assert_int_equal(usage(f).parked, 1);
+}
+
 static void test_expire(void **state)
 {
 	struct fixture *f = *state;
@@ -929,6 +962,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dead_sender_never_enqueues, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rmid_wakes_with_eidrm, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_set_revokes_receivers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_set_revokes_woken_senders, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_expire, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_quota, fx_setup_quota, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_quota_held_copy, fx_setup_quota, fx_teardown),
