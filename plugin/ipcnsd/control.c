@@ -3,6 +3,7 @@
  * reply.  Specified in spec/control.md.  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -18,15 +19,25 @@ static json_t *error_reply(const char *fmt, ...)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", buf);
 }
 
+/* JSON integers are signed 64-bit in jansson: a larger value (Linux's
+ * default shmmax and shmall) is given as a decimal string.  */
+static json_t *u64_json(uint64_t v)
+{
+	if (v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return json_string(buf);
+}
+
 static json_t *limits_json(const struct ipcns_limits *l)
 {
-	return json_pack("{s:I, s:I, s:I, s:i, s:[i,i,i,i], s:I, s:I, s:I, s:I, s:I, s:I}", "shmmax",
-			 (json_int_t)l->shmmax, "shmall", (json_int_t)l->shmall, "shmmni", (json_int_t)l->shmmni,
-			 "shm_rmid_forced", l->shm_rmid_forced, "sem", l->semmsl, l->semmns, l->semopm, l->semmni,
-			 "msgmax", (json_int_t)l->msgmax, "msgmnb", (json_int_t)l->msgmnb, "msgmni",
-			 (json_int_t)l->msgmni, "quota_shm_bytes", (json_int_t)l->quota_shm_bytes,
-			 "quota_msg_bytes", (json_int_t)l->quota_msg_bytes, "quota_objects_per_uid",
-			 (json_int_t)l->quota_objects_per_uid);
+	return json_pack("{s:o, s:o, s:I, s:i, s:[i,i,i,i], s:I, s:I, s:I, s:o, s:o, s:I}", "shmmax", u64_json(l->shmmax),
+			 "shmall", u64_json(l->shmall), "shmmni", (json_int_t)l->shmmni, "shm_rmid_forced",
+			 l->shm_rmid_forced, "sem", l->semmsl, l->semmns, l->semopm, l->semmni, "msgmax",
+			 (json_int_t)l->msgmax, "msgmnb", (json_int_t)l->msgmnb, "msgmni", (json_int_t)l->msgmni,
+			 "quota_shm_bytes", u64_json(l->quota_shm_bytes), "quota_msg_bytes",
+			 u64_json(l->quota_msg_bytes), "quota_objects_per_uid", (json_int_t)l->quota_objects_per_uid);
 }
 
 static json_t *cmd_ps(struct daemon *d)

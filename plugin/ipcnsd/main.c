@@ -403,12 +403,13 @@ static void proc_events(void)
 			struct cn_msg *cm = NLMSG_DATA(nh);
 			if (cm->id.idx != CN_IDX_PROC || cm->len < sizeof(struct proc_event))
 				continue;
-			struct proc_event *pe = (struct proc_event *)cm->data;
-			if (pe->what == PROC_EVENT_FORK &&
-			    pe->event_data.fork.child_pid == pe->event_data.fork.child_tgid)
-				proc_fork(pe->event_data.fork.parent_tgid, pe->event_data.fork.child_tgid);
-			else if (pe->what == PROC_EVENT_EXEC)
-				proc_exec(pe->event_data.exec.process_tgid);
+			/* cn_msg's payload is only 4-byte aligned.  */
+			struct proc_event pe;
+			memcpy(&pe, cm->data, sizeof(pe));
+			if (pe.what == PROC_EVENT_FORK && pe.event_data.fork.child_pid == pe.event_data.fork.child_tgid)
+				proc_fork(pe.event_data.fork.parent_tgid, pe.event_data.fork.child_tgid);
+			else if (pe.what == PROC_EVENT_EXEC)
+				proc_exec(pe.event_data.exec.process_tgid);
 		}
 	}
 }
@@ -884,12 +885,18 @@ int main(int argc, char **argv)
 		/* Two passes: process events (exit, fork, exec) and timers
 		 * before the notifications, so that a call made after a
 		 * child's exit or fork sees its effect, as in Linux.  */
+		bool is_nfd[256];
+		for (int i = 0; i < n; i++)
+			is_nfd[i] = ((struct ev *)evs[i].data.ptr)->kind == EV_NFD;
+		/* Handling an event may free another event's object (an exit
+		 * watch freed with its namespace): decide the passes first and
+		 * touch an object only when its own event is handled.  Only a
+		 * notify fd's own hang-up frees a notify fd entry.  */
 		for (int pass = 0; pass < 2; pass++) {
 			for (int i = 0; i < n; i++) {
-				struct ev *ev = evs[i].data.ptr;
-				if ((ev->kind == EV_NFD) != (pass == 1))
+				if (is_nfd[i] != (pass == 1))
 					continue;
-				handle_event(ev, evs[i].events);
+				handle_event(evs[i].data.ptr, evs[i].events);
 			}
 		}
 	}

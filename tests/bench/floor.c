@@ -1,0 +1,132 @@
+/* floor [N] [--no-sync]: the physical limit of a trapped system call on
+ * this machine.  A child traps shmctl with a seccomp user-notify filter; a
+ * trivial supervisor (the parent) answers each notification with EINVAL
+ * at once.  Prints "floor NS ns/call".  With SYNC_WAKE_UP unless --no-sync,
+ * as ipcnsd does.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+
+static int send_fd(int sock, int fd)
+{
+	char c = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, 0) < 0 ? -1 : 0;
+}
+
+static int recv_fd(int sock)
+{
+	char c;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	if (recvmsg(sock, &mh, 0) <= 0)
+		return -1;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int fd;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	long n = 200000;
+	int sync = 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-sync"))
+			sync = 0;
+		else
+			n = atol(argv[i]);
+	}
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_shmctl, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		int nfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		if (nfd < 0) {
+			perror("seccomp");
+			_exit(1);
+		}
+		send_fd(sp[0], nfd);
+		close(nfd);
+		char c;
+		if (read(sp[0], &c, 1) != 1)
+			_exit(1);
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (long i = 0; i < n; i++)
+			syscall(SYS_shmctl, -1, IPC_STAT, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
+		printf("floor%s %.1f ns/call\n", sync ? "" : "_nosync", ns);
+		fflush(stdout);
+		_exit(0);
+	}
+	int nfd = recv_fd(sp[1]);
+	if (nfd < 0)
+		return 1;
+	if (sync)
+		ioctl(nfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1UL);
+	if (write(sp[1], "g", 1) != 1)
+		return 1;
+	for (;;) {
+		struct seccomp_notif req;
+		struct pollfd pfd = { .fd = nfd, .events = POLLIN };
+		/* The filter hangs up when the child is gone.  */
+		if (poll(&pfd, 1, -1) < 0 || !(pfd.revents & POLLIN))
+			break;
+		memset(&req, 0, sizeof(req));
+		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;
+			break;
+		}
+		struct seccomp_notif_resp resp = { .id = req.id, .error = -EINVAL };
+		ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}

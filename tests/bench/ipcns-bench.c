@@ -1,0 +1,201 @@
+/* ipcns-bench CASE [ITERATIONS]: one benchmark case, printed as
+ * "CASE VALUE UNIT".  The same binary runs natively and under ipcnsd;
+ * tests/bench/run.sh compares them in one run.  Only libc.  */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "ipcns-bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* A call the supervisor answers with the least work: EINVAL at once.  */
+static double bench_trivial(long n)
+{
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		syscall(SYS_shmctl, -1, IPC_STAT, NULL);
+	return (now_ns() - t0) / (double)n;
+}
+
+static double bench_getppid(long n)
+{
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	return (now_ns() - t0) / (double)n;
+}
+
+static double bench_semop(long n)
+{
+	int id = semget(IPC_PRIVATE, 1, 0600);
+	if (id < 0)
+		die("semget");
+	struct sembuf up = { 0, 1, 0 }, down = { 0, -1, 0 };
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		semop(id, &up, 1);
+		semop(id, &down, 1);
+	}
+	double t = (now_ns() - t0) / (double)(2 * n);
+	semctl(id, 0, IPC_RMID);
+	return t;
+}
+
+/* Two processes hand a token back and forth: one round trip per loop.  */
+static double bench_sem_pingpong(long n)
+{
+	int id = semget(IPC_PRIVATE, 2, 0600);
+	if (id < 0)
+		die("semget");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sembuf wait0 = { 0, -1, 0 }, post1 = { 1, 1, 0 };
+		for (long i = 0; i < n; i++) {
+			if (semop(id, &wait0, 1) < 0 || semop(id, &post1, 1) < 0)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	struct sembuf post0 = { 0, 1, 0 }, wait1 = { 1, -1, 0 };
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		semop(id, &post0, 1);
+		semop(id, &wait1, 1);
+	}
+	double t = (now_ns() - t0) / (double)n;
+	waitpid(pid, NULL, 0);
+	semctl(id, 0, IPC_RMID);
+	return t;
+}
+
+struct msg {
+	long mtype;
+	char text[64];
+};
+
+static double bench_msg_pingpong(long n)
+{
+	int id = msgget(IPC_PRIVATE, 0600);
+	if (id < 0)
+		die("msgget");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct msg m;
+		for (long i = 0; i < n; i++) {
+			if (msgrcv(id, &m, sizeof(m.text), 1, 0) < 0)
+				_exit(1);
+			m.mtype = 2;
+			if (msgsnd(id, &m, sizeof(m.text), 0) < 0)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	struct msg m = { .mtype = 1 };
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		m.mtype = 1;
+		msgsnd(id, &m, sizeof(m.text), 0);
+		msgrcv(id, &m, sizeof(m.text), 2, 0);
+	}
+	double t = (now_ns() - t0) / (double)n;
+	waitpid(pid, NULL, 0);
+	msgctl(id, IPC_RMID, NULL);
+	return t;
+}
+
+static double bench_shmatdt(long n)
+{
+	int id = shmget(IPC_PRIVATE, 1 << 20, 0600);
+	if (id < 0)
+		die("shmget");
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		void *p = shmat(id, NULL, 0);
+		if (p == (void *)-1)
+			die("shmat");
+		if (shmdt(p) < 0)
+			die("shmdt");
+	}
+	double t = (now_ns() - t0) / (double)n;
+	shmctl(id, IPC_RMID, NULL);
+	return t;
+}
+
+/* MB/s writing a 256 MiB attached segment, after one pass that faults
+ * the pages in.  */
+static double bench_bandwidth(long passes)
+{
+	size_t size = 256UL << 20;
+	int id = shmget(IPC_PRIVATE, size, 0600);
+	if (id < 0)
+		die("shmget");
+	char *p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die("shmat");
+	memset(p, 1, size);
+	double t0 = now_ns();
+	for (long i = 0; i < passes; i++)
+		memset(p, (int)i, size);
+	double t = now_ns() - t0;
+	shmdt(p);
+	shmctl(id, IPC_RMID, NULL);
+	return (double)size * (double)passes / (1 << 20) / (t / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		double (*fn)(long);
+		long n;
+		const char *unit;
+	} cases[] = {
+		{ "trivial", bench_trivial, 200000, "ns/call" },
+		{ "getppid", bench_getppid, 2000000, "ns/call" },
+		{ "semop", bench_semop, 100000, "ns/call" },
+		{ "sem_pingpong", bench_sem_pingpong, 20000, "ns/roundtrip" },
+		{ "msg_pingpong", bench_msg_pingpong, 20000, "ns/roundtrip" },
+		{ "shmat_shmdt", bench_shmatdt, 5000, "ns/pair" },
+		{ "bandwidth", bench_bandwidth, 8, "MB/s" },
+	};
+	if (argc < 2) {
+		fprintf(stderr, "Usage: ipcns-bench CASE [N]\nCases:");
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			fprintf(stderr, " %s", cases[i].name);
+		fputc('\n', stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (strcmp(argv[1], cases[i].name))
+			continue;
+		long n = argc > 2 ? atol(argv[2]) : cases[i].n;
+		if (n <= 0)
+			n = cases[i].n;
+		double v = cases[i].fn(n);
+		printf("%s %.1f %s\n", cases[i].name, v, cases[i].unit);
+		return 0;
+	}
+	fprintf(stderr, "ipcns-bench: unknown case '%s'\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,149 @@
+#!/bin/bash
+# Run every test of ipcns and end with one line "N passed, N failed, N skipped".
+#   unit         cmocka programs under ASan+UBSan, each test counted
+#   conformance  each program run natively (fresh kernel IPC namespace) and
+#                under ipcnsd (ASan build), each run counted
+#   integration  bats with real runc and crun containers, each test counted
+# A skip is counted and printed with its reason.  Exit status 1 on any failure.
+# TESTS=unit,conformance,integration selects sections (default: all).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+B=build
+LOGS=$B/test-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+SECTIONS=${TESTS:-unit,conformance,integration}
+TIMEOUT=${IPCNS_TEST_TIMEOUT:-120}
+
+pass=0
+fail=0
+skip=0
+failed=()
+skipped=()
+
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); failed+=("$1"); echo "FAIL: $1"; }
+sk() { skip=$((skip + 1)); skipped+=("$1: $2"); echo "SKIP: $1: $2"; }
+want() { [[ ",$SECTIONS," == *",$1,"* ]]; }
+
+# ---- unit
+if want unit; then
+	echo "== unit tests (cmocka, ASan+UBSan)"
+	for t in "$B"/tests/unit/test_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		out=$LOGS/unit-$name.log
+		ASAN_OPTIONS=detect_leaks=1 CMOCKA_MESSAGE_OUTPUT=stdout timeout "$TIMEOUT" "$t" >"$out" 2>&1
+		rc=$?
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+		s=$(grep -c '^\[  SKIPPED \]' "$out")
+		pass=$((pass + ${p:-0}))
+		for _ in $(seq 1 "$s"); do sk "$name" "$(grep -m1 -i 'skip' "$out" | head -c 200)"; done
+		if [ -n "$f" ] && [ "$f" -gt 0 ]; then
+			fail=$((fail + f))
+			while read -r line; do failed+=("$name: $line"); done < <(sed -n 's/^\[  FAILED  \] \([a-z_0-9]*\)$/\1/p' "$out")
+			echo "FAIL: $name ($f failed, see $out)"
+		elif [ "$rc" -ne 0 ]; then
+			ko "$name (exit $rc, see $out)"
+			tail -5 "$out"
+		else
+			echo "ok: $name (${p:-0} tests)"
+		fi
+	done
+fi
+
+# ---- conformance
+run_conf() { # mode prog
+	local mode=$1 prog=$2 name out rc
+	name="$(basename "$prog") [$mode]"
+	out=$LOGS/conf-$(basename "$prog")-$mode.log
+	if [ "$mode" = native ]; then
+		IPCNS_UNDER=0 timeout "$TIMEOUT" unshare -i "$prog" >"$out" 2>&1
+	else
+		IPCNS_UNDER=1 timeout "$TIMEOUT" "$B"/tests/tools/ipcns-run --socket "$SOCK" -- "$prog" >"$out" 2>&1
+	fi
+	rc=$?
+	case $rc in
+	0) ok; echo "ok: $name" ;;
+	77) sk "$name" "$(sed -n 's/^SKIP: //p' "$out" | head -1)" ;;
+	124) ko "$name (timed out after ${TIMEOUT}s, see $out)" ;;
+	*) ko "$name (exit $rc, see $out)"; grep -m5 FAIL "$out" ;;
+	esac
+}
+
+if want conformance; then
+	echo "== conformance tests (natively, then under ipcnsd)"
+	RUN=$(mktemp -d /tmp/ipcns-check.XXXXXX)
+	SOCK=$RUN/ipcnsd.sock
+	DAEMON=$B/bin/ipcnsd-san
+	[ -x "$DAEMON" ] || DAEMON=$B/bin/ipcnsd
+	ASAN_OPTIONS=detect_leaks=1:log_path=$RUN/asan "$DAEMON" --socket "$SOCK" 2>"$LOGS/ipcnsd-conformance.log" &
+	dpid=$!
+	for _ in $(seq 1 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	progs=()
+	for p in "$B"/tests/conformance/*; do [ -x "$p" ] && progs+=("$p"); done
+	for p in "${progs[@]}"; do run_conf native "$p"; done
+	if [ -S "$SOCK" ]; then
+		for p in "${progs[@]}"; do run_conf ipcnsd "$p"; done
+	else
+		ko "ipcnsd did not start (see $LOGS/ipcnsd-conformance.log)"
+	fi
+	if kill -0 "$dpid" 2>/dev/null; then
+		kill -TERM "$dpid"
+		wait "$dpid"
+		drc=$?
+		[ "$drc" -eq 0 ] && ok || ko "ipcnsd exited with status $drc after the conformance run"
+	else
+		wait "$dpid"
+		ko "ipcnsd died during the conformance run (status $?, see $LOGS/ipcnsd-conformance.log)"
+	fi
+	if ls "$RUN"/asan* >/dev/null 2>&1; then
+		cat "$RUN"/asan* >"$LOGS/ipcnsd-asan.log"
+		ko "ipcnsd reported memory errors or leaks under ASan (see $LOGS/ipcnsd-asan.log)"
+		head -30 "$LOGS/ipcnsd-asan.log"
+	else
+		ok
+		echo "ok: ipcnsd ran the conformance suite clean under ASan/LSan"
+	fi
+	rm -rf "$RUN"
+fi
+
+# ---- integration
+if want integration; then
+	echo "== integration tests (bats, runc and crun)"
+	shopt -s nullglob
+	files=(tests/integration/*.bats)
+	if [ ${#files[@]} -eq 0 ]; then
+		echo "(no integration tests)"
+	else
+		out=$LOGS/integration.tap
+		timeout 1200 bats --tap "${files[@]}" >"$out" 2>&1
+		brc=$?
+		while IFS= read -r line; do
+			case $line in
+			"ok "*"# skip"*)
+				sk "$(sed 's/^ok [0-9]* //; s/ # skip.*//' <<<"$line")" "$(sed 's/.*# skip *//' <<<"$line")" ;;
+			"ok "*) ok; echo "$line" ;;
+			"not ok "*) ko "$(sed 's/^not ok [0-9]* //' <<<"$line")" ;;
+			esac
+		done <"$out"
+		if [ "$brc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
+			ko "bats exited with status $brc without a failing test (see $out)"
+			tail -20 "$out"
+		fi
+		grep -q '^not ok' "$out" && grep -A12 '^not ok' "$out" | head -80
+	fi
+fi
+
+echo
+if [ ${#skipped[@]} -gt 0 ]; then
+	echo "Skipped:"
+	printf '  %s\n' "${skipped[@]}"
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "Failed:"
+	printf '  %s\n' "${failed[@]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
