@@ -66,8 +66,8 @@ int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 			seen |= 1;
 		} else if (!strncmp(line, "PPid:", 5)) {
 			st->ppid = (pid_t)strtol(line + 5, NULL, 10);
-		} else if (!strncmp(line, "NSpid:", 6)) {
-			st->ns_tgid = (pid_t)last_num(line + 6);
+		} else if (!strncmp(line, "NStgid:", 7)) {
+			st->ns_tgid = (pid_t)last_num(line + 7);
 		} else if (!strncmp(line, "Uid:", 4)) {
 			unsigned long r, e;
 			if (sscanf(line + 4, "%lu %lu", &r, &e) == 2)
