@@ -26,6 +26,9 @@ extern "C" {
 #endif
 
 #define IPCNS_PARKED (-1024)
+/* Not an errno either: the core already answered the call through
+ * caller->ops->answer (or the caller went away before it could be).  */
+#define IPCNS_ANSWERED (-1025)
 
 /* Linux's id layout: id = seq * IPCNS_SEQ_MULTIPLIER + index.  */
 #define IPCNS_SEQ_MULTIPLIER 32768
@@ -133,6 +136,11 @@ struct ipcns_caller_ops {
 	/* Ask to be told (ipcns_ns_process_exit) when the caller's process
 	 * exits; used by SEM_UNDO.  Idempotent.  */
 	int (*watch_exit)(struct ipcns_caller *c);
+	/* Answer the call now with `ret': 0 when the answer reached the
+	 * caller, -errno when it did not (interrupted, or died).  Lets the
+	 * core commit a change (a message taken, a semaphore decremented)
+	 * only once the caller is known to have its result.  May be NULL.  */
+	int (*answer)(struct ipcns_caller *c, long ret);
 };
 
 struct ipcns_caller {

@@ -144,6 +144,9 @@ int ipcns_ctl_obtain_check(struct ipcns_ids *ids, struct ipcns_caller *c, int id
  * an invalid uid/gid ((uid_t)-1).  */
 int ipcns_update_perm(struct ipcns_perm *p, uid_t uid, gid_t gid, unsigned int mode);
 bool ipcns_capable(struct ipcns_caller *c, int cap);
+/* Answer the caller now: 0 delivered, -errno not delivered, 1 when the
+ * front end cannot answer early (the core then returns its result).  */
+int ipcns_caller_answer(struct ipcns_caller *c, long ret);
 
 /* Linux's ipcget(): key lookup, IPC_CREAT/IPC_EXCL, more_checks, perms.
  * `getnew' creates the object (and returns its id or -errno); `more'

@@ -580,14 +580,24 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	uint64_t cost = msg_cost(msgsz);
 	bool quota_full = false;
 	if (msg_fits_inqueue(q, msgsz)) {
+		if (quota_charge(ns, cost)) {
+			/* As for a woken sender: the caller learns of its
+			 * success before anyone can see its message, so an
+			 * interrupted msgsnd sends nothing.  */
+			int ar = ipcns_caller_answer(c, 0);
+			if (ar < 0) {
+				quota_uncharge(ns, cost);
+				ret = IPCNS_ANSWERED;
+				goto out;
+			}
+			msg_deliver(ns, q, steal_pointer(&m), true, tgid);
+			ret = ar == 0 ? IPCNS_ANSWERED : 0;
+			goto out;
+		}
 		/* A waiting receiver takes the message without it being held,
 		 * so the quota does not stand in the way.  */
 		if (pipelined_send(ns, q, m))
 			goto sent;
-		if (quota_charge(ns, cost)) {
-			enqueue(ns, q, steal_pointer(&m));
-			goto sent;
-		}
 		quota_full = true;
 		quota_hit(ns);
 	}
@@ -693,12 +703,16 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		ret = c->ops->write(c, msgp, &m->mtype, sizeof(m->mtype) + n);
 		if (ret < 0)
 			return ret;
+		/* The message leaves the queue only once the caller has it.  */
+		int ar = ipcns_caller_answer(c, (long)n);
+		if (ar < 0)
+			return IPCNS_ANSWERED;
 		q->rtime = ipcns_now(ns);
 		q->lrpid = tgid;
 		dequeue_free(ns, q, m);
 		ss_wakeup(ns, q);
 		retry_starved(ns);
-		return (long)n;
+		return ar == 0 ? IPCNS_ANSWERED : (long)n;
 	}
 
 	if (msgflg & IPC_NOWAIT)

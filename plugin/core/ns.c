@@ -73,6 +73,13 @@ int ipcns_caller_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid)
 	return 0;
 }
 
+int ipcns_caller_answer(struct ipcns_caller *c, long ret)
+{
+	if (!c->ops->answer)
+		return 1;
+	return c->ops->answer(c, ret);
+}
+
 bool ipcns_capable(struct ipcns_caller *c, int cap)
 {
 	const struct ipcns_cred *cred;

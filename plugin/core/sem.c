@@ -764,13 +764,21 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 	int blocking = 0;
 	ret = sem_try(sma, sops, (int)nsops, un, true, &blocking);
 	if (ret == 0) {
+		/* Applied; it stands only if the caller gets its 0.  A caller
+		 * interrupted meanwhile sees EINTR (or restarts the call): as
+		 * if it had never run.  */
+		int ar = ipcns_caller_answer(c, 0);
+		if (ar < 0) {
+			sem_revert(sma, sops, (int)nsops, un);
+			return IPCNS_ANSWERED;
+		}
 		sem_set_pids(sma, sops, (int)nsops, ns_tgid);
 		if (alter)
 			do_smart_update(ns, sma, sops, (int)nsops, 1);
 		else
 			set_semotime(ns, sma, sops);
 		unmerge_queues(sma);
-		return 0;
+		return ar == 0 ? IPCNS_ANSWERED : 0;
 	}
 	if (ret < 0)
 		return ret;

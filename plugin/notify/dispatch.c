@@ -29,6 +29,7 @@ struct ncall {
 	struct ipcns_proc_status st;
 	struct ipcns_remote remote;
 	struct ipcns_pwaiter *parked;
+	bool answered;
 };
 
 struct ipcns_pwaiter {
@@ -281,6 +282,17 @@ static const struct ipcns_waiter_ops pwaiter_ops = {
 	.release = w_release,
 };
 
+static int op_answer(struct ipcns_caller *c, long ret)
+{
+	struct ncall *n = ncall_of(c);
+	if (n->answered || n->remote.seized || n->remote.active)
+		return -EINVAL;
+	n->answered = true;
+	if (n->nf->dead)
+		return -ENOENT;
+	return ret < 0 ? ipcns_seccomp_send(n->nf->fd, n->id, 0, (int)ret) : ipcns_seccomp_send(n->nf->fd, n->id, ret, 0);
+}
+
 static const struct ipcns_caller_ops ncall_ops;
 
 static struct ipcns_waiter *op_park(struct ipcns_caller *c)
@@ -313,6 +325,7 @@ static const struct ipcns_caller_ops ncall_ops = {
 	.memlock_limit = op_memlock,
 	.park = op_park,
 	.watch_exit = op_watch_exit,
+	.answer = op_answer,
 };
 
 struct ipcns_pwaiter *ipcns_pwaiter_of(struct ipcns_waiter *w)
@@ -391,6 +404,8 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 	} else {
 		ret = dispatch(nf->ns, &n.c, req->data.nr, (const uint64_t *)req->data.args);
 	}
+	if (ret == IPCNS_ANSWERED || n.answered)
+		return 0;
 	if (ret == IPCNS_PARKED) {
 		if (n.parked && n.parked->w.deadline >= 0 && nf->ops && nf->ops->arm_timer)
 			nf->ops->arm_timer(nf, &n.parked->w);
