@@ -9,6 +9,7 @@
 
 #include "ipcns/ipcns.h"
 #include "notify.h"
+#include "oci_limits.h"
 
 enum ev_kind { EV_LISTEN, EV_NFD, EV_PIDFD, EV_TIMER, EV_TICK, EV_SIGNAL, EV_PROC };
 
@@ -75,7 +76,5 @@ void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* control.c: the operator's protocol on the same socket.  */
 json_t *ipcnsd_control(struct daemon *d, json_t *req);
-/* limits.c: a namespace's limits from the bundle and annotations.  */
-int ipcnsd_limits_from_state(json_t *state, struct ipcns_limits *l, char *err, size_t errlen);
 
 #endif

@@ -543,7 +543,7 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 		snprintf(key, sizeof(key), "ipc:%llu", (unsigned long long)ino);
 
 	struct ipcns_limits limits;
-	ret = ipcnsd_limits_from_state(state, &limits, err, errlen);
+	ret = ipcns_limits_from_state(state, &limits, err, errlen);
 	if (ret < 0)
 		return ret;
 

@@ -1,6 +1,7 @@
 /* A namespace's limits: Linux's defaults, then the OCI config's
  * linux.sysctl (kernel.shm*, kernel.sem, kernel.msg*), then ipcns's own
- * quotas from annotations (spec/annotations.md).  */
+ * quotas from annotations (spec/annotations.md).  Pure: no namespace, no
+ * seccomp; ipcnsd and the crun plugin share it.  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -8,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "oci_limits.h"
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -108,38 +109,25 @@ static int apply_annotation(struct ipcns_limits *l, const char *key, const char 
 	return ret < 0 ? ret : 1;
 }
 
-int ipcnsd_limits_from_state(json_t *state, struct ipcns_limits *l, char *err, size_t errlen)
+int ipcns_limits_from_config(json_t *config, json_t *annotations, const char *origin, struct ipcns_limits *l,
+			     char *err, size_t errlen)
 {
-	const char *bundle = json_string_value(json_object_get(state, "bundle"));
 	const char *key;
 	json_t *v;
 	int ret;
 
 	ipcns_limits_default(l);
-	if (bundle && *bundle) {
-		char path[4096];
-		json_error_t jerr;
-		snprintf(path, sizeof(path), "%s/config.json", bundle);
-		json_t *cfg = json_load_file(path, 0, &jerr);
-		if (!cfg) {
-			snprintf(err, errlen, "cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
-			return -EINVAL;
+	json_object_foreach(json_object_get(json_object_get(config, "linux"), "sysctl"), key, v)
+	{
+		ret = apply_sysctl(l, key, json_string_value(v));
+		if (ret < 0) {
+			snprintf(err, errlen, "%s: linux.sysctl %s = \"%s\": %s", origin, key,
+				 json_string_value(v) ? json_string_value(v) : "(not a string)",
+				 ret == -ERANGE ? "out of range" : "not a valid value");
+			return ret;
 		}
-		json_t *sysctl = json_object_get(json_object_get(cfg, "linux"), "sysctl");
-		json_object_foreach(sysctl, key, v)
-		{
-			ret = apply_sysctl(l, key, json_string_value(v));
-			if (ret < 0) {
-				snprintf(err, errlen, "%s: linux.sysctl %s = \"%s\": %s", path, key,
-					 json_string_value(v) ? json_string_value(v) : "(not a string)",
-					 ret == -ERANGE ? "out of range" : "not a valid value");
-				json_decref(cfg);
-				return ret;
-			}
-		}
-		json_decref(cfg);
 	}
-	json_object_foreach(json_object_get(state, "annotations"), key, v)
+	json_object_foreach(annotations, key, v)
 	{
 		ret = apply_annotation(l, key, json_string_value(v));
 		if (ret < 0) {
@@ -150,4 +138,26 @@ int ipcnsd_limits_from_state(json_t *state, struct ipcns_limits *l, char *err, s
 		}
 	}
 	return 0;
+}
+
+int ipcns_limits_from_state(json_t *state, struct ipcns_limits *l, char *err, size_t errlen)
+{
+	const char *bundle = json_string_value(json_object_get(state, "bundle"));
+	json_t *annotations = json_object_get(state, "annotations");
+	json_t *cfg = NULL;
+	char path[4096] = "";
+	int ret;
+
+	if (bundle && *bundle) {
+		json_error_t jerr;
+		snprintf(path, sizeof(path), "%s/config.json", bundle);
+		cfg = json_load_file(path, 0, &jerr);
+		if (!cfg) {
+			snprintf(err, errlen, "cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
+			return -EINVAL;
+		}
+	}
+	ret = ipcns_limits_from_config(cfg, annotations, path, l, err, errlen);
+	json_decref(cfg);
+	return ret;
 }
