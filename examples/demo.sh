@@ -1,0 +1,170 @@
+#!/bin/bash
+# ipcns demo (`make demo`): three runc containers and one ipcnsd.
+#
+#   producer  writes three messages into the segment with key 0x1234 and
+#             waits until they are read;
+#   consumer  joins the producer's IPC namespace and reads them;
+#   stranger  has an IPC namespace of its own: the same key finds nothing.
+#
+# The daemon runs on a socket of its own under a temp dir and is stopped at
+# the end; nothing outside that dir is touched.  Needs root, runc and jq,
+# and `make all`.  Exit status 0 when every container saw what it should.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+B=$PWD/build
+KEY=0x1234
+
+if [ -t 1 ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
+indent() { sed 's/^/   | /'; }
+die() {
+	echo "demo: FAILED: $*" >&2
+	if [ -n "${WORK:-}" ] && [ -s "$WORK/ipcnsd.log" ]; then
+		echo "demo: the end of ipcnsd's log ($WORK/ipcnsd.log):" >&2
+		tail -15 "$WORK/ipcnsd.log" >&2
+		KEEP=1
+	fi
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "run as root: it starts containers and ipcnsd"
+for t in runc jq; do
+	command -v "$t" >/dev/null || die "$t is not installed (make deps)"
+done
+for f in bin/ipcnsd bin/ipcns-runtime examples/shm_producer examples/shm_consumer examples/control_query; do
+	[ -x "$B/$f" ] || die "$B/$f is missing: run make all"
+done
+
+WORK=$(mktemp -d /tmp/ipcns-demo.XXXXXX)
+SOCK=$WORK/ipcnsd.sock
+KEEP=
+DAEMON_PID=
+PRODUCER_JOB=
+
+cleanup() {
+	local id
+	for id in $(runc --root "$WORK/runc" list -q 2>/dev/null); do
+		runc --root "$WORK/runc" delete -f "$id" >/dev/null 2>&1 || true
+	done
+	[ -n "$PRODUCER_JOB" ] && wait "$PRODUCER_JOB" 2>/dev/null
+	if [ -n "$DAEMON_PID" ]; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+	fi
+	if [ -n "$KEEP" ]; then
+		echo "demo: kept $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+# ipcnsd's view: ipcnsctl when it is built, else the raw JSON reply.
+show_ps() {
+	if [ -x "$B/bin/ipcnsctl" ]; then
+		"$B/bin/ipcnsctl" --socket "$SOCK" ps
+	else
+		"$B/examples/control_query" "$SOCK" | jq .
+	fi
+}
+
+# bundle NAME [IPC_NS_PATH] -- ARG...: a runc bundle whose rootfs is the
+# host's /usr, /lib, /lib64, /bin, /sbin and /etc (read-only) and the build
+# dir at /ipcns.  IPC_NS_PATH joins that kernel IPC namespace.
+bundle() {
+	local name=$1 ipc=$2 b=$WORK/$1
+	shift 3
+	mkdir -p "$b/rootfs"
+	(cd "$b/rootfs" && mkdir -p usr lib lib64 bin sbin etc proc dev sys ipcns)
+	(cd "$b" && runc spec)
+	jq --arg build "$B" --arg ipc "$ipc" --args '
+		.process.terminal = false
+		| .process.args = $ARGS.positional
+		| .process.env += ["PATH=/ipcns/examples:/usr/sbin:/usr/bin:/sbin:/bin"]
+		| .root.readonly = true
+		| .hostname = "ipcns-demo"
+		| .mounts = [.mounts[] | select(.destination != "/sys/fs/cgroup")]
+			+ (["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"]
+			   | map({destination: ., type: "bind", source: ., options: ["rbind", "ro"]}))
+			+ [{destination: "/ipcns", type: "bind", source: $build, options: ["rbind", "ro"]}]
+		| if $ipc != "" then
+			.linux.namespaces = [.linux.namespaces[]
+				| if .type == "ipc" then {type: "ipc", path: $ipc} else . end]
+		  else . end' -- "$@" <"$b/config.json" >"$b/config.new"
+	mv "$b/config.new" "$b/config.json"
+}
+
+# run_ct NAME: runc, through ipcns-runtime, in the foreground.
+run_ct() {
+	IPCNS_RUNTIME=runc IPCNS_SOCKET=$SOCK timeout 60 \
+		"$B/bin/ipcns-runtime" --root "$WORK/runc" run -b "$WORK/$1" "demo-$1" </dev/null
+}
+
+say "Starting ipcnsd on $SOCK"
+"$B/bin/ipcnsd" --socket "$SOCK" 2>"$WORK/ipcnsd.log" &
+DAEMON_PID=$!
+for _ in $(seq 50); do
+	"$B/examples/control_query" "$SOCK" >/dev/null 2>&1 && break
+	kill -0 "$DAEMON_PID" 2>/dev/null || die "ipcnsd did not start"
+	sleep 0.1
+done
+"$B/examples/control_query" "$SOCK" >/dev/null || die "ipcnsd does not answer on $SOCK"
+echo "   ipcnsd pid $DAEMON_PID"
+
+say "Container 'producer': shm_producer -k $KEY -w, three messages"
+bundle producer "" -- shm_producer -k "$KEY" -w -t 60 "hello" "from the" "producer container"
+# runc stays in the foreground (as containerd's shim does), as a job.
+run_ct producer >"$WORK/producer.out" 2>&1 &
+PRODUCER_JOB=$!
+for _ in $(seq 200); do
+	grep -q "waiting for the consumer" "$WORK/producer.out" && break
+	kill -0 "$PRODUCER_JOB" 2>/dev/null || break
+	sleep 0.05
+done
+indent <"$WORK/producer.out"
+grep -q "waiting for the consumer" "$WORK/producer.out" || die "the producer did not write its messages"
+PRODUCER_PID=$(runc --root "$WORK/runc" state demo-producer | jq -r .pid)
+echo "   (its init is host pid $PRODUCER_PID; its segment lives in ipcnsd, not in the kernel)"
+
+say "ipcnsd ps: one namespace, one segment"
+show_ps | indent
+
+say "Container 'stranger': its own IPC namespace, the same key"
+bundle stranger "" -- shm_consumer -k "$KEY"
+rc=0
+run_ct stranger >"$WORK/stranger.out" 2>&1 || rc=$?
+indent <"$WORK/stranger.out"
+[ "$rc" = 2 ] || die "the stranger should find no segment with key $KEY (exit 2), got exit $rc"
+echo "   -> isolated: the producer's segment is invisible here"
+
+say "Container 'consumer': joins the producer's IPC namespace (/proc/$PRODUCER_PID/ns/ipc)"
+bundle consumer "/proc/$PRODUCER_PID/ns/ipc" -- shm_consumer -k "$KEY" -n 3 -t 10
+rc=0
+run_ct consumer >"$WORK/consumer.out" 2>&1 || rc=$?
+indent <"$WORK/consumer.out"
+[ "$rc" = 0 ] || die "the consumer failed (exit $rc)"
+grep -q "message 3: producer container" "$WORK/consumer.out" || die "the consumer did not read the producer's messages"
+echo "   -> shared: same namespace, same segment"
+
+say "The producer sees its messages read and exits"
+wait "$PRODUCER_JOB" || die "the producer container failed (exit $?)"
+PRODUCER_JOB=
+indent <"$WORK/producer.out"
+
+say "ipcnsd ps: the namespace is gone with its last container"
+for _ in $(seq 100); do
+	[ "$("$B/examples/control_query" "$SOCK" | jq '.namespaces | length')" = 0 ] && break
+	sleep 0.05
+done
+show_ps | indent
+[ "$("$B/examples/control_query" "$SOCK" | jq '.namespaces | length')" = 0 ] ||
+	die "ipcnsd still holds a namespace after every container exited"
+
+say "ipcnsd's log"
+indent <"$WORK/ipcnsd.log"
+
+say "demo: OK"
