@@ -111,8 +111,12 @@ typedef int (*ipcns_vma_cb)(void *arg, const struct ipcns_vma *vma);
  * (seccomp notifications in ipcnsd, fakes in the unit tests).  All return
  * 0 or a positive value, or -errno.  */
 struct ipcns_caller_ops {
-	/* The caller's credentials.  The front end may cache per call.  */
+	/* The caller's credentials, all of them.  */
 	int (*cred)(struct ipcns_caller *c, struct ipcns_cred *out);
+	/* Only euid, egid and fsgid (cheaper).  May be NULL: cred is used.  */
+	int (*ids)(struct ipcns_caller *c, struct ipcns_cred *out);
+	/* Only the effective capabilities.  May be NULL: cred is used.  */
+	int (*caps)(struct ipcns_caller *c, uint64_t *cap_effective);
 	/* The caller's process id: on the host (tgid) and in its own pid
 	 * namespace (what shm_lpid, sempid, msg_lspid report).  */
 	int (*pids)(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid);
@@ -146,8 +150,9 @@ struct ipcns_caller_ops {
 struct ipcns_caller {
 	const struct ipcns_caller_ops *ops;
 	void *priv;
-	/* Filled lazily by ipcns_caller_cred()/ipcns_caller_pids().  */
-	bool have_cred, have_pids;
+	/* Filled lazily by ipcns_caller_cred()/ipcns_caller_pids() and the
+	 * permission checks, so a call reads only what its checks need.  */
+	bool have_cred, have_pids, have_ids, have_caps;
 	struct ipcns_cred cred;
 	pid_t host_tgid, ns_tgid;
 };

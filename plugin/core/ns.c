@@ -52,7 +52,22 @@ int ipcns_caller_cred(struct ipcns_caller *c, const struct ipcns_cred **out)
 		int ret = c->ops->cred(c, &c->cred);
 		if (ret < 0)
 			return ret;
-		c->have_cred = true;
+		c->have_cred = c->have_ids = c->have_caps = true;
+	}
+	*out = &c->cred;
+	return 0;
+}
+
+/* euid, egid and fsgid only: what ipcperms needs for most callers.  */
+static int caller_ids(struct ipcns_caller *c, const struct ipcns_cred **out)
+{
+	if (!c->have_ids && !c->have_cred) {
+		if (!c->ops->ids)
+			return ipcns_caller_cred(c, out);
+		int ret = c->ops->ids(c, &c->cred);
+		if (ret < 0)
+			return ret;
+		c->have_ids = true;
 	}
 	*out = &c->cred;
 	return 0;
@@ -82,10 +97,15 @@ int ipcns_caller_answer(struct ipcns_caller *c, long ret)
 
 bool ipcns_capable(struct ipcns_caller *c, int cap)
 {
-	const struct ipcns_cred *cred;
-	if (ipcns_caller_cred(c, &cred) < 0)
-		return false;
-	return ipcns_cred_capable(cred, cap);
+	if (!c->have_caps && !c->have_cred) {
+		const struct ipcns_cred *cred;
+		if (!c->ops->caps)
+			return ipcns_caller_cred(c, &cred) == 0 && ipcns_cred_capable(cred, cap);
+		if (c->ops->caps(c, &c->cred.cap_effective) < 0)
+			return false;
+		c->have_caps = true;
+	}
+	return ipcns_cred_capable(&c->cred, cap);
 }
 
 int ipcns_ipcperms(struct ipcns_caller *c, const struct ipcns_perm *p, int flag)
@@ -99,14 +119,25 @@ int ipcns_ipcperms(struct ipcns_caller *c, const struct ipcns_perm *p, int flag)
 	 * asks does not matter: skip reading the credentials.  */
 	if ((requested & ~(granted & (granted >> 3) & (granted >> 6))) == 0)
 		return 0;
-	int ret = ipcns_caller_cred(c, &cred);
+	int ret = caller_ids(c, &cred);
 	if (ret < 0)
 		return ret;
-	if (cred->euid == p->cuid || cred->euid == p->uid)
+	if (cred->euid == p->cuid || cred->euid == p->uid) {
 		granted >>= 6;
-	else if (ipcns_cred_in_group(cred, p->cgid) || ipcns_cred_in_group(cred, p->gid))
-		granted >>= 3;
-	if ((requested & ~granted & 7) && !ipcns_cred_capable(cred, IPCNS_CAP_IPC_OWNER))
+	} else {
+		bool in_group = cred->fsgid == p->cgid || cred->fsgid == p->gid;
+		/* The supplementary groups matter only when the group class
+		 * grants something the other class does not.  */
+		if (!in_group && ((granted >> 3) & 7) != (granted & 7)) {
+			ret = ipcns_caller_cred(c, &cred);
+			if (ret < 0)
+				return ret;
+			in_group = ipcns_cred_in_group(cred, p->cgid) || ipcns_cred_in_group(cred, p->gid);
+		}
+		if (in_group)
+			granted >>= 3;
+	}
+	if ((requested & ~granted & 7) && !ipcns_capable(c, IPCNS_CAP_IPC_OWNER))
 		return -EACCES;
 	return 0;
 }
@@ -114,10 +145,10 @@ int ipcns_ipcperms(struct ipcns_caller *c, const struct ipcns_perm *p, int flag)
 int ipcns_check_owner(struct ipcns_caller *c, const struct ipcns_perm *p)
 {
 	const struct ipcns_cred *cred;
-	int ret = ipcns_caller_cred(c, &cred);
+	int ret = caller_ids(c, &cred);
 	if (ret < 0)
 		return ret;
-	if (cred->euid == p->cuid || cred->euid == p->uid || ipcns_cred_capable(cred, IPCNS_CAP_SYS_ADMIN))
+	if (cred->euid == p->cuid || cred->euid == p->uid || ipcns_capable(c, IPCNS_CAP_SYS_ADMIN))
 		return 0;
 	return -EPERM;
 }

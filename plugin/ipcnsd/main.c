@@ -392,8 +392,10 @@ static void proc_events(void)
 		if (n < 0) {
 			if (errno == ENOBUFS) {
 				/* Events were lost: the next look at the maps
-				 * puts the counts right.  */
+				 * puts the counts right; cached tids may be
+				 * stale.  */
 				dlog("proc connector overrun: fork/exec events lost");
+				ipcns_tidcache_flush();
 				continue;
 			}
 			return;
@@ -406,10 +408,18 @@ static void proc_events(void)
 			/* cn_msg's payload is only 4-byte aligned.  */
 			struct proc_event pe;
 			memcpy(&pe, cm->data, sizeof(pe));
-			if (pe.what == PROC_EVENT_FORK && pe.event_data.fork.child_pid == pe.event_data.fork.child_tgid)
+			if (pe.what == PROC_EVENT_FORK && pe.event_data.fork.child_pid == pe.event_data.fork.child_tgid) {
 				proc_fork(pe.event_data.fork.parent_tgid, pe.event_data.fork.child_tgid);
-			else if (pe.what == PROC_EVENT_EXEC)
+			} else if (pe.what == PROC_EVENT_EXEC) {
+				ipcns_tidcache_forget_process(pe.event_data.exec.process_tgid);
 				proc_exec(pe.event_data.exec.process_tgid);
+			} else if (pe.what == PROC_EVENT_EXIT) {
+				ipcns_tidcache_forget_thread(pe.event_data.exit.process_pid);
+			} else if (pe.what == PROC_EVENT_UID || pe.what == PROC_EVENT_GID) {
+				/* commit_creds() reports changes of the real,
+				 * effective, saved and fs ids.  */
+				ipcns_tidcache_forget_ids(pe.event_data.id.process_pid);
+			}
 		}
 	}
 }
@@ -869,7 +879,8 @@ int main(int argc, char **argv)
 		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pfd));
 	} else {
 		D.proc_ev = (struct ev){ EV_PROC, pfd };
-		ep_add(pfd, &D.proc_ev, EPOLLIN);
+		if (ep_add(pfd, &D.proc_ev, EPOLLIN) == 0)
+			ipcns_tidcache_enable(true);
 	}
 	dlog("listening on %s (pid %d)", path, (int)getpid());
 

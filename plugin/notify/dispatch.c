@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -56,6 +57,58 @@ static void nlog(struct ipcns_nfd *nf, const char *fmt, ...)
 	nf->ops->log(nf, buf);
 }
 
+/* ---- tid cache: direct-mapped, a collision evicts.  */
+struct tid_ent {
+	pid_t tid, tgid, ns_tgid;
+	/* euid, egid, fsgid: exact until the proc connector reports a
+	 * change of this thread's uids or gids.  */
+	bool have_ids;
+	uid_t euid;
+	gid_t egid, fsgid;
+};
+static struct tid_ent tidcache[4096];
+static bool tidcache_on;
+
+static struct tid_ent *tid_slot(pid_t tid)
+{
+	return &tidcache[(uint32_t)tid % ARRAY_SIZE(tidcache)];
+}
+
+void ipcns_tidcache_enable(bool on)
+{
+	tidcache_on = on;
+	ipcns_tidcache_flush();
+}
+
+void ipcns_tidcache_flush(void)
+{
+	memset(tidcache, 0, sizeof(tidcache));
+}
+
+void ipcns_tidcache_forget_thread(pid_t tid)
+{
+	struct tid_ent *e = tid_slot(tid);
+	if (e->tid == tid)
+		e->tid = 0;
+}
+
+void ipcns_tidcache_forget_ids(pid_t tid)
+{
+	struct tid_ent *e = tid_slot(tid);
+	if (e->tid == tid)
+		e->have_ids = false;
+}
+
+void ipcns_tidcache_forget_process(pid_t tgid)
+{
+	/* An exec by a thread other than the leader gives it the leader's
+	 * pid without an exit event for its old tid: forget the process's
+	 * threads.  */
+	for (size_t i = 0; i < ARRAY_SIZE(tidcache); i++)
+		if (tidcache[i].tgid == tgid)
+			tidcache[i].tid = 0;
+}
+
 /* Every piece of the caller we read must be checked to still belong to
  * the caller after we read it: a valid notification id proves the thread
  * is still blocked in the call, so the tid was not reused.  */
@@ -80,24 +133,90 @@ static int call_status(struct ncall *n)
 	return 0;
 }
 
+static void tid_remember(struct ncall *n)
+{
+	if (!tidcache_on)
+		return;
+	struct tid_ent *e = tid_slot(n->tid);
+	*e = (struct tid_ent){
+		.tid = n->tid,
+		.tgid = n->st.tgid,
+		.ns_tgid = n->st.ns_tgid,
+		.have_ids = true,
+		.euid = n->st.cred.euid,
+		.egid = n->st.cred.egid,
+		.fsgid = n->st.cred.fsgid,
+	};
+}
+
 static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
 {
 	struct ncall *n = ncall_of(c);
 	int ret = call_status(n);
 	if (ret < 0)
 		return ret;
+	tid_remember(n);
 	*out = n->st.cred;
+	return 0;
+}
+
+static int op_ids(struct ipcns_caller *c, struct ipcns_cred *out)
+{
+	struct ncall *n = ncall_of(c);
+	struct tid_ent *e = tid_slot(n->tid);
+	if (tidcache_on && e->tid == n->tid && e->have_ids) {
+		out->euid = e->euid;
+		out->egid = e->egid;
+		out->fsgid = e->fsgid;
+		return 0;
+	}
+	int ret = call_status(n);
+	if (ret < 0)
+		return ret;
+	tid_remember(n);
+	out->euid = n->st.cred.euid;
+	out->egid = n->st.cred.egid;
+	out->fsgid = n->st.cred.fsgid;
+	return 0;
+}
+
+/* Capabilities change without a proc connector event (capset): read
+ * them for every call that needs them, with capget(2) through libcap.  */
+static int op_caps(struct ipcns_caller *c, uint64_t *eff)
+{
+	struct ncall *n = ncall_of(c);
+	cap_t caps = cap_get_pid(n->tid);
+	if (!caps)
+		return errno == ESRCH ? -ENOENT : -errno;
+	uint64_t v = 0;
+	for (int i = 0; i < 64 && cap_valid(i); i++) {
+		cap_flag_value_t f;
+		if (cap_get_flag(caps, i, CAP_EFFECTIVE, &f) == 0 && f == CAP_SET)
+			v |= 1ULL << i;
+	}
+	cap_free(caps);
+	int ret = call_valid(n);
+	if (ret < 0)
+		return ret;
+	*eff = v;
 	return 0;
 }
 
 static int op_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid)
 {
 	struct ncall *n = ncall_of(c);
+	struct tid_ent *e = tid_slot(n->tid);
+	if (tidcache_on && e->tid == n->tid) {
+		*host_tgid = e->tgid;
+		*ns_tgid = e->ns_tgid;
+		return 0;
+	}
 	int ret = call_status(n);
 	if (ret < 0)
 		return ret;
 	*host_tgid = n->st.tgid;
 	*ns_tgid = n->st.ns_tgid;
+	tid_remember(n);
 	return 0;
 }
 
@@ -214,10 +333,11 @@ struct maps_filter {
 static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
 {
 	struct ncall *n = ncall_of(c);
-	int ret = call_status(n);
+	pid_t tgid, ns_tgid;
+	int ret = op_pids(c, &tgid, &ns_tgid);
 	if (ret < 0)
 		return ret;
-	ret = ipcns_proc_maps(n->st.tgid, cb, arg);
+	ret = ipcns_proc_maps(tgid, cb, arg);
 	if (ret < 0)
 		return ret == -ESRCH ? -ENOENT : ret;
 	return call_valid(n);
@@ -225,12 +345,12 @@ static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
 
 static int op_memlock(struct ipcns_caller *c, uint64_t *limit)
 {
-	struct ncall *n = ncall_of(c);
 	struct rlimit rl;
-	int ret = call_status(n);
+	pid_t tgid, ns_tgid;
+	int ret = op_pids(c, &tgid, &ns_tgid);
 	if (ret < 0)
 		return ret;
-	if (prlimit(n->st.tgid, RLIMIT_MEMLOCK, NULL, &rl) < 0)
+	if (prlimit(tgid, RLIMIT_MEMLOCK, NULL, &rl) < 0)
 		return -errno;
 	*limit = rl.rlim_cur;
 	return 0;
@@ -239,12 +359,13 @@ static int op_memlock(struct ipcns_caller *c, uint64_t *limit)
 static int op_watch_exit(struct ipcns_caller *c)
 {
 	struct ncall *n = ncall_of(c);
-	int ret = call_status(n);
+	pid_t tgid, ns_tgid;
+	int ret = op_pids(c, &tgid, &ns_tgid);
 	if (ret < 0)
 		return ret;
 	if (!n->nf->ops || !n->nf->ops->watch_exit)
 		return 0;
-	return n->nf->ops->watch_exit(n->nf, n->st.tgid);
+	return n->nf->ops->watch_exit(n->nf, tgid);
 }
 
 /* ---- Parked calls.  */
@@ -316,6 +437,8 @@ static struct ipcns_waiter *op_park(struct ipcns_caller *c)
 
 static const struct ipcns_caller_ops ncall_ops = {
 	.cred = op_cred,
+	.ids = op_ids,
+	.caps = op_caps,
 	.pids = op_pids,
 	.read = op_read,
 	.write = op_write,

@@ -69,6 +69,16 @@ struct ipcns_pwaiter *ipcns_pwaiter_of(struct ipcns_waiter *w);
 int *ipcns_waiter_timer_slot(struct ipcns_waiter *w);
 struct ipcns_nfd *ipcns_waiter_nfd(struct ipcns_waiter *w);
 
+/* ---- Thread ids to process ids, cached.  A thread's tgid and its pid
+ * in its own namespace do not change while it lives; the cache is only
+ * enabled by a front end that forgets a tid when the thread exits or its
+ * process execs (ipcnsd, from the proc connector), so it stays exact.  */
+void ipcns_tidcache_enable(bool on);
+void ipcns_tidcache_forget_thread(pid_t tid);
+void ipcns_tidcache_forget_ids(pid_t tid);
+void ipcns_tidcache_forget_process(pid_t tgid);
+void ipcns_tidcache_flush(void);
+
 /* ---- Host services for a namespace: find the processes that can map
  * its segments (those in the kernel IPC namespaces it serves) and read
  * their maps.  */

@@ -170,6 +170,8 @@ static inline struct ipcns_caller *fake_call(struct fake_proc *p)
 {
 	p->c.have_cred = false;
 	p->c.have_pids = false;
+	p->c.have_ids = false;
+	p->c.have_caps = false;
 	return &p->c;
 }
 
