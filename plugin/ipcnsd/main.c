@@ -532,7 +532,10 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 	}
 	if (pid <= 0)
 		pid = json_integer_value(json_object_get(state, "pid"));
-	if (pid <= 0) {
+	struct container *c = container_find(id);
+	/* crun 1.8 sends pid 0 for a process exec'd into a running container:
+	 * the container we know tells the namespace.  */
+	if (pid <= 0 && !c) {
 		snprintf(err, errlen, "container %s: no pid", id);
 		return -EINVAL;
 	}
@@ -541,7 +544,7 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 	ino_t ino = 0;
 	const char *name = json_string_value(
 		json_object_get(json_object_get(state, "annotations"), "org.ipcns.namespace"));
-	int ret = ipcns_proc_ipc_inode((pid_t)pid, &ino);
+	int ret = pid > 0 ? ipcns_proc_ipc_inode((pid_t)pid, &ino) : 0;
 	if (ret < 0) {
 		snprintf(err, errlen, "container %s: pid %lld: cannot read its IPC namespace: %s", id,
 			 (long long)pid, strerror(-ret));
@@ -553,17 +556,17 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 		snprintf(key, sizeof(key), "ipc:%llu", (unsigned long long)ino);
 
 	struct ipcns_limits limits;
-	ret = ipcns_limits_from_state(state, &limits, err, errlen);
-	if (ret < 0)
-		return ret;
-
-	struct container *c = container_find(id);
+	if (!c) {
+		ret = ipcns_limits_from_state(state, &limits, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
 	struct nsent *e = c ? c->nse : nsent_get(key, &limits, ino);
 	if (!e) {
 		snprintf(err, errlen, "container %s: out of memory", id);
 		return -ENOMEM;
 	}
-	if (c)
+	if (c && ino)
 		ipcns_host_add_inode(&e->host, ino);
 	struct nfd_ent *ne = calloc(1, sizeof(*ne));
 	if (!ne) {
@@ -792,7 +795,7 @@ static void handle_event(struct ev *ev, uint32_t events)
 	case EV_SIGNAL: {
 		struct signalfd_siginfo si;
 		if (read(D.sig_ev.fd, &si, sizeof(si)) == sizeof(si)) {
-			dlog("signal %d: exiting", (int)si.ssi_signo);
+			dlog("signal %d from pid %u: exiting", (int)si.ssi_signo, si.ssi_pid);
 			D.stop = true;
 		}
 		break;
