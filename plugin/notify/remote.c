@@ -224,7 +224,7 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 		ret = wait_stop(r);
 		if (ret < 0) {
 			r->active = r->seized = false;
-				return ret;
+			return ret;
 		}
 		if (ret == 1)
 			break;
