@@ -1,0 +1,550 @@
+/* libipcns-crun.so: a crun seccomp-notify plugin that serves one
+ * container's System V IPC from inside `crun run', with no daemon.
+ *
+ * crun (foreground `crun run' only) receives the container's seccomp
+ * notify fd itself, polls it in its wait loop and calls handle_request for
+ * each notification it has read.  The plugin answers every IPC call
+ * through the fd with the notification layer (ipcns_nfd_handle) and tells
+ * crun DELAYED_RESPONSE, so crun sends nothing.
+ *
+ * A blocking call (semop, msgsnd, msgrcv) is parked and answered later.
+ * Most are woken by another call, which arrives as a notification; the
+ * rest need events crun does not poll: a semtimedop deadline, the exit of
+ * a process with SEM_UNDO adjustments, the periodic sweep of callers that
+ * were interrupted.  One helper thread runs a small epoll loop for those
+ * (a timerfd, pidfds, a one-second tick) and takes the same mutex as
+ * handle_request, since the namespace core is not locked.  Fork and exec
+ * are not followed (no proc connector): shm_nattch is corrected whenever
+ * the maps are read, as in ipcnsd without a connector.
+ *
+ * Scope: one namespace per `crun run', for that container's processes;
+ * `crun exec' processes get their own filter and notify fd, which this
+ * `crun run' never sees.  Containers that must share a namespace use
+ * ipcnsd.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crun_plugin.h"
+#include "notify.h"
+#include "oci_limits.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define TICK_SECONDS 1
+/* Segments removed while attached are reaped every this many ticks.  */
+#define REAP_TICKS 5
+
+enum src_kind { SRC_STOP, SRC_TIMER, SRC_TICK, SRC_EXIT };
+
+/* One fd of the helper's epoll set.  */
+struct src {
+	enum src_kind kind;
+	int fd;
+};
+
+struct exit_watch {
+	struct src src; /* a pidfd */
+	pid_t tgid;
+	struct exit_watch *next;
+};
+
+struct plugin {
+	/* Held by handle_request and by the helper for each event.  */
+	pthread_mutex_t lock;
+	char *id;
+	struct ipcns_ns *ns;
+	struct ipcns_host host;
+	/* fd is crun's, -1 until the first notification; never closed here.  */
+	struct ipcns_nfd nf;
+	int epfd;
+	struct src stop, timer, tick;
+	pthread_t helper;
+	bool helper_running;
+	struct exit_watch *watches;
+	/* Parked calls with a deadline; each one's timer slot is its index.
+	 * Few at a time, so a plain array.  */
+	struct ipcns_waiter **timed;
+	size_t ntimed, captimed;
+	unsigned int ticks;
+};
+
+static void plog(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plog(struct plugin *p, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* crun's own messages go to its stderr too.  */
+	fprintf(stderr, "ipcns-crun: container %s: %s\n", p && p->id ? p->id : "?", buf);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int add_src(struct plugin *p, struct src *s)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = s };
+	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, s->fd, &e) < 0 ? -errno : 0;
+}
+
+/* ---- Deadlines.  */
+
+static void timer_rearm(struct plugin *p)
+{
+	struct itimerspec its = { 0 };
+	int64_t dl = -1;
+	for (size_t i = 0; i < p->ntimed; i++)
+		if (dl < 0 || p->timed[i]->deadline < dl)
+			dl = p->timed[i]->deadline;
+	if (dl >= 0) {
+		/* 0 would disarm the timer.  */
+		if (dl == 0)
+			dl = 1;
+		its.it_value.tv_sec = dl / 1000000000;
+		its.it_value.tv_nsec = dl % 1000000000;
+	}
+	timerfd_settime(p->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void timed_remove(struct plugin *p, struct ipcns_waiter *w)
+{
+	int *slot = ipcns_waiter_timer_slot(w);
+	size_t i = (size_t)*slot;
+	if (*slot < 0 || i >= p->ntimed || p->timed[i] != w)
+		return;
+	*slot = -1;
+	p->timed[i] = p->timed[--p->ntimed];
+	if (i < p->ntimed)
+		*ipcns_waiter_timer_slot(p->timed[i]) = (int)i;
+}
+
+static void nfd_arm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
+{
+	struct plugin *p = nf->owner;
+	if (p->ntimed == p->captimed) {
+		size_t ncap = p->captimed ? p->captimed * 2 : 16;
+		struct ipcns_waiter **n = realloc(p->timed, ncap * sizeof(*n));
+		if (!n) {
+			/* Cannot keep the deadline: answer now, as if it had
+			 * passed.  */
+			ipcns_waiter_expire(nf->ns, w);
+			return;
+		}
+		p->timed = n;
+		p->captimed = ncap;
+	}
+	*ipcns_waiter_timer_slot(w) = (int)p->ntimed;
+	p->timed[p->ntimed++] = w;
+	timer_rearm(p);
+}
+
+static void nfd_disarm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
+{
+	struct plugin *p = nf->owner;
+	timed_remove(p, w);
+	timer_rearm(p);
+}
+
+static void timer_fired(struct plugin *p)
+{
+	uint64_t n;
+	if (read(p->timer.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		plog(p, "timerfd read: %s", strerror(errno));
+	int64_t now = mono_ns();
+	/* Expiring one call may answer or release others: rescan.  */
+	for (size_t i = 0; i < p->ntimed;) {
+		struct ipcns_waiter *w = p->timed[i];
+		if (w->deadline > now) {
+			i++;
+			continue;
+		}
+		timed_remove(p, w);
+		ipcns_waiter_expire(p->ns, w);
+		i = 0;
+	}
+	timer_rearm(p);
+}
+
+/* ---- Process exits (SEM_UNDO).  */
+
+static int watch_exit(struct plugin *p, pid_t tgid)
+{
+	for (struct exit_watch *w = p->watches; w; w = w->next)
+		if (w->tgid == tgid)
+			return 0;
+	cleanup_close int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	if (fd < 0)
+		return -errno;
+	struct exit_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	/* A pidfd of a process that already exited is readable at once.  */
+	w->src = (struct src){ SRC_EXIT, fd };
+	w->tgid = tgid;
+	int ret = add_src(p, &w->src);
+	if (ret < 0) {
+		free(w);
+		return ret;
+	}
+	fd = -1;
+	w->next = p->watches;
+	p->watches = w;
+	return 0;
+}
+
+static void exit_watch_free(struct plugin *p, struct exit_watch *w)
+{
+	epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->src.fd, NULL);
+	close(w->src.fd);
+	free(w);
+}
+
+static void exit_fired(struct plugin *p, struct exit_watch *w)
+{
+	for (struct exit_watch **pp = &p->watches; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	pid_t tgid = w->tgid;
+	exit_watch_free(p, w);
+	ipcns_ns_process_exit(p->ns, tgid);
+}
+
+static void tick(struct plugin *p)
+{
+	uint64_t n;
+	struct ipcns_usage u;
+	if (read(p->tick.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	p->ticks++;
+	ipcns_ns_usage(p->ns, &u);
+	/* Parked calls whose callers were interrupted or killed, when
+	 * nothing else touched their object.  */
+	if (u.parked)
+		ipcns_ns_sweep(p->ns);
+	/* Segments removed while attached: destroyed once no process maps
+	 * them.  */
+	if (u.shm_ids && p->ticks % REAP_TICKS == 0)
+		ipcns_ns_shm_reap(p->ns);
+}
+
+static void *helper_main(void *arg)
+{
+	struct plugin *p = arg;
+	for (;;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(p->epfd, evs, (int)ARRAY_SIZE(evs), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			plog(p, "epoll_wait: %s; deadlines and exits are no longer followed", strerror(errno));
+			return NULL;
+		}
+		pthread_mutex_lock(&p->lock);
+		for (int i = 0; i < n; i++) {
+			struct src *s = evs[i].data.ptr;
+			switch (s->kind) {
+			case SRC_STOP:
+				pthread_mutex_unlock(&p->lock);
+				return NULL;
+			case SRC_TIMER:
+				timer_fired(p);
+				break;
+			case SRC_TICK:
+				tick(p);
+				break;
+			case SRC_EXIT:
+				/* Only its own event frees a watch.  */
+				exit_fired(p, container_of(s, struct exit_watch, src));
+				break;
+			}
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/* ---- The notification layer's and the core's host callbacks.  */
+
+static int nfd_watch_exit(struct ipcns_nfd *nf, pid_t tgid)
+{
+	return watch_exit(nf->owner, tgid);
+}
+
+static void nfd_log(struct ipcns_nfd *nf, const char *msg)
+{
+	plog(nf->owner, "%s", msg);
+}
+
+static const struct ipcns_nfd_ops nfd_ops = {
+	.watch_exit = nfd_watch_exit,
+	.arm_timer = nfd_arm_timer,
+	.disarm_timer = nfd_disarm_timer,
+	.log = nfd_log,
+};
+
+static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
+{
+	return watch_exit(h->owner, tgid);
+}
+
+static void host_limit_hit(struct ipcns_host *h, const char *what)
+{
+	plog(h->owner, "%s", what);
+}
+
+/* ---- Set-up and tear-down.  */
+
+static void plugin_free(struct plugin *p)
+{
+	if (!p)
+		return;
+	if (p->helper_running) {
+		uint64_t one = 1;
+		if (write(p->stop.fd, &one, sizeof(one)) != sizeof(one))
+			plog(p, "cannot stop the helper thread: %s", strerror(errno));
+		else
+			pthread_join(p->helper, NULL);
+	}
+	if (p->ns) {
+		/* The container is gone (crun stops plugins once its init
+		 * was reaped): drop what is still parked, then everything.  */
+		if (p->nf.fd >= 0)
+			ipcns_nfd_hangup(&p->nf);
+		ipcns_ns_free(p->ns);
+	}
+	while (p->watches) {
+		struct exit_watch *w = p->watches;
+		p->watches = w->next;
+		exit_watch_free(p, w);
+	}
+	struct src *srcs[] = { &p->stop, &p->timer, &p->tick };
+	for (size_t i = 0; i < ARRAY_SIZE(srcs); i++)
+		if (srcs[i]->fd >= 0)
+			close(srcs[i]->fd);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	ipcns_host_free(&p->host);
+	pthread_mutex_destroy(&p->lock);
+	free(p->timed);
+	free(p->id);
+	free(p);
+}
+
+static inline void plugin_freep(struct plugin **p)
+{
+	plugin_free(*p);
+}
+#define cleanup_plugin __attribute__((cleanup(plugin_freep)))
+
+/* The container's init, from crun's status file (written before crun
+ * starts the plugins).  Its kernel IPC namespace is where the processes
+ * that can map the namespace's segments are; when the file cannot be read,
+ * the first caller's namespace is taken instead.  And it must be our
+ * child: crun runs the plugins in `crun exec' too, where init belongs to
+ * the `crun run' process and a namespace of ours would be a second, empty
+ * one beside the container's.  */
+static int check_init(struct plugin *p, const char *state_dir)
+{
+	struct ipcns_proc_status st;
+	char path[4096];
+	ino_t ino;
+	if (!state_dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/status", state_dir);
+	json_auto_t *status = json_load_file(path, 0, NULL);
+	json_int_t pid = json_integer_value(json_object_get(status, "pid"));
+	if (pid <= 0 || ipcns_proc_status((pid_t)pid, &st) < 0)
+		return 0;
+	if (st.ppid != getpid()) {
+		plog(p, "not loaded by the `crun run' of this container (its init, pid %lld, is not crun's child): "
+			"`crun exec' processes cannot reach the namespace, which lives in the `crun run' process",
+		     (long long)pid);
+		return -ENOTSUP;
+	}
+	if (ipcns_proc_ipc_inode((pid_t)pid, &ino) == 0)
+		ipcns_host_add_inode(&p->host, ino);
+	return 0;
+}
+
+static int start_helper(struct plugin *p)
+{
+	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
+	int ret;
+
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->stop = (struct src){ SRC_STOP, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	p->timer = (struct src){ SRC_TIMER, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	p->tick = (struct src){ SRC_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	if (p->epfd < 0 || p->stop.fd < 0 || p->timer.fd < 0 || p->tick.fd < 0)
+		return -errno;
+	if (timerfd_settime(p->tick.fd, 0, &its, NULL) < 0)
+		return -errno;
+	if ((ret = add_src(p, &p->stop)) < 0 || (ret = add_src(p, &p->timer)) < 0 ||
+	    (ret = add_src(p, &p->tick)) < 0)
+		return ret;
+	/* crun blocks every signal before it starts the plugins; the thread
+	 * inherits that mask, so signals stay crun's.  */
+	ret = pthread_create(&p->helper, NULL, helper_main, p);
+	if (ret)
+		return -ret;
+	p->helper_running = true;
+	return 0;
+}
+
+EXPORT int run_oci_seccomp_notify_version(void)
+{
+	return IPCNS_CRUN_PLUGIN_VERSION;
+}
+
+EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *conf, size_t size_configuration)
+{
+	cleanup_plugin struct plugin *p = NULL;
+	json_auto_t *config = NULL;
+	char path[4096], err[1024];
+	struct ipcns_limits limits;
+	json_error_t jerr;
+	int ret;
+
+	*opaque = NULL;
+	if (!conf)
+		return -EINVAL;
+	/* Every crun since 0.14 passes the four members.  */
+	if (size_configuration < sizeof(*conf)) {
+		plog(NULL, "crun passed a %zu-byte configuration, expected %zu: unsupported crun", size_configuration,
+		     sizeof(*conf));
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->epfd = p->stop.fd = p->timer.fd = p->tick.fd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	p->id = strdup(conf->name ? conf->name : "?");
+	if (!p->id)
+		return -ENOMEM;
+
+	/* crun's copy of the config in its state directory; the bundle's when
+	 * a crun does not give one.  */
+	if (conf->oci_config_path)
+		snprintf(path, sizeof(path), "%s", conf->oci_config_path);
+	else if (conf->bundle_path)
+		snprintf(path, sizeof(path), "%s/config.json", conf->bundle_path);
+	else
+		path[0] = '\0';
+	if (path[0]) {
+		config = json_load_file(path, 0, &jerr);
+		if (!config) {
+			plog(p, "cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
+			return -EINVAL;
+		}
+	}
+	ret = ipcns_limits_from_config(config, json_object_get(config, "annotations"), path, &limits, err,
+				       sizeof(err));
+	if (ret < 0) {
+		plog(p, "%s", err);
+		return ret;
+	}
+
+	p->host.owner = p;
+	p->host.watch_exit = host_watch_exit;
+	p->host.limit_hit = host_limit_hit;
+	p->ns = ipcns_ns_new(&limits, &ipcns_host_proc_ops, &p->host);
+	if (!p->ns)
+		return -ENOMEM;
+	ipcns_nfd_init(&p->nf, -1, p->ns, &nfd_ops, p);
+	ret = check_init(p, conf->runtime_root_path);
+	if (ret < 0)
+		return ret;
+	ret = start_helper(p);
+	if (ret < 0) {
+		plog(p, "cannot start the helper thread: %s", strerror(-ret));
+		return ret;
+	}
+	*opaque = steal_pointer(&p);
+	return 0;
+}
+
+static bool is_ipc_call(const struct ipcns_nfd *nf, const struct seccomp_notif *req)
+{
+	if (req->data.arch != nf->arch)
+		return false;
+	switch (req->data.nr) {
+	case SYS_shmget:
+	case SYS_shmat:
+	case SYS_shmdt:
+	case SYS_shmctl:
+	case SYS_semget:
+	case SYS_semop:
+	case SYS_semtimedop:
+	case SYS_semctl:
+	case SYS_msgget:
+	case SYS_msgsnd:
+	case SYS_msgrcv:
+	case SYS_msgctl:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The first notification: crun's fd becomes ours to answer on.  */
+static void nfd_attach(struct plugin *p, int seccomp_fd, const struct seccomp_notif *req)
+{
+	ino_t ino;
+	p->nf.fd = seccomp_fd;
+	/* The same wake-up mode as ipcnsd (DESIGN.md, "Facts measured").  */
+	ipcns_seccomp_sync_wakeup(seccomp_fd);
+	if (p->host.n_inodes == 0 && ipcns_proc_ipc_inode((pid_t)req->pid, &ino) == 0 &&
+	    ipcns_seccomp_id_valid(seccomp_fd, req->id) == 0)
+		ipcns_host_add_inode(&p->host, ino);
+}
+
+EXPORT int run_oci_seccomp_notify_handle_request(void *opaque, struct seccomp_notif_sizes *sizes,
+						 struct seccomp_notif *sreq, struct seccomp_notif_resp *sresp,
+						 int seccomp_fd, int *handled)
+{
+	struct plugin *p = opaque;
+	int ret;
+
+	*handled = IPCNS_CRUN_NOT_HANDLED;
+	/* Another plugin's calls, and compat-architecture calls (whose
+	 * structures we do not decode): crun or the next plugin answers.  */
+	if (!p || !is_ipc_call(&p->nf, sreq))
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	if (p->nf.fd < 0)
+		nfd_attach(p, seccomp_fd, sreq);
+	/* Answered through the fd, now or, when parked, later.  */
+	ret = ipcns_nfd_handle(&p->nf, sreq);
+	pthread_mutex_unlock(&p->lock);
+	if (ret < 0)
+		plog(p, "answering syscall %d of pid %u failed: %s", sreq->data.nr, sreq->pid, strerror(-ret));
+	/* Never an error for crun: it would end `crun run'.  */
+	*handled = IPCNS_CRUN_DELAYED_RESPONSE;
+	return 0;
+}
+
+EXPORT int run_oci_seccomp_notify_stop(void *opaque)
+{
+	plugin_free(opaque);
+	return 0;
+}
