@@ -360,6 +360,31 @@ static int open_proc_connector(void)
 	return s;
 }
 
+/* The child as fork left it: alive, not a zombie, and not exec'd since
+ * (PF_FORKNOEXEC, field 9 of /proc/PID/stat, is cleared by exec).  Only
+ * then can kcmp tell a copied mm from a shared one.  */
+static bool child_as_forked(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return false;
+	/* Fields after ')': state ppid pgrp session tty tpgid flags.  */
+	unsigned long flags = 0;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & 0x40; /* PF_FORKNOEXEC */
+}
+
 static void proc_fork(pid_t parent, pid_t child)
 {
 	bool checked = false;
@@ -368,8 +393,10 @@ static void proc_fork(pid_t parent, pid_t child)
 			continue;
 		if (!checked) {
 			/* vfork and CLONE_VM children share the parent's mm:
-			 * no VMA is copied.  */
-			if (syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) == 0)
+			 * no VMA is copied.  A child already gone, a zombie or
+			 * exec'd (posix_spawn) cannot tell any more: it is
+			 * taken as never having held anything.  */
+			if (!child_as_forked(child) || syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) == 0)
 				return;
 			checked = true;
 		}
