@@ -295,8 +295,10 @@ int ipcns_ids_add(struct ipcns_ids *ids, struct ipcns_perm *p, int limit,
 		return idx;
 	}
 	if (idx <= ids->last_idx) {
+		/* Linux: "if (ids->seq >= ipcid_seq_max()) ids->seq = 0", so
+		 * the largest sequence number used is IPCNS_SEQ_MAX - 1.  */
 		ids->seq++;
-		if (ids->seq > IPCNS_SEQ_MAX)
+		if (ids->seq >= IPCNS_SEQ_MAX)
 			ids->seq = 0;
 	}
 	ids->last_idx = idx;
