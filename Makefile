@@ -143,7 +143,7 @@ install: $(BINS)
 	install -m 0755 $(filter $(B)/bin/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(filter %.so,$(BINS)),install -m 0644 $(filter %.so,$(BINS)) $(DESTDIR)$(PREFIX)/lib/)
 	$(if $(wildcard spec/ipcnsd.service),install -D -m 0644 spec/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service)
-	$(if $(wildcard spec/hooks.d/ipcns.json),install -D -m 0644 spec/hooks.d/ipcns.json $(DESTDIR)/usr/share/containers/oci/hooks.d/ipcns.json)
+	$(if $(wildcard spec/hooks.d/*.json),install -d $(DESTDIR)/usr/share/containers/oci/hooks.d && install -m 0644 $(wildcard spec/hooks.d/*.json) $(DESTDIR)/usr/share/containers/oci/hooks.d/)
 
 clang-format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

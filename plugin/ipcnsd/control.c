@@ -1,6 +1,7 @@
 /* The operator's protocol, on ipcnsd's socket (root only): one JSON
- * request {"command": "ps"|"ipcs"|"rm", ...} per connection, one JSON
- * reply.  Specified in spec/control.md.  */
+ * request {"command": "ps"|"ipcs"|"rm"|"forget", ...} per connection, one
+ * JSON reply.  Specified in spec/control.md.  */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -127,6 +128,52 @@ static json_t *cmd_rm(struct daemon *d, json_t *req)
 	return json_pack("{s:b}", "ok", 1);
 }
 
+/* The runtime says the container is gone (ipcns-hook poststop).  Its
+ * notify fds normally hang up by themselves when its last process exits,
+ * and the event loop then drops its parked calls and releases its
+ * namespace reference.  forget does now, for the fds that have hung up,
+ * what needs no freeing: their parked calls are dropped.  It frees nothing
+ * itself, because the loop may hold a pending event for those very fds
+ * (only a notify fd's own hang-up event frees it); their hang-up, already
+ * pending, is handled right after this request.  A fd that has not hung up
+ * belongs to processes still alive (outside the container's pid
+ * namespace, for instance): it is left alone and reported.  Idempotent:
+ * an unknown container is not an error.  */
+static json_t *cmd_forget(struct daemon *d, json_t *req)
+{
+	const char *id = json_string_value(json_object_get(req, "container"));
+	if (!id || !*id)
+		return error_reply("%s", "container must be a non-empty string");
+	struct container *c = find_container(d, id);
+	if (!c)
+		return json_pack("{s:b, s:s, s:b}", "ok", 1, "container", id, "registered", 0);
+	int total = 0, live = 0, dropped = 0;
+	for (struct nfd_ent *ne = d->nfds; ne; ne = ne->next) {
+		if (ne->ct != c)
+			continue;
+		total++;
+		/* A seccomp notify fd polls POLLHUP once no task uses its
+		 * filter any more.  */
+		struct pollfd pfd = { .fd = ne->nf.fd, .events = POLLIN };
+		if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLHUP | POLLERR))) {
+			live++;
+			continue;
+		}
+		if (!ne->nf.dead) {
+			int before = ne->nf.nwaiters;
+			ipcns_nfd_hangup(&ne->nf);
+			dropped += before - ne->nf.nwaiters;
+		}
+	}
+	if (live)
+		dlog("container %s: forget: %d of its %d notify fds still live; kept", c->id, live, total);
+	else
+		dlog("container %s: forget: %d notify fds hung up, %d parked calls dropped", c->id, total, dropped);
+	return json_pack("{s:b, s:s, s:b, s:s, s:i, s:i, s:i}", "ok", 1, "container", c->id, "registered", 1,
+			 "namespace", c->nse->key, "notify_fds", total, "live_notify_fds", live, "parked_dropped",
+			 dropped);
+}
+
 json_t *ipcnsd_control(struct daemon *d, json_t *req)
 {
 	const char *cmd = json_string_value(json_object_get(req, "command"));
@@ -138,5 +185,7 @@ json_t *ipcnsd_control(struct daemon *d, json_t *req)
 		return cmd_ipcs(d, req);
 	if (!strcmp(cmd, "rm"))
 		return cmd_rm(d, req);
-	return error_reply("unknown command '%s' (ps, ipcs, rm)", cmd);
+	if (!strcmp(cmd, "forget"))
+		return cmd_forget(d, req);
+	return error_reply("unknown command '%s' (ps, ipcs, rm, forget)", cmd);
 }
