@@ -3,7 +3,7 @@
 # are missing.  Runs apt-get update once, only if something must be installed.
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev \
-bats bats-support bats-assert runc crun busybox-static util-linux procps jq"
+bats bats-support bats-assert runc crun busybox-static util-linux procps jq podman python3-yaml"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

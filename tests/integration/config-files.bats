@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# The configuration files ipcns ships parse and say what they must:
+# examples/kubernetes (YAML, TOML), spec/ipcnsd.service (systemd),
+# spec/hooks.d (oci-hooks(5) JSON), and `make install` installs all of it.
+# No daemon and no container: this file does not load helpers.bash.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+K8S=$REPO/examples/kubernetes
+SOCKET=/run/ipcns/ipcnsd.sock
+# Debian's python3, where python3-yaml is installed (tests/deps.sh).
+PY=/usr/bin/python3
+
+# py CODE FILE...: run CODE with sys.argv[1:] = FILE...
+py() {
+	local code=$1
+	shift
+	"$PY" -c "$code" "$@"
+}
+
+@test "config files: the Kubernetes YAML parses and names the ipcns handler" {
+	"$PY" -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed (tests/deps.sh installs it)"
+	run py '
+import sys, yaml
+docs = {}
+for f in sys.argv[1:]:
+    for d in yaml.safe_load_all(open(f)):
+        docs[d["kind"]] = d
+rc = docs["RuntimeClass"]
+assert rc["apiVersion"] == "node.k8s.io/v1" and rc["metadata"]["name"] == "ipcns", rc
+assert rc["handler"] == "ipcns", rc
+sel = rc["scheduling"]["nodeSelector"]
+ds = docs["DaemonSet"]
+assert ds["apiVersion"] == "apps/v1" and ds["metadata"]["namespace"] == docs["Namespace"]["metadata"]["name"]
+pod = ds["spec"]["template"]["spec"]
+assert ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+assert pod["hostPID"] is True
+assert pod["nodeSelector"] == sel, (pod["nodeSelector"], sel)
+assert ds["spec"]["updateStrategy"]["type"] == "OnDelete"
+(c,) = pod["containers"]
+assert c["securityContext"]["privileged"] is True
+assert c["command"] == ["/usr/local/bin/ipcnsd", "--socket", "/run/ipcns/ipcnsd.sock"], c["command"]
+(m,) = c["volumeMounts"]
+(v,) = [v for v in pod["volumes"] if v["name"] == m["name"]]
+assert m["mountPath"] == "/run/ipcns" and v["hostPath"]["path"] == "/run/ipcns", (m, v)
+demo = docs["Pod"]
+assert demo["spec"]["runtimeClassName"] == "ipcns"
+assert all(k.startswith("org.ipcns.") for k in demo["metadata"]["annotations"])
+print("ok", sorted(docs))
+' "$K8S/runtimeclass.yaml" "$K8S/daemonset.yaml" "$K8S/pod.yaml"
+	assert_success
+	assert_output "ok ['DaemonSet', 'Namespace', 'Pod', 'RuntimeClass']"
+}
+
+@test "config files: the containerd and CRI-O snippets parse and run ipcns-runtime" {
+	run py '
+import sys, tomllib
+ctd = tomllib.load(open(sys.argv[1], "rb"))
+h = ctd["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["ipcns"]
+assert ctd["version"] == 2
+assert h["runtime_type"] == "io.containerd.runc.v2", h
+assert h["options"]["BinaryName"] == "/usr/local/bin/ipcns-runtime", h
+assert "org.ipcns.*" in h["pod_annotations"], h
+crio = tomllib.load(open(sys.argv[2], "rb"))
+r = crio["crio"]["runtime"]["runtimes"]["ipcns"]
+assert r["runtime_path"] == "/usr/local/bin/ipcns-runtime" and r["runtime_type"] == "oci", r
+print("ok")
+' "$K8S/containerd-config.toml" "$K8S/crio.conf.d/10-ipcns.conf"
+	assert_success
+	assert_output ok
+}
+
+@test "config files: ipcnsd.service is a valid unit that runs ipcnsd on the default socket" {
+	local unit=$REPO/spec/ipcnsd.service
+	run grep -xE 'Type=simple|ExecStart=/usr/local/bin/ipcnsd --socket /run/ipcns/ipcnsd.sock|RuntimeDirectory=ipcns|Restart=on-failure|WantedBy=multi-user.target' "$unit"
+	assert_success
+	[ "${#lines[@]}" -eq 5 ]
+	# Nothing that would hide other processes' /proc or drop ptrace.
+	run grep -E '^(ProtectSystem|ProtectProc|PrivateTmp|PrivatePIDs|CapabilityBoundingSet|SystemCallFilter|User|DynamicUser)=' "$unit"
+	assert_failure
+	# The socket is ipcns-runtime's and ipcns-hook's default.
+	grep -q "#define IPCNS_DEFAULT_SOCKET \"$SOCKET\"" "$REPO/runtime-hook/settings.h"
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed: structure checked only"
+	# verify checks that ExecStart exists: point it at this build.  Any
+	# output (an unknown key, a bad value) is a failure.
+	sed "s|/usr/local/bin/ipcnsd|$REPO/build/bin/ipcnsd|" "$unit" >"$BATS_TEST_TMPDIR/ipcnsd.service"
+	[ -x "$REPO/build/bin/ipcnsd" ] || skip "build/bin/ipcnsd missing: run 'make all' first"
+	run systemd-analyze verify "$BATS_TEST_TMPDIR/ipcnsd.service"
+	assert_success
+	assert_output ""
+}
+
+@test "config files: the hooks.d files are oci-hooks 1.0.0 for ipcns-hook, one stage each" {
+	local f stage n=0
+	for f in "$REPO"/spec/hooks.d/*.json; do
+		stage=$(jq -r '.stages[0]' "$f")
+		run jq -e --arg stage "$stage" '
+			.version == "1.0.0"
+			and .hook.path == "/usr/local/bin/ipcns-hook"
+			and .hook.args == ["ipcns-hook", $stage]
+			and .stages == [$stage]
+			and ($stage == "precreate" or $stage == "poststop")
+			and (.hook.timeout | type) == "number"
+			and .when.annotations == {"^org\\.ipcns\\.enable$": "^true$"}' "$f"
+		assert_success
+		n=$((n + 1))
+	done
+	# Both stages, each once.
+	run sh -c "jq -r '.stages[]' '$REPO'/spec/hooks.d/*.json | sort"
+	assert_output "poststop
+precreate"
+	[ "$n" -eq 2 ]
+}
+
+@test "config files: make install puts every file in place" {
+	local d=$BATS_TEST_TMPDIR/root f
+	run make -C "$REPO" --no-print-directory install DESTDIR="$d" PREFIX=/usr/local
+	assert_success
+	for f in bin/ipcnsd bin/ipcnsctl bin/ipcns-runtime bin/ipcns-hook; do
+		[ -x "$d/usr/local/$f" ] || fail "not installed: /usr/local/$f"
+	done
+	[ -f "$d/usr/local/lib/libipcns-crun.so" ] || fail "not installed: /usr/local/lib/libipcns-crun.so"
+	cmp "$REPO/spec/ipcnsd.service" "$d/etc/systemd/system/ipcnsd.service"
+	for f in "$REPO"/spec/hooks.d/*.json; do
+		cmp "$f" "$d/usr/share/containers/oci/hooks.d/${f##*/}"
+	done
+	# And what the files name is what was installed.
+	run jq -r '.hook.path' "$d"/usr/share/containers/oci/hooks.d/*.json
+	for f in "${lines[@]}"; do
+		[ -x "$d$f" ] || fail "hooks.d names $f, which make install did not install"
+	done
+	run sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$d/etc/systemd/system/ipcnsd.service"
+	[ -x "$d$output" ] || fail "ipcnsd.service runs $output, which make install did not install"
+}
