@@ -163,8 +163,73 @@ static double bench_bandwidth(long passes)
 	return (double)size * (double)passes / (1 << 20) / (t / 1e9);
 }
 
+/* semop_timed SECONDS [BARRIER]: waits for the file BARRIER to exist (so
+ * that many containers start together), then counts semops for SECONDS.
+ * Prints ops per second.  */
+static int semop_timed(int argc, char **argv)
+{
+	double secs = argc > 2 ? atof(argv[2]) : 2;
+	if (argc > 3)
+		while (access(argv[3], F_OK) < 0)
+			usleep(1000);
+	int id = semget(IPC_PRIVATE, 1, 0600);
+	if (id < 0)
+		die("semget");
+	struct sembuf up = { 0, 1, 0 }, down = { 0, -1, 0 };
+	long n = 0;
+	double t0 = now_ns(), end = t0 + secs * 1e9, t;
+	do {
+		for (int i = 0; i < 50; i++) {
+			semop(id, &up, 1);
+			semop(id, &down, 1);
+		}
+		n += 100;
+	} while ((t = now_ns()) < end);
+	semctl(id, 0, IPC_RMID);
+	printf("semop_timed %.0f ops/s\n", (double)n / ((t - t0) / 1e9));
+	return 0;
+}
+
+/* hold KIND N: create N objects of KIND (shm, sem, msg), print "ready",
+ * then wait for stdin to close and remove them.  */
+static int hold(int argc, char **argv)
+{
+	const char *kind = argc > 2 ? argv[2] : "sem";
+	long n = argc > 3 ? atol(argv[3]) : 1000;
+	int *ids = calloc((size_t)n, sizeof(int));
+	for (long i = 0; i < n; i++) {
+		if (!strcmp(kind, "shm"))
+			ids[i] = shmget(IPC_PRIVATE, 4096, 0600);
+		else if (!strcmp(kind, "msg"))
+			ids[i] = msgget(IPC_PRIVATE, 0600);
+		else
+			ids[i] = semget(IPC_PRIVATE, 1, 0600);
+		if (ids[i] < 0)
+			die(kind);
+	}
+	printf("ready\n");
+	fflush(stdout);
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+	for (long i = 0; i < n; i++) {
+		if (!strcmp(kind, "shm"))
+			shmctl(ids[i], IPC_RMID, NULL);
+		else if (!strcmp(kind, "msg"))
+			msgctl(ids[i], IPC_RMID, NULL);
+		else
+			semctl(ids[i], 0, IPC_RMID);
+	}
+	free(ids);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "semop_timed"))
+		return semop_timed(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "hold"))
+		return hold(argc, argv);
 	static const struct {
 		const char *name;
 		double (*fn)(long);

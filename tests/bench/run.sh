@@ -1,0 +1,176 @@
+#!/bin/bash
+# make bench: every case natively (a plain runc container: the kernel's
+# System V IPC) and under ipcnsd (the same container through ipcns-runtime),
+# with the floor (a trivial seccomp supervisor, tests/bench/floor.c) where it
+# applies, and the ratios, all measured in this run.  Medians of REPEAT runs.
+# No pass/fail: the machine is shared and noisy; read the ratios.
+#   REPEAT=5 CASES="..." MANY="1 2 8 64" tests/bench/run.sh
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+B=$PWD/build
+REPEAT=${REPEAT:-5}
+CASES=${CASES:-"trivial semop sem_pingpong msg_pingpong shmat_shmdt bandwidth getppid"}
+MANY=${MANY:-"1 2 8 64"}
+RUN=$(mktemp -d /tmp/ipcns-bench.XXXXXX)
+SOCK=$RUN/ipcnsd.sock
+ROOT=$RUN/runc-root
+mkdir -p "$ROOT" "$RUN/xchg"
+DPID=
+
+cleanup() {
+	for c in $(runc --root "$ROOT" list -q 2>/dev/null); do runc --root "$ROOT" delete -f "$c" >/dev/null 2>&1; done
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+for b in ipcnsd ipcns-runtime; do
+	[ -x "$B/bin/$b" ] || { echo "bench: build first (make)" >&2; exit 1; }
+done
+"$B/bin/ipcnsd" --socket "$SOCK" 2>"$RUN/ipcnsd.log" &
+DPID=$!
+for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+
+# A container whose rootfs is the host's binaries, read-only, and the build
+# directory at /ipcns.  A seccomp profile like a runtime default (allow,
+# with a few denials), so that both sides pay for a filter as real
+# containers do; the ipcns side adds its rule to it.
+(cd "$RUN" && runc spec)
+jq --arg build "$B" --arg x "$RUN/xchg" '
+	.process.terminal = false
+	| .root.readonly = true
+	| del(.linux.resources)
+	| .mounts = [.mounts[] | select(.destination != "/sys/fs/cgroup")]
+		+ (["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"]
+		   | map({destination: ., type: "bind", source: ., options: ["rbind", "ro"]}))
+		+ [{destination: "/ipcns", type: "bind", source: $build, options: ["rbind", "ro"]},
+		   {destination: "/xchg", type: "bind", source: $x, options: ["rbind", "rw"]}]
+	| .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW",
+		syscalls: [{names: ["kexec_load", "open_by_handle_at", "init_module", "finit_module",
+			"delete_module", "bpf", "perf_event_open", "userfaultfd"],
+			action: "SCMP_ACT_ERRNO", errnoRet: 1}]}
+' "$RUN/config.json" >"$RUN/base.json"
+
+bundle() { # args... -> prints a new bundle dir; its name is the container id
+	local b
+	b=$(mktemp -d "$RUN/b.XXXXXX")
+	mkdir -p "$b/rootfs"
+	(cd "$b/rootfs" && mkdir -p usr lib lib64 bin sbin etc proc dev sys tmp ipcns xchg)
+	jq --args '.process.args = $ARGS.positional' "$@" <"$RUN/base.json" >"$b/config.json"
+	echo "$b"
+}
+
+# run MODE ARGS...: one container, its stdout.
+run() {
+	local mode=$1
+	shift
+	local b
+	b=$(bundle "$@")
+	if [ "$mode" = native ]; then
+		runc --root "$ROOT" run --bundle "$b" "$(basename "$b")" </dev/null
+	else
+		IPCNS_SOCKET=$SOCK IPCNS_RUNTIME=runc "$B/bin/ipcns-runtime" --root "$ROOT" run --bundle "$b" "$(basename "$b")" </dev/null
+	fi
+	rm -rf "$b"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+value() { awk '{print $2}'; }
+
+floor_ns() {
+	for _ in $(seq "$REPEAT"); do "$B/tests/bench/floor" 100000 | value; done | median
+}
+
+printf '%-14s %14s %14s %12s %10s %10s  %s\n' case native ipcnsd floor ipcns/nat ipcns/flr unit
+FLOOR=$(floor_ns)
+for c in $CASES; do
+	nat=$(for _ in $(seq "$REPEAT"); do run native /ipcns/tests/bench/ipcns-bench "$c" | value; done | median)
+	ipc=$(for _ in $(seq "$REPEAT"); do run ipcns /ipcns/tests/bench/ipcns-bench "$c" | value; done | median)
+	case $c in bandwidth) unit=MB/s ;; *pingpong) unit=ns/roundtrip ;; shmat_shmdt) unit=ns/pair ;; *) unit=ns/call ;; esac
+	case $c in
+	trivial | semop) fl=$FLOOR ;;
+	# A round trip is two trapped calls on the critical path (the post
+	# that wakes the peer, the wait that is woken): two floors.
+	sem_pingpong | msg_pingpong) fl=$(awk -v f="$FLOOR" 'BEGIN {printf "%.1f", 2 * f}') ;;
+	*) fl=- ;;
+	esac
+	if [ "$c" = bandwidth ]; then
+		r1=$(awk -v a="$ipc" -v b="$nat" 'BEGIN {printf "%.3f", a / b}')
+	else
+		r1=$(awk -v a="$ipc" -v b="$nat" 'BEGIN {printf "%.2f", a / b}')
+	fi
+	r2=-
+	[ "$fl" != - ] && r2=$(awk -v a="$ipc" -v b="$fl" 'BEGIN {printf "%.2f", a / b}')
+	printf '%-14s %14s %14s %12s %10s %10s  %s\n' "$c" "$nat" "$ipc" "$fl" "$r1" "$r2" "$unit"
+done
+
+# Container start to exit.
+startms() {
+	local mode=$1 t0 t1
+	t0=$(date +%s%N)
+	run "$mode" /bin/true >/dev/null
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000))
+}
+nat=$(for _ in $(seq $((REPEAT * 2))); do startms native; done | median)
+ipc=$(for _ in $(seq $((REPEAT * 2))); do startms ipcns; done | median)
+printf '%-14s %14s %14s %12s %10s %10s  %s\n' start_to_exit "$nat" "$ipc" - \
+	"$(awk -v a="$ipc" -v b="$nat" 'BEGIN {printf "%.2f", a / b}')" - "us (+$(((${ipc%.*} - ${nat%.*}) / 1000)) ms)"
+
+# Many containers at once, each in a semop loop: aggregate operations/s.
+many() { # mode count
+	local mode=$1 k=$2 i pids=()
+	rm -f "$RUN/xchg/go"
+	for i in $(seq "$k"); do
+		run "$mode" /ipcns/tests/bench/ipcns-bench semop_timed 2 /xchg/go >"$RUN/many.$i" &
+		pids+=($!)
+	done
+	# Start them together once all are up.
+	for _ in $(seq 600); do
+		[ "$(ls /proc/*/comm 2>/dev/null | xargs -r grep -l '^ipcns-bench$' 2>/dev/null | wc -l)" -ge "$k" ] && break
+		sleep 0.1
+	done
+	touch "$RUN/xchg/go"
+	wait "${pids[@]}"
+	cat "$RUN"/many.* | value | awk '{s += $1} END {printf "%.0f", s}'
+	rm -f "$RUN"/many.*
+}
+for k in $MANY; do
+	nat=$(many native "$k")
+	ipc=$(many ipcns "$k")
+	printf '%-14s %14s %14s %12s %10s %10s  %s\n' "semop_x$k" "$nat" "$ipc" - \
+		"$(awk -v a="$ipc" -v b="$nat" 'BEGIN {printf "%.3f", a / b}')" - "ops/s, all containers"
+done
+
+# ipcnsd memory: per idle namespace, and per 1000 objects.
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$DPID/status"; }
+sleep 0.5
+r0=$(rss)
+idle=16
+pids=()
+for i in $(seq $idle); do
+	b=$(bundle /bin/sleep 30)
+	IPCNS_SOCKET=$SOCK "$B/bin/ipcns-runtime" --root "$ROOT" run --bundle "$b" "idle$i" </dev/null >/dev/null 2>&1 &
+	pids+=($!)
+done
+for _ in $(seq 100); do [ "$(grep -c 'registered' "$RUN/ipcnsd.log")" -ge $((idle + 0)) ] && break; sleep 0.1; done
+sleep 0.5
+r1=$(rss)
+printf '%-14s %14s %14s %12s %10s %10s  %s\n' idle_ns - "$(((r1 - r0) * 1024 / idle))" - - - "bytes of ipcnsd RSS per idle namespace ($idle namespaces)"
+for c in $(runc --root "$ROOT" list -q 2>/dev/null); do runc --root "$ROOT" kill "$c" KILL >/dev/null 2>&1; done
+wait "${pids[@]}" 2>/dev/null
+for kind in shm sem msg; do
+	sleep 0.5
+	r0=$(rss)
+	b=$(bundle /ipcns/tests/bench/ipcns-bench hold "$kind" 1000)
+	mkfifo "$RUN/hold.in"
+	IPCNS_SOCKET=$SOCK "$B/bin/ipcns-runtime" --root "$ROOT" run --bundle "$b" "hold$kind" <"$RUN/hold.in" >"$RUN/hold.out" 2>&1 &
+	hp=$!
+	exec 9>"$RUN/hold.in"
+	for _ in $(seq 600); do grep -q ready "$RUN/hold.out" && break; sleep 0.1; done
+	r1=$(rss)
+	exec 9>&-
+	wait $hp
+	rm -f "$RUN/hold.in"
+	printf '%-14s %14s %14s %12s %10s %10s  %s\n' "1000_$kind" - "$(((r1 - r0)))" - - - "KiB of ipcnsd RSS per 1000 objects"
+done
