@@ -2,7 +2,8 @@
 # ipcns demo (`make demo`): three runc containers and one ipcnsd.
 #
 #   producer  writes three messages into the segment with key 0x1234 and
-#             waits until they are read;
+#             sleeps in semop (the semaphore set with the same key) until
+#             they are read;
 #   consumer  joins the producer's IPC namespace and reads them;
 #   stranger  has an IPC namespace of its own: the same key finds nothing.
 #
@@ -128,10 +129,14 @@ done
 indent <"$WORK/producer.out"
 grep -q "waiting for the consumer" "$WORK/producer.out" || die "the producer did not write its messages"
 PRODUCER_PID=$(runc --root "$WORK/runc" state demo-producer | jq -r .pid)
-echo "   (its init is host pid $PRODUCER_PID; its segment lives in ipcnsd, not in the kernel)"
+echo "   (its init is host pid $PRODUCER_PID; its segment and semaphores live in ipcnsd, not in the kernel)"
 
-say "ipcnsd ps: one namespace, one segment"
+say "ipcnsd ps: one namespace, one segment, one semaphore set; the producer's semop is parked"
 show_ps | indent
+if [ -x "$B/bin/ipcnsctl" ]; then
+	say "ipcnsctl ipcs demo-producer"
+	"$B/bin/ipcnsctl" --socket "$SOCK" ipcs demo-producer | indent
+fi
 
 say "Container 'stranger': its own IPC namespace, the same key"
 bundle stranger "" -- shm_consumer -k "$KEY"
@@ -139,7 +144,7 @@ rc=0
 run_ct stranger >"$WORK/stranger.out" 2>&1 || rc=$?
 indent <"$WORK/stranger.out"
 [ "$rc" = 2 ] || die "the stranger should find no segment with key $KEY (exit 2), got exit $rc"
-echo "   -> isolated: the producer's segment is invisible here"
+echo "   -> isolated: the producer's segment and semaphores are invisible here"
 
 say "Container 'consumer': joins the producer's IPC namespace (/proc/$PRODUCER_PID/ns/ipc)"
 bundle consumer "/proc/$PRODUCER_PID/ns/ipc" -- shm_consumer -k "$KEY" -n 3 -t 10
@@ -148,9 +153,9 @@ run_ct consumer >"$WORK/consumer.out" 2>&1 || rc=$?
 indent <"$WORK/consumer.out"
 [ "$rc" = 0 ] || die "the consumer failed (exit $rc)"
 grep -q "message 3: producer container" "$WORK/consumer.out" || die "the consumer did not read the producer's messages"
-echo "   -> shared: same namespace, same segment"
+echo "   -> shared: same namespace, same segment, same semaphores"
 
-say "The producer sees its messages read and exits"
+say "The consumer's V(empty) wakes the producer: its messages are read, it exits"
 wait "$PRODUCER_JOB" || die "the producer container failed (exit $?)"
 PRODUCER_JOB=
 indent <"$WORK/producer.out"
