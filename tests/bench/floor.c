@@ -1,11 +1,13 @@
-/* floor [N] [--no-sync]: the physical limit of a trapped system call on
+/* floor [N] [--no-sync] [--epoll|--poll]: the physical limit of a trapped system call on
  * this machine.  A child traps shmctl with a seccomp user-notify filter; a
  * trivial supervisor (the parent) answers each notification with EINVAL
- * at once.  Prints "floor NS ns/call".  With SYNC_WAKE_UP unless --no-sync,
- * as ipcnsd does.  */
+ * at once.  Prints "floor NS ns/call".  With SYNC_WAKE_UP unless --no-sync.
+ * The supervisor blocks in the RECV ioctl, or with --epoll in epoll_wait
+ * (as one event loop for many fds would), or with --poll in poll(2).  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -64,10 +66,14 @@ static int recv_fd(int sock)
 int main(int argc, char **argv)
 {
 	long n = 200000;
-	int sync = 1;
+	int sync = 1, mode = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-sync"))
 			sync = 0;
+		else if (!strcmp(argv[i], "--epoll"))
+			mode = 1;
+		else if (!strcmp(argv[i], "--poll"))
+			mode = 2;
 		else
 			n = atol(argv[i]);
 	}
@@ -100,7 +106,8 @@ int main(int argc, char **argv)
 			syscall(SYS_shmctl, -1, IPC_STAT, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
-		printf("floor%s %.1f ns/call\n", sync ? "" : "_nosync", ns);
+		printf("floor%s%s %.1f ns/call\n", sync ? "" : "_nosync", mode == 1 ? "_epoll" : mode == 2 ? "_poll" : "",
+		       ns);
 		fflush(stdout);
 		_exit(0);
 	}
@@ -111,12 +118,19 @@ int main(int argc, char **argv)
 		ioctl(nfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1UL);
 	if (write(sp[1], "g", 1) != 1)
 		return 1;
+	int ep = epoll_create1(0);
+	struct epoll_event ee = { .events = EPOLLIN, .data.fd = nfd };
+	epoll_ctl(ep, EPOLL_CTL_ADD, nfd, &ee);
 	for (;;) {
 		struct seccomp_notif req;
 		struct pollfd pfd = { .fd = nfd, .events = POLLIN };
-		/* The filter hangs up when the child is gone.  */
-		if (poll(&pfd, 1, -1) < 0 || !(pfd.revents & POLLIN))
+		if (mode == 1) {
+			if (epoll_wait(ep, &ee, 1, -1) != 1 || !(ee.events & EPOLLIN))
+				break;
+		} else if (poll(&pfd, 1, -1) < 0 || !(pfd.revents & POLLIN)) {
+			/* The filter hangs up when the child is gone.  */
 			break;
+		}
 		memset(&req, 0, sizeof(req));
 		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
 			if (errno == EINTR || errno == ENOENT)
