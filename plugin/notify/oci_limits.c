@@ -66,10 +66,12 @@ static int apply_sysctl(struct ipcns_limits *l, const char *key, const char *val
 		if (!ret)
 			l->msgmni = (uint32_t)v;
 	} else if (!strcmp(key, "kernel.sem")) {
-		/* "SEMMSL SEMMNS SEMOPM SEMMNI", as /proc/sys/kernel/sem.  */
-		long long a[4];
+		/* "SEMMSL SEMMNS SEMOPM SEMMNI", as /proc/sys/kernel/sem,
+		 * which also takes fewer values and keeps the others.  */
+		long long a[4] = { l->semmsl, l->semmns, l->semopm, l->semmni };
 		char extra;
-		if (!val || sscanf(val, "%lld %lld %lld %lld %c", &a[0], &a[1], &a[2], &a[3], &extra) != 4)
+		int n = val ? sscanf(val, "%lld %lld %lld %lld %c", &a[0], &a[1], &a[2], &a[3], &extra) : 0;
+		if (n < 1 || n > 4)
 			return -EINVAL;
 		for (int i = 0; i < 4; i++)
 			if (a[i] < 0 || a[i] > INT_MAX)
