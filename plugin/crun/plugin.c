@@ -45,7 +45,7 @@
 /* Segments removed while attached are reaped every this many ticks.  */
 #define REAP_TICKS 5
 
-enum src_kind { SRC_STOP, SRC_TIMER, SRC_TICK, SRC_EXIT };
+enum src_kind { SRC_STOP, SRC_TIMER, SRC_TICK, SRC_EXITS };
 
 /* One fd of the helper's epoll set.  */
 struct src {
@@ -54,7 +54,7 @@ struct src {
 };
 
 struct exit_watch {
-	struct src src; /* a pidfd */
+	int fd; /* a pidfd, in the exits epoll set */
 	pid_t tgid;
 	struct exit_watch *next;
 };
@@ -68,7 +68,11 @@ struct plugin {
 	/* fd is crun's, -1 until the first notification; never closed here.  */
 	struct ipcns_nfd nf;
 	int epfd;
-	struct src stop, timer, tick;
+	/* exits: an epoll set of the pidfds, itself in epfd.  Read only under
+	 * the lock, by the helper and before every call handle_request runs,
+	 * so that a call made after a process's exit sees its SEM_UNDO
+	 * adjustments, as in Linux (ipcnsd orders its events the same way).  */
+	struct src stop, timer, tick, exits;
 	pthread_t helper;
 	bool helper_running;
 	struct exit_watch *watches;
@@ -196,14 +200,13 @@ static int watch_exit(struct plugin *p, pid_t tgid)
 	if (!w)
 		return -ENOMEM;
 	/* A pidfd of a process that already exited is readable at once.  */
-	w->src = (struct src){ SRC_EXIT, fd };
-	w->tgid = tgid;
-	int ret = add_src(p, &w->src);
-	if (ret < 0) {
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = w };
+	if (epoll_ctl(p->exits.fd, EPOLL_CTL_ADD, fd, &e) < 0) {
 		free(w);
-		return ret;
+		return -errno;
 	}
-	fd = -1;
+	w->fd = move_fd(&fd);
+	w->tgid = tgid;
 	w->next = p->watches;
 	p->watches = w;
 	return 0;
@@ -211,8 +214,8 @@ static int watch_exit(struct plugin *p, pid_t tgid)
 
 static void exit_watch_free(struct plugin *p, struct exit_watch *w)
 {
-	epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->src.fd, NULL);
-	close(w->src.fd);
+	epoll_ctl(p->exits.fd, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
 	free(w);
 }
 
@@ -227,6 +230,19 @@ static void exit_fired(struct plugin *p, struct exit_watch *w)
 	pid_t tgid = w->tgid;
 	exit_watch_free(p, w);
 	ipcns_ns_process_exit(p->ns, tgid);
+}
+
+/* Every exit that has happened, now.  Under the lock.  */
+static void drain_exits(struct plugin *p)
+{
+	struct epoll_event evs[16];
+	int n;
+	do {
+		n = epoll_wait(p->exits.fd, evs, (int)ARRAY_SIZE(evs), 0);
+		/* Only its own event frees a watch.  */
+		for (int i = 0; i < n; i++)
+			exit_fired(p, evs[i].data.ptr);
+	} while (n == (int)ARRAY_SIZE(evs));
 }
 
 static void tick(struct plugin *p)
@@ -272,9 +288,8 @@ static void *helper_main(void *arg)
 			case SRC_TICK:
 				tick(p);
 				break;
-			case SRC_EXIT:
-				/* Only its own event frees a watch.  */
-				exit_fired(p, container_of(s, struct exit_watch, src));
+			case SRC_EXITS:
+				drain_exits(p);
 				break;
 			}
 		}
@@ -336,7 +351,7 @@ static void plugin_free(struct plugin *p)
 		p->watches = w->next;
 		exit_watch_free(p, w);
 	}
-	struct src *srcs[] = { &p->stop, &p->timer, &p->tick };
+	struct src *srcs[] = { &p->stop, &p->timer, &p->tick, &p->exits };
 	for (size_t i = 0; i < ARRAY_SIZE(srcs); i++)
 		if (srcs[i]->fd >= 0)
 			close(srcs[i]->fd);
@@ -394,12 +409,13 @@ static int start_helper(struct plugin *p)
 	p->stop = (struct src){ SRC_STOP, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
 	p->timer = (struct src){ SRC_TIMER, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
 	p->tick = (struct src){ SRC_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
-	if (p->epfd < 0 || p->stop.fd < 0 || p->timer.fd < 0 || p->tick.fd < 0)
+	p->exits = (struct src){ SRC_EXITS, epoll_create1(EPOLL_CLOEXEC) };
+	if (p->epfd < 0 || p->stop.fd < 0 || p->timer.fd < 0 || p->tick.fd < 0 || p->exits.fd < 0)
 		return -errno;
 	if (timerfd_settime(p->tick.fd, 0, &its, NULL) < 0)
 		return -errno;
 	if ((ret = add_src(p, &p->stop)) < 0 || (ret = add_src(p, &p->timer)) < 0 ||
-	    (ret = add_src(p, &p->tick)) < 0)
+	    (ret = add_src(p, &p->tick)) < 0 || (ret = add_src(p, &p->exits)) < 0)
 		return ret;
 	/* crun blocks every signal before it starts the plugins; the thread
 	 * inherits that mask, so signals stay crun's.  */
@@ -436,7 +452,7 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->epfd = p->stop.fd = p->timer.fd = p->tick.fd = -1;
+	p->epfd = p->stop.fd = p->timer.fd = p->tick.fd = p->exits.fd = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	p->id = strdup(conf->name ? conf->name : "?");
 	if (!p->id)
@@ -533,6 +549,8 @@ EXPORT int run_oci_seccomp_notify_handle_request(void *opaque, struct seccomp_no
 	pthread_mutex_lock(&p->lock);
 	if (p->nf.fd < 0)
 		nfd_attach(p, seccomp_fd, sreq);
+	if (p->watches)
+		drain_exits(p);
 	/* Answered through the fd, now or, when parked, later.  */
 	ret = ipcns_nfd_handle(&p->nf, sreq);
 	pthread_mutex_unlock(&p->lock);
