@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +104,26 @@ static void check_not_self(const struct ipcns_cmdline *cl, const struct ipcns_se
 		     file, s->runtime_from);
 }
 
+/* runc and crun fail at the connect too, but say less: name the socket
+ * and what to do.  A connection that sends nothing is a probe to ipcnsd.  */
+static void check_daemon(const struct ipcns_cmdline *cl, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		fail(cl, "socket path too long (%zu bytes, at most %zu): %s", strlen(path), sizeof(sa.sun_path) - 1,
+		     path);
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail(cl, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		fail(cl,
+		     "ipcnsd is not running: cannot connect to %s: %s; start it (ipcnsd --socket %s, or systemctl "
+		     "start ipcnsd) or set IPCNS_SOCKET to the socket it listens on",
+		     path, strerror(errno), path);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct ipcns_cmdline cl;
@@ -130,6 +152,7 @@ int main(int argc, char **argv)
 		ret = ipcns_config_file_edit(path, &edit, err, sizeof(err));
 		if (ret < 0)
 			fail(&cl, "%s", err);
+		check_daemon(&cl, s.socket);
 	}
 
 	check_not_self(&cl, &s);

@@ -693,7 +693,9 @@ static void handle_connection(int cfd)
 			break;
 	}
 	char err[512] = "";
-	if (!msg) {
+	if (!msg && len == 0 && nfds == 0) {
+		/* A probe (ipcns-runtime checks that ipcnsd listens).  */
+	} else if (!msg) {
 		dlog("malformed message from pid %d: %s", (int)cred.pid, len ? jerr.text : "empty");
 	} else if (json_object_get(msg, "command")) {
 		json_t *reply = ipcnsd_control(&D, msg);
