@@ -202,8 +202,9 @@ static int watch_exit(struct plugin *p, pid_t tgid)
 	/* A pidfd of a process that already exited is readable at once.  */
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = w };
 	if (epoll_ctl(p->exits.fd, EPOLL_CTL_ADD, fd, &e) < 0) {
+		int err = errno;
 		free(w);
-		return -errno;
+		return -err;
 	}
 	w->fd = move_fd(&fd);
 	w->tgid = tgid;
