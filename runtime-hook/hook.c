@@ -55,20 +55,28 @@ static void usage(FILE *f)
 		   "stdin and tells ipcnsd the container is gone.\n");
 }
 
+/* The JSON document on stdin (WHAT: "config", "state"), or NULL.  */
+static json_t *load_stdin(const char *stage, const char *what)
+{
+	json_error_t jerr;
+	json_t *json = json_loadf(stdin, JSON_ALLOW_NUL, &jerr);
+
+	if (json == NULL)
+		say(LOG_ERR, "%s: the %s on stdin is not valid JSON: %d:%d: %s", stage, what, jerr.line,
+		    jerr.column, jerr.text);
+	return json;
+}
+
 static int precreate(const struct ipcns_settings *s)
 {
 	cleanup_json json_t *config = NULL;
 	struct ipcns_edit edit = { .socket = s->socket, .listener_metadata = s->listener_metadata };
 	char err[IPCNS_ERR_MAX];
-	json_error_t jerr;
 	int ret;
 
-	config = json_loadf(stdin, JSON_ALLOW_NUL, &jerr);
-	if (config == NULL) {
-		say(LOG_ERR, "precreate: the config on stdin is not valid JSON: %d:%d: %s", jerr.line, jerr.column,
-		    jerr.text);
+	config = load_stdin("precreate", "config");
+	if (config == NULL)
 		return -EINVAL;
-	}
 	ret = ipcns_config_edit(config, &edit, err, sizeof(err));
 	if (ret < 0) {
 		say(LOG_ERR, "precreate: %s", err);
@@ -142,16 +150,12 @@ static int poststop(const struct ipcns_settings *s)
 	cleanup_json json_t *req = NULL;
 	const struct timespec pause = { 0, FORGET_POLL_MS * 1000000L };
 	char err[IPCNS_ERR_MAX];
-	json_error_t jerr;
 	const char *id;
 	int ret;
 
-	state = json_loadf(stdin, JSON_ALLOW_NUL, &jerr);
-	if (state == NULL) {
-		say(LOG_ERR, "poststop: the state on stdin is not valid JSON: %d:%d: %s", jerr.line, jerr.column,
-		    jerr.text);
+	state = load_stdin("poststop", "state");
+	if (state == NULL)
 		return -EINVAL;
-	}
 	id = json_string_value(json_object_get(state, "id"));
 	if (id == NULL || id[0] == '\0') {
 		say(LOG_ERR, "poststop: the state on stdin has no \"id\"");
