@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -343,17 +342,35 @@ static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
 	return call_valid(n);
 }
 
+/* The caller's soft RLIMIT_MEMLOCK.  prlimit(2) on a process of another
+ * uid needs CAP_SYS_RESOURCE; /proc/PID/limits does not.  */
 static int op_memlock(struct ipcns_caller *c, uint64_t *limit)
 {
-	struct rlimit rl;
+	struct ncall *n = ncall_of(c);
 	pid_t tgid, ns_tgid;
+	char path[64], line[256];
 	int ret = op_pids(c, &tgid, &ns_tgid);
 	if (ret < 0)
 		return ret;
-	if (prlimit(tgid, RLIMIT_MEMLOCK, NULL, &rl) < 0)
-		return -errno;
-	*limit = rl.rlim_cur;
-	return 0;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)tgid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	ret = -EIO;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Max locked memory", 17))
+			continue;
+		char soft[32];
+		if (sscanf(line + 17, "%31s", soft) == 1) {
+			*limit = strcmp(soft, "unlimited") ? strtoull(soft, NULL, 10) : UINT64_MAX;
+			ret = 0;
+		}
+		break;
+	}
+	fclose(f);
+	if (ret == 0)
+		ret = call_valid(n);
+	return ret;
 }
 
 static int op_watch_exit(struct ipcns_caller *c)
