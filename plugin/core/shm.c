@@ -13,12 +13,14 @@
  * (exit, exec, munmap) and shm_atime/shm_dtime/shm_lpid move as Linux
  * moves them.  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 
 #include "core.h"
 
@@ -37,6 +39,9 @@
 #endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef SHM_NORESERVE
+#define SHM_NORESERVE 010000
 #endif
 
 /* The kernel's shmid64_ds and shminfo64/shm_info on 64-bit architectures;
@@ -80,7 +85,11 @@ struct ipcns_shm {
 	dev_t dev;
 	ino_t ino;
 	bool hugetlb;
+	bool noreserve;        /* hugetlb without a reservation: map so */
 	uint64_t hugesize;
+	/* SHM_LOCKed: its pages are charged to lock_uid's memlock.  */
+	bool lock_charged;
+	uid_t lock_uid;
 	/* The last detach took it to no attachment: shm_rmid_forced then
 	 * destroys it (Linux's __shm_close).  */
 	bool detached_to_zero;
@@ -327,6 +336,76 @@ struct shm_get_arg {
 	uint64_t size;
 };
 
+/* The first number in a small /proc file (after `key' when not NULL), or
+ * -1.  */
+static long long proc_num(const char *path, const char *key)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *at = buf;
+	if (key) {
+		at = strstr(buf, key);
+		if (!at)
+			return -1;
+		at += strlen(key);
+	}
+	char *end;
+	long long v = strtoll(at, &end, 10);
+	return end == at ? -1 : v;
+}
+
+/* Linux's shmem_acct_size(): a segment made without SHM_NORESERVE (and
+ * any one when vm.overcommit_memory is 2) is charged to the overcommit
+ * accounting, and __vm_enough_memory() may refuse it with ENOMEM.  A
+ * memfd is never charged, so the check is made here, against the same
+ * machine-wide numbers: heuristic mode, more pages than RAM plus swap;
+ * mode 2, past CommitLimit, less the admin reserve without CAP_SYS_ADMIN
+ * (the per-process user reserve is not known here).  The daemon does
+ * not add the segment to Committed_AS as Linux would.  */
+static int shm_enough_memory(uint64_t pages, bool cap_sys_admin)
+{
+	uint64_t ps = (uint64_t)page_size();
+	long long mode = proc_num("/proc/sys/vm/overcommit_memory", NULL);
+	if (mode == 1)
+		return 0;
+	if (mode == 2) {
+		long long limit_kb = proc_num("/proc/meminfo", "CommitLimit:");
+		long long committed_kb = proc_num("/proc/meminfo", "Committed_AS:");
+		long long reserve_kb = proc_num("/proc/sys/vm/admin_reserve_kbytes", NULL);
+		if (limit_kb < 0 || committed_kb < 0)
+			return 0;
+		uint64_t allowed = (uint64_t)limit_kb * 1024 / ps;
+		if (!cap_sys_admin && reserve_kb > 0)
+			allowed -= (uint64_t)reserve_kb * 1024 / ps < allowed ? (uint64_t)reserve_kb * 1024 / ps
+									 : allowed;
+		uint64_t committed = (uint64_t)committed_kb * 1024 / ps;
+		return committed + pages < committed || committed + pages >= allowed ? -ENOMEM : 0;
+	}
+	struct sysinfo si;
+	if (sysinfo(&si) < 0)
+		return 0;
+	uint64_t total = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit / ps;
+	return pages > total ? -ENOMEM : 0;
+}
+
+/* May the caller create SHM_HUGETLB segments: CAP_IPC_LOCK, or a member
+ * of vm.hugetlb_shm_group (Linux's can_do_hugetlb_shm()).  Linux no
+ * longer lets RLIMIT_MEMLOCK allow it.  */
+static bool shm_can_hugetlb(const struct ipcns_cred *cred)
+{
+	if (ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK))
+		return true;
+	long long g = proc_num("/proc/sys/vm/hugetlb_shm_group", NULL);
+	return g >= 0 && ipcns_cred_in_group(cred, (gid_t)g);
+}
+
 static int shm_reserve_hugetlb(int fd, uint64_t len)
 {
 	/* hugetlb_file_setup() reserves the huge pages when the segment is
@@ -381,20 +460,31 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	unsigned int mfd_flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	uint64_t filesize = size;
 	if (shmflg & SHM_HUGETLB) {
-		/* Without CAP_IPC_LOCK Linux falls back to the memlock
-		 * rlimit; membership of vm.hugetlb_shm_group is not
-		 * modelled.  */
-		if (!ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK)) {
-			uint64_t lim = 0;
-			if (!c->ops->memlock_limit || c->ops->memlock_limit(c, &lim) < 0 || lim < size)
-				return -EPERM;
-		}
 		mfd_flags |= MFD_HUGETLB | ((((unsigned int)shmflg >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK)
 					    << MFD_HUGE_SHIFT);
+	} else {
+		/* shmem's own checks, in Linux's order: a size no file can
+		 * have, then the overcommit accounting.  */
+		if (size > (uint64_t)LLONG_MAX)
+			return -EINVAL;
+		if (!(shmflg & SHM_NORESERVE) ||
+		    proc_num("/proc/sys/vm/overcommit_memory", NULL) == 2) {
+			ret = shm_enough_memory(numpages, ipcns_cred_capable(cred, IPCNS_CAP_SYS_ADMIN));
+			if (ret < 0)
+				return ret;
+		}
 	}
 	cleanup_close int fd = memfd_create(name, mfd_flags);
-	if (fd < 0)
-		return errno == EINVAL && (shmflg & SHM_HUGETLB) ? -EINVAL : -errno;
+	if (fd < 0) {
+		/* A huge page size the machine lacks: memfd says ENODEV,
+		 * newseg()'s hstate_sizelog() check EINVAL.  */
+		if ((shmflg & SHM_HUGETLB) && (errno == ENODEV || errno == EINVAL))
+			return -EINVAL;
+		return -errno;
+	}
+	/* Then hugetlb_file_setup(): the permission, then the reservation.  */
+	if ((shmflg & SHM_HUGETLB) && !shm_can_hugetlb(cred))
+		return -EPERM;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -403,13 +493,18 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		filesize = (size + hs - 1) / hs * hs;
 		shp->hugetlb = true;
 		shp->hugesize = hs;
+		shp->noreserve = (shmflg & SHM_NORESERVE) != 0;
 	}
 	if (ftruncate(fd, (off_t)filesize) < 0)
 		return -errno;
 	if (shp->hugetlb) {
-		ret = shm_reserve_hugetlb(fd, filesize);
-		if (ret < 0)
-			return ret;
+		/* SHM_NORESERVE: no huge pages set aside; a fault that finds
+		 * none is SIGBUS, as in Linux.  */
+		if (!shp->noreserve) {
+			ret = shm_reserve_hugetlb(fd, filesize);
+			if (ret < 0)
+				return ret;
+		}
 	} else if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		return -errno;
 	}
@@ -469,6 +564,20 @@ static int shm_fd_for(struct ipcns_shm *shp, bool rdonly)
 	return shp->fd_ro;
 }
 
+/* do_shmat() counts the attach before it maps and uncounts it after, so a
+ * shmat that fails once the segment was found and the permission granted
+ * goes through shm_may_destroy(): under shm_rmid_forced an unattached
+ * segment is destroyed by it.  Returns err.  */
+static long shm_attach_failed(struct ipcns_ns *ns, struct ipcns_shm *shp, long err)
+{
+	if (ns->limits.shm_rmid_forced) {
+		if (shm_nattch(shp) == 0)
+			shp->detached_to_zero = true;
+		shm_scan(ns, NULL);
+	}
+	return err;
+}
+
 long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_t addr, int shmflg)
 {
 	uint64_t shmlba = (uint64_t)page_size();
@@ -491,7 +600,10 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 				return -EINVAL;
 			}
 		}
-		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
+		/* Linux checks for overlaps only when the (rounded) address
+		 * is not 0: SHM_RND down to 0 maps with MAP_FIXED, replacing
+		 * what is there.  */
+		flags |= (shmflg & SHM_REMAP) || !addr ? MAP_FIXED : MAP_FIXED_NOREPLACE;
 	} else if (shmflg & SHM_REMAP) {
 		return -EINVAL;
 	}
@@ -514,26 +626,28 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 		return ret;
 	struct ipcns_shm *shp = shm_of(p);
 	uint64_t size = shp->segsz;
+	if (shp->noreserve)
+		flags |= MAP_NORESERVE;
 	if (addr && !(shmflg & SHM_REMAP) && addr + size < addr)
-		return -EINVAL;
+		return shm_attach_failed(ns, shp, -EINVAL);
 	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
 	if (ret < 0)
-		return ret;
+		return shm_attach_failed(ns, shp, ret);
 	int fd = shm_fd_for(shp, shmflg & SHM_RDONLY);
 	if (fd < 0)
-		return fd;
+		return shm_attach_failed(ns, shp, fd);
 	uint64_t len = shp->hugetlb ? (size + shp->hugesize - 1) / shp->hugesize * shp->hugesize : size;
 	uint64_t mapped = 0;
 	ret = c->ops->shm_map(c, fd, addr, len, prot, flags, &mapped);
 	if (ret < 0) {
 		/* find_vma_intersection() says EINVAL where MAP_FIXED_NOREPLACE
 		 * says EEXIST.  */
-		return ret == -EEXIST ? -EINVAL : ret;
+		return shm_attach_failed(ns, shp, ret == -EEXIST ? -EINVAL : ret);
 	}
-	if (addr && !(flags & MAP_FIXED) && mapped != addr) {
+	if (addr && (flags & MAP_FIXED_NOREPLACE) && mapped != addr) {
 		/* A kernel without MAP_FIXED_NOREPLACE treats it as a hint.  */
 		c->ops->shm_unmap(c, mapped, len);
-		return -EINVAL;
+		return shm_attach_failed(ns, shp, -EINVAL);
 	}
 	shp->atime = ipcns_now(ns);
 	shp->lpid = ns_tgid;
@@ -735,10 +849,26 @@ static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 	return 0;
 }
 
+/* Pages SHM_LOCKed and charged to `uid'.  Linux keeps this count per
+ * user (the ucounts of whoever locked, by real uid; here the effective
+ * uid) across namespaces; here it is per namespace.  */
+static uint64_t shm_locked_pages(struct ipcns_ns *ns, uid_t uid)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	uint64_t n = 0;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		if (shp->lock_charged && shp->lock_uid == uid)
+			n += shm_pages(shp);
+	}
+	return n;
+}
+
 static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd)
 {
 	struct ipcns_perm *p;
 	const struct ipcns_cred *cred;
+	uint64_t lim = 0;
 	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
 	if (ret < 0)
 		return ret;
@@ -746,25 +876,32 @@ static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 	if (ret < 0)
 		return ret;
 	struct ipcns_shm *shp = shm_of(p);
-	if (!ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK)) {
+	bool cap = ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK);
+	if (!cap) {
 		if (cred->euid != p->uid && cred->euid != p->cuid)
 			return -EPERM;
-		if (cmd == SHM_LOCK) {
-			uint64_t lim = 0;
-			if (!c->ops->memlock_limit || c->ops->memlock_limit(c, &lim) < 0 || lim == 0)
-				return -EPERM;
-			/* shmem_lock() charges the whole segment to the
-			 * memlock rlimit.  */
-			if (!(p->mode & SHM_LOCKED) && shm_pages(shp) * (uint64_t)page_size() > lim)
-				return -ENOMEM;
-		}
+		if (cmd == SHM_LOCK &&
+		    (!c->ops->memlock_limit || c->ops->memlock_limit(c, &lim) < 0 || lim == 0))
+			return -EPERM;
 	}
 	if (shp->hugetlb)
 		return 0;
-	if (cmd == SHM_LOCK)
-		p->mode |= SHM_LOCKED;
-	else
+	if (cmd == SHM_UNLOCK) {
 		p->mode &= ~(unsigned int)SHM_LOCKED;
+		shp->lock_charged = false;
+		return 0;
+	}
+	if (p->mode & SHM_LOCKED)
+		return 0;
+	/* shmem_lock() -> user_shm_lock(): the segment's pages are added
+	 * to what the user has locked; without CAP_IPC_LOCK the sum must
+	 * stay within RLIMIT_MEMLOCK in whole pages.  */
+	if (!cap && lim != UINT64_MAX &&
+	    shm_locked_pages(ns, cred->euid) + shm_pages(shp) > lim / (uint64_t)page_size())
+		return -ENOMEM;
+	p->mode |= SHM_LOCKED;
+	shp->lock_charged = true;
+	shp->lock_uid = cred->euid;
 	return 0;
 }
 
