@@ -531,8 +531,16 @@ static long newque(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int
 		ipcns_uid_quota_put(ns, cred->euid);
 		return ret;
 	}
-	q = NULL;
-	return ret;
+	struct msgq *made = steal_pointer(&q);
+	/* The queue stands only if the caller gets its id: one interrupted
+	 * meanwhile restarts the call (SA_RESTART), which must not find the
+	 * queue (EEXIST with IPC_EXCL), or sees EINTR, as if it never ran.  */
+	int ar = ipcns_caller_answer(c, ret);
+	if (ar < 0) {
+		freeque(ns, made);
+		return IPCNS_ANSWERED;
+	}
+	return ar == 0 ? IPCNS_ANSWERED : ret;
 }
 
 long ipcns_msgget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int msgflg)
@@ -871,9 +879,14 @@ long ipcns_msgctl(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, int cm
 		ret = ipcns_ctl_obtain_check(&ns->ids[IPCNS_MSG], c, msqid, &p);
 		if (ret < 0)
 			return ret;
+		/* Removed once the caller has its 0: a restarted IPC_RMID
+		 * would find no queue (EINVAL).  */
+		ret = ipcns_caller_answer(c, 0);
+		if (ret < 0)
+			return IPCNS_ANSWERED;
 		freeque(ns, msgq_of(p));
 		retry_starved(ns);
-		return 0;
+		return ret == 0 ? IPCNS_ANSWERED : 0;
 	default:
 		/* Includes every command with IPC_64: 64-bit Linux has no
 		 * ipc_parse_version().  */

@@ -663,8 +663,16 @@ static long sem_newary(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		return ret;
 	}
 	ns->used_sems += nsems;
-	steal_pointer(&sma);
-	return ret;
+	struct sem_array *made = steal_pointer(&sma);
+	/* The set stands only if the caller gets its id: one interrupted
+	 * meanwhile restarts the call (SA_RESTART), which must not find the
+	 * set (EEXIST with IPC_EXCL), or sees EINTR, as if it never ran.  */
+	int ar = ipcns_caller_answer(c, ret);
+	if (ar < 0) {
+		freeary(ns, made, false);
+		return IPCNS_ANSWERED;
+	}
+	return ar == 0 ? IPCNS_ANSWERED : ret;
 }
 
 static int sem_more_checks(struct ipcns_perm *p, int flg, void *arg)
@@ -908,6 +916,11 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 	ret = ipcns_caller_pids(c, NULL, &ns_tgid);
 	if (ret < 0)
 		return ret;
+	/* Applied only once the caller has its 0: a restarted SETVAL must not
+	 * set the value again after a sleeper it woke took from it.  */
+	int ar = ipcns_caller_answer(c, 0);
+	if (ar < 0)
+		return IPCNS_ANSWERED;
 
 	/* A value set by hand voids every process's adjustment of it.  */
 	ipcns_list_for_each (pos, &sma->undos)
@@ -917,7 +930,7 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 	sma->ctime = ipcns_now(ns);
 	do_smart_update(ns, sma, NULL, 0, 0);
 	unmerge_queues(sma);
-	return 0;
+	return ar == 0 ? IPCNS_ANSWERED : 0;
 }
 
 static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, int semnum, int cmd,
@@ -953,6 +966,10 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 		ret = ipcns_caller_pids(c, NULL, &ns_tgid);
 		if (ret < 0)
 			return ret;
+		/* As for SETVAL: applied once the caller has its 0.  */
+		int ar = ipcns_caller_answer(c, 0);
+		if (ar < 0)
+			return IPCNS_ANSWERED;
 		for (int i = 0; i < nsems; i++) {
 			sma->sems[i].semval = io[i];
 			sma->sems[i].sempid = ns_tgid;
@@ -965,7 +982,7 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 		sma->ctime = ipcns_now(ns);
 		do_smart_update(ns, sma, NULL, 0, 0);
 		unmerge_queues(sma);
-		return 0;
+		return ar == 0 ? IPCNS_ANSWERED : 0;
 	}
 
 	if (semnum < 0 || semnum >= nsems)
@@ -997,8 +1014,13 @@ static int semctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 		return ret;
 	struct sem_array *sma = sem_from_perm(p);
 	if (cmd == IPC_RMID) {
+		/* Removed once the caller has its 0: a restarted IPC_RMID
+		 * would find no set (EINVAL).  */
+		int ar = ipcns_caller_answer(c, 0);
+		if (ar < 0)
+			return IPCNS_ANSWERED;
 		freeary(ns, sma, true);
-		return 0;
+		return ar == 0 ? IPCNS_ANSWERED : 0;
 	}
 	uid_t uid;
 	gid_t gid;
