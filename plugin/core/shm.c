@@ -93,6 +93,9 @@ struct ipcns_shm {
 	/* The last detach took it to no attachment: shm_rmid_forced then
 	 * destroys it (Linux's __shm_close).  */
 	bool detached_to_zero;
+	/* Attached at least once.  A segment never attached is mapped
+	 * nowhere (only shmat maps it), so the look skips it.  */
+	bool attached_once;
 	struct shm_holder *holders;
 	uint32_t nholders, cap_holders;
 	/* Scan scratch.  */
@@ -314,8 +317,11 @@ static int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
 	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
 		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
 		shp->nscan = 0;
-		byino[n++] = shp;
+		if (shp->attached_once)
+			byino[n++] = shp;
 	}
+	if (n == 0)
+		return 0;
 	qsort(byino, n, sizeof(*byino), cmp_ino);
 	struct scan_ctx sc = { .ns = ns, .byino = byino, .n = n, .dev = byino[0]->dev };
 	int ret = ns->host->scan_vmas(ns->host_data, scan_cb, &sc);
@@ -571,6 +577,10 @@ static int shm_fd_for(struct ipcns_shm *shp, bool rdonly)
 static long shm_attach_failed(struct ipcns_ns *ns, struct ipcns_shm *shp, long err)
 {
 	if (ns->limits.shm_rmid_forced) {
+		if (!shp->attached_once) {
+			shm_destroy(ns, shp);
+			return err;
+		}
 		if (shm_nattch(shp) == 0)
 			shp->detached_to_zero = true;
 		shm_scan(ns, NULL);
@@ -652,6 +662,7 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	shp->atime = ipcns_now(ns);
 	shp->lpid = ns_tgid;
 	shp->detached_to_zero = false;
+	shp->attached_once = true;
 	holder_adjust(shp, host_tgid, ns_tgid, +1);
 	if (c->ops->watch_exit)
 		c->ops->watch_exit(c);
