@@ -67,8 +67,11 @@ static int idr_find_free(const struct ipcns_idr *idr, int from, int limit)
 			continue;
 		}
 		uint64_t freebits = ~mid->leaf[m]->used & (~0ULL << l);
-		if (freebits)
-			return (idx & ~63) | __builtin_ctzll(freebits);
+		if (freebits) {
+			/* The free slot found may lie past the limit.  */
+			idx = (idx & ~63) | __builtin_ctzll(freebits);
+			return idx < limit ? idx : -ENOSPC;
+		}
 		idx = (idx | 63) + 1;
 	}
 	return -ENOSPC;

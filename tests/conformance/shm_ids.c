@@ -158,11 +158,49 @@ static void test_stale(void)
 	rm(id);
 }
 
+/* The window's end falls inside a radix tree leaf: a free index just
+ * past it is not in the window, the allocation wraps instead.  */
+static void test_window_edge(void)
+{
+	int ids[96];
+	/* State from test_stale: seq 2, last index 1, none in use.  */
+	for (int i = 0; i < 96; i++) {
+		ids[i] = mk();
+		if (ids[i] != 2 * SEQ_MULT + 2 + i) {
+			CHECK_EQ(ids[i], 2 * SEQ_MULT + 2 + i);
+			return;
+		}
+	}
+	/* Indices 34..97 stay: 64 in use, the window is [0, 96).  */
+	for (int i = 0; i < 32; i++)
+		rm(ids[i]);
+	/* Resuming at 98, past the window: wraps to 0.  */
+	int w = mk();
+	CHECK_EQ(w, 3 * SEQ_MULT + 0);
+	rm(w);
+	for (int i = 1; i < 34; i++) {
+		int id = mk();
+		if (id != 3 * SEQ_MULT + i) {
+			CHECK_EQ(id, 3 * SEQ_MULT + i);
+			return;
+		}
+		rm(id);
+	}
+	/* Resuming at 34: 34..95 are in use, 96 and 97 too, 98 is free but
+	 * outside the window: wraps to 0 again.  */
+	w = mk();
+	CHECK_EQ(w, 4 * SEQ_MULT + 0);
+	rm(w);
+	for (int i = 32; i < 96; i++)
+		rm(ids[i]);
+}
+
 int main(void)
 {
 	conf_start();
 	test_cyclic();
 	test_window();
 	test_stale();
+	test_window_edge();
 	return conf_done("shm_ids");
 }
