@@ -335,6 +335,39 @@ static void test_vfork(void)
 	CHECK_OK(shm_ctl(id, IPC_RMID, NULL));
 }
 
+/* An attach marked MADV_DONTFORK is not copied: the fork changes nothing.  */
+static void test_dontfork(void)
+{
+	struct shmid_ds ds;
+	int id = (int)CHECK_OK(shm_get(IPC_PRIVATE, pg, 0600));
+	char *a = ATTACH(id, NULL, 0);
+	if (!a)
+		return;
+	CHECK_OK(madvise(a, (size_t)pg, MADV_DONTFORK));
+	STAT(id, &ds);
+	time_t at = ds.shm_atime;
+	sleep(1);
+	struct held h = hold_child(NULL, NULL);
+	STAT(id, &ds);
+	if (attach_is_memfd(a)) {
+		DEVIATION("a fork is credited with the parent's attaches, MADV_DONTFORK ones included, "
+			  "until the child's maps are read (shm_atime %+ld s, shm_lpid %s)",
+			  (long)(ds.shm_atime - at), ds.shm_lpid == getpid() ? "parent" : "child");
+		release(&h);
+	} else {
+		CHECK_EQ(ds.shm_nattch, 1);
+		CHECK_EQ(ds.shm_atime, at);
+		CHECK_EQ(ds.shm_lpid, getpid());
+		CHECK_EQ(release(&h), 0);
+		STAT(id, &ds);
+		CHECK_EQ(ds.shm_nattch, 1);
+		CHECK_EQ(ds.shm_lpid, getpid());
+		CHECK_EQ(ds.shm_dtime, 0);
+	}
+	CHECK_OK(shm_dt(a));
+	CHECK_OK(shm_ctl(id, IPC_RMID, NULL));
+}
+
 struct thr {
 	int id;
 	char *p;
@@ -380,6 +413,7 @@ int main(int argc, char **argv)
 	test_rmid_child_holds();
 	test_exec();
 	test_vfork();
+	test_dontfork();
 	test_threads();
 	return conf_done("shm_fork");
 }
