@@ -1,9 +1,12 @@
 #!/bin/sh
 # Install the Debian packages ipcns needs to build, test and demo, when they
 # are missing.  Runs apt-get update once, only if something must be installed.
+# postgresql-15 (it ships pgbench), apache2, apache2-utils (ab) and curl are
+# the real clients of tests/integration/clients.bats and tests/bench/pgbench.sh.
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev \
-bats bats-support bats-assert runc crun busybox-static util-linux procps jq podman python3-yaml"
+bats bats-support bats-assert runc crun busybox-static util-linux procps jq podman python3-yaml \
+postgresql-15 apache2 apache2-utils curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
