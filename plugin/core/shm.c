@@ -336,6 +336,48 @@ static int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
 	return 0;
 }
 
+/* A segment that may have lost its last mapping without our seeing it
+ * (munmap, or an exit or exec whose event is not in yet): removed while
+ * attached (SHM_DEST), or any attached one under shm_rmid_forced.  Linux
+ * destroyed it at that moment, so it must be looked at before it is used
+ * or counted.  */
+static bool shm_may_be_gone(struct ipcns_ns *ns, const struct ipcns_shm *shp)
+{
+	return (shp->perm.mode & SHM_DEST) || (ns->limits.shm_rmid_forced && shp->attached_once);
+}
+
+/* Look at the maps when *shpp may be gone: 0 and *shpp when it lives
+ * on, -EINVAL when it is destroyed now.  */
+static int shm_check_alive(struct ipcns_ns *ns, struct ipcns_shm **shpp)
+{
+	if (!shm_may_be_gone(ns, *shpp))
+		return 0;
+	int id = (*shpp)->perm.id;
+	int ret = shm_scan(ns, NULL);
+	if (ret < 0)
+		return ret;
+	struct ipcns_perm *p;
+	if (ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], id, &p) < 0)
+		return -EINVAL;
+	*shpp = shm_of(p);
+	return 0;
+}
+
+/* Before counting segments (SHM_INFO, IPC_INFO, the limits of shmget):
+ * destroy those that are gone.  True if any was.  */
+static bool shm_settle(struct ipcns_ns *ns)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	int before = ids->in_use;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		if (shm_may_be_gone(ns, shm_of(ipcns_idr_find(&ids->idr, idx)))) {
+			shm_scan(ns, NULL);
+			break;
+		}
+	}
+	return ids->in_use < before;
+}
+
 /* ---- shmget.  */
 
 struct shm_get_arg {
@@ -549,7 +591,11 @@ static const struct ipcns_get_ops shm_get_ops = {
 long ipcns_shmget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, uint64_t size, int shmflg)
 {
 	struct shm_get_arg ga = { .size = size };
-	return ipcns_ipcget(ns, IPCNS_SHM, c, key, shmflg, &shm_get_ops, &ga);
+	long ret = ipcns_ipcget(ns, IPCNS_SHM, c, key, shmflg, &shm_get_ops, &ga);
+	/* A segment Linux has destroyed already may still count.  */
+	if (ret == -ENOSPC && shm_settle(ns))
+		ret = ipcns_ipcget(ns, IPCNS_SHM, c, key, shmflg, &shm_get_ops, &ga);
+	return ret;
 }
 
 /* ---- shmat / shmdt.  */
@@ -631,10 +677,14 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
 	if (ret < 0)
 		return ret;
+	struct ipcns_shm *shp = shm_of(p);
+	ret = shm_check_alive(ns, &shp);
+	if (ret < 0)
+		return ret;
+	p = &shp->perm;
 	ret = ipcns_ipcperms(c, p, acc_mode);
 	if (ret < 0)
 		return ret;
-	struct ipcns_shm *shp = shm_of(p);
 	uint64_t size = shp->segsz;
 	if (shp->noreserve)
 		flags |= MAP_NORESERVE;
@@ -800,20 +850,23 @@ static long shmctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 			return ret;
 		id = 0;
 	}
+	/* shm_nattch needs a look at the maps; it may find the segment
+	 * gone, destroyed by Linux already.  */
+	struct ipcns_shm *shp = shm_of(p);
+	ret = shm_scan(ns, shp);
+	if (ret < 0)
+		return ret;
+	if (shm_may_destroy(ns, shp)) {
+		shm_destroy(ns, shp);
+		return -EINVAL;
+	}
 	if (cmd != SHM_STAT_ANY) {
 		ret = ipcns_ipcperms(c, p, IPCNS_S_IRUGO);
 		if (ret < 0)
 			return ret;
 	}
-	struct ipcns_shm *shp = shm_of(p);
-	ret = shm_scan(ns, shp);
-	if (ret < 0)
-		return ret;
 	struct ipcns_shmid64_ds ds;
 	shm_fill_ds(shp, &ds);
-	/* The look may have found it gone for good.  */
-	if (shm_may_destroy(ns, shp))
-		shm_destroy(ns, shp);
 	ret = c->ops->write(c, buf, &ds, sizeof(ds));
 	if (ret < 0)
 		return ret;
@@ -832,10 +885,17 @@ static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 		if (ret < 0)
 			return ret;
 	}
-	ret = ipcns_ctl_obtain_check(&ns->ids[IPCNS_SHM], c, shmid, &p);
+	ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
 	if (ret < 0)
 		return ret;
 	struct ipcns_shm *shp = shm_of(p);
+	ret = shm_check_alive(ns, &shp);
+	if (ret < 0)
+		return ret;
+	p = &shp->perm;
+	ret = ipcns_check_owner(c, p);
+	if (ret < 0)
+		return ret;
 	if (cmd == IPC_SET) {
 		uid_t uid;
 		gid_t gid;
@@ -883,10 +943,14 @@ static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
 	if (ret < 0)
 		return ret;
+	struct ipcns_shm *shp = shm_of(p);
+	ret = shm_check_alive(ns, &shp);
+	if (ret < 0)
+		return ret;
+	p = &shp->perm;
 	ret = ipcns_caller_cred(c, &cred);
 	if (ret < 0)
 		return ret;
-	struct ipcns_shm *shp = shm_of(p);
 	bool cap = ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK);
 	if (!cap) {
 		if (cred->euid != p->uid && cred->euid != p->cuid)
@@ -923,6 +987,8 @@ long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cm
 
 	if (cmd < 0 || shmid < 0)
 		return -EINVAL;
+	if (cmd == IPC_INFO || cmd == SHM_INFO)
+		shm_settle(ns);
 	switch (cmd) {
 	case IPC_INFO: {
 		struct ipcns_shminfo64 si;

@@ -237,6 +237,44 @@ static void test_last_detach(void)
 	CHECK_EQ(si.shm_tot, 0);
 }
 
+/* The last mapping of a removed segment goes by munmap, not shmdt: the
+ * segment is destroyed then, and every call on its id says EINVAL.  */
+static void test_munmap_last(void)
+{
+	struct shmid_ds ds;
+	struct shm_info si;
+	int ops[] = { IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]) + 2; i++) {
+		int id = (int)CHECK_OK(shm_get(0x5e6d8001, 2 * pg, IPC_CREAT | IPC_EXCL | 0600));
+		char *a = ATTACH(id, NULL, 0);
+		if (!a)
+			return;
+		CHECK_OK(shm_ctl(id, IPC_RMID, NULL));
+		CHECK_OK(munmap(a, 2 * (size_t)pg));
+		memset(&ds, 0, sizeof(ds));
+		if (i < sizeof(ops) / sizeof(ops[0]))
+			CHECK_ERR(shm_ctl(id, ops[i], &ds), EINVAL);
+		else if (i == sizeof(ops) / sizeof(ops[0]))
+			CHECK_ERR(shm_at(id, NULL, 0), EINVAL);
+		else
+			CHECK_ERR(shm_ctl(id % SEQ_MULT, SHM_STAT_ANY, &ds), EINVAL);
+		CHECK_EQ(shm_ctl(0, SHM_INFO, &si), 0);
+		CHECK_EQ(si.used_ids, 0);
+		CHECK_EQ(si.shm_tot, 0);
+	}
+	/* The pieces of a split attach, unmapped one by one.  */
+	int id = (int)CHECK_OK(shm_get(IPC_PRIVATE, 3 * pg, 0600));
+	char *a = ATTACH(id, NULL, 0);
+	CHECK_OK(mprotect(a + pg, pg, PROT_READ));
+	CHECK_OK(shm_ctl(id, IPC_RMID, NULL));
+	CHECK_OK(munmap(a, pg));
+	CHECK_EQ(nattch_of(id), 2);
+	CHECK_OK(munmap(a + pg, 2 * (size_t)pg));
+	CHECK_ERR(shm_at(id, NULL, SHM_RDONLY), EINVAL);
+	CHECK_EQ(shm_ctl(0, SHM_INFO, &si), 0);
+	CHECK_EQ(si.used_ids, 0);
+}
+
 int main(void)
 {
 	conf_start();
@@ -248,5 +286,6 @@ int main(void)
 	test_two_segments();
 	test_mremap();
 	test_last_detach();
+	test_munmap_last();
 	return conf_done("shm_dt");
 }

@@ -347,6 +347,13 @@ static void test_get_limits(void **state)
 	int c = mk(f, 1), d = mk(f, 1);
 	assert_int_equal(get(f, &f->root, IPC_PRIVATE, 1, 0600), -ENOSPC); /* shmmni */
 	assert_int_equal(info(f).used_ids, 3);
+	/* One of them removed while attached, then unmapped: Linux has
+	 * destroyed it, so there is room again.  */
+	char *p = att(f, d, 0);
+	ctl(f, &f->root, d, IPC_RMID, NULL);
+	assert_int_equal(get(f, &f->root, IPC_PRIVATE, 1, 0600), -ENOSPC);
+	assert_int_equal(munmap(p, 4096), 0);
+	d = mk(f, 1);
 	ctl(f, &f->root, b, IPC_RMID, NULL);
 	ctl(f, &f->root, c, IPC_RMID, NULL);
 	ctl(f, &f->root, d, IPC_RMID, NULL);
@@ -459,6 +466,20 @@ static void test_rmid(void **state)
 	assert_true(gone(f, (int)id));
 	assert_int_equal(info(f).used_ids, 0);
 	assert_int_equal(info(f).shm_tot, 0);
+	/* The last mapping goes by munmap: the next call on the id finds
+	 * it gone, as Linux destroyed it then.  */
+	id = get(f, &f->root, 56, 8192, IPC_CREAT | 0600);
+	p = att(f, (int)id, 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), 0);
+	assert_int_equal(munmap(p, 8192), 0);
+	assert_int_equal(at(f, &f->root, (int)id, NULL, 0), -EINVAL);
+	assert_int_equal(info(f).used_ids, 0);
+	id = get(f, &f->root, 56, 8192, IPC_CREAT | 0600);
+	p = att(f, (int)id, 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), 0);
+	assert_int_equal(munmap(p, 8192), 0);
+	assert_int_equal(info(f).used_ids, 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), -EINVAL);
 	/* Not attached: at once.  The owner check.  */
 	id = mk(f, 1);
 	assert_int_equal(ctl(f, &f->other, (int)id, IPC_RMID, NULL), -EPERM);
