@@ -199,6 +199,18 @@ static inline int sysctl_write(const char *name, const char *val)
 			CONF_FAIL("writing kernel.%s = %s: %s", name, val, strerror(-_r));          \
 	} while (0)
 
+/* The values found when the probe succeeded, put back at exit: a
+ * program run in the host's namespace by mistake leaves it as it was.  */
+static const char *const saved_names[] = { "shmmni", "shmall", "shmmax", "shm_rmid_forced" };
+static char saved_vals[4][64];
+
+static void sysctl_restore(void)
+{
+	for (int i = 0; i < 4; i++)
+		if (saved_vals[i][0])
+			sysctl_write(saved_names[i], saved_vals[i]);
+}
+
 /* Do the calls obey our kernel IPC namespace's sysctls?  See the runner
  * contract above.  */
 static inline bool conf_kernel_limits(void)
@@ -222,6 +234,12 @@ static inline bool conf_kernel_limits(void)
 	if (shm_ctl(0, IPC_INFO, &si) >= 0 && si.shmmni == strtoul(val, NULL, 10))
 		cached = 1;
 	sysctl_write("shmmni", old);
+	if (cached) {
+		for (int i = 0; i < 4; i++)
+			if (sysctl_read(saved_names[i], saved_vals[i], sizeof(saved_vals[i])) < 0)
+				saved_vals[i][0] = '\0';
+		atexit(sysctl_restore);
+	}
 	return cached;
 }
 
