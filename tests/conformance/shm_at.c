@@ -42,6 +42,27 @@ static int maps_perms(const void *addr, char out[5])
 	return ret;
 }
 
+/* The inode number /proc/self/maps shows for the mapping at addr.  */
+static long maps_inode(const void *addr)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	long ino = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e, off, inode;
+		char perms[8], dev[16];
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &s, &e, perms, &off, dev, &inode) == 6 &&
+		    s == (unsigned long)addr) {
+			ino = (long)inode;
+			break;
+		}
+	}
+	fclose(f);
+	return ino;
+}
+
 #define CHECK_PERMS(addr, want)                                                                    \
 	do {                                                                                       \
 		char _p[5] = "";                                                                   \
@@ -67,6 +88,12 @@ static void test_basic(void)
 		return;
 	CHECK_EQ((unsigned long)a % (unsigned long)pg, 0);
 	CHECK_PERMS(a, "rw-s");
+	/* Linux numbers the segment's inode with its id ("proc-ps tools
+	 * use this", ipc/shm.c).  */
+	if (attach_is_memfd(a))
+		DEVIATION("/proc/PID/maps shows the memfd's inode number %ld, not the shmid %d", maps_inode(a), id);
+	else
+		CHECK_EQ(maps_inode(a), id);
 	STAT(id, &ds);
 	CHECK_EQ(ds.shm_nattch, 1);
 	CHECK_EQ(ds.shm_lpid, getpid());
