@@ -138,6 +138,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
 
+# PostgreSQL tps in a runc container, plain and under ipcns (medians, ratio).
+.PHONY: bench-pgbench
+bench-pgbench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/pgbench.sh
+
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)/etc/ipcns
 	install -m 0755 $(filter $(B)/bin/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/

@@ -204,6 +204,8 @@ struct ipcns_host_ops {
 	/* Call ipcns_ns_process_exit(ns, tgid) when host process `tgid'
 	 * exits.  Idempotent.  May be NULL.  */
 	int (*watch_exit)(void *host, pid_t tgid);
+	/* The file-backed VMAs of one process.  May be NULL.  */
+	int (*proc_maps)(void *host, pid_t tgid, ipcns_vma_cb cb, void *arg);
 };
 
 struct ipcns_ns *ipcns_ns_new(const struct ipcns_limits *limits, const struct ipcns_host_ops *host,

@@ -1085,17 +1085,64 @@ void ipcns_shm_process_exec(struct ipcns_ns *ns, pid_t tgid)
 	shm_drop_holder(ns, tgid, false);
 }
 
+/* The child's VMAs of the parent's segments, counted in its maps.  */
+struct fork_count {
+	struct ipcns_shm **segs;
+	uint32_t *n;
+	size_t len;
+};
+
+static int fork_count_cb(void *arg, const struct ipcns_vma *v)
+{
+	struct fork_count *fc = arg;
+	for (size_t i = 0; i < fc->len; i++)
+		if (fc->segs[i]->ino == v->ino && fc->segs[i]->dev == v->dev)
+			fc->n[i]++;
+	return 0;
+}
+
 void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 {
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	int64_t now = ipcns_now(ns);
-	bool any = false;
 	pid_t ns_child = 0, ns_ppid = 0;
+	size_t len = 0;
+
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		if (holder_find(shp->holders, shp->nholders, parent) &&
+		    !holder_find(shp->holders, shp->nholders, child))
+			len++;
+	}
+	if (len == 0)
+		return;
+	cleanup_free struct ipcns_shm **segs = calloc(len, sizeof(*segs));
+	cleanup_free uint32_t *n = calloc(len, sizeof(*n));
+	if (!segs || !n)
+		return;
+	len = 0;
 	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
 		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
 		struct shm_holder *h = holder_find(shp->holders, shp->nholders, parent);
-		if (!h || holder_find(shp->holders, shp->nholders, child))
+		if (h && !holder_find(shp->holders, shp->nholders, child)) {
+			n[len] = h->nvmas;
+			segs[len++] = shp;
+		}
+	}
+	/* fork copies every VMA but those marked MADV_DONTFORK: the child's
+	 * own maps say which it got.  Without them, all of the parent's.  */
+	struct fork_count fc = { .segs = segs, .n = n, .len = len };
+	if (ns->host && ns->host->proc_maps) {
+		memset(n, 0, len * sizeof(*n));
+		if (ns->host->proc_maps(ns->host_data, child, fork_count_cb, &fc) < 0)
+			return; /* gone already: it held nothing we can know of */
+	}
+	bool any = false;
+	for (size_t i = 0; i < len; i++) {
+		if (n[i] == 0)
 			continue;
+		struct ipcns_shm *shp = segs[i];
+		struct shm_holder *h = holder_find(shp->holders, shp->nholders, parent);
 		if (!any) {
 			proc_info(ns, child, &ns_child, &ns_ppid);
 			any = true;
@@ -1104,7 +1151,7 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 		 * shm_lpid becomes the parent.  */
 		shp->atime = now;
 		shp->lpid = h->ns_tgid;
-		holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, h->nvmas);
+		holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, n[i]);
 		shp->detached_to_zero = false;
 	}
 	if (any)

@@ -246,10 +246,16 @@ static void host_limit_hit(void *data, const char *what)
 		h->limit_hit(h, what);
 }
 
+static int host_proc_maps(void *data, pid_t tgid, ipcns_vma_cb cb, void *arg)
+{
+	return ipcns_proc_maps(tgid, cb, arg);
+}
+
 const struct ipcns_host_ops ipcns_host_proc_ops = {
 	.scan_vmas = host_scan_vmas,
 	.now = NULL,
 	.limit_hit = host_limit_hit,
 	.proc_info = host_proc_info,
 	.watch_exit = host_watch_exit,
+	.proc_maps = host_proc_maps,
 };

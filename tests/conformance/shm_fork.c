@@ -349,21 +349,14 @@ static void test_dontfork(void)
 	sleep(1);
 	struct held h = hold_child(NULL, NULL);
 	STAT(id, &ds);
-	if (attach_is_memfd(a)) {
-		DEVIATION("a fork is credited with the parent's attaches, MADV_DONTFORK ones included, "
-			  "until the child's maps are read (shm_atime %+ld s, shm_lpid %s)",
-			  (long)(ds.shm_atime - at), ds.shm_lpid == getpid() ? "parent" : "child");
-		release(&h);
-	} else {
-		CHECK_EQ(ds.shm_nattch, 1);
-		CHECK_EQ(ds.shm_atime, at);
-		CHECK_EQ(ds.shm_lpid, getpid());
-		CHECK_EQ(release(&h), 0);
-		STAT(id, &ds);
-		CHECK_EQ(ds.shm_nattch, 1);
-		CHECK_EQ(ds.shm_lpid, getpid());
-		CHECK_EQ(ds.shm_dtime, 0);
-	}
+	CHECK_EQ(ds.shm_nattch, 1);
+	CHECK_EQ(ds.shm_atime, at);
+	CHECK_EQ(ds.shm_lpid, getpid());
+	CHECK_EQ(release(&h), 0);
+	STAT(id, &ds);
+	CHECK_EQ(ds.shm_nattch, 1);
+	CHECK_EQ(ds.shm_lpid, getpid());
+	CHECK_EQ(ds.shm_dtime, 0);
 	CHECK_OK(shm_dt(a));
 	CHECK_OK(shm_ctl(id, IPC_RMID, NULL));
 }
