@@ -131,6 +131,9 @@ struct ipcns_caller_ops {
 	int (*shm_unmap)(struct ipcns_caller *c, uint64_t addr, uint64_t len);
 	/* Enumerate the caller process's file-backed VMAs.  */
 	int (*maps)(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg);
+	/* The file mapped by the caller's VMA that spans exactly [start,
+	 * end), if there is one: 0, or -ENOENT.  May be NULL.  */
+	int (*vma_at)(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino);
 	/* RLIMIT_MEMLOCK of the caller (soft), for SHM_LOCK.  */
 	int (*memlock_limit)(struct ipcns_caller *c, uint64_t *limit);
 	/* The core must answer this call later: return a waiter that stays

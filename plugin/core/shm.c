@@ -74,6 +74,14 @@ struct shm_holder {
 	uint32_t nvmas;
 };
 
+/* Where a process attached a segment, so that shmdt can check that one
+ * range instead of reading all of the process's maps.  A hint: a record
+ * the process has since unmapped or moved is found stale and dropped.  */
+struct shm_attach {
+	pid_t tgid;
+	uint64_t addr, len;
+};
+
 struct ipcns_shm {
 	struct ipcns_perm perm; /* first: ids hold &perm */
 	uint64_t segsz;
@@ -98,6 +106,8 @@ struct ipcns_shm {
 	bool attached_once;
 	struct shm_holder *holders;
 	uint32_t nholders, cap_holders;
+	struct shm_attach *attaches;
+	uint32_t nattaches, cap_attaches;
 	/* Scan scratch.  */
 	struct shm_holder *scan;
 	uint32_t nscan, cap_scan;
@@ -185,7 +195,48 @@ static void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
 		close(shp->fd_ro);
 	free(shp->holders);
 	free(shp->scan);
+	free(shp->attaches);
 	free(shp);
+}
+
+static void attach_record(struct ipcns_shm *shp, pid_t tgid, uint64_t addr, uint64_t len)
+{
+	if (shp->nattaches == shp->cap_attaches) {
+		uint32_t ncap = shp->cap_attaches ? shp->cap_attaches * 2 : 2;
+		struct shm_attach *n = realloc(shp->attaches, ncap * sizeof(*n));
+		if (!n)
+			return; /* only a hint */
+		shp->attaches = n;
+		shp->cap_attaches = ncap;
+	}
+	shp->attaches[shp->nattaches++] = (struct shm_attach){ .tgid = tgid, .addr = addr, .len = len };
+}
+
+/* Forget tgid's record at addr, or all of tgid's when addr is 0.  */
+static void attach_forget(struct ipcns_shm *shp, pid_t tgid, uint64_t addr)
+{
+	for (uint32_t i = 0; i < shp->nattaches;) {
+		if (shp->attaches[i].tgid == tgid && (!addr || shp->attaches[i].addr == addr))
+			shp->attaches[i] = shp->attaches[--shp->nattaches];
+		else
+			i++;
+	}
+}
+
+/* The record of tgid's attach at addr, in any segment.  */
+static struct ipcns_shm *attach_find(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t *len)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		for (uint32_t i = 0; i < shp->nattaches; i++) {
+			if (shp->attaches[i].tgid == tgid && shp->attaches[i].addr == addr) {
+				*len = shp->attaches[i].len;
+				return shp;
+			}
+		}
+	}
+	return NULL;
 }
 
 /* Linux's shm_may_destroy: removed and no longer attached, or orphaned
@@ -714,6 +765,7 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	shp->detached_to_zero = false;
 	shp->attached_once = true;
 	holder_adjust(shp, host_tgid, ns_tgid, +1);
+	attach_record(shp, host_tgid, mapped, (len + (uint64_t)page_size() - 1) & ~((uint64_t)page_size() - 1));
 	if (c->ops->watch_exit)
 		c->ops->watch_exit(c);
 	return (long)mapped;
@@ -761,6 +813,7 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 {
 	uint64_t ps = (uint64_t)page_size();
 	struct dt_ctx dc = { .ns = ns, .addr = addr };
+	cleanup_free struct ipcns_vma *vmas = NULL;
 	pid_t host_tgid, ns_tgid;
 	struct ipcns_shm *shp = NULL;
 	int ret, unmapped = 0;
@@ -771,8 +824,29 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
 	if (ret < 0)
 		return ret;
+
+	/* The common case: addr is where this process attached a segment,
+	 * and that mapping is still whole.  Then it is the only VMA of the
+	 * segment within its size from addr, and Linux's search below would
+	 * find just it.  */
+	uint64_t len;
+	shp = c->ops->vma_at ? attach_find(ns, host_tgid, addr, &len) : NULL;
+	if (shp) {
+		dev_t dev;
+		ino_t ino;
+		attach_forget(shp, host_tgid, addr);
+		if (c->ops->vma_at(c, addr, addr + len, &dev, &ino) == 0 && dev == shp->dev && ino == shp->ino) {
+			ret = c->ops->shm_unmap(c, addr, len);
+			if (ret < 0)
+				return ret;
+			unmapped = 1;
+			goto detached;
+		}
+		shp = NULL;
+	}
+
 	ret = c->ops->maps(c, dt_collect, &dc);
-	cleanup_free struct ipcns_vma *vmas = dc.v;
+	vmas = dc.v;
 	if (ret < 0 || dc.err < 0)
 		return ret < 0 ? ret : dc.err;
 
@@ -806,6 +880,8 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 		if (c->ops->shm_unmap(c, v->start, v->end - v->start) == 0)
 			unmapped++;
 	}
+	attach_forget(shp, host_tgid, addr);
+detached:
 	shp->dtime = ipcns_now(ns);
 	shp->lpid = ns_tgid;
 	holder_adjust(shp, host_tgid, ns_tgid, -unmapped);
@@ -1061,6 +1137,7 @@ static void shm_drop_holder(struct ipcns_ns *ns, pid_t tgid, bool creator_gone)
 			shp->creator_tgid = 0;
 			changed = true;
 		}
+		attach_forget(shp, tgid, 0);
 		struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
 		if (h) {
 			shp->lpid = h->ns_tgid;
@@ -1153,6 +1230,10 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 		shp->lpid = h->ns_tgid;
 		holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, n[i]);
 		shp->detached_to_zero = false;
+		/* The child's mappings are at the parent's addresses.  */
+		for (uint32_t k = 0, na = shp->nattaches; k < na; k++)
+			if (shp->attaches[k].tgid == parent)
+				attach_record(shp, child, shp->attaches[k].addr, shp->attaches[k].len);
 	}
 	if (any)
 		watch_exit(ns, child);

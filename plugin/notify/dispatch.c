@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -344,6 +345,29 @@ static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
 
 /* The caller's soft RLIMIT_MEMLOCK.  prlimit(2) on a process of another
  * uid needs CAP_SYS_RESOURCE; /proc/PID/limits does not.  */
+/* One stat of /proc/PID/map_files/START-END instead of reading all of
+ * /proc/PID/maps (4 us against 25 us and more).  */
+static int op_vma_at(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino)
+{
+	struct ncall *n = ncall_of(c);
+	pid_t tgid, ns_tgid;
+	char path[96];
+	struct stat st;
+	int ret = op_pids(c, &tgid, &ns_tgid);
+	if (ret < 0)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)tgid, (unsigned long long)start,
+		 (unsigned long long)end);
+	if (stat(path, &st) < 0)
+		return -ENOENT;
+	ret = call_valid(n);
+	if (ret < 0)
+		return ret;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
 static int op_memlock(struct ipcns_caller *c, uint64_t *limit)
 {
 	struct ncall *n = ncall_of(c);
@@ -462,6 +486,7 @@ static const struct ipcns_caller_ops ncall_ops = {
 	.shm_map = op_shm_map,
 	.shm_unmap = op_shm_unmap,
 	.maps = op_maps,
+	.vma_at = op_vma_at,
 	.memlock_limit = op_memlock,
 	.park = op_park,
 	.watch_exit = op_watch_exit,
