@@ -625,7 +625,15 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	ns->shm_tot += numpages;
 	ns->shm_bytes_quota_used += numpages * ps;
 	struct ipcns_shm *done = steal_pointer(&shp);
-	return done->perm.id;
+	/* The segment stands only if the caller gets its id: one interrupted
+	 * meanwhile restarts the call (SA_RESTART), which must not find it
+	 * (EEXIST with IPC_EXCL), or sees EINTR, as if it never ran.  */
+	int ar = ipcns_caller_answer(c, done->perm.id);
+	if (ar < 0) {
+		shm_destroy(ns, done);
+		return IPCNS_ANSWERED;
+	}
+	return ar == 0 ? IPCNS_ANSWERED : done->perm.id;
 }
 
 static int shm_more_checks(struct ipcns_perm *p, int flg, void *arg)
@@ -983,17 +991,21 @@ static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 		shp->ctime = ipcns_now(ns);
 		return 0;
 	}
-	/* IPC_RMID.  */
+	/* IPC_RMID, once the caller has its 0: a restarted IPC_RMID would
+	 * find no segment (EINVAL).  */
 	ret = shm_scan(ns, shp);
 	if (ret < 0)
 		return ret;
+	int ar = ipcns_caller_answer(c, 0);
+	if (ar < 0)
+		return IPCNS_ANSWERED;
 	if (shm_nattch(shp)) {
 		shp->perm.mode |= SHM_DEST;
 		ipcns_ids_set_key_private(&ns->ids[IPCNS_SHM], p);
 	} else {
 		shm_destroy(ns, shp);
 	}
-	return 0;
+	return ar == 0 ? IPCNS_ANSWERED : 0;
 }
 
 /* Pages SHM_LOCKed and charged to `uid'.  Linux keeps this count per
