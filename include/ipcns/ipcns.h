@@ -209,6 +209,14 @@ struct ipcns_host_ops {
 	int (*watch_exit)(void *host, pid_t tgid);
 	/* The file-backed VMAs of one process.  May be NULL.  */
 	int (*proc_maps)(void *host, pid_t tgid, ipcns_vma_cb cb, void *arg);
+	/* The file of process tgid's VMA spanning exactly [start, end): 0,
+	 * or -ENOENT.  May be NULL.  */
+	int (*vma_at)(void *host, pid_t tgid, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino);
+	/* True when the host reports every fork, exec and exit of the
+	 * namespace's processes (ipcns_ns_process_*) before the calls that
+	 * follow them: then only the known holders of a segment need to be
+	 * looked at.  May be NULL (false).  */
+	bool (*tracks_processes)(void *host);
 };
 
 struct ipcns_ns *ipcns_ns_new(const struct ipcns_limits *limits, const struct ipcns_host_ops *host,

@@ -223,6 +223,25 @@ static void attach_forget(struct ipcns_shm *shp, pid_t tgid, uint64_t addr)
 	}
 }
 
+/* A new mapping of tgid over [addr, addr + len) replaced whatever was
+ * there (SHM_REMAP, or a fixed attach after the program's own munmap):
+ * records overlapping it are stale.  The holder counts then disagree
+ * with the records, and the next look reads the process's maps.  */
+static void attach_forget_range(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t len)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		for (uint32_t i = 0; i < shp->nattaches;) {
+			struct shm_attach *a = &shp->attaches[i];
+			if (a->tgid == tgid && a->addr < addr + len && addr < a->addr + a->len)
+				*a = shp->attaches[--shp->nattaches];
+			else
+				i++;
+		}
+	}
+}
+
 /* The record of tgid's attach at addr, in any segment.  */
 static struct ipcns_shm *attach_find(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t *len)
 {
@@ -356,12 +375,27 @@ static void shm_apply_scan(struct ipcns_ns *ns, struct ipcns_shm *shp, int64_t n
 /* Look at every process that can map the namespace's segments; then
  * destroy the segments that may go.  `keep' is not destroyed (the caller
  * still uses it).  */
-static int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
+/* Settle the segments after a look: the differences become attaches and
+ * detaches; those that may go are destroyed (not `keep').  */
+static void shm_look_end(struct ipcns_ns *ns, struct ipcns_shm **segs, size_t n, struct ipcns_shm *keep)
+{
+	int64_t now = ipcns_now(ns);
+	for (size_t i = 0; i < n; i++)
+		shm_apply_scan(ns, segs[i], now);
+	for (size_t i = 0; i < n; i++)
+		if (segs[i] != keep && shm_may_destroy(ns, segs[i]))
+			shm_destroy(ns, segs[i]);
+}
+
+/* The segments ever attached, sorted by inode; scan lists emptied.  */
+static int shm_look_begin(struct ipcns_ns *ns, struct ipcns_shm ***out, size_t *nout)
 {
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
-	if (ids->in_use == 0 || !ns->host || !ns->host->scan_vmas)
+	*out = NULL;
+	*nout = 0;
+	if (ids->in_use == 0)
 		return 0;
-	cleanup_free struct ipcns_shm **byino = calloc((size_t)ids->in_use, sizeof(*byino));
+	struct ipcns_shm **byino = calloc((size_t)ids->in_use, sizeof(*byino));
 	if (!byino)
 		return -ENOMEM;
 	size_t n = 0;
@@ -371,20 +405,130 @@ static int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
 		if (shp->attached_once)
 			byino[n++] = shp;
 	}
-	if (n == 0)
-		return 0;
 	qsort(byino, n, sizeof(*byino), cmp_ino);
+	*out = byino;
+	*nout = n;
+	return 0;
+}
+
+/* Look at every process of the namespace's kernel IPC namespaces.  */
+static int shm_scan_full(struct ipcns_ns *ns, struct ipcns_shm *keep)
+{
+	cleanup_free struct ipcns_shm **byino = NULL;
+	size_t n;
+	if (!ns->host || !ns->host->scan_vmas)
+		return 0;
+	int ret = shm_look_begin(ns, &byino, &n);
+	if (ret < 0 || n == 0)
+		return ret;
 	struct scan_ctx sc = { .ns = ns, .byino = byino, .n = n, .dev = byino[0]->dev };
-	int ret = ns->host->scan_vmas(ns->host_data, scan_cb, &sc);
+	ret = ns->host->scan_vmas(ns->host_data, scan_cb, &sc);
 	if (ret < 0 || sc.err < 0)
 		return ret < 0 ? ret : sc.err;
-	int64_t now = ipcns_now(ns);
-	for (size_t i = 0; i < n; i++)
-		shm_apply_scan(ns, byino[i], now);
-	for (size_t i = 0; i < n; i++)
-		if (byino[i] != keep && shm_may_destroy(ns, byino[i]))
-			shm_destroy(ns, byino[i]);
+	shm_look_end(ns, byino, n, keep);
 	return 0;
+}
+
+/* Are tgid's attachments exactly its records, each still one whole VMA
+ * of its segment?  Then its counts stand without reading its maps.  */
+static bool holder_records_hold(struct ipcns_ns *ns, struct ipcns_shm **segs, size_t n, pid_t tgid)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ipcns_shm *shp = segs[i];
+		struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
+		uint32_t nrec = 0;
+		for (uint32_t k = 0; k < shp->nattaches; k++) {
+			struct shm_attach *a = &shp->attaches[k];
+			dev_t dev;
+			ino_t ino;
+			if (a->tgid != tgid)
+				continue;
+			nrec++;
+			if (ns->host->vma_at(ns->host_data, tgid, a->addr, a->addr + a->len, &dev, &ino) < 0 ||
+			    dev != shp->dev || ino != shp->ino)
+				return false;
+		}
+		if (nrec != (h ? h->nvmas : 0))
+			return false;
+	}
+	return true;
+}
+
+/* Look at the known holders only: enough when the host reports every
+ * fork, exec and exit, since a process can only come to map a segment by
+ * shmat or by fork.  What a holder may have done unseen (munmap, mremap,
+ * mprotect splits) shows in its records not holding: then its maps are
+ * read.  */
+static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
+{
+	cleanup_free struct ipcns_shm **byino = NULL;
+	cleanup_free pid_t *tgids = NULL;
+	size_t n, nt = 0, cap = 0;
+	int ret = shm_look_begin(ns, &byino, &n);
+	if (ret < 0 || n == 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		for (uint32_t k = 0; k < byino[i]->nholders; k++) {
+			pid_t t = byino[i]->holders[k].tgid;
+			size_t j;
+			for (j = 0; j < nt && tgids[j] != t; j++)
+				;
+			if (j < nt)
+				continue;
+			if (nt == cap) {
+				cap = cap ? cap * 2 : 16;
+				pid_t *nv = realloc(tgids, cap * sizeof(*nv));
+				if (!nv)
+					return -ENOMEM;
+				tgids = nv;
+			}
+			tgids[nt++] = t;
+		}
+	}
+	struct scan_ctx sc = { .ns = ns, .byino = byino, .n = n, .dev = byino[0]->dev };
+	for (size_t j = 0; j < nt; j++) {
+		pid_t t = tgids[j];
+		if (holder_records_hold(ns, byino, n, t)) {
+			for (size_t i = 0; i < n; i++) {
+				struct shm_holder *h = holder_find(byino[i]->holders, byino[i]->nholders, t);
+				if (h && holder_push(&byino[i]->scan, &byino[i]->nscan, &byino[i]->cap_scan, t,
+						     h->ns_tgid, h->nvmas) < 0)
+					return -ENOMEM;
+			}
+			continue;
+		}
+		ret = ns->host->proc_maps(ns->host_data, t, scan_cb, &sc);
+		if (ret < 0 && ret != -ESRCH && ret != -ENOENT && ret != -EACCES)
+			return ret;
+		if (sc.err < 0)
+			return sc.err;
+		/* Records that no longer hold are dropped, so one munmap does
+		 * not cost a read of the maps at every look.  */
+		for (size_t i = 0; i < n; i++) {
+			struct ipcns_shm *shp = byino[i];
+			for (uint32_t k = 0; k < shp->nattaches;) {
+				struct shm_attach *a = &shp->attaches[k];
+				dev_t dev;
+				ino_t ino;
+				if (a->tgid == t &&
+				    (ns->host->vma_at(ns->host_data, t, a->addr, a->addr + a->len, &dev, &ino) < 0 ||
+				     dev != shp->dev || ino != shp->ino))
+					*a = shp->attaches[--shp->nattaches];
+				else
+					k++;
+			}
+		}
+	}
+	shm_look_end(ns, byino, n, keep);
+	return 0;
+}
+
+static int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
+{
+	if (ns->host && ns->host->tracks_processes && ns->host->vma_at && ns->host->proc_maps &&
+	    ns->host->tracks_processes(ns->host_data))
+		return shm_scan_holders(ns, keep);
+	return shm_scan_full(ns, keep);
 }
 
 /* A segment that may have lost its last mapping without our seeing it
@@ -773,7 +917,9 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	shp->detached_to_zero = false;
 	shp->attached_once = true;
 	holder_adjust(shp, host_tgid, ns_tgid, +1);
-	attach_record(shp, host_tgid, mapped, (len + (uint64_t)page_size() - 1) & ~((uint64_t)page_size() - 1));
+	uint64_t alen = (len + (uint64_t)page_size() - 1) & ~((uint64_t)page_size() - 1);
+	attach_forget_range(ns, host_tgid, mapped, alen);
+	attach_record(shp, host_tgid, mapped, alen);
 	if (c->ops->watch_exit)
 		c->ops->watch_exit(c);
 	return (long)mapped;
@@ -1253,7 +1399,8 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 
 void ipcns_ns_shm_reap(struct ipcns_ns *ns)
 {
-	shm_scan(ns, NULL);
+	/* The safety net: every process, in case one escaped tracking.  */
+	shm_scan_full(ns, NULL);
 }
 
 int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)

@@ -69,6 +69,7 @@ struct daemon {
 	struct ipcns_waiter **heap;
 	size_t nheap, capheap;
 	bool sync_wakeup;
+	bool tracks_processes; /* the proc connector works and lost nothing */
 	bool stop;
 };
 

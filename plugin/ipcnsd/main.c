@@ -210,6 +210,7 @@ static struct nsent *nsent_get(const char *key, const struct ipcns_limits *limit
 	e->host.owner = e;
 	e->host.watch_exit = host_watch_exit;
 	e->host.limit_hit = host_limit_hit;
+	e->host.tracks_processes = &D.tracks_processes;
 	if (!e->key || (ipc_ino && ipcns_host_add_inode(&e->host, ipc_ino) < 0)) {
 		free(e->key);
 		ipcns_host_free(&e->host);
@@ -423,6 +424,9 @@ static void proc_events(void)
 				 * stale.  */
 				dlog("proc connector overrun: fork/exec events lost");
 				ipcns_tidcache_flush();
+				/* Children may have been missed: look at all of
+				 * /proc for every namespace from now on.  */
+				D.tracks_processes = false;
 				continue;
 			}
 			return;
@@ -911,8 +915,10 @@ int main(int argc, char **argv)
 		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pfd));
 	} else {
 		D.proc_ev = (struct ev){ EV_PROC, pfd };
-		if (ep_add(pfd, &D.proc_ev, EPOLLIN) == 0)
+		if (ep_add(pfd, &D.proc_ev, EPOLLIN) == 0) {
 			ipcns_tidcache_enable(true);
+			D.tracks_processes = true;
+		}
 	}
 	dlog("listening on %s (pid %d)", path, (int)getpid());
 

@@ -87,6 +87,8 @@ struct ipcns_host {
 	size_t n_inodes, cap_inodes;
 	int (*watch_exit)(struct ipcns_host *h, pid_t tgid);
 	void (*limit_hit)(struct ipcns_host *h, const char *what);
+	/* Fork, exec and exit are all reported (ipcnsd's proc connector).  */
+	const bool *tracks_processes;
 	void *owner;
 };
 extern const struct ipcns_host_ops ipcns_host_proc_ops;

@@ -251,6 +251,25 @@ static int host_proc_maps(void *data, pid_t tgid, ipcns_vma_cb cb, void *arg)
 	return ipcns_proc_maps(tgid, cb, arg);
 }
 
+static int host_vma_at(void *data, pid_t tgid, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino)
+{
+	char path[96];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)tgid, (unsigned long long)start,
+		 (unsigned long long)end);
+	if (stat(path, &st) < 0)
+		return -ENOENT;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static bool host_tracks_processes(void *data)
+{
+	struct ipcns_host *h = data;
+	return h->tracks_processes && *h->tracks_processes;
+}
+
 const struct ipcns_host_ops ipcns_host_proc_ops = {
 	.scan_vmas = host_scan_vmas,
 	.now = NULL,
@@ -258,4 +277,6 @@ const struct ipcns_host_ops ipcns_host_proc_ops = {
 	.proc_info = host_proc_info,
 	.watch_exit = host_watch_exit,
 	.proc_maps = host_proc_maps,
+	.vma_at = host_vma_at,
+	.tracks_processes = host_tracks_processes,
 };

@@ -142,6 +142,46 @@ static double bench_shmatdt(long n)
 	return t;
 }
 
+/* IPC_STAT of an attached segment held by a few processes: shm_nattch
+ * must be exact, which is what costs.  */
+static double bench_ipc_stat(long n)
+{
+	int id = shmget(IPC_PRIVATE, 1 << 20, 0600);
+	if (id < 0)
+		die("shmget");
+	void *p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die("shmat");
+	pid_t kids[4];
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		die("pipe");
+	for (int i = 0; i < 4; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			char c;
+			close(pfd[1]);
+			while (read(pfd[0], &c, 1) > 0)
+				;
+			_exit(0);
+		}
+	}
+	close(pfd[0]);
+	struct shmid_ds ds;
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		shmctl(id, IPC_STAT, &ds);
+	double t = (now_ns() - t0) / (double)n;
+	close(pfd[1]);
+	for (int i = 0; i < 4; i++)
+		waitpid(kids[i], NULL, 0);
+	if (ds.shm_nattch != 5)
+		fprintf(stderr, "ipcns-bench: shm_nattch %lu, want 5\n", (unsigned long)ds.shm_nattch);
+	shmdt(p);
+	shmctl(id, IPC_RMID, NULL);
+	return t;
+}
+
 /* MB/s writing a 256 MiB attached segment, after one pass that faults
  * the pages in.  */
 static double bench_bandwidth(long passes)
@@ -242,6 +282,7 @@ int main(int argc, char **argv)
 		{ "sem_pingpong", bench_sem_pingpong, 20000, "ns/roundtrip" },
 		{ "msg_pingpong", bench_msg_pingpong, 20000, "ns/roundtrip" },
 		{ "shmat_shmdt", bench_shmatdt, 5000, "ns/pair" },
+		{ "ipc_stat", bench_ipc_stat, 5000, "ns/call" },
 		{ "bandwidth", bench_bandwidth, 8, "MB/s" },
 	};
 	if (argc < 2) {

@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=$PWD/build
 REPEAT=${REPEAT:-5}
-CASES=${CASES:-"trivial semop sem_pingpong msg_pingpong shmat_shmdt bandwidth getppid"}
+CASES=${CASES:-"trivial semop sem_pingpong msg_pingpong shmat_shmdt ipc_stat bandwidth getppid"}
 MANY=${MANY:-"1 2 8 64"}
 RUN=$(mktemp -d /tmp/ipcns-bench.XXXXXX)
 SOCK=$RUN/ipcnsd.sock
