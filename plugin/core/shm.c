@@ -558,6 +558,17 @@ static int shm_check_alive(struct ipcns_ns *ns, struct ipcns_shm **shpp)
 	return 0;
 }
 
+/* ipc_obtain_object_check, and the segment must still be alive.  */
+static int shm_obtain_alive(struct ipcns_ns *ns, int shmid, struct ipcns_shm **out)
+{
+	struct ipcns_perm *p;
+	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
+	if (ret < 0)
+		return ret;
+	*out = shm_of(p);
+	return shm_check_alive(ns, out);
+}
+
 /* Before counting segments (SHM_INFO, IPC_INFO, the limits of shmget):
  * destroy those that are gone.  True if any was.  */
 static bool shm_settle(struct ipcns_ns *ns)
@@ -877,11 +888,8 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 		prot |= PROT_EXEC;
 		acc_mode |= IPCNS_S_IXUGO;
 	}
-	ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
-	if (ret < 0)
-		return ret;
-	struct ipcns_shm *shp = shm_of(p);
-	ret = shm_check_alive(ns, &shp);
+	struct ipcns_shm *shp;
+	ret = shm_obtain_alive(ns, shmid, &shp);
 	if (ret < 0)
 		return ret;
 	p = &shp->perm;
@@ -1115,11 +1123,8 @@ static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 		if (ret < 0)
 			return ret;
 	}
-	ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
-	if (ret < 0)
-		return ret;
-	struct ipcns_shm *shp = shm_of(p);
-	ret = shm_check_alive(ns, &shp);
+	struct ipcns_shm *shp;
+	ret = shm_obtain_alive(ns, shmid, &shp);
 	if (ret < 0)
 		return ret;
 	p = &shp->perm;
@@ -1174,11 +1179,8 @@ static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 	struct ipcns_perm *p;
 	const struct ipcns_cred *cred;
 	uint64_t lim = 0;
-	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], shmid, &p);
-	if (ret < 0)
-		return ret;
-	struct ipcns_shm *shp = shm_of(p);
-	ret = shm_check_alive(ns, &shp);
+	struct ipcns_shm *shp;
+	int ret = shm_obtain_alive(ns, shmid, &shp);
 	if (ret < 0)
 		return ret;
 	p = &shp->perm;
