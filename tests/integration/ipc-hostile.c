@@ -1,0 +1,547 @@
+/* ipc-hostile: the container side of hostile.bats, isolation2.bats,
+ * restart.bats and leaks.bats.  One program, several modes:
+ *
+ *   exhaust SECONDS  take everything the namespace allows (segments, sets,
+ *                    queues up to ENOSPC, messages up to EAGAIN, 32 parked
+ *                    callers), print "EXHAUSTED ...", then hammer the
+ *                    daemon for SECONDS with the calls that cost it most
+ *                    (IPC_STAT and SHM_STAT of segments, which read the
+ *                    maps of the namespace's processes; SHM_INFO; bad
+ *                    arguments); print "DONE calls=N".
+ *   storm THREADS    THREADS threads attach and detach one segment in a
+ *                    loop (each shmat/shmdt is a remote syscall injected by
+ *                    ipcnsd); "STORM" once running; runs until killed.
+ *   storm-kill SECS  children running storms are killed with SIGKILL at
+ *                    random moments and replaced, for SECS; then checks that
+ *                    the segment has no attachment left and still works.
+ *   victim N         N rounds of semop up/down, msgsnd/msgrcv and IPC_STAT,
+ *                    checking every result; prints "VICTIM n=N ms=T".
+ *   hold FILE        create a segment (attached, with a pattern), a set and
+ *                    a queue with key 0x4e1d, write "shm ID sem ID msg ID
+ *                    key 0x4e1d" to FILE, print "HELD", wait for signals.
+ *   probe FILE       with the ids and key of FILE (another namespace's),
+ *                    try every call on them, and every id 0..N of the first
+ *                    sequences; print one line per result class; exit 0 if
+ *                    nothing was reachable.
+ *   restart DIR      the life of a container across an ipcnsd restart,
+ *                    driven by files in DIR (see restart.bats).
+ *   mixed N          N rounds of a bit of everything, for leaks.bats.  */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define die(...)                                                                                   \
+	do {                                                                                       \
+		fprintf(stderr, "ipc-hostile: " __VA_ARGS__);                                      \
+		fprintf(stderr, ": %s\n", strerror(errno));                                        \
+		exit(1);                                                                           \
+	} while (0)
+
+struct mb {
+	long mtype;
+	char mtext[8192];
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- exhaust */
+static int exhaust(double secs)
+{
+	static int shm[32768], sem[32768], msq[32768];
+	int nshm = 0, nsem = 0, nmsq = 0;
+	while (nshm < 32768 && (shm[nshm] = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600)) >= 0)
+		nshm++;
+	int shm_errno = errno;
+	while (nsem < 32768 && (sem[nsem] = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600)) >= 0)
+		nsem++;
+	int sem_errno = errno;
+	while (nmsq < 32768 && (msq[nmsq] = msgget(IPC_PRIVATE, IPC_CREAT | 0600)) >= 0)
+		nmsq++;
+	int msg_errno = errno;
+	if (!nshm || !nsem || nmsq < 2)
+		die("nothing could be created");
+	/* Messages: every queue filled until EAGAIN (the queue, or ipcnsd's
+	 * message quota for the namespace).  */
+	static struct mb m;
+	m.mtype = 1;
+	long bytes = 0, msgs = 0;
+	for (int q = 0; q < nmsq; q++) {
+		int n = 0;
+		while (msgsnd(msq[q], &m, 8192, IPC_NOWAIT) == 0) {
+			bytes += 8192;
+			msgs++;
+			n++;
+		}
+		if (errno != EAGAIN)
+			die("msgsnd");
+		if (n == 0)
+			break; /* the quota is full */
+	}
+	/* Parked callers.  */
+	for (int i = 0; i < 32; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (i % 2) {
+				struct sembuf op = { 0, -1, 0 };
+				semop(sem[0], &op, 1);
+			} else {
+				msgrcv(msq[nmsq - 1], &m, 8192, 99, 0);
+			}
+			_exit(0);
+		}
+	}
+	/* Segments attached too.  */
+	for (int i = 0; i < 16 && i < nshm; i++)
+		if (shmat(shm[i], NULL, 0) == (void *)-1)
+			die("shmat");
+	printf("EXHAUSTED shm=%d (%s) sem=%d (%s) msg=%d (%s) messages=%ld bytes=%ld\n", nshm, strerror(shm_errno),
+	       nsem, strerror(sem_errno), nmsq, strerror(msg_errno), msgs, bytes);
+	fflush(stdout);
+	double end = now() + secs;
+	long calls = 0;
+	while (now() < end) {
+		struct shmid_ds ds;
+		struct shm_info si;
+		shmctl(shm[calls % nshm], IPC_STAT, &ds);
+		shmctl((int)(calls % 64), SHM_STAT, &ds);
+		shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
+		semctl(-1, 0, GETVAL);
+		msgsnd(msq[0], NULL, 8, IPC_NOWAIT);
+		calls += 5;
+	}
+	printf("DONE calls=%ld\n", calls);
+	return 0;
+}
+
+/* ---- storm */
+static int storm_id;
+static void *storm_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		char *p = shmat(storm_id, NULL, 0);
+		if (p == (void *)-1)
+			continue;
+		p[0]++;
+		shmdt(p);
+	}
+	return NULL;
+}
+
+static int storm(int nthreads)
+{
+	storm_id = shmget(IPC_PRIVATE, 65536, IPC_CREAT | 0600);
+	if (storm_id < 0)
+		die("shmget");
+	pthread_t t;
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&t, NULL, storm_thread, NULL);
+	printf("STORM %d threads on segment %d\n", nthreads, storm_id);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+static int storm_kill(double secs)
+{
+	storm_id = shmget(IPC_PRIVATE, 65536, IPC_CREAT | 0600);
+	if (storm_id < 0)
+		die("shmget");
+	pid_t kids[6] = { 0 };
+	unsigned int seed = (unsigned int)getpid();
+	double end = now() + secs;
+	int killed = 0;
+	while (now() < end) {
+		for (int i = 0; i < 6; i++) {
+			if (kids[i])
+				continue;
+			kids[i] = fork();
+			if (kids[i] == 0) {
+				pthread_t t;
+				for (int k = 0; k < 3; k++)
+					pthread_create(&t, NULL, storm_thread, NULL);
+				storm_thread(NULL);
+			}
+		}
+		msleep(5 + rand_r(&seed) % 40);
+		int v = rand_r(&seed) % 6;
+		kill(kids[v], SIGKILL);
+		waitpid(kids[v], NULL, 0);
+		kids[v] = 0;
+		killed++;
+	}
+	for (int i = 0; i < 6; i++) {
+		if (kids[i]) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+	}
+	/* Every attachment died with its process.  */
+	struct shmid_ds ds;
+	for (int i = 0; i < 100; i++) {
+		if (shmctl(storm_id, IPC_STAT, &ds) < 0)
+			die("IPC_STAT");
+		if (ds.shm_nattch == 0)
+			break;
+		msleep(50);
+	}
+	if (ds.shm_nattch != 0) {
+		fprintf(stderr, "ipc-hostile: %lu attachments left after every holder was killed\n",
+			(unsigned long)ds.shm_nattch);
+		return 1;
+	}
+	char *p = shmat(storm_id, NULL, 0);
+	if (p == (void *)-1)
+		die("shmat after the storm");
+	p[1] = 1;
+	if (shmdt(p) < 0 || shmctl(storm_id, IPC_RMID, NULL) < 0)
+		die("shmdt/IPC_RMID after the storm");
+	printf("STORM-KILL %d processes killed, segment clean\n", killed);
+	return 0;
+}
+
+/* ---- victim */
+static int victim(long n)
+{
+	int sem = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+	int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	if (sem < 0 || q < 0 || shm < 0)
+		die("victim: creating");
+	double t0 = now();
+	for (long i = 0; i < n; i++) {
+		struct sembuf up = { 0, 1, 0 }, down = { 0, -1, 0 };
+		struct mb m = { 1 + i % 3, "" };
+		struct shmid_ds ds;
+		snprintf(m.mtext, 32, "%ld", i);
+		if (semop(sem, &up, 1) < 0 || semop(sem, &down, 1) < 0)
+			die("victim: semop");
+		if (msgsnd(q, &m, 32, 0) < 0)
+			die("victim: msgsnd");
+		if (msgrcv(q, &m, 32, 0, 0) != 32 || atol(m.mtext) != i)
+			die("victim: msgrcv");
+		if (i % 16 == 0 && shmctl(shm, IPC_STAT, &ds) < 0)
+			die("victim: IPC_STAT");
+	}
+	if (semctl(sem, 0, GETVAL) != 0)
+		die("victim: the semaphore is not back to 0");
+	double ms = (now() - t0) * 1000;
+	semctl(sem, 0, IPC_RMID);
+	msgctl(q, IPC_RMID, NULL);
+	shmctl(shm, IPC_RMID, NULL);
+	printf("VICTIM n=%ld ms=%.0f\n", n, ms);
+	return 0;
+}
+
+/* ---- hold / probe */
+#define HOLD_KEY 0x4e1d
+static int hold(const char *file)
+{
+	int shm = shmget(HOLD_KEY, 8192, IPC_CREAT | 0600);
+	int sem = semget(HOLD_KEY, 2, IPC_CREAT | 0600);
+	int msq = msgget(HOLD_KEY, IPC_CREAT | 0600);
+	if (shm < 0 || sem < 0 || msq < 0)
+		die("hold: creating");
+	char *p = shmat(shm, NULL, 0);
+	if (p == (void *)-1)
+		die("hold: shmat");
+	strcpy(p, "secret of the first container");
+	struct mb m = { 1, "a message of the first container" };
+	if (msgsnd(msq, &m, 64, 0) < 0)
+		die("hold: msgsnd");
+	struct sembuf up = { 0, 5, 0 };
+	semop(sem, &up, 1);
+	FILE *f = fopen(file, "we");
+	if (!f)
+		die("hold: %s", file);
+	fprintf(f, "shm %d sem %d msg %d key %d\n", shm, sem, msq, HOLD_KEY);
+	fclose(f);
+	/* The fd ipcnsd installed for the mapping is closed again: the
+	 * segment is only a mapping here.  */
+	int memfd_fds = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char path[300], target[300];
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			memfd_fds += strstr(target, "memfd:") != NULL;
+		}
+	}
+	if (d)
+		closedir(d);
+	printf("HELD shm %d sem %d msg %d; memfd fds in this process: %d\n", shm, sem, msq, memfd_fds);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+static int probe(const char *file)
+{
+	int shm, sem, msq, key;
+	FILE *f = fopen(file, "re");
+	if (!f || fscanf(f, "shm %d sem %d msg %d key %d", &shm, &sem, &msq, &key) != 4)
+		die("probe: reading %s", file);
+	fclose(f);
+	int reached = 0;
+#define TRY(what, call, want)                                                                      \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long _r = (long)(call);                                                            \
+		int _e = errno;                                                                    \
+		printf("%s = %ld %s\n", what, _r, _r < 0 ? strerror(_e) : "");                    \
+		if (_r != -1 || _e != (want))                                                      \
+			reached++;                                                                 \
+	} while (0)
+	struct shmid_ds sds;
+	struct semid_ds seds;
+	struct msqid_ds mds;
+	struct mb m = { 1, "" };
+	struct sembuf op = { 0, -1, IPC_NOWAIT };
+	TRY("shmat(their shm id)", (long)shmat(shm, NULL, SHM_RDONLY), EINVAL);
+	TRY("shmctl(their shm id, IPC_STAT)", shmctl(shm, IPC_STAT, &sds), EINVAL);
+	TRY("shmctl(their shm id, IPC_RMID)", shmctl(shm, IPC_RMID, NULL), EINVAL);
+	TRY("semop(their sem id)", semop(sem, &op, 1), EINVAL);
+	TRY("semctl(their sem id, GETVAL)", semctl(sem, 0, GETVAL), EINVAL);
+	TRY("semctl(their sem id, IPC_STAT)", semctl(sem, 0, IPC_STAT, &seds), EINVAL);
+	TRY("msgrcv(their msg id)", msgrcv(msq, &m, 64, 0, IPC_NOWAIT), EINVAL);
+	TRY("msgsnd(their msg id)", msgsnd(msq, &m, 8, IPC_NOWAIT), EINVAL);
+	TRY("msgctl(their msg id, IPC_STAT)", msgctl(msq, IPC_STAT, &mds), EINVAL);
+	TRY("shmget(their key)", shmget(key, 0, 0), ENOENT);
+	TRY("semget(their key)", semget(key, 0, 0), ENOENT);
+	TRY("msgget(their key)", msgget(key, 0), ENOENT);
+	/* Every id of the first 8 sequences and 256 indexes, and every index
+	 * with *_STAT.  */
+	int found = 0;
+	for (int seq = 0; seq < 8; seq++)
+		for (int idx = 0; idx < 256; idx++) {
+			int id = seq * 32768 + idx;
+			found += shmctl(id, IPC_STAT, &sds) == 0 || errno != EINVAL;
+			found += semctl(id, 0, IPC_STAT, &seds) == 0 || errno != EINVAL;
+			found += msgctl(id, IPC_STAT, &mds) == 0 || errno != EINVAL;
+		}
+	for (int idx = 0; idx < 1024; idx++) {
+		found += shmctl(idx, SHM_STAT_ANY, &sds) >= 0;
+		found += semctl(idx, 0, SEM_STAT_ANY, &seds) >= 0;
+		found += msgctl(idx, MSG_STAT_ANY, &mds) >= 0;
+	}
+	struct shm_info si;
+	struct msginfo mi;
+	struct seminfo sei;
+	shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
+	msgctl(0, MSG_INFO, (struct msqid_ds *)&mi);
+	semctl(0, 0, SEM_INFO, &sei);
+	printf("ids tried: %d reachable; objects in this namespace: %d segments, %d sets, %d queues\n", found,
+	       si.used_ids, sei.semusz, mi.msgpool);
+	reached += found + si.used_ids + sei.semusz + mi.msgpool;
+	/* No memfd of a segment in this process.  */
+	int memfd = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char path[300], target[300];
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			memfd += strstr(target, "SYSV") != NULL;
+		}
+	}
+	if (d)
+		closedir(d);
+	FILE *mf = fopen("/proc/self/maps", "re");
+	char line[512];
+	while (mf && fgets(line, sizeof(line), mf))
+		memfd += strstr(line, "SYSV") != NULL;
+	if (mf)
+		fclose(mf);
+	printf("segment memfds in /proc/self/fd and maps: %d\n", memfd);
+	reached += memfd;
+	printf(reached ? "PROBE reached %d\n" : "PROBE nothing reachable\n", reached);
+	return reached ? 1 : 0;
+}
+
+/* ---- restart */
+static bool exists(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void touch(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	if (f)
+		fclose(f);
+}
+
+static void wait_file(const char *dir, const char *name)
+{
+	for (int i = 0; i < 6000 && !exists(dir, name); i++)
+		msleep(10);
+}
+
+/* One line per call: "name = result errno-name".  */
+static void calls(const char *dir, const char *name, int sem, int shm, char *mapped)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	if (!f)
+		die("%s", path);
+#define CALL(what, call)                                                                           \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long _r = (long)(call);                                                            \
+		fprintf(f, "%s = %s\n", what, _r == -1 ? strerrorname_np(errno) : "ok");          \
+	} while (0)
+	struct shmid_ds ds;
+	CALL("semctl GETVAL", semctl(sem, 0, GETVAL));
+	CALL("semget", semget(IPC_PRIVATE, 1, IPC_CREAT | 0600));
+	CALL("shmctl IPC_STAT", shmctl(shm, IPC_STAT, &ds));
+	CALL("shmget", shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
+	CALL("shmat", (long)shmat(shm, NULL, 0));
+	CALL("msgget", msgget(IPC_PRIVATE, IPC_CREAT | 0600));
+	/* The mapping made before is memory of this process: it stays.  */
+	fprintf(f, "mapped memory = %s\n", strcmp(mapped, "before the restart") == 0 ? "intact" : "changed");
+	strcpy(mapped + 100, "still writable");
+	fprintf(f, "mapped memory write = %s\n", strcmp(mapped + 100, "still writable") == 0 ? "ok" : "lost");
+	fclose(f);
+}
+
+static int restart(const char *dir)
+{
+	int sem = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+	int shm = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+	char *p = shm >= 0 ? shmat(shm, NULL, 0) : (void *)-1;
+	if (sem < 0 || p == (void *)-1)
+		die("restart: creating");
+	strcpy(p, "before the restart");
+	/* A caller parked in the daemon when it goes away.  */
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sembuf op = { 0, -1, 0 };
+		errno = 0;
+		long r = semop(sem, &op, 1);
+		char path[512];
+		snprintf(path, sizeof(path), "%s/parked.result", dir);
+		FILE *f = fopen(path, "we");
+		if (f) {
+			fprintf(f, "parked semop = %s\n", r == -1 ? strerrorname_np(errno) : "ok");
+			fclose(f);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 500 && semctl(sem, 0, GETNCNT) != 1; i++)
+		msleep(10);
+	calls(dir, "phase1", sem, shm, p);
+	touch(dir, "ready");
+	wait_file(dir, "daemon-stopped");
+	waitpid(pid, NULL, 0);
+	calls(dir, "phase2", sem, shm, p);
+	touch(dir, "phase2.done");
+	wait_file(dir, "daemon-restarted");
+	calls(dir, "phase3", sem, shm, p);
+	touch(dir, "phase3.done");
+	wait_file(dir, "finish");
+	return 0;
+}
+
+/* ---- mixed */
+static int mixed(long n)
+{
+	for (long i = 0; i < n; i++) {
+		int sem = semget(IPC_PRIVATE, 3, IPC_CREAT | 0600);
+		int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+		int shm = shmget(IPC_PRIVATE, 16384, IPC_CREAT | 0600);
+		if (sem < 0 || q < 0 || shm < 0)
+			die("mixed: creating");
+		pid_t pid = fork();
+		if (pid == 0) {
+			struct sembuf take[2] = { { 0, -1, SEM_UNDO }, { 1, -1, 0 } };
+			struct mb m;
+			semop(sem, take, 2);
+			msgrcv(q, &m, 64, 2, 0);
+			char *p = shmat(shm, NULL, 0);
+			if (p != (void *)-1)
+				p[0] = 1;
+			_exit(0);
+		}
+		struct sembuf give[2] = { { 0, 1, 0 }, { 1, 1, 0 } };
+		struct mb m = { 2, "hello" };
+		msleep(2);
+		semop(sem, give, 2);
+		msgsnd(q, &m, 64, 0);
+		char *p = shmat(shm, NULL, SHM_RDONLY);
+		waitpid(pid, NULL, 0);
+		shmctl(shm, IPC_RMID, NULL);
+		if (p != (void *)-1)
+			shmdt(p);
+		struct timespec ts = { 0, 1000000 };
+		struct sembuf never = { 2, -1, 0 };
+		semtimedop(sem, &never, 1, &ts);
+		semctl(sem, 0, IPC_RMID);
+		msgctl(q, IPC_RMID, NULL);
+	}
+	printf("MIXED %ld rounds\n", n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && !strcmp(argv[1], "exhaust"))
+		return exhaust(atof(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "storm"))
+		return storm(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "storm-kill"))
+		return storm_kill(atof(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "victim"))
+		return victim(atol(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "hold"))
+		return hold(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "probe"))
+		return probe(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "restart"))
+		return restart(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "mixed"))
+		return mixed(atol(argv[2]));
+	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
+			" probe FILE | restart DIR | mixed N\n");
+	return 2;
+}
