@@ -2,6 +2,8 @@
  * request {"command": "ps"|"ipcs"|"rm"|"forget", ...} per connection, one
  * JSON reply.  Specified in spec/control.md.  */
 #include <poll.h>
+#include <dirent.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -61,7 +63,19 @@ static json_t *cmd_ps(struct daemon *d)
 				       "msg_bytes", (json_int_t)u.msg_bytes, "msg_count", (json_int_t)u.msg_count,
 				       "parked", (int)u.parked, "limits", limits_json(ipcns_ns_limits(e->ns))));
 	}
-	return json_pack("{s:b, s:o}", "ok", 1, "namespaces", nss);
+	/* The daemon's own footprint: heap in use (what a namespace and its
+	 * objects cost) and open fds.  */
+	struct mallinfo2 mi = mallinfo2();
+	int nfd = 0;
+	DIR *dir = opendir("/proc/self/fd");
+	if (dir) {
+		while (readdir(dir))
+			nfd++;
+		closedir(dir);
+		nfd -= 3; /* ".", ".." and the one opendir holds */
+	}
+	return json_pack("{s:b, s:o, s:{s:I, s:i}}", "ok", 1, "namespaces", nss, "daemon", "heap_bytes",
+			 (json_int_t)mi.uordblks, "fds", nfd);
 }
 
 static struct container *find_container(struct daemon *d, const char *id)
