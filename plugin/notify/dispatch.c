@@ -282,10 +282,8 @@ install:
 		if (n->remote.active)
 			return -EINVAL;
 		ret = ipcns_seccomp_addfd(n->nf->fd, n->id, fd, true);
-		if (ret < 0) {
-			ipcns_remote_release(&n->remote);
-			return ret == -ENOENT ? -ENOENT : ret;
-		}
+		if (ret < 0)
+			return ret; /* released once the error is answered */
 		*remote_fd = ret;
 	}
 	if (!n->remote.active) {
@@ -581,9 +579,11 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 		ipcns_remote_end(&n.remote, ret);
 		return 0;
 	}
-	ipcns_remote_release(&n.remote);
 	int sret = ret < 0 ? ipcns_seccomp_send(nf->fd, req->id, 0, (int)ret)
 			   : ipcns_seccomp_send(nf->fd, req->id, ret, 0);
+	/* A thread seized but never stopped (the call failed before its
+	 * answer) is let go now that it has its answer.  */
+	ipcns_remote_release(&n.remote);
 	if (sret == -ENOENT)
 		return 0; /* the caller went away meanwhile */
 	if (sret < 0)

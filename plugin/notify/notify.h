@@ -123,7 +123,8 @@ int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t
 /* Interrupt it and answer the notification; after success the thread is
  * stopped, ready for ipcns_remote_syscall().  */
 int ipcns_remote_answer(struct ipcns_remote *r);
-/* Let a seized thread go without answering.  */
+/* Let a seized thread go: only once its notification is answered (or no
+ * longer valid).  */
 void ipcns_remote_release(struct ipcns_remote *r);
 /* Run syscall nr(args) in the thread: its return value (or -errno as the
  * kernel returns it).  */

@@ -156,6 +156,35 @@ static int wait_stop(struct ipcns_remote *r)
 	return 0;
 }
 
+/* Let a seized thread go.  PTRACE_DETACH needs a stopped tracee: a
+ * running one is stopped first (PTRACE_INTERRUPT, then waited for), and
+ * one that died is reaped, or it would stay a traced zombie and its
+ * container could never end.  Only once the thread is not blocked in its
+ * notification (answered, or no longer valid): an interrupt cannot end a
+ * killable wait (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV).  */
+static void let_go(pid_t tid)
+{
+	if (ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0 || errno != ESRCH)
+		return;
+	ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
+	for (;;) {
+		int st;
+		if (waitpid(tid, &st, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* not ours any more */
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return;
+		if (WIFSTOPPED(st)) {
+			/* A signal-delivery stop hands its signal back.  */
+			int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+			if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig) == 0)
+				return;
+		}
+	}
+}
+
 int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t tid)
 {
 	memset(r, 0, sizeof(*r));
@@ -167,7 +196,7 @@ int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t
 		return -errno;
 	/* Valid after the seize: the thread we hold is the caller.  */
 	if (ipcns_seccomp_id_valid(notify_fd, id) < 0) {
-		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		let_go(tid);
 		return -ENOENT;
 	}
 	r->seized = true;
@@ -177,7 +206,7 @@ int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t
 void ipcns_remote_release(struct ipcns_remote *r)
 {
 	if (r->seized && !r->active)
-		ptrace(PTRACE_DETACH, r->tid, NULL, NULL);
+		let_go(r->tid);
 	r->seized = false;
 }
 
@@ -259,7 +288,7 @@ int ipcns_remote_end(struct ipcns_remote *r, long retval)
 	for (int i = 0; i < n_held && tgid; i++)
 		syscall(SYS_tgkill, tgid, r->tid, held_signals[i]);
 	n_held = 0;
-	ptrace(PTRACE_DETACH, r->tid, NULL, NULL);
+	let_go(r->tid);
 	r->active = false;
 	r->seized = false;
 	return ret;
