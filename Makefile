@@ -156,3 +156,29 @@ clang-format:
 
 clean:
 	rm -rf $(B)
+
+# Soak, not part of check: SOAK_SECONDS (default 600) of mixed System V IPC
+# from SOAK_CONTAINERS (16) runc containers with churn; ipcnsd's VmRSS and
+# fds sampled into build/soak/soak.csv; tolerance in tests/soak/soak.sh.
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@tests/soak/soak.sh
+
+# Fuzzing the core with libFuzzer (clang): `make fuzz` runs FUZZ_SECONDS
+# (default 60) from the committed corpus tests/fuzz/corpus; `make
+# fuzz-regress` runs every corpus file and crash reproducer
+# (tests/fuzz/regress) once, as make check does (tests/integration/fuzz.bats).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iplugin/core -Wall -Wextra -Wno-unused-parameter \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+.PHONY: fuzz fuzz-regress
+$(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/core/*.h)
+	@mkdir -p $(@D)
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_core.c $(CORE_SRC)
+fuzz: $(B)/fuzz/fuzz_core
+	@tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+fuzz-regress: $(B)/fuzz/fuzz_core
+	@tests/fuzz/run.sh regress

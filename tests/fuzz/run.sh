@@ -1,0 +1,80 @@
+#!/bin/bash
+# Drive the core fuzzer build/fuzz/fuzz_core (tests/fuzz/fuzz_core.c).
+#
+#   run.sh fuzz [SECONDS]  fuzz for SECONDS (default 60) starting from the
+#                          committed corpus tests/fuzz/corpus and the crash
+#                          reproducers tests/fuzz/regress; new inputs go to
+#                          build/fuzz/work, crashes to build/fuzz/crash-*
+#                          (exit 1).  `make fuzz` (FUZZ_SECONDS).
+#   run.sh regress         run every file of tests/fuzz/corpus and
+#                          tests/fuzz/regress once (no mutation): a crash
+#                          fixed once stays fixed.  `make fuzz-regress`,
+#                          and make check through tests/integration/fuzz.bats.
+#   run.sh merge           fold build/fuzz/work into tests/fuzz/corpus,
+#                          keeping only inputs that add coverage (libFuzzer
+#                          -merge=1), to commit a small corpus.
+#   run.sh seeds           (re)write the hand-made seeds (tests/fuzz/seeds.py)
+#                          into tests/fuzz/corpus.
+#
+# A crash found: reproduce with `build/fuzz/fuzz_core FILE` (set
+# FUZZ_CORE_TRACE=1 to see every call and its result), fix the core, and
+# commit the file as tests/fuzz/regress/<what-it-was> with the fix.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+F=build/fuzz/fuzz_core
+CORPUS=tests/fuzz/corpus
+REGRESS=tests/fuzz/regress
+WORK=build/fuzz/work
+[ -x "$F" ] || { echo "run.sh: $F is not built (make fuzz or make fuzz-regress)" >&2; exit 1; }
+# Leaks are errors; a parked call that is never released is one too.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+case ${1:-} in
+fuzz)
+	secs=${2:-60}
+	mkdir -p "$WORK"
+	rm -f build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-*
+	log=build/fuzz/fuzz.log
+	echo "fuzz: $secs s on $(ls "$CORPUS" | wc -l) corpus files + $(ls "$REGRESS" 2>/dev/null | wc -l) reproducers; log $log"
+	"$F" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=build/fuzz/ "$WORK" "$CORPUS" "$REGRESS" >"$log" 2>&1
+	rc=$?
+	grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|DONE|INITED' "$log" | tail -4
+	echo "fuzz: $(ls "$WORK" | wc -l) inputs in $WORK (run.sh merge to fold the useful ones into $CORPUS)"
+	if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-* >/dev/null 2>&1; then
+		echo "fuzz: FOUND:" build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-* 2>/dev/null
+		grep -m1 -B2 -A25 -E 'ERROR|fuzz_core:|runtime error' "$log"
+		exit 1
+	fi
+	exit "$rc"
+	;;
+regress)
+	files=()
+	for f in "$CORPUS"/* "$REGRESS"/*; do [ -f "$f" ] && files+=("$f"); done
+	[ ${#files[@]} -gt 0 ] || { echo "regress: no inputs" >&2; exit 1; }
+	log=build/fuzz/regress.log
+	"$F" -runs=1 "${files[@]}" >"$log" 2>&1
+	rc=$?
+	ran=$(grep -c '^Executed ' "$log")
+	if [ "$rc" -ne 0 ] || [ "$ran" -ne ${#files[@]} ]; then
+		echo "regress: FAILED (status $rc, $ran of ${#files[@]} inputs ran); log $log:"
+		grep -m1 -B5 -A30 -E 'ERROR|fuzz_core:|runtime error' "$log" || tail -30 "$log"
+		exit 1
+	fi
+	echo "regress: $ran inputs ($(ls "$CORPUS" | wc -l) corpus, $(ls "$REGRESS" | wc -l) reproducers) ran clean"
+	;;
+merge)
+	[ -d "$WORK" ] || { echo "merge: nothing in $WORK" >&2; exit 1; }
+	before=$(ls "$CORPUS" | wc -l)
+	"$F" -merge=1 -max_len=4096 "$CORPUS" "$WORK" >build/fuzz/merge.log 2>&1 || { tail build/fuzz/merge.log; exit 1; }
+	echo "merge: $CORPUS: $before -> $(ls "$CORPUS" | wc -l) files, $(du -sk "$CORPUS" | cut -f1) kB"
+	;;
+seeds)
+	python3 tests/fuzz/seeds.py "$CORPUS"
+	;;
+*)
+	sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 2
+	;;
+esac
