@@ -6,7 +6,7 @@
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev \
 bats bats-support bats-assert runc crun busybox-static util-linux procps jq podman python3-yaml \
-postgresql-15 apache2 apache2-utils curl"
+postgresql-15 apache2 apache2-utils curl valgrind clang libclang-rt-14-dev clang-format"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
