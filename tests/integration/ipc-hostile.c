@@ -435,7 +435,11 @@ static void calls(const char *dir, const char *name, int sem, int shm, char *map
 	CALL("semget", semget(IPC_PRIVATE, 1, IPC_CREAT | 0600));
 	CALL("shmctl IPC_STAT", shmctl(shm, IPC_STAT, &ds));
 	CALL("shmget", shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
-	CALL("shmat", (long)shmat(shm, NULL, 0));
+	errno = 0;
+	void *q = shmat(shm, NULL, 0);
+	fprintf(f, "shmat = %s\n", q == (void *)-1 ? strerrorname_np(errno) : "ok");
+	/* What was attached now, or else the mapping made before.  */
+	CALL("shmdt", shmdt(q != (void *)-1 ? q : mapped));
 	CALL("msgget", msgget(IPC_PRIVATE, IPC_CREAT | 0600));
 	/* The mapping made before is memory of this process: it stays.  */
 	fprintf(f, "mapped memory = %s\n", strcmp(mapped, "before the restart") == 0 ? "intact" : "changed");

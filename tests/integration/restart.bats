@@ -49,7 +49,7 @@ own_daemon() {
 # mapping made earlier is intact and writable.
 calls_are() {
 	local f=$X/$1 want=$2 k
-	for k in "semctl GETVAL" semget "shmctl IPC_STAT" shmget shmat msgget; do
+	for k in "semctl GETVAL" semget "shmctl IPC_STAT" shmget shmat shmdt msgget; do
 		grep -qx "$k = $want" "$f" || { echo "in $1: $(grep "^$k =" "$f"), want $want" >&2; return 1; }
 	done
 	grep -qx "mapped memory = intact" "$f" && grep -qx "mapped memory write = ok" "$f" || {
