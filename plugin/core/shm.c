@@ -780,6 +780,10 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	ns->shm_tot += numpages;
 	ns->shm_bytes_quota_used += numpages * ps;
 	struct ipcns_shm *done = steal_pointer(&shp);
+	/* Under shm_rmid_forced, Linux's exit_shm destroys the segments an
+	 * exiting creator leaves unattached: hear of the creator's exit.  */
+	if (ns->limits.shm_rmid_forced && c->ops->watch_exit)
+		c->ops->watch_exit(c);
 	/* The segment stands only if the caller gets its id: one interrupted
 	 * meanwhile restarts the call (SA_RESTART), which must not find it
 	 * (EEXIST with IPC_EXCL), or sees EINTR, as if it never ran.  */

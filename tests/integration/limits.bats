@@ -128,3 +128,14 @@ sysctl_shmmni() {
 	run grep 'annotation org.ipcns.shm-bytes = "lots": not a number' "$IPCNSD_LOG"
 	assert_success
 }
+
+@test "runc: kernel.shm_rmid_forced from linux.sysctl destroys a segment when its creator exits unattached" {
+	run run_with runc f '.linux.sysctl = {"kernel.shm_rmid_forced": "1"}' sh -c \
+		'ipcmk -M 4096 >/dev/null; ipcmk -M 8192 >/dev/null; echo "left: $(ipcs -m | grep -c "^0x")"'
+	assert_success
+	assert_output --partial "left: 0"
+	run run_with runc g '.linux.sysctl = {"kernel.shm_rmid_forced": "0"}' sh -c \
+		'ipcmk -M 4096 >/dev/null; echo "left: $(ipcs -m | grep -c "^0x")"'
+	assert_success
+	assert_output --partial "left: 1"
+}
