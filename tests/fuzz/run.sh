@@ -10,9 +10,11 @@
 #                          tests/fuzz/regress once (no mutation): a crash
 #                          fixed once stays fixed.  `make fuzz-regress`,
 #                          and make check through tests/integration/fuzz.bats.
-#   run.sh merge           fold build/fuzz/work into tests/fuzz/corpus,
-#                          keeping only inputs that add coverage (libFuzzer
-#                          -merge=1), to commit a small corpus.
+#   run.sh merge           replace the found inputs of tests/fuzz/corpus by
+#                          the smallest set covering every edge that it,
+#                          the reproducers and build/fuzz/work reach
+#                          (libFuzzer -set_cover_merge=1), to commit a small
+#                          corpus; the hand-made seeds stay.
 #   run.sh seeds           (re)write the hand-made seeds (tests/fuzz/seeds.py)
 #                          into tests/fuzz/corpus.
 #
@@ -66,9 +68,23 @@ regress)
 	;;
 merge)
 	[ -d "$WORK" ] || { echo "merge: nothing in $WORK" >&2; exit 1; }
+	# A snapshot (a fuzzer may still be writing to WORK), then the
+	# smallest set of inputs that covers every edge the corpus, the
+	# reproducers and WORK reach (set cover over edges, not counters,
+	# keeps the committed corpus to tens of files).  The hand-made seeds
+	# always stay.
+	snap=build/fuzz/work.snapshot out=build/fuzz/merged
+	rm -rf "$snap" "$out" && mkdir -p "$snap" "$out" && cp "$WORK"/* "$snap"/ 2>/dev/null
+	"$F" -set_cover_merge=1 -use_counters=0 -max_len=4096 "$out" "$CORPUS" "$REGRESS" "$snap" \
+		>build/fuzz/merge.log 2>&1 || { tail build/fuzz/merge.log; exit 1; }
 	before=$(ls "$CORPUS" | wc -l)
-	"$F" -merge=1 -max_len=4096 "$CORPUS" "$WORK" >build/fuzz/merge.log 2>&1 || { tail build/fuzz/merge.log; exit 1; }
-	echo "merge: $CORPUS: $before -> $(ls "$CORPUS" | wc -l) files, $(du -sk "$CORPUS" | cut -f1) kB"
+	find "$CORPUS" -maxdepth 1 -type f ! -name 'seed-*' -delete
+	seeds=$(for f in "$CORPUS"/seed-*; do sha1sum <"$f" | cut -d' ' -f1; done)
+	for f in "$out"/*; do
+		grep -qx "$(basename "$f")" <<<"$seeds" || cp "$f" "$CORPUS"/
+	done
+	rm -rf "$snap" "$out"
+	echo "merge: $CORPUS: $before -> $(ls "$CORPUS" | wc -l) files, $(du -sk --apparent-size "$CORPUS" | cut -f1) kB"
 	;;
 seeds)
 	python3 tests/fuzz/seeds.py "$CORPUS"
