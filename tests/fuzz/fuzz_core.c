@@ -55,7 +55,11 @@
  *     the protection asked.
  *
  * memfd_create is wrapped (this file defines it) so that an input can make
- * it fail (ENFILE, ENOMEM), as it does when the daemon runs out.  */
+ * it fail (ENFILE, ENOMEM, EMFILE), as it does when the daemon runs out of
+ * fds; so can the caller's watch_exit (no fd for a pidfd), shm_map (ADDFD
+ * with no fd left) and the reading of its credentials and pids (/proc
+ * files): the container must still see an errno Linux has for the call,
+ * never EMFILE.  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -222,6 +226,9 @@ static struct world {
 	pid_t exits[16]; /* exit events not yet delivered */
 	int nexits;
 	int memfd_fail; /* errno for the next memfd_create, 0 = none */
+	int watch_fail; /* errno for the next caller watch_exit */
+	int map_fail;   /* errno for the next shm_map (ADDFD out of fds) */
+	int info_fail;  /* errno for the next cred/ids/pids (/proc unreadable) */
 	bool tracks;    /* the host reports every fork, exec and exit at once */
 } W;
 
@@ -265,6 +272,13 @@ static bool errno_ok(long r)
 }
 
 /* ---- Caller ops.  */
+static int info_failure(void)
+{
+	int e = W.info_fail;
+	W.info_fail = 0;
+	return -e;
+}
+
 static bool call_dead(struct fz_call *fc)
 {
 	if (fc->self)
@@ -292,6 +306,8 @@ static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
 	struct fz_call *fc = (struct fz_call *)c;
 	if (call_dead(fc))
 		return -ENOENT;
+	if (W.info_fail)
+		return info_failure();
 	*out = call_proc(fc)->cred;
 	return 0;
 }
@@ -301,6 +317,8 @@ static int op_pids(struct ipcns_caller *c, pid_t *h, pid_t *n)
 	struct fz_call *fc = (struct fz_call *)c;
 	if (call_dead(fc))
 		return -ENOENT;
+	if (W.info_fail)
+		return info_failure();
 	*h = call_proc(fc)->tgid;
 	*n = *h % 100000;
 	return 0;
@@ -398,6 +416,11 @@ static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t le
 	if (call_dead(fc))
 		return -ENOENT;
 	struct fz_proc *p = call_proc(fc);
+	if (W.map_fail) {
+		int e = W.map_fail;
+		W.map_fail = 0;
+		return -e; /* ADDFD: no fd left in the caller or the daemon */
+	}
 	int fl = fcntl(fd, F_GETFL);
 	fz_assert(fl >= 0, "shm_map given fd %d, which is not open", fd);
 	if ((prot & PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR)
@@ -507,6 +530,11 @@ static int op_watch_exit(struct ipcns_caller *c)
 	struct fz_call *fc = (struct fz_call *)c;
 	if (call_dead(fc))
 		return -ENOENT;
+	if (W.watch_fail) {
+		int e = W.watch_fail;
+		W.watch_fail = 0;
+		return -e; /* no fd for a pidfd */
+	}
 	return 0;
 }
 
@@ -1241,9 +1269,20 @@ static void world_op(struct in *in, uint8_t op)
 		ipcns_ns_set_limits(W.ns, &l);
 		break;
 	}
-	case 19: /* the next memfd_create fails */
-		W.memfd_fail = (u8(in) & 1) ? ENFILE : ENOMEM;
+	case 19: { /* the daemon or the caller runs out of something */
+		static const int errs[] = { ENFILE, ENOMEM, EMFILE };
+		uint8_t k = u8(in);
+		int e = errs[(k / 4) % 3];
+		if (k % 4 == 0)
+			W.memfd_fail = e;
+		else if (k % 4 == 1)
+			W.watch_fail = e;
+		else if (k % 4 == 2)
+			W.map_fail = e;
+		else
+			W.info_fail = e;
 		break;
+	}
 	}
 }
 
