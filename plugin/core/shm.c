@@ -734,6 +734,10 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		 * newseg()'s hstate_sizelog() check EINVAL.  */
 		if ((shmflg & SHM_HUGETLB) && (errno == ENODEV || errno == EINVAL))
 			return -EINVAL;
+		/* The daemon's fd table is the node's, not the caller's: Linux's
+		 * shmget says ENFILE when files run out, it has no EMFILE.  */
+		if (errno == EMFILE)
+			return -ENFILE;
 		return -errno;
 	}
 	/* Then hugetlb_file_setup(): the permission, then the reservation.  */
@@ -828,8 +832,10 @@ static int shm_fd_for(struct ipcns_shm *shp, bool rdonly)
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", shp->fd);
 		shp->fd_ro = open(path, O_RDONLY | O_CLOEXEC);
+		/* Out of fds in the daemon: shmat's errno for resources is
+		 * ENOMEM (it has neither EMFILE nor ENFILE).  */
 		if (shp->fd_ro < 0)
-			return -errno;
+			return errno == EMFILE || errno == ENFILE ? -ENOMEM : -errno;
 	}
 	return shp->fd_ro;
 }
@@ -916,7 +922,11 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	ret = c->ops->shm_map(c, fd, addr, len, prot, flags, &mapped);
 	if (ret < 0) {
 		/* find_vma_intersection() says EINVAL where MAP_FIXED_NOREPLACE
-		 * says EEXIST.  */
+		 * says EEXIST.  No fd left for the mapping (the caller's table
+		 * is full for ADDFD, or the daemon's): ENOMEM, shmat has no
+		 * EMFILE.  */
+		if (ret == -EMFILE || ret == -ENFILE)
+			ret = -ENOMEM;
 		return shm_attach_failed(ns, shp, ret == -EEXIST ? -EINVAL : ret);
 	}
 	if (addr && (flags & MAP_FIXED_NOREPLACE) && mapped != addr) {
