@@ -560,11 +560,14 @@ static int find_alloc_undo(struct ipcns_ns *ns, struct ipcns_caller *c, struct s
 		nulp->host_tgid = host_tgid;
 		nulp->ns_tgid = ns_tgid;
 		ipcns_list_init(&nulp->undos);
-		/* The adjustments must be applied when the process exits.  */
+		/* The adjustments must be applied when the process exits.  A
+		 * watch the host cannot set up (ipcnsd out of fds for a pidfd)
+		 * is a resource failure: ENOMEM, as semop has no EMFILE; a
+		 * caller that went away keeps its -ENOENT.  */
 		if (c->ops->watch_exit) {
 			ret = c->ops->watch_exit(c);
 			if (ret < 0)
-				return ret;
+				return ret == -ENOENT ? ret : -ENOMEM;
 		}
 		ret = ulp_insert(st, nulp);
 		if (ret < 0)
