@@ -46,12 +46,21 @@ bool ipcns_cred_in_group(const struct ipcns_cred *c, gid_t gid)
 	return false;
 }
 
+/* Reading about the caller can fail because the host ran out of file
+ * descriptors (ipcnsd opens /proc files): a resource failure of the
+ * call, ENOMEM, which every System V call has; EMFILE and ENFILE are not
+ * theirs.  */
+static int resource_errno(int ret)
+{
+	return ret == -EMFILE || ret == -ENFILE ? -ENOMEM : ret;
+}
+
 int ipcns_caller_cred(struct ipcns_caller *c, const struct ipcns_cred **out)
 {
 	if (!c->have_cred) {
 		int ret = c->ops->cred(c, &c->cred);
 		if (ret < 0)
-			return ret;
+			return resource_errno(ret);
 		c->have_cred = c->have_ids = c->have_caps = true;
 	}
 	*out = &c->cred;
@@ -66,7 +75,7 @@ static int caller_ids(struct ipcns_caller *c, const struct ipcns_cred **out)
 			return ipcns_caller_cred(c, out);
 		int ret = c->ops->ids(c, &c->cred);
 		if (ret < 0)
-			return ret;
+			return resource_errno(ret);
 		c->have_ids = true;
 	}
 	*out = &c->cred;
@@ -78,7 +87,7 @@ int ipcns_caller_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid)
 	if (!c->have_pids) {
 		int ret = c->ops->pids(c, &c->host_tgid, &c->ns_tgid);
 		if (ret < 0)
-			return ret;
+			return resource_errno(ret);
 		c->have_pids = true;
 	}
 	if (host_tgid)
