@@ -180,3 +180,78 @@ kill_during_storm() {
 	refute_output --partial "not tested"
 	assert_output --partial "ok - hostile_limits"
 }
+
+# cpu_ticks PID: user + system clock ticks of a process.
+cpu_ticks() {
+	local st
+	st=$(cat "/proc/$1/stat") || return 1
+	st=${st##*) }
+	set -- $st
+	echo $((${12} + ${13}))
+}
+
+# ipcnsd's file descriptors are a resource of the whole node: every segment
+# holds a memfd in the daemon (and one more once it is attached
+# SHM_RDONLY), every process it watches a pidfd.  Here the test's ipcnsd
+# gets RLIMIT_NOFILE 256, standing for the unit's 1048576 against many
+# containers at shmmni 4096, and one container takes segments until shmget
+# fails.  What it sees are errnos Linux has for those calls, never EMFILE:
+# shmget ENFILE (no fd for the memfd) or ENOMEM (none to read the caller's
+# credentials in /proc), a read-only shmat (a read-only open of the memfd
+# in the daemon) and a SEM_UNDO semop (a pidfd) ENOMEM.
+fd_hog() {
+	own_daemon "$1"
+	prlimit --pid "$OWN_PID" --nofile=256:256
+	ct_start runc "$1" "$HOSTILE" fill "$CT_XCHG"
+	wait_out runc "$1" "^FILL"
+}
+
+@test "runc: a container exhausting ipcnsd's file descriptors gets Linux's errnos" {
+	need_runtime runc
+	fd_hog fdhog
+	run cat "$(bdir fdhog)/out"
+	assert_output --regexp "FILL n=[0-9]+ shmget=(ENFILE|ENOMEM) shmat_rdonly=ENOMEM semop_undo=ENOMEM"
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait runc fdhog 20
+	assert_output 0
+}
+
+# cpu_ticks PID: user + system clock ticks of a process.
+cpu_ticks() {
+	local st
+	st=$(cat "/proc/$1/stat") || return 1
+	st=${st##*) }
+	set -- $st
+	echo $((${12} + ${13}))
+}
+
+# Meanwhile ipcnsd must not spin (a connection it cannot accept leaves its
+# socket readable, and epoll reports it again at once), and a container
+# that asked to be served while there was no fd for it is served once the
+# hog is gone.
+@test "runc: ipcnsd out of file descriptors neither spins nor loses a container waiting to register" {
+	need_runtime runc
+	local t0 t1 b
+	fd_hog fdhog2
+	ct_track runc "$(cid runc late)" late
+	make_bundle late "$HOSTILE" victim 100
+	b=$(bdir late)
+	(
+		rc=0
+		shim runc run -b "$b" "$(cid runc late)" </dev/null >"$b/out" 2>&1 || rc=$?
+		echo "$rc" >"$b/rc"
+	) 3>&- &
+	sleep 1
+	t0=$(cpu_ticks "$OWN_PID")
+	sleep 3
+	t1=$(cpu_ticks "$OWN_PID")
+	echo "# ipcnsd used $((t1 - t0)) clock ticks in 3 s with its fds exhausted" >&3
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait runc fdhog2 20
+	assert_output 0
+	run ct_wait runc late 30
+	assert_output 0
+	run cat "$b/out"
+	assert_output --partial "VICTIM n=100"
+	[ $((t1 - t0)) -lt 100 ] || fail "ipcnsd spun: $((t1 - t0)) clock ticks of CPU in 3 s"
+}

@@ -25,7 +25,11 @@
  *                    nothing was reachable.
  *   restart DIR      the life of a container across an ipcnsd restart,
  *                    driven by files in DIR (see restart.bats).
- *   mixed N          N rounds of a bit of everything, for leaks.bats.  */
+ *   mixed N          N rounds of a bit of everything, for leaks.bats.
+ *   fill DIR         create segments until shmget fails, then try a
+ *                    read-only shmat and a SEM_UNDO semop; print "FILL n=N
+ *                    shmget=E shmat_rdonly=E semop_undo=E"; hold
+ *                    everything until DIR/go exists.  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -526,6 +530,31 @@ static int mixed(long n)
 	return 0;
 }
 
+/* ---- fill */
+static int fill(const char *dir)
+{
+	int n = 0, first = -1, id;
+	int sem = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+	while ((id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600)) >= 0) {
+		if (first < 0)
+			first = id;
+		n++;
+	}
+	const char *get_err = strerrorname_np(errno);
+	/* With no fd left in the daemon: a read-only attach needs a
+	 * read-only open of the memfd there, a SEM_UNDO semop a pidfd.  */
+	errno = 0;
+	void *p = shmat(first, NULL, SHM_RDONLY);
+	const char *at_err = p == (void *)-1 ? strerrorname_np(errno) : "ok";
+	struct sembuf up = { 0, 1, SEM_UNDO };
+	errno = 0;
+	int r = semop(sem, &up, 1);
+	printf("FILL n=%d shmget=%s shmat_rdonly=%s semop_undo=%s\n", n, get_err, at_err,
+	       r < 0 ? strerrorname_np(errno) : "ok");
+	wait_file(dir, "go");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -545,7 +574,9 @@ int main(int argc, char **argv)
 		return restart(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "mixed"))
 		return mixed(atol(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "fill"))
+		return fill(argv[2]);
 	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
-			" probe FILE | restart DIR | mixed N\n");
+			" probe FILE | restart DIR | mixed N | fill DIR\n");
 	return 2;
 }
