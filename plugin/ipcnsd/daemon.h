@@ -70,6 +70,7 @@ struct daemon {
 	size_t nheap, capheap;
 	bool sync_wakeup;
 	bool tracks_processes; /* the proc connector works and lost nothing */
+	bool listen_paused;    /* out of fds: the socket is out of the loop */
 	bool stop;
 };
 

@@ -32,6 +32,9 @@
 
 static struct daemon D;
 
+static void listen_pause(void);
+static void listen_resume(void);
+
 void dlog(const char *fmt, ...)
 {
 	char ts[32];
@@ -512,6 +515,7 @@ static void nfd_close(struct nfd_ent *ne)
 	free(ne);
 	container_put(c);
 	nsent_put(e);
+	listen_resume();
 }
 
 static void nfd_event(struct nfd_ent *ne, uint32_t events)
@@ -785,6 +789,7 @@ static void tick(void)
 		return;
 	static unsigned int ticks;
 	ticks++;
+	listen_resume();
 	for (struct nsent *e = D.namespaces; e; e = e->next) {
 		struct ipcns_usage u;
 		ipcns_ns_usage(e->ns, &u);
@@ -799,6 +804,23 @@ static void tick(void)
 	}
 }
 
+static void listen_pause(void)
+{
+	if (D.listen_paused)
+		return;
+	ep_del(D.listen_ev.fd);
+	D.listen_paused = true;
+	dlog("out of file descriptors: not accepting connections until some are freed");
+}
+
+static void listen_resume(void)
+{
+	if (!D.listen_paused)
+		return;
+	if (ep_add(D.listen_ev.fd, &D.listen_ev, EPOLLIN) == 0)
+		D.listen_paused = false;
+}
+
 static void handle_event(struct ev *ev, uint32_t events)
 {
 	switch (ev->kind) {
@@ -807,6 +829,12 @@ static void handle_event(struct ev *ev, uint32_t events)
 		if (cfd >= 0) {
 			handle_connection(cfd);
 			close(cfd);
+		} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* Out of fds: the connection stays readable and a level-
+			 * triggered loop would spin.  Stop listening until an fd
+			 * is freed or the next tick; the runtime waits in the
+			 * backlog, nothing is lost.  */
+			listen_pause();
 		}
 		break;
 	}
