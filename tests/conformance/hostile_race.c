@@ -6,8 +6,8 @@
  *   msgrcv  a message, EIDRM, EINVAL;
  *   shmat   an address (also after IPC_RMID, while an attachment keeps
  *           the segment alive: Linux allows attaching a segment marked for
- *           destruction), EINVAL once it is destroyed; shmdt of an own
- *           attachment always 0;
+ *           destruction), EIDRM (found while being destroyed), EINVAL once
+ *           it is destroyed; shmdt of an own attachment always 0;
  *   IPC_RMID raced by several threads: exactly one gets 0, the others
  *           EINVAL (EIDRM is allowed: Linux gives it to a remover that
  *           found the object already marked deleted); for a segment that
@@ -114,7 +114,9 @@ static void *racer(void *arg)
 			note_bad("a call before the removal", r, e);
 			return NULL;
 		}
-		if (e == EIDRM && kind != K_SHM) {
+		/* shmat too: it may find the segment while IPC_RMID destroys
+		 * it (do_shmat's ipc_valid_object check, shmat(2)).  */
+		if (e == EIDRM) {
 			atomic_fetch_add(&eidrm, 1);
 			return NULL;
 		}
