@@ -109,7 +109,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a -lcmocka $(LIBS)
-$(B)/tests/conformance/%: tests/conformance/%.c tests/lib/conf.h $(wildcard tests/conformance/*.h)
+$(B)/tests/conformance/%: tests/conformance/%.c $(wildcard tests/lib/conf*.h tests/conformance/*.h)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_wait.h"
 
 #define NCH 8
 #define NHIT 4
@@ -67,45 +68,6 @@ struct msg {
 	long mtype;
 	char mtext[8];
 };
-
-static void msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Wait until `pid' sleeps inside system call `nr' (natively in the
- * kernel's wait, under ipcnsd in the seccomp notification).  */
-static int wait_blocked(pid_t pid, long nr)
-{
-	char path[64], buf[256];
-	for (int i = 0; i < 10000; i++) {
-		long cur = -2;
-		char state = 0;
-		FILE *f;
-		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-		if ((f = fopen(path, "re"))) {
-			if (fgets(buf, sizeof(buf), f))
-				cur = strtol(buf, NULL, 10);
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		if ((f = fopen(path, "re"))) {
-			if (fgets(buf, sizeof(buf), f)) {
-				char *p = strrchr(buf, ')');
-				if (p && p[1] == ' ')
-					state = p[2];
-			}
-			fclose(f);
-		}
-		if (cur == nr && (state == 'S' || state == 'D'))
-			return 0;
-		msleep(1);
-	}
-	CONF_FAIL("pid %d never blocked in syscall %ld", (int)pid, nr);
-	return -1;
-}
 
 static void on_usr1(int sig)
 {
@@ -158,7 +120,7 @@ static bool reap(pid_t pid, int *status, int secs)
 		pid_t w = waitpid(pid, status, WNOHANG);
 		if (w == pid)
 			return true;
-		msleep(10);
+		conf_msleep(10);
 	}
 	return false;
 }
@@ -170,7 +132,7 @@ static long recv_wait(struct msg *m, long type)
 		long r = syscall(SYS_msgrcv, msqid, m, sizeof(m->mtext), type, IPC_NOWAIT);
 		if (r >= 0 || errno != ENOMSG)
 			return r;
-		msleep(10);
+		conf_msleep(10);
 	}
 	errno = ENOMSG;
 	return -1;
@@ -210,7 +172,7 @@ static void scenario(enum op op, enum fate fate)
 			return;
 		}
 		/* One at a time, so the wake-up order is the fork order.  */
-		wait_blocked(pids[i], op_nr[op]);
+		conf_wait_blocked(pids[i], op_nr[op]);
 	}
 
 	/* The fate of the first NHIT.  */
@@ -245,8 +207,8 @@ static void scenario(enum op op, enum fate fate)
 			pids[i] = 0;
 		} else {
 			/* Restarted: it waits again.  */
-			msleep(20);
-			wait_blocked(pids[i], op_nr[op]);
+			conf_msleep(20);
+			conf_wait_blocked(pids[i], op_nr[op]);
 			CHECK_EQ(sh->done[i], 0);
 		}
 	}

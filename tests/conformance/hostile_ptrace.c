@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_wait.h"
 
 static bool under_ipcnsd;
 static int shmid;
@@ -46,13 +47,6 @@ struct report {
 };
 static struct report *rep;
 
-static void msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static void traced_child(void)
 {
 	alarm(30);
@@ -64,7 +58,7 @@ static void traced_child(void)
 	__atomic_store_n(&rep->phase, 1, __ATOMIC_SEQ_CST);
 	/* The parent attaches to us now.  */
 	while (__atomic_load_n(&rep->phase, __ATOMIC_SEQ_CST) == 1 && !rep->go_on)
-		msleep(1);
+		conf_msleep(1);
 
 	errno = 0;
 	rep->at_traced = syscall(SYS_shmat, shmid, 0, 0);
@@ -82,7 +76,7 @@ static void traced_child(void)
 
 	/* Detached: everything works again.  */
 	while (!__atomic_load_n(&rep->go_on, __ATOMIC_SEQ_CST))
-		msleep(1);
+		conf_msleep(1);
 	errno = 0;
 	rep->at_after = syscall(SYS_shmat, shmid, 0, 0);
 	rep->at_after_errno = errno;
@@ -130,7 +124,7 @@ static void scenario(bool syscall_tracing)
 		return;
 	}
 	for (int i = 0; i < 5000 && __atomic_load_n(&rep->phase, __ATOMIC_SEQ_CST) != 1; i++)
-		msleep(1);
+		conf_msleep(1);
 	if (ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)(syscall_tracing ? PTRACE_O_TRACESYSGOOD : 0)) < 0) {
 		printf("SKIP: %s: PTRACE_SEIZE of our own child: %s\n", what, strerror(errno));
 		kill(pid, SIGKILL);
@@ -158,7 +152,7 @@ static void scenario(bool syscall_tracing)
 	} else {
 		__atomic_store_n(&rep->phase, 2, __ATOMIC_SEQ_CST);
 		for (int i = 0; i < 10000 && __atomic_load_n(&rep->phase, __ATOMIC_SEQ_CST) != 3; i++)
-			msleep(1);
+			conf_msleep(1);
 		detach(pid);
 	}
 	CHECK_EQ(rep->phase, 3);

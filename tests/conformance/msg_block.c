@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_wait.h"
 
 #define NOBODY 65534
 
@@ -31,48 +32,13 @@ struct mb {
 	char mtext[256];
 };
 
-static void msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Wait until `pid' sleeps inside system call `nr'.  */
+/* Wait until `pid' sleeps inside system call `nr', then let it settle.  */
 static int wait_blocked(pid_t pid, long nr)
 {
-	char path[64], buf[256];
-
-	for (int i = 0; i < 10000; i++) {
-		FILE *f;
-		long cur = -2;
-		char state = 0;
-
-		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-		f = fopen(path, "re");
-		if (f) {
-			if (fgets(buf, sizeof(buf), f))
-				cur = strtol(buf, NULL, 10);
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		f = fopen(path, "re");
-		if (f) {
-			if (fgets(buf, sizeof(buf), f)) {
-				char *p = strrchr(buf, ')');
-				if (p && p[1] == ' ')
-					state = p[2];
-			}
-			fclose(f);
-		}
-		if (cur == nr && (state == 'S' || state == 'D')) {
-			msleep(20);
-			return 0;
-		}
-		msleep(1);
-	}
-	CONF_FAIL("pid %d never blocked in syscall %ld", (int)pid, nr);
-	return -1;
+	if (conf_wait_blocked(pid, nr) < 0)
+		return -1;
+	conf_msleep(20);
+	return 0;
 }
 
 static int status_of(int st)

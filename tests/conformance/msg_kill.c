@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_wait.h"
 
 #define NCHILD 40
 #define NMSG 100
@@ -23,48 +24,6 @@ struct mb {
 	long mtype;
 	char mtext[64];
 };
-
-static void msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Wait until `pid' sleeps inside system call `nr'; no settle.  */
-static int wait_blocked(pid_t pid, long nr)
-{
-	char path[64], buf[256];
-
-	for (int i = 0; i < 10000; i++) {
-		FILE *f;
-		long cur = -2;
-		char state = 0;
-
-		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-		f = fopen(path, "re");
-		if (f) {
-			if (fgets(buf, sizeof(buf), f))
-				cur = strtol(buf, NULL, 10);
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		f = fopen(path, "re");
-		if (f) {
-			if (fgets(buf, sizeof(buf), f)) {
-				char *p = strrchr(buf, ')');
-				if (p && p[1] == ' ')
-					state = p[2];
-			}
-			fclose(f);
-		}
-		if (cur == nr && (state == 'S' || state == 'D'))
-			return 0;
-		msleep(1);
-	}
-	CONF_FAIL("pid %d never blocked in syscall %ld", (int)pid, nr);
-	return -1;
-}
 
 static void kill_all(pid_t *pids, int n)
 {
@@ -95,8 +54,8 @@ static void test_receivers(void)
 		}
 	}
 	for (int i = 0; i < NCHILD; i++)
-		wait_blocked(pids[i], SYS_msgrcv);
-	msleep(20);
+		conf_wait_blocked(pids[i], SYS_msgrcv);
+	conf_msleep(20);
 	kill_all(pids, NCHILD);
 
 	struct mb b;
@@ -148,8 +107,8 @@ static void test_senders(void)
 		}
 	}
 	for (int i = 0; i < NCHILD; i++)
-		wait_blocked(pids[i], SYS_msgsnd);
-	msleep(20);
+		conf_wait_blocked(pids[i], SYS_msgsnd);
+	conf_msleep(20);
 	kill_all(pids, NCHILD);
 
 	/* Room for everyone now: none of them may come in.  */

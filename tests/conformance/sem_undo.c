@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_wait.h"
 
 static void on_signal(int sig)
 {
@@ -27,19 +28,6 @@ static int op(int id, unsigned short num, short val, short flg)
 {
 	struct sembuf s = { num, val, flg };
 	return semop(id, &s, 1);
-}
-
-static int wait_cnt(int id, int num, int cmd, int want)
-{
-	int n = -1;
-	for (int i = 0; i < 3000; i++) {
-		n = semctl(id, num, cmd);
-		if (n == want)
-			return 0;
-		usleep(1000);
-	}
-	CONF_FAIL("semctl(%d, %s) = %d, want %d", num, cmd == GETNCNT ? "GETNCNT" : "GETZCNT", n, want);
-	return -1;
 }
 
 static pid_t xfork(void)
@@ -332,7 +320,7 @@ static void test_killed_holder(void)
 		_exit(0);
 	}
 	close(p[1]);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	CHECK_OK(kill(holder, SIGKILL));
 	reap_killed(holder);
 	close(rel);
@@ -365,7 +353,7 @@ static void test_interrupted(void)
 		_exit(0);
 	}
 	close(p[1]);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	CHECK_OK(kill(pid, SIGUSR1));
 	int e = -1;
 	CHECK_EQ(read(p[0], &e, sizeof(e)), sizeof(e));

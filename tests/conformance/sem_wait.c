@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_wait.h"
 
 #define MAXKIDS 16
 
@@ -65,20 +66,6 @@ static pid_t spawn1(int id, unsigned short num, short op, int tag)
 	return spawn(id, &s, 1, NULL, tag);
 }
 
-/* Poll until semctl(id, num, cmd) == want: at most ~3 s.  */
-static int wait_cnt(int id, int num, int cmd, int want)
-{
-	int n = -1;
-	for (int i = 0; i < 3000; i++) {
-		n = semctl(id, num, cmd);
-		if (n == want)
-			return 0;
-		usleep(1000);
-	}
-	CONF_FAIL("semctl(%d, %s) = %d, want %d", num, cmd == GETNCNT ? "GETNCNT" : "GETZCNT", n, want);
-	return -1;
-}
-
 static struct msg next_msg(void)
 {
 	struct msg m = { -1, -1 };
@@ -116,7 +103,7 @@ static void test_fifo(void)
 
 	for (int i = 0; i < 4; i++) {
 		spawn1(id, 0, -1, i);
-		wait_cnt(id, 0, GETNCNT, i + 1);
+		conf_wait_semcnt(id, 0, GETNCNT, i + 1);
 	}
 	for (int i = 0; i < 4; i++) {
 		CHECK_OK(up(id, 0, 1));
@@ -128,9 +115,9 @@ static void test_fifo(void)
 
 	/* No starvation protection: a later, smaller decrement passes. */
 	spawn1(id, 0, -2, 10);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	spawn1(id, 0, -1, 11);
-	wait_cnt(id, 0, GETNCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 2);
 	CHECK_OK(up(id, 0, 1));
 	expect_msg(11, 0);
 	CHECK_EQ(semctl(id, 0, GETNCNT), 1);
@@ -150,11 +137,11 @@ static void test_complex_order(void)
 
 	/* single, complex, single on sem 0: one FIFO.  */
 	spawn1(id, 0, -1, 1);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	spawn(id, cx, 2, NULL, 2);
-	wait_cnt(id, 0, GETNCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 2);
 	spawn1(id, 0, -1, 3);
-	wait_cnt(id, 0, GETNCNT, 3);
+	conf_wait_semcnt(id, 0, GETNCNT, 3);
 	for (int i = 1; i <= 3; i++) {
 		CHECK_OK(up(id, 0, 1));
 		expect_msg(i, 0);
@@ -166,9 +153,9 @@ static void test_complex_order(void)
 	 * blocks on.  */
 	struct sembuf cy[2] = { { 0, -1, 0 }, { 1, -1, 0 } };
 	spawn(id, cy, 2, NULL, 4);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	spawn1(id, 0, -1, 5);
-	wait_cnt(id, 0, GETNCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 2);
 	CHECK_OK(up(id, 0, 1));
 	expect_msg(5, 0);
 	CHECK_EQ(semctl(id, 0, GETNCNT), 1);
@@ -187,7 +174,7 @@ static void test_complex_order(void)
 	CHECK_OK(semctl(id, 1, SETVAL, 1));
 	struct sembuf nw[2] = { { 0, -1, 0 }, { 1, 0, IPC_NOWAIT } };
 	spawn(id, nw, 2, NULL, 6);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	CHECK_OK(up(id, 0, 1));
 	expect_msg(6, EAGAIN);
 	CHECK_EQ(semctl(id, 0, GETVAL), 1);
@@ -205,9 +192,9 @@ static void test_zero(void)
 	CHECK_OK(semctl(id, 1, SETVAL, 1));
 	spawn1(id, 0, 0, 0);
 	spawn1(id, 0, 0, 1);
-	wait_cnt(id, 0, GETZCNT, 2);
+	conf_wait_semcnt(id, 0, GETZCNT, 2);
 	spawn(id, cz, 2, NULL, 2);
-	wait_cnt(id, 0, GETZCNT, 3);
+	conf_wait_semcnt(id, 0, GETZCNT, 3);
 	CHECK_EQ(semctl(id, 1, GETZCNT), 0);
 	CHECK_OK(up(id, 0, -1));
 	CHECK_EQ(semctl(id, 0, GETZCNT), 3);
@@ -235,7 +222,7 @@ static void test_eintr(void)
 	int id = CHECK_OK(semget(IPC_PRIVATE, 2, 0600));
 
 	pid_t p = spawn1(id, 0, -1, 1);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	CHECK_OK(kill(p, SIGUSR1));
 	expect_msg(1, EINTR);
 	CHECK_EQ(semctl(id, 0, GETNCNT), 0);
@@ -247,14 +234,14 @@ static void test_eintr(void)
 	 * sleeper behind it that must get the unit.  */
 	struct sembuf cx[2] = { { 0, -2, 0 }, { 1, 1, 0 } };
 	p = spawn(id, cx, 2, NULL, 2);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	spawn1(id, 0, -2, 3);
-	wait_cnt(id, 0, GETNCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 2);
 	pid_t z = spawn1(id, 0, 0, 4);
-	wait_cnt(id, 0, GETZCNT, 1);
+	conf_wait_semcnt(id, 0, GETZCNT, 1);
 	CHECK_OK(kill(p, SIGUSR1));
 	expect_msg(2, EINTR);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	CHECK_OK(kill(z, SIGUSR1));
 	expect_msg(4, EINTR);
 	CHECK_EQ(semctl(id, 0, GETZCNT), 0);
@@ -273,13 +260,13 @@ static void test_killed(void)
 	/* Three sleepers; the first is killed; the others still get the
 	 * units in order and GETNCNT drops.  */
 	pid_t p = spawn1(id, 0, -1, 1);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	spawn1(id, 0, -1, 2);
-	wait_cnt(id, 0, GETNCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 2);
 	spawn1(id, 0, -1, 3);
-	wait_cnt(id, 0, GETNCNT, 3);
+	conf_wait_semcnt(id, 0, GETNCNT, 3);
 	CHECK_OK(kill(p, SIGKILL));
-	wait_cnt(id, 0, GETNCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 2);
 	CHECK_OK(up(id, 0, 1));
 	expect_msg(2, 0);
 	CHECK_OK(up(id, 0, 1));
@@ -302,8 +289,8 @@ static void test_eidrm(void)
 	struct timespec ts = { 30, 0 };
 	struct sembuf s = { 0, -1, SEM_UNDO };
 	spawn(id, &s, 1, &ts, 4);
-	wait_cnt(id, 0, GETNCNT, 3);
-	wait_cnt(id, 1, GETZCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 3);
+	conf_wait_semcnt(id, 1, GETZCNT, 2);
 	CHECK_OK(semctl(id, 0, IPC_RMID));
 	int seen = 0;
 	for (int i = 0; i < 5; i++) {
@@ -349,7 +336,7 @@ static void test_timeout(void)
 	 * one took nothing.  */
 	struct timespec longt = { 20, 0 };
 	spawn(id, &s, 1, &longt, 1);
-	wait_cnt(id, 0, GETNCNT, 1);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
 	CHECK_OK(up(id, 0, 1));
 	expect_msg(1, 0);
 	struct timespec shortt = { 0, 20 * 1000000 };
@@ -372,17 +359,17 @@ static void test_counts(void)
 	/* One at a time: FIFO order is the order in which they slept.  */
 	for (int i = 0; i < 3; i++) {
 		d[i] = spawn1(id, 0, -1, i);
-		wait_cnt(id, 0, GETNCNT, i + 1);
+		conf_wait_semcnt(id, 0, GETNCNT, i + 1);
 	}
 	spawn1(id, 1, 0, 3);
 	spawn1(id, 1, 0, 4);
-	wait_cnt(id, 1, GETZCNT, 2);
+	conf_wait_semcnt(id, 1, GETZCNT, 2);
 	spawn(id, cz, 2, NULL, 5);
-	wait_cnt(id, 1, GETZCNT, 3);
+	conf_wait_semcnt(id, 1, GETZCNT, 3);
 	CHECK_EQ(semctl(id, 0, GETZCNT), 0);
 	CHECK_EQ(semctl(id, 1, GETNCNT), 0);
 	CHECK_OK(kill(d[1], SIGKILL));
-	wait_cnt(id, 0, GETNCNT, 2);
+	conf_wait_semcnt(id, 0, GETNCNT, 2);
 	/* Sem 1 reaches 0: the zero waiters go, the complex one now sleeps
 	 * on sem 0.  */
 	CHECK_OK(semctl(id, 1, SETVAL, 0));
