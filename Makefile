@@ -105,7 +105,7 @@ $(B)/lib/libipcns-crun.so: $(CRUN_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@echo "  LD      $@"
 	@$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=plugin/crun/exports.map -o $@ $^ $(LIBS)
 
-$(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a
+$(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a tests/lib/fake_caller.h
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a -lcmocka $(LIBS)

@@ -184,6 +184,20 @@ static inline void fake_waiters_free(struct fake_waiter **all)
 	}
 }
 
+/* Free a test's namespace, then every waiter parked in it.  Returns how
+ * many of them the namespace had not released by then (it must release
+ * each parked call, at the latest when it is freed): 0 if all were.  */
+static inline int fake_ns_free(struct ipcns_ns *ns, struct fake_waiter **all)
+{
+	int unreleased = 0;
+
+	ipcns_ns_free(ns);
+	for (struct fake_waiter *w = *all; w; w = w->next)
+		unreleased += !w->released;
+	fake_waiters_free(all);
+	return unreleased;
+}
+
 /* /proc/self/maps of this process, for the shm tests.  */
 #include <stdio.h>
 #include <sys/sysmacros.h>

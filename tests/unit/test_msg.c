@@ -80,11 +80,7 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
 	struct fixture *f = *state;
-	ipcns_ns_free(f->ns);
-	/* Every waiter was released exactly by then.  */
-	for (struct fake_waiter *w = f->all; w; w = w->next)
-		assert_true(w->released);
-	fake_waiters_free(&f->all);
+	assert_int_equal(fake_ns_free(f->ns, &f->all), 0);
 	free(f);
 	return 0;
 }

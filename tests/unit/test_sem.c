@@ -49,11 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	ipcns_ns_free(f->ns);
-	/* Every parked waiter was released exactly once by now.  */
-	for (struct fake_waiter *w = f->all; w; w = w->next)
-		assert_true(w->released);
-	fake_waiters_free(&f->all);
+	assert_int_equal(fake_ns_free(f->ns, &f->all), 0);
 	free(f);
 	return 0;
 }

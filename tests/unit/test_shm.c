@@ -209,8 +209,7 @@ static int setup_forced(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	ipcns_ns_free(f->ns);
-	fake_waiters_free(&f->all);
+	assert_int_equal(fake_ns_free(f->ns, &f->all), 0);
 	free(f);
 	return 0;
 }
