@@ -392,6 +392,54 @@ wait_ready() {
 	_until_or_exit "$1" "$2" "${4:-20}" test -e "$BATS_TEST_TMPDIR/xchg/$3"
 }
 
+# ---- The conformance programs in containers.
+
+# conformance_programs LABEL RUNNER...: run every conformance program
+# (build/tests/conformance/*, found at run time), each in a container of
+# its own made by `RUNNER... NAME PATH' (ct_run RT, plugin_run), under the
+# programs' contract (tests/conformance/shm_common.h): root with every
+# capability, a fresh IPC namespace, IPCNS_UNDER=1 under ipcnsd.  Exit
+# status 77 is a skip, listed in the TAP stream.  Fails if a program
+# failed; skips if every program skipped.
+conformance_programs() {
+	local label=$1 p name rc out t0
+	local -a passed=() failed=() skipped=()
+	shift
+	for p in "$IT_BUILD"/tests/conformance/*; do
+		[ -f "$p" ] && [ -x "$p" ] || continue
+		name=${p##*/}
+		out=$BATS_TEST_TMPDIR/$name.out
+		t0=$SECONDS
+		rc=0
+		BUNDLE_CAPS=all BUNDLE_ENV="IPCNS_UNDER=1" \
+			"$@" "$name" "$CT_BUILD/tests/conformance/$name" >"$out" 2>&1 || rc=$?
+		case $rc in
+		0) passed+=("$name") ;;
+		77)
+			skipped+=("$name")
+			echo "# $label: $name skipped: $(sed -n 's/^SKIP: //p' "$out" | head -1)" >&3
+			;;
+		*)
+			failed+=("$name")
+			echo "--- $name: exit $rc after $((SECONDS - t0)) s:"
+			# The plugin's own messages name ipcns-crun.
+			if grep -qE '^(FAIL|not ok)|ipcns-crun' "$out"; then
+				grep -E '^(FAIL|not ok)|ipcns-crun' "$out" | head -20
+			else
+				tail -10 "$out"
+			fi
+			;;
+		esac
+	done
+	echo "# $label: ${#passed[@]} passed, ${#failed[@]} failed, ${#skipped[@]} skipped" >&3
+	if [ "${#failed[@]}" -gt 0 ]; then
+		fail "$label: failed: ${failed[*]}"
+	fi
+	if [ "${#passed[@]}" -eq 0 ]; then
+		skip "no conformance program passed or failed (${#skipped[@]} skipped)"
+	fi
+}
+
 # ---- ipcnsd's control socket.
 
 # ctl [JSON]: one request (default ps), the reply on stdout.
