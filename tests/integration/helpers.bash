@@ -392,6 +392,53 @@ wait_ready() {
 	_until_or_exit "$1" "$2" "${4:-20}" test -e "$BATS_TEST_TMPDIR/xchg/$3"
 }
 
+# ---- Tests with a daemon of their own, and the hostile container side.
+
+# file_daemon_save (in setup) and file_daemon_restore (in teardown, before
+# ipcns_teardown): for tests that point the helpers (IPCNS_SOCKET,
+# IPCNSD_PID, IPCNSD_LOG) at another ipcnsd, the file's daemon to go back
+# to.
+file_daemon_save() {
+	FILE_SOCKET=$IPCNS_SOCKET FILE_PID=$IPCNSD_PID FILE_LOG=$IPCNSD_LOG
+	OWN_PID=
+}
+file_daemon_restore() {
+	export IPCNS_SOCKET=$FILE_SOCKET IPCNSD_PID=$FILE_PID IPCNSD_LOG=$FILE_LOG
+}
+
+# own_daemon NAME: this test gets an ipcnsd of its own on IT_DIR/NAME.sock
+# (pid OWN_PID) and the helpers talk to it, for tests that stop a daemon
+# or may leave one holding processes.
+own_daemon() {
+	ipcnsd_launch "$IT_DIR/$1.sock" "$IT_DIR/$1.log"
+	OWN_PID=$LAUNCHED_PID
+	export IPCNS_SOCKET=$IT_DIR/$1.sock IPCNSD_PID=$LAUNCHED_PID IPCNSD_LOG=$IT_DIR/$1.log
+}
+
+# own_daemon_stop: in teardown, before file_daemon_restore.  The test's
+# own daemon goes first: a process it still traced is released when it
+# exits, so the containers can be deleted.  The end of its log when the
+# test failed.
+own_daemon_stop() {
+	[ -n "${OWN_PID:-}" ] || return 0
+	if ipcnsd_alive "$OWN_PID"; then
+		ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG" || true
+	fi
+	if [ "${BATS_TEST_COMPLETED:-}" != 1 ]; then
+		echo "--- log of this test's ipcnsd:" >&2
+		tail -30 "$IPCNSD_LOG" >&2
+	fi
+}
+
+# The container side of the hostile, isolation2, leaks and restart tests
+# (ipc-hostile.c), built into IT_DIR/tools by build_ipc_hostile in
+# setup_file.
+HOSTILE=$CT_TOOLS/ipc-hostile
+build_ipc_hostile() {
+	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$IT_DIR/tools/ipc-hostile" "$BATS_TEST_DIRNAME/ipc-hostile.c" \
+		-lpthread
+}
+
 # ---- The conformance programs in containers.
 
 # conformance_programs LABEL RUNNER...: run every conformance program

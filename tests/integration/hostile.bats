@@ -12,35 +12,19 @@ load helpers
 
 setup_file() {
 	ipcns_setup_file
-	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$IT_DIR/tools/ipc-hostile" "$BATS_TEST_DIRNAME/ipc-hostile.c" \
-		-lpthread
+	build_ipc_hostile
 }
 teardown_file() { ipcns_teardown_file; }
 setup() {
 	ipcns_setup
-	FILE_SOCKET=$IPCNS_SOCKET FILE_PID=$IPCNSD_PID FILE_LOG=$IPCNSD_LOG
-	OWN_PID=
+	file_daemon_save
 }
 teardown() {
-	# A daemon of this test goes first: a process it still traced is
-	# released when it exits, so the containers can be deleted.
-	if [ -n "$OWN_PID" ]; then
-		ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG" || true
-		[ "${BATS_TEST_COMPLETED:-}" = 1 ] || { echo "--- log of this test's ipcnsd:" >&2; tail -30 "$IPCNSD_LOG" >&2; }
-	fi
-	export IPCNS_SOCKET=$FILE_SOCKET IPCNSD_PID=$FILE_PID IPCNSD_LOG=$FILE_LOG
+	own_daemon_stop
+	file_daemon_restore
 	ipcns_teardown
 }
 
-# own_daemon NAME: this test gets an ipcnsd of its own (the helpers then
-# talk to it), for tests that may leave a daemon holding processes.
-own_daemon() {
-	ipcnsd_launch "$IT_DIR/$1.sock" "$IT_DIR/$1.log"
-	OWN_PID=$LAUNCHED_PID
-	export IPCNS_SOCKET=$IT_DIR/$1.sock IPCNSD_PID=$LAUNCHED_PID IPCNSD_LOG=$IT_DIR/$1.log
-}
-
-HOSTILE=$CT_TOOLS/ipc-hostile
 
 ns_absent() {
 	[ "$(ps_ns "$1")" = null ]

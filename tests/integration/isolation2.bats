@@ -8,14 +8,12 @@ load helpers
 
 setup_file() {
 	ipcns_setup_file
-	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$IT_DIR/tools/ipc-hostile" "$BATS_TEST_DIRNAME/ipc-hostile.c" \
-		-lpthread
+	build_ipc_hostile
 }
 teardown_file() { ipcns_teardown_file; }
 setup() { ipcns_setup; }
 teardown() { ipcns_teardown; }
 
-HOSTILE=$CT_TOOLS/ipc-hostile
 X=$BATS_TEST_TMPDIR/xchg
 
 # A holds a segment (attached), a semaphore set and a queue with key

@@ -16,24 +16,22 @@ load helpers
 
 setup_file() {
 	ipcns_setup_file
-	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$IT_DIR/tools/ipc-hostile" "$BATS_TEST_DIRNAME/ipc-hostile.c" \
-		-lpthread
+	build_ipc_hostile
 }
 teardown_file() { ipcns_teardown_file; }
 setup() {
 	ipcns_setup
-	FILE_SOCKET=$IPCNS_SOCKET FILE_PID=$IPCNSD_PID FILE_LOG=$IPCNSD_LOG
+	file_daemon_save
 	VG_PID=
 }
 teardown() {
 	if [ -n "$VG_PID" ] && ipcnsd_alive "$VG_PID"; then
 		kill -KILL "$VG_PID" 2>/dev/null || true
 	fi
-	export IPCNS_SOCKET=$FILE_SOCKET IPCNSD_PID=$FILE_PID IPCNSD_LOG=$FILE_LOG
+	file_daemon_restore
 	ipcns_teardown
 }
 
-HOSTILE=$CT_TOOLS/ipc-hostile
 # Quick conformance programs whose paths do not need pidfds.
 PROGS="msg_block msg_errno msg_kill shm_at shm_ctl shm_dt hostile_efault hostile_race hostile_ptrace"
 

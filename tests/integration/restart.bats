@@ -19,31 +19,20 @@ load helpers
 
 setup_file() {
 	ipcns_setup_file
-	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$IT_DIR/tools/ipc-hostile" "$BATS_TEST_DIRNAME/ipc-hostile.c" \
-		-lpthread
+	build_ipc_hostile
 }
 teardown_file() { ipcns_teardown_file; }
 setup() {
 	ipcns_setup
-	FILE_SOCKET=$IPCNS_SOCKET FILE_PID=$IPCNSD_PID FILE_LOG=$IPCNSD_LOG
-	OWN_PID=
+	file_daemon_save
 }
 teardown() {
-	[ -n "$OWN_PID" ] && ipcnsd_alive "$OWN_PID" && { ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG" || true; }
-	export IPCNS_SOCKET=$FILE_SOCKET IPCNSD_PID=$FILE_PID IPCNSD_LOG=$FILE_LOG
+	own_daemon_stop
+	file_daemon_restore
 	ipcns_teardown
 }
 
-HOSTILE=$CT_TOOLS/ipc-hostile
 X=$BATS_TEST_TMPDIR/xchg
-
-# own_daemon NAME: an ipcnsd of this test on IT_DIR/NAME.sock; the helpers
-# talk to it.
-own_daemon() {
-	ipcnsd_launch "$IT_DIR/$1.sock" "$IT_DIR/$1.log"
-	OWN_PID=$LAUNCHED_PID
-	export IPCNS_SOCKET=$IT_DIR/$1.sock IPCNSD_PID=$LAUNCHED_PID IPCNSD_LOG=$IT_DIR/$1.log
-}
 
 # calls_are FILE RESULT: every call recorded in FILE gave RESULT; the
 # mapping made earlier is intact and writable.
