@@ -5,6 +5,7 @@
 #   make bench      benchmarks (ratios against native, not part of check)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clang-format
+#   make cross-check-aarch64   compile every source for aarch64 (needs gcc-aarch64-linux-gnu)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -20,6 +21,8 @@ CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 SAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
+# ThreadSanitizer: ipcnsd's worker threads, checked by make check.
+TSAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=thread -fno-omit-frame-pointer
 TEST_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -Iinclude -Itests/lib -Wall -Wextra -Werror \
 	-Wno-unused-parameter -Wno-unused-function
 
@@ -38,6 +41,7 @@ EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 LIB_SRC := $(CORE_SRC) $(NOTIFY_SRC) $(RT_LIB_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
+LIB_TSAN_OBJ := $(LIB_SRC:%.c=$(B)/tsan/%.o)
 LIBS := -ljansson -lcap -lseccomp
 
 BINS := $(B)/bin/ipcnsd $(B)/bin/ipcns-runtime
@@ -73,6 +77,11 @@ $(B)/san/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h
 	@echo "  CC-SAN  $<"
 	@$(CC) $(SAN_CFLAGS) -c -o $@ $<
 
+$(B)/tsan/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
+	@mkdir -p $(@D)
+	@echo "  CC-TSAN $<"
+	@$(CC) $(TSAN_CFLAGS) -c -o $@ $<
+
 $(B)/lib/libipcns.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@ && ar rcs $@ $^
@@ -88,6 +97,10 @@ $(B)/bin/ipcnsd-san: $(IPCNSD_SRC:%.c=$(B)/san/%.o) $(B)/lib/libipcns-san.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+$(B)/bin/ipcnsd-tsan: $(IPCNSD_SRC:%.c=$(B)/tsan/%.o) $(LIB_TSAN_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(TSAN_CFLAGS) -o $@ $^ $(LIBS)
 $(B)/bin/ipcnsctl: $(CTL_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
@@ -127,7 +140,7 @@ $(B)/examples/%: examples/%.c
 	@$(CC) $(TEST_CFLAGS) -o $@ $<
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/bin/ipcnsd-san
+	@$(MAKE) --no-print-directory all $(B)/bin/ipcnsd-san $(B)/bin/ipcnsd-tsan
 	@tests/run-all.sh
 
 demo: deps
@@ -182,3 +195,40 @@ fuzz: $(B)/fuzz/fuzz_core
 	@tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
 fuzz-regress: $(B)/fuzz/fuzz_core
 	@tests/fuzz/run.sh regress
+
+# Cross-compile check for aarch64, not part of check: every C source (the
+# library, ipcnsd, ipcnsctl, the crun plugin, ipcns-runtime and ipcns-hook,
+# the unit, conformance, tool, bench and example programs, the fuzz target)
+# compiled for aarch64 with this Makefile's flags, warnings as errors (-c,
+# not only -fsyntax-only, so that the warnings of the optimiser count too).
+# Only compiled: nothing is linked or run.  Skipped, and says so, without
+# $(CROSS_AARCH64) (Debian: gcc-aarch64-linux-gnu).  The libseccomp,
+# libcap, jansson and cmocka headers are the host's, linked into
+# $(B)/cross-aarch64/include: those -dev packages are Multi-Arch: same, so
+# their headers are the same for every architecture.
+CROSS_AARCH64 ?= aarch64-linux-gnu-gcc
+CROSS_HEADERS := seccomp.h seccomp-syscalls.h jansson.h jansson_config.h sys/capability.h cmocka.h
+.PHONY: cross-check-aarch64
+cross-check-aarch64:
+	@if ! command -v $(CROSS_AARCH64) >/dev/null 2>&1; then \
+		echo "cross-check-aarch64: SKIPPED: $(CROSS_AARCH64) is not installed (apt-get install gcc-aarch64-linux-gnu)"; \
+		exit 0; \
+	fi; \
+	inc=$(B)/cross-aarch64/include; \
+	mkdir -p $$inc/sys; \
+	for h in $(CROSS_HEADERS); do ln -sf /usr/include/$$h $$inc/$$h || exit 1; done; \
+	n=0; bad=0; \
+	cc1() { \
+		f=$$1; shift; n=$$((n + 1)); \
+		if ! $(CROSS_AARCH64) "$$@" -idirafter $$inc -c -o /dev/null $$f; then \
+			bad=$$((bad + 1)); echo "cross-check-aarch64: FAILED: $$f"; \
+		fi; \
+	}; \
+	for f in $(LIB_SRC) $(IPCNSD_SRC) $(CTL_SRC) $(CRUN_SRC) runtime-hook/runtime.c \
+		$(wildcard runtime-hook/hook.c); do cc1 $$f $(ALL_CFLAGS); done; \
+	for f in $(UNIT_SRC); do cc1 $$f $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes; done; \
+	for f in $(TOOL_SRC); do cc1 $$f $(ALL_CFLAGS) -Itests/lib; done; \
+	for f in $(CONF_SRC) $(BENCH_SRC) $(EXAMPLE_SRC); do cc1 $$f $(TEST_CFLAGS); done; \
+	for f in $(wildcard tests/fuzz/fuzz_core.c); do cc1 $$f $(TEST_CFLAGS) -Iplugin/core; done; \
+	echo "cross-check-aarch64: $$((n - bad)) of $$n sources compile for aarch64 ($$($(CROSS_AARCH64) -dumpversion))"; \
+	[ $$bad -eq 0 ]
