@@ -106,6 +106,52 @@ if want conformance; then
 		ok
 		echo "ok: ipcnsd ran the conformance suite clean under ASan/LSan"
 	fi
+
+	# Every program at once, each in its own namespace, against a
+	# ThreadSanitizer ipcnsd: the namespaces' worker threads, the proc
+	# connector and the registry race for real.
+	TDAEMON=$B/bin/ipcnsd-tsan
+	if [ -x "$TDAEMON" ]; then
+		TSOCK=$RUN/ipcnsd-tsan.sock
+		TSAN_OPTIONS=log_path=$RUN/tsan:halt_on_error=0 "$TDAEMON" --socket "$TSOCK" \
+			2>"$LOGS/ipcnsd-tsan.log" &
+		tpid=$!
+		for _ in $(seq 1 50); do [ -S "$TSOCK" ] && break; sleep 0.1; done
+		cpids=()
+		for p in "${progs[@]}"; do
+			IPCNS_UNDER=1 timeout $((TIMEOUT * 3)) "$B"/tests/tools/ipcns-run --socket "$TSOCK" -- "$p" \
+				>"$LOGS/conf-$(basename "$p")-tsan.log" 2>&1 &
+			cpids+=($!)
+		done
+		for i in "${!progs[@]}"; do
+			wait "${cpids[$i]}"
+			rc=$?
+			name="$(basename "${progs[$i]}") [ipcnsd-tsan, all at once]"
+			case $rc in
+			0) ok; echo "ok: $name" ;;
+			77) sk "$name" "$(sed -n 's/^SKIP: //p' "$LOGS/conf-$(basename "${progs[$i]}")-tsan.log" | head -1)" ;;
+			*) ko "$name (exit $rc, see $LOGS/conf-$(basename "${progs[$i]}")-tsan.log)" ;;
+			esac
+		done
+		if kill -0 "$tpid" 2>/dev/null; then
+			kill -TERM "$tpid"
+			wait "$tpid"
+			[ $? -eq 0 ] || ko "ipcnsd-tsan exited with an error after the concurrent run"
+		else
+			wait "$tpid"
+			ko "ipcnsd-tsan died during the concurrent run (see $LOGS/ipcnsd-tsan.log)"
+		fi
+		if ls "$RUN"/tsan* >/dev/null 2>&1; then
+			cat "$RUN"/tsan* >"$LOGS/ipcnsd-tsan-reports.log"
+			ko "ipcnsd reported data races under ThreadSanitizer (see $LOGS/ipcnsd-tsan-reports.log)"
+			head -40 "$LOGS/ipcnsd-tsan-reports.log"
+		else
+			ok
+			echo "ok: ipcnsd ran the suite concurrently clean under ThreadSanitizer"
+		fi
+	else
+		sk "conformance [ipcnsd-tsan]" "build/bin/ipcnsd-tsan not built (make check builds it)"
+	fi
 	rm -rf "$RUN"
 fi
 

@@ -48,7 +48,10 @@ static json_t *cmd_ps(struct daemon *d)
 	json_t *nss = json_array();
 	for (struct nsent *e = d->namespaces; e; e = e->next) {
 		struct ipcns_usage u;
+		nsent_enter(e);
 		ipcns_ns_usage(e->ns, &u);
+		json_t *limits = limits_json(ipcns_ns_limits(e->ns));
+		nsent_leave(e);
 		json_t *cts = json_array();
 		for (struct container *c = d->containers; c; c = c->next)
 			if (c->nse == e)
@@ -61,7 +64,7 @@ static json_t *cmd_ps(struct daemon *d)
 				       (int)u.sem_ids, "msg_ids", (int)u.msg_ids, "shm_pages",
 				       (json_int_t)u.shm_pages, "sem_total", (json_int_t)u.sem_total,
 				       "msg_bytes", (json_int_t)u.msg_bytes, "msg_count", (json_int_t)u.msg_count,
-				       "parked", (int)u.parked, "limits", limits_json(ipcns_ns_limits(e->ns))));
+				       "parked", (int)u.parked, "limits", limits));
 	}
 	/* The daemon's own footprint: heap in use (what a namespace and its
 	 * objects cost) and open fds.  */
@@ -107,8 +110,10 @@ static json_t *cmd_ipcs(struct daemon *d, json_t *req)
 	if (!c)
 		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
 	json_t *objs = json_array();
+	nsent_enter(c->nse);
 	for (int k = IPCNS_SHM; k <= IPCNS_MSG; k++)
 		ipcns_ns_foreach(c->nse->ns, (enum ipcns_kind)k, add_obj, objs);
+	nsent_leave(c->nse);
 	return json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "container", c->id, "namespace", c->nse->key, "objects",
 			 objs);
 }
@@ -132,7 +137,9 @@ static json_t *cmd_rm(struct daemon *d, json_t *req)
 		return error_reply("kind must be shm, sem or msg, not '%s'", kind ? kind : "");
 	if (!json_is_integer(jid))
 		return error_reply("%s", "id must be an integer");
+	nsent_enter(c->nse);
 	int ret = ipcns_ns_remove(c->nse->ns, k, (int)json_integer_value(jid));
+	nsent_leave(c->nse);
 	if (ret < 0) {
 		char buf[64];
 		snprintf(buf, sizeof(buf), "%s %lld", kind, (long long)json_integer_value(jid));
@@ -162,6 +169,7 @@ static json_t *cmd_forget(struct daemon *d, json_t *req)
 	if (!c)
 		return json_pack("{s:b, s:s, s:b}", "ok", 1, "container", id, "registered", 0);
 	int total = 0, live = 0, dropped = 0;
+	nsent_enter(c->nse);
 	for (struct nfd_ent *ne = d->nfds; ne; ne = ne->next) {
 		if (ne->ct != c)
 			continue;
@@ -179,6 +187,7 @@ static json_t *cmd_forget(struct daemon *d, json_t *req)
 			dropped += before - ne->nf.nwaiters;
 		}
 	}
+	nsent_leave(c->nse);
 	if (live)
 		dlog("container %s: forget: %d of its %d notify fds still live; kept", c->id, live, total);
 	else

@@ -3,6 +3,7 @@
 #define IPCNSD_DAEMON_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -11,7 +12,7 @@
 #include "notify.h"
 #include "oci_limits.h"
 
-enum ev_kind { EV_LISTEN, EV_NFD, EV_PIDFD, EV_TIMER, EV_TICK, EV_SIGNAL, EV_PROC };
+enum ev_kind { EV_LISTEN, EV_NFD, EV_PIDFD, EV_TIMER, EV_TICK, EV_SIGNAL, EV_PROC, EV_WAKE };
 
 struct ev {
 	enum ev_kind kind;
@@ -45,36 +46,73 @@ struct watch {
 	struct watch *hnext; /* in the daemon's tgid hash */
 };
 
+/* A fork or exec of a watched process, read from the proc connector by
+ * whichever thread drained it, for the namespace's worker to apply.  */
+struct pevent {
+	struct pevent *next;
+	bool fork;
+	pid_t tgid, child;
+};
+
+/* A namespace and the worker thread that serves it.  Everything reached
+ * from `ns', the timer heap and the tick belong to whoever holds `lock':
+ * the worker while it handles a batch of events, the main thread while it
+ * answers an operator or registers a container.  Lock order: D.reg_lock,
+ * then an nsent's lock, then D.watch_lock and D.cn_lock (leaves).  */
 struct nsent {
 	struct nsent *next;
 	char *key;           /* "ipc:INODE" or "name:NAME" */
 	struct ipcns_ns *ns;
 	struct ipcns_host host;
-	int refs;            /* notify fds using it */
-	int containers;
+	int refs;            /* notify fds using it; under D.reg_lock */
+	int containers;      /* under D.reg_lock */
+	bool dying;          /* out of D.namespaces, its worker frees it */
+	pthread_mutex_t lock;
+	pthread_t thread;
+	int epfd;
+	struct ev wake_ev, timer_ev, tick_ev;
+	/* Min-heap of parked calls with a deadline.  */
+	struct ipcns_waiter **heap;
+	size_t nheap, capheap;
+	unsigned int ticks;
+	char names[256];     /* its containers, for the log; under lock */
+	/* Under D.watch_lock.  */
 	struct watch *watches;
 	size_t nwatches;
+	struct pevent *inbox, **inbox_tail;
 };
 
 struct daemon {
-	int epfd;
-	struct ev listen_ev, timer_ev, tick_ev, sig_ev, proc_ev;
-	/* Watched processes by tgid, over all namespaces.  */
+	int epfd; /* the main thread's: the socket, signals, the connector */
+	struct ev listen_ev, tick_ev, sig_ev, proc_ev;
+	/* The registry: containers, notify fds, namespaces.  */
+	pthread_mutex_t reg_lock;
+	/* Watched processes by tgid over all namespaces, each namespace's
+	 * watches and inbox.  */
+	pthread_mutex_t watch_lock;
 	struct watch *whash[1024];
+	/* Reading the proc connector.  */
+	pthread_mutex_t cn_lock;
 	const char *socket_path;
 	struct container *containers;
 	struct nsent *namespaces;
 	struct nfd_ent *nfds;
-	/* Min-heap of parked calls with a deadline.  */
-	struct ipcns_waiter **heap;
-	size_t nheap, capheap;
+	/* Workers alive, for the shutdown.  */
+	pthread_mutex_t workers_lock;
+	pthread_cond_t workers_cond;
+	int nworkers;
 	bool sync_wakeup;
 	bool tracks_processes; /* the proc connector works and lost nothing */
 	bool listen_paused;    /* out of fds: the socket is out of the loop */
-	bool stop;
+	volatile bool stop;
 };
 
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Take a namespace for the main thread (reg_lock held): its worker's
+ * pending fork and exec events applied first.  */
+void nsent_enter(struct nsent *e);
+void nsent_leave(struct nsent *e);
 
 /* control.c: the operator's protocol on the same socket.  */
 json_t *ipcnsd_control(struct daemon *d, json_t *req);

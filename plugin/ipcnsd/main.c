@@ -1,10 +1,17 @@
 /* ipcnsd: the supervisor.  Accepts the seccomp notify fds runc and crun
  * send to linux.seccomp.listenerPath, maps each container to a virtual IPC
  * namespace, and answers its System V IPC calls from the namespace core.
- * One thread, one epoll loop.  */
+ *
+ * Threads: the main thread accepts connections (runtimes and operators),
+ * reads signals and the proc connector; each namespace has a worker thread
+ * with its own epoll loop over its notify fds, the pidfds of its processes,
+ * its deadlines and its tick.  A container that keeps its worker busy
+ * slows only its own namespace, and namespaces run on as many CPUs as
+ * there are.  */
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +22,7 @@
 #include <linux/kcmp.h>
 #include <linux/netlink.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,11 +37,20 @@
 #define DEFAULT_SOCKET "/run/ipcns/ipcnsd.sock"
 #define MAX_MSG (256 * 1024)
 #define TICK_SECONDS 1
+/* A worker's stack: the deepest path (a /proc scan inside a call) uses a
+ * few KiB; the default 8 MiB would only be address space.  */
+#define WORKER_STACK (256 * 1024)
 
-static struct daemon D;
+static struct daemon D = {
+	.reg_lock = PTHREAD_MUTEX_INITIALIZER,
+	.watch_lock = PTHREAD_MUTEX_INITIALIZER,
+	.cn_lock = PTHREAD_MUTEX_INITIALIZER,
+	.workers_lock = PTHREAD_MUTEX_INITIALIZER,
+	.workers_cond = PTHREAD_COND_INITIALIZER,
+};
 
-static void listen_pause(void);
 static void listen_resume(void);
+static void cn_drain(void);
 
 void dlog(const char *fmt, ...)
 {
@@ -53,18 +70,26 @@ void dlog(const char *fmt, ...)
 	funlockfile(stderr);
 }
 
-static int ep_add(int fd, struct ev *ev, uint32_t events)
+static int ep_add(int epfd, int fd, struct ev *ev, uint32_t events)
 {
 	struct epoll_event e = { .events = events, .data.ptr = ev };
-	return epoll_ctl(D.epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
 }
 
-static void ep_del(int fd)
+static void ep_del(int epfd, int fd)
 {
-	epoll_ctl(D.epfd, EPOLL_CTL_DEL, fd, NULL);
+	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-/* ---- Deadlines of parked calls: a min-heap and one timerfd.  */
+static void wake(struct nsent *e)
+{
+	uint64_t one = 1;
+	if (write(e->wake_ev.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		dlog("namespace %s: waking its worker: %s", e->key, strerror(errno));
+}
+
+/* ---- Deadlines of parked calls: a min-heap and one timerfd per
+ * namespace, under its lock.  */
 
 static int64_t mono_ns(void)
 {
@@ -73,233 +98,169 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void heap_swap(size_t a, size_t b)
+static void heap_swap(struct nsent *e, size_t a, size_t b)
 {
-	struct ipcns_waiter *t = D.heap[a];
-	D.heap[a] = D.heap[b];
-	D.heap[b] = t;
-	*ipcns_waiter_timer_slot(D.heap[a]) = (int)a;
-	*ipcns_waiter_timer_slot(D.heap[b]) = (int)b;
+	struct ipcns_waiter *t = e->heap[a];
+	e->heap[a] = e->heap[b];
+	e->heap[b] = t;
+	*ipcns_waiter_timer_slot(e->heap[a]) = (int)a;
+	*ipcns_waiter_timer_slot(e->heap[b]) = (int)b;
 }
 
-static void heap_up(size_t i)
+static void heap_up(struct nsent *e, size_t i)
 {
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
-		if (D.heap[p]->deadline <= D.heap[i]->deadline)
+		if (e->heap[p]->deadline <= e->heap[i]->deadline)
 			break;
-		heap_swap(i, p);
+		heap_swap(e, i, p);
 		i = p;
 	}
 }
 
-static void heap_down(size_t i)
+static void heap_down(struct nsent *e, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < D.nheap && D.heap[l]->deadline < D.heap[m]->deadline)
+		if (l < e->nheap && e->heap[l]->deadline < e->heap[m]->deadline)
 			m = l;
-		if (r < D.nheap && D.heap[r]->deadline < D.heap[m]->deadline)
+		if (r < e->nheap && e->heap[r]->deadline < e->heap[m]->deadline)
 			m = r;
 		if (m == i)
 			break;
-		heap_swap(i, m);
+		heap_swap(e, i, m);
 		i = m;
 	}
 }
 
-static void timer_rearm(void)
+static void timer_rearm(struct nsent *e)
 {
 	struct itimerspec its = { 0 };
-	if (D.nheap) {
-		int64_t dl = D.heap[0]->deadline;
+	if (e->nheap) {
+		int64_t dl = e->heap[0]->deadline;
 		if (dl <= 0)
 			dl = 1;
 		its.it_value.tv_sec = dl / 1000000000;
 		its.it_value.tv_nsec = dl % 1000000000;
 	}
-	timerfd_settime(D.timer_ev.fd, TFD_TIMER_ABSTIME, &its, NULL);
+	timerfd_settime(e->timer_ev.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static struct nsent *nsent_of_nfd(struct ipcns_nfd *nf)
+{
+	struct nfd_ent *ne = nf->owner;
+	return ne->ct->nse;
 }
 
 static void nfd_arm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 {
-	if (D.nheap == D.capheap) {
-		size_t ncap = D.capheap ? D.capheap * 2 : 64;
-		struct ipcns_waiter **n = realloc(D.heap, ncap * sizeof(*n));
+	struct nsent *e = nsent_of_nfd(nf);
+	if (e->nheap == e->capheap) {
+		size_t ncap = e->capheap ? e->capheap * 2 : 64;
+		struct ipcns_waiter **n = realloc(e->heap, ncap * sizeof(*n));
 		if (!n) {
 			/* Cannot keep the deadline: answer now, as if it had
 			 * passed.  */
 			ipcns_waiter_expire(nf->ns, w);
 			return;
 		}
-		D.heap = n;
-		D.capheap = ncap;
+		e->heap = n;
+		e->capheap = ncap;
 	}
-	D.heap[D.nheap] = w;
-	*ipcns_waiter_timer_slot(w) = (int)D.nheap;
-	D.nheap++;
-	heap_up(D.nheap - 1);
-	timer_rearm();
+	e->heap[e->nheap] = w;
+	*ipcns_waiter_timer_slot(w) = (int)e->nheap;
+	e->nheap++;
+	heap_up(e, e->nheap - 1);
+	timer_rearm(e);
 }
 
 static void nfd_disarm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 {
+	struct nsent *e = nsent_of_nfd(nf);
 	int *slot = ipcns_waiter_timer_slot(w);
 	size_t i = (size_t)*slot;
-	if (*slot < 0 || i >= D.nheap || D.heap[i] != w)
+	if (*slot < 0 || i >= e->nheap || e->heap[i] != w)
 		return;
 	*slot = -1;
-	D.nheap--;
-	if (i != D.nheap) {
-		D.heap[i] = D.heap[D.nheap];
-		*ipcns_waiter_timer_slot(D.heap[i]) = (int)i;
-		heap_down(i);
-		heap_up(i);
+	e->nheap--;
+	if (i != e->nheap) {
+		e->heap[i] = e->heap[e->nheap];
+		*ipcns_waiter_timer_slot(e->heap[i]) = (int)i;
+		heap_down(e, i);
+		heap_up(e, i);
 	}
-	timer_rearm();
+	timer_rearm(e);
 }
 
-static void timer_fired(void)
+static void timer_fired(struct nsent *e)
 {
 	uint64_t n;
-	if (read(D.timer_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+	if (read(e->timer_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		dlog("timerfd read: %s", strerror(errno));
 	int64_t now = mono_ns();
-	while (D.nheap && D.heap[0]->deadline <= now) {
-		struct ipcns_waiter *w = D.heap[0];
+	while (e->nheap && e->heap[0]->deadline <= now) {
+		struct ipcns_waiter *w = e->heap[0];
 		ipcns_waiter_expire(ipcns_waiter_nfd(w)->ns, w);
-		if (D.nheap && D.heap[0] == w)
+		if (e->nheap && e->heap[0] == w)
 			nfd_disarm_timer(ipcns_waiter_nfd(w), w);
 	}
-	timer_rearm();
+	timer_rearm(e);
 }
 
-/* ---- Namespaces.  */
-
-static struct nsent *nsent_find(const char *key)
-{
-	for (struct nsent *e = D.namespaces; e; e = e->next)
-		if (!strcmp(e->key, key))
-			return e;
-	return NULL;
-}
-
-static int host_watch_exit(struct ipcns_host *h, pid_t tgid);
-
-static void host_limit_hit(struct ipcns_host *h, const char *what)
-{
-	struct nsent *e = h->owner;
-	/* Name the containers of the namespace.  */
-	char names[256] = "";
-	size_t off = 0;
-	for (struct container *c = D.containers; c; c = c->next)
-		if (c->nse == e && off < sizeof(names) - 2)
-			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", off ? "," : "", c->id);
-	dlog("namespace %s (container %s): %s", e->key, names, what);
-}
-
-static struct nsent *nsent_get(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino)
-{
-	struct nsent *e = nsent_find(key);
-	if (e) {
-		if (ipc_ino)
-			ipcns_host_add_inode(&e->host, ipc_ino);
-		return e;
-	}
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return NULL;
-	e->key = strdup(key);
-	e->host.owner = e;
-	e->host.watch_exit = host_watch_exit;
-	e->host.limit_hit = host_limit_hit;
-	e->host.tracks_processes = &D.tracks_processes;
-	if (!e->key || (ipc_ino && ipcns_host_add_inode(&e->host, ipc_ino) < 0)) {
-		free(e->key);
-		ipcns_host_free(&e->host);
-		free(e);
-		return NULL;
-	}
-	e->ns = ipcns_ns_new(limits, &ipcns_host_proc_ops, &e->host);
-	if (!e->ns) {
-		free(e->key);
-		ipcns_host_free(&e->host);
-		free(e);
-		return NULL;
-	}
-	e->next = D.namespaces;
-	D.namespaces = e;
-	dlog("namespace %s created", key);
-	return e;
-}
+/* ---- Watched processes: a pidfd in the namespace's epoll, and the
+ * daemon's tgid hash that the proc connector's fork and exec events are
+ * matched against.  */
 
 static unsigned int whash_of(pid_t tgid)
 {
 	return ((uint32_t)tgid * 2654435761u) % ARRAY_SIZE(D.whash);
 }
 
-static void watch_free(struct watch *w)
+/* With D.watch_lock held.  */
+static void watch_unlink(struct watch *w)
 {
+	struct nsent *e = w->nse;
 	for (struct watch **pp = &D.whash[whash_of(w->tgid)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == w) {
 			*pp = w->hnext;
 			break;
 		}
 	}
-	ep_del(w->ev.fd);
-	close(w->ev.fd);
-	free(w);
-}
-
-static void nsent_put(struct nsent *e)
-{
-	if (--e->refs > 0)
-		return;
-	struct ipcns_usage u;
-	ipcns_ns_usage(e->ns, &u);
-	ipcns_ns_free(e->ns);
-	while (e->watches) {
-		struct watch *w = e->watches;
-		e->watches = w->next;
-		watch_free(w);
-	}
-	for (struct nsent **pp = &D.namespaces; *pp; pp = &(*pp)->next) {
-		if (*pp == e) {
-			*pp = e->next;
+	for (struct watch **pp = &e->watches; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
 			break;
 		}
 	}
-	dlog("namespace %s released (%u segments, %u semaphore sets, %u queues freed)", e->key, u.shm_ids,
-	     u.sem_ids, u.msg_ids);
-	ipcns_host_free(&e->host);
-	free(e->key);
-	free(e);
+	e->nwatches--;
 }
 
-static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
+/* Watch tgid for namespace e with pidfd (taken: kept or closed);
+ * D.watch_lock held.  0 or -errno.  */
+static int watch_add_locked(struct nsent *e, pid_t tgid, int pidfd)
 {
-	struct nsent *e = h->owner;
-	for (struct watch *w = e->watches; w; w = w->next)
-		if (w->tgid == tgid)
+	for (struct watch *w = e->watches; w; w = w->next) {
+		if (w->tgid == tgid) {
+			close(pidfd);
 			return 0;
-	int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
-	if (fd < 0)
-		return -errno;
+		}
+	}
 	struct watch *w = calloc(1, sizeof(*w));
 	if (!w) {
-		close(fd);
+		close(pidfd);
 		return -ENOMEM;
 	}
 	/* The process may have exited between the event that named it and
 	 * pidfd_open: a pidfd to an exited process is readable at once.  */
 	w->ev.kind = EV_PIDFD;
-	w->ev.fd = fd;
+	w->ev.fd = pidfd;
 	w->tgid = tgid;
 	w->nse = e;
-	if (ep_add(fd, &w->ev, EPOLLIN) < 0) {
-		close(fd);
+	int ret = ep_add(e->epfd, pidfd, &w->ev, EPOLLIN);
+	if (ret < 0) {
+		close(pidfd);
 		free(w);
-		return -errno;
+		return ret;
 	}
 	w->next = e->watches;
 	e->watches = w;
@@ -309,26 +270,46 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 	return 0;
 }
 
+static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
+{
+	struct nsent *e = h->owner;
+	pthread_mutex_lock(&D.watch_lock);
+	for (struct watch *w = e->watches; w; w = w->next) {
+		if (w->tgid == tgid) {
+			pthread_mutex_unlock(&D.watch_lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&D.watch_lock);
+	int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&D.watch_lock);
+	int ret = watch_add_locked(e, tgid, fd);
+	pthread_mutex_unlock(&D.watch_lock);
+	return ret;
+}
+
+/* The worker, with the namespace's lock.  */
 static void pidfd_fired(struct watch *w)
 {
 	struct nsent *e = w->nse;
-	for (struct watch **pp = &e->watches; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
-	e->nwatches--;
+	pthread_mutex_lock(&D.watch_lock);
+	watch_unlink(w);
+	pthread_mutex_unlock(&D.watch_lock);
 	pid_t tgid = w->tgid;
-	watch_free(w);
+	ep_del(e->epfd, w->ev.fd);
+	close(w->ev.fd);
+	free(w);
 	ipcns_ns_process_exit(e->ns, tgid);
 }
 
 /* ---- Fork and exec of watched processes, from the proc connector.
  * Fork copies a process's segment attachments and exec drops them; the
- * kernel queues these events before the fork or exec returns, so taking
- * them before the notifications of the same epoll batch keeps Linux's
- * order.  */
+ * kernel queues these events before the fork or exec returns.  Every
+ * thread drains the connector before it handles a notification, and the
+ * events for a namespace wait in its inbox until its lock holder applies
+ * them, before the calls: Linux's order.  */
 
 static int open_proc_connector(void)
 {
@@ -389,37 +370,83 @@ static bool child_as_forked(pid_t pid)
 	return flags & 0x40; /* PF_FORKNOEXEC */
 }
 
+/* Queue the event for every namespace watching tgid; D.watch_lock held.
+ * A forked child is watched at once, before its namespace's worker
+ * applies the fork: its own children, forked before that, are then seen
+ * too.  */
+static void pevent_post(bool fork, pid_t tgid, pid_t child, int child_pidfd)
+{
+	for (struct watch *w = D.whash[whash_of(tgid)]; w; w = w->hnext) {
+		if (w->tgid != tgid)
+			continue;
+		struct nsent *e = w->nse;
+		struct pevent *pe = malloc(sizeof(*pe));
+		if (!pe) {
+			dlog("namespace %s: out of memory: a %s event of process %d is lost", e->key,
+			     fork ? "fork" : "exec", (int)tgid);
+			continue;
+		}
+		*pe = (struct pevent){ .fork = fork, .tgid = tgid, .child = child };
+		*e->inbox_tail = pe;
+		e->inbox_tail = &pe->next;
+		if (fork && child_pidfd >= 0) {
+			int fd = fcntl(child_pidfd, F_DUPFD_CLOEXEC, 0);
+			/* Without it the worker's own watch_exit tries again
+			 * when it applies the fork.  */
+			if (fd >= 0)
+				watch_add_locked(e, child, fd);
+		}
+	}
+}
+
+static bool watched(pid_t tgid)
+{
+	for (struct watch *w = D.whash[whash_of(tgid)]; w; w = w->hnext)
+		if (w->tgid == tgid)
+			return true;
+	return false;
+}
+
 static void proc_fork(pid_t parent, pid_t child)
 {
-	bool checked = false;
-	for (struct watch *w = D.whash[whash_of(parent)]; w; w = w->hnext) {
-		if (w->tgid != parent)
-			continue;
-		if (!checked) {
-			/* vfork and CLONE_VM children share the parent's mm:
-			 * no VMA is copied.  A child already gone, a zombie or
-			 * exec'd (posix_spawn) cannot tell any more: it is
-			 * taken as never having held anything.  */
-			if (!child_as_forked(child) || syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) == 0)
-				return;
-			checked = true;
-		}
-		ipcns_ns_process_fork(w->nse->ns, parent, child);
+	pthread_mutex_lock(&D.watch_lock);
+	bool any = watched(parent);
+	pthread_mutex_unlock(&D.watch_lock);
+	if (!any)
+		return;
+	/* vfork and CLONE_VM children share the parent's mm: no VMA is
+	 * copied.  A child already gone, a zombie or exec'd (posix_spawn)
+	 * cannot tell any more: it is taken as never having held
+	 * anything.  */
+	int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (!child_as_forked(child) || syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) == 0) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return;
 	}
+	pthread_mutex_lock(&D.watch_lock);
+	pevent_post(true, parent, child, pidfd);
+	pthread_mutex_unlock(&D.watch_lock);
+	if (pidfd >= 0)
+		close(pidfd);
 }
 
 static void proc_exec(pid_t tgid)
 {
-	for (struct watch *w = D.whash[whash_of(tgid)]; w; w = w->hnext)
-		if (w->tgid == tgid)
-			ipcns_ns_process_exec(w->nse->ns, tgid);
+	pthread_mutex_lock(&D.watch_lock);
+	pevent_post(false, tgid, 0, -1);
+	pthread_mutex_unlock(&D.watch_lock);
 }
 
-static void proc_events(void)
+/* Read everything the proc connector has queued.  */
+static void cn_drain(void)
 {
+	if (D.proc_ev.fd < 0)
+		return;
 	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	pthread_mutex_lock(&D.cn_lock);
 	for (;;) {
-		ssize_t n = recv(D.proc_ev.fd, buf, sizeof(buf), 0);
+		ssize_t n = recv(D.proc_ev.fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == ENOBUFS) {
 				/* Events were lost: the next look at the maps
@@ -429,10 +456,10 @@ static void proc_events(void)
 				ipcns_tidcache_flush();
 				/* Children may have been missed: look at all of
 				 * /proc for every namespace from now on.  */
-				D.tracks_processes = false;
+				__atomic_store_n(&D.tracks_processes, false, __ATOMIC_RELAXED);
 				continue;
 			}
-			return;
+			break;
 		}
 		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
 		     nh = NLMSG_NEXT(nh, n)) {
@@ -456,14 +483,200 @@ static void proc_events(void)
 			}
 		}
 	}
+	pthread_mutex_unlock(&D.cn_lock);
+}
+
+/* Apply the namespace's pending fork and exec events; its lock held.  */
+static void inbox_apply(struct nsent *e)
+{
+	pthread_mutex_lock(&D.watch_lock);
+	struct pevent *pe = e->inbox;
+	e->inbox = NULL;
+	e->inbox_tail = &e->inbox;
+	pthread_mutex_unlock(&D.watch_lock);
+	while (pe) {
+		struct pevent *next = pe->next;
+		if (pe->fork)
+			ipcns_ns_process_fork(e->ns, pe->tgid, pe->child);
+		else
+			ipcns_ns_process_exec(e->ns, pe->tgid);
+		free(pe);
+		pe = next;
+	}
+}
+
+void nsent_enter(struct nsent *e)
+{
+	cn_drain();
+	pthread_mutex_lock(&e->lock);
+	inbox_apply(e);
+}
+
+void nsent_leave(struct nsent *e)
+{
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* ---- Namespaces.  */
+
+static struct nsent *nsent_find(const char *key)
+{
+	for (struct nsent *e = D.namespaces; e; e = e->next)
+		if (!strcmp(e->key, key))
+			return e;
+	return NULL;
+}
+
+static void host_limit_hit(struct ipcns_host *h, const char *what)
+{
+	struct nsent *e = h->owner;
+	dlog("namespace %s (container %s): %s", e->key, e->names, what);
+}
+
+/* Its containers' names for the log; D.reg_lock and e->lock held.  */
+static void nsent_names(struct nsent *e)
+{
+	size_t off = 0;
+	e->names[0] = '\0';
+	for (struct container *c = D.containers; c; c = c->next)
+		if (c->nse == e && off < sizeof(e->names) - 2)
+			off += (size_t)snprintf(e->names + off, sizeof(e->names) - off, "%s%s", off ? "," : "", c->id);
+}
+
+static void *worker(void *arg);
+
+/* Free a namespace nobody can reach any more: out of D.namespaces, no
+ * notify fd, its worker gone or the caller.  */
+static void nsent_destroy(struct nsent *e)
+{
+	struct ipcns_usage u;
+	pthread_mutex_lock(&e->lock);
+	ipcns_ns_usage(e->ns, &u);
+	ipcns_ns_free(e->ns);
+	pthread_mutex_lock(&D.watch_lock);
+	while (e->watches) {
+		struct watch *w = e->watches;
+		watch_unlink(w);
+		close(w->ev.fd);
+		free(w);
+	}
+	while (e->inbox) {
+		struct pevent *pe = e->inbox;
+		e->inbox = pe->next;
+		free(pe);
+	}
+	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&e->lock);
+	dlog("namespace %s released (%u segments, %u semaphore sets, %u queues freed)", e->key, u.shm_ids,
+	     u.sem_ids, u.msg_ids);
+	if (e->epfd >= 0)
+		close(e->epfd);
+	if (e->wake_ev.fd >= 0)
+		close(e->wake_ev.fd);
+	if (e->timer_ev.fd >= 0)
+		close(e->timer_ev.fd);
+	if (e->tick_ev.fd >= 0)
+		close(e->tick_ev.fd);
+	free(e->heap);
+	pthread_mutex_destroy(&e->lock);
+	ipcns_host_free(&e->host);
+	free(e->key);
+	free(e);
+}
+
+/* D.reg_lock held.  */
+static struct nsent *nsent_get(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino)
+{
+	struct nsent *e = nsent_find(key);
+	if (e) {
+		if (ipc_ino) {
+			pthread_mutex_lock(&e->lock);
+			ipcns_host_add_inode(&e->host, ipc_ino);
+			pthread_mutex_unlock(&e->lock);
+		}
+		return e;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	pthread_mutex_init(&e->lock, NULL);
+	e->inbox_tail = &e->inbox;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	e->wake_ev = (struct ev){ EV_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	e->timer_ev = (struct ev){ EV_TIMER, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	e->tick_ev = (struct ev){ EV_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	e->key = strdup(key);
+	e->host.owner = e;
+	e->host.watch_exit = host_watch_exit;
+	e->host.limit_hit = host_limit_hit;
+	e->host.tracks_processes = &D.tracks_processes;
+	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
+	if (!e->key || e->epfd < 0 || e->wake_ev.fd < 0 || e->timer_ev.fd < 0 || e->tick_ev.fd < 0 ||
+	    (ipc_ino && ipcns_host_add_inode(&e->host, ipc_ino) < 0) ||
+	    timerfd_settime(e->tick_ev.fd, 0, &its, NULL) < 0 ||
+	    ep_add(e->epfd, e->wake_ev.fd, &e->wake_ev, EPOLLIN) < 0 ||
+	    ep_add(e->epfd, e->timer_ev.fd, &e->timer_ev, EPOLLIN) < 0 ||
+	    ep_add(e->epfd, e->tick_ev.fd, &e->tick_ev, EPOLLIN) < 0 ||
+	    !(e->ns = ipcns_ns_new(limits, &ipcns_host_proc_ops, &e->host))) {
+		if (e->ns) {
+			ipcns_ns_free(e->ns);
+			e->ns = NULL;
+		}
+		goto fail;
+	}
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&D.workers_lock);
+	int err = pthread_create(&e->thread, &attr, worker, e);
+	if (err == 0)
+		D.nworkers++;
+	pthread_mutex_unlock(&D.workers_lock);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		dlog("namespace %s: cannot start its thread: %s", key, strerror(err));
+		ipcns_ns_free(e->ns);
+		e->ns = NULL;
+		goto fail;
+	}
+	e->next = D.namespaces;
+	D.namespaces = e;
+	dlog("namespace %s created", key);
+	return e;
+fail:
+	for (int *fd = (int[]){ e->epfd, e->wake_ev.fd, e->timer_ev.fd, e->tick_ev.fd, -2 }; *fd != -2; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	pthread_mutex_destroy(&e->lock);
+	ipcns_host_free(&e->host);
+	free(e->key);
+	free(e);
+	return NULL;
+}
+
+/* A notify fd of the namespace is gone; D.reg_lock held.  True when it
+ * was the last: the namespace is out of the registry and its worker must
+ * free it.  */
+static bool nsent_unref(struct nsent *e)
+{
+	if (--e->refs > 0)
+		return false;
+	for (struct nsent **pp = &D.namespaces; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
+	e->dying = true;
+	return true;
 }
 
 /* ---- Notify fds.  */
 
 static int nfd_watch_exit(struct ipcns_nfd *nf, pid_t tgid)
 {
-	struct nfd_ent *ne = nf->owner;
-	return host_watch_exit(&ne->ct->nse->host, tgid);
+	return host_watch_exit(&nsent_of_nfd(nf)->host, tgid);
 }
 
 static void nfd_log(struct ipcns_nfd *nf, const char *msg)
@@ -479,6 +692,7 @@ static const struct ipcns_nfd_ops nfd_ops = {
 	.log = nfd_log,
 };
 
+/* D.reg_lock held.  */
 static void container_put(struct container *c)
 {
 	if (--c->nfds > 0)
@@ -495,12 +709,23 @@ static void container_put(struct container *c)
 	free(c->id);
 	free(c->bundle);
 	free(c);
+	pthread_mutex_lock(&e->lock);
+	nsent_names(e);
+	pthread_mutex_unlock(&e->lock);
 }
 
-static void nfd_close(struct nfd_ent *ne)
+/* The worker (its namespace's lock not held) or the main thread at exit:
+ * a notify fd hung up.  True when the namespace must be freed.  */
+static bool nfd_close(struct nfd_ent *ne)
 {
-	ep_del(ne->nf.fd);
+	struct nsent *e = ne->ct->nse;
+	ep_del(e->epfd, ne->nf.fd);
+	pthread_mutex_lock(&D.reg_lock);
+	pthread_mutex_lock(&e->lock);
 	ipcns_nfd_hangup(&ne->nf);
+	if (ne->nf.nwaiters)
+		dlog("container %s: %d parked calls outlived their notify fd", ne->ct->id, ne->nf.nwaiters);
+	pthread_mutex_unlock(&e->lock);
 	close(ne->nf.fd);
 	for (struct nfd_ent **pp = &D.nfds; *pp; pp = &(*pp)->next) {
 		if (*pp == ne) {
@@ -508,30 +733,130 @@ static void nfd_close(struct nfd_ent *ne)
 			break;
 		}
 	}
-	struct container *c = ne->ct;
-	struct nsent *e = c->nse;
-	if (ne->nf.nwaiters)
-		dlog("container %s: %d parked calls outlived their notify fd", c->id, ne->nf.nwaiters);
+	container_put(ne->ct);
 	free(ne);
-	container_put(c);
-	nsent_put(e);
+	bool last = nsent_unref(e);
+	pthread_mutex_unlock(&D.reg_lock);
 	listen_resume();
+	return last;
 }
 
-static void nfd_event(struct nfd_ent *ne, uint32_t events)
+/* ---- The worker of a namespace.  */
+
+static void tick(struct nsent *e)
 {
-	if (events & EPOLLIN) {
-		int ret = ipcns_nfd_handle_one(&ne->nf);
-		if (ret == -ENOTCONN) {
-			nfd_close(ne);
-			return;
-		}
-		if (ret < 0 && ret != -EAGAIN)
-			dlog("container %s: answering a call failed: %s", ne->ct->id, strerror(-ret));
+	uint64_t n;
+	if (read(e->tick_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
+	e->ticks++;
+	struct ipcns_usage u;
+	ipcns_ns_usage(e->ns, &u);
+	/* Parked calls whose callers were interrupted or killed are dropped
+	 * here when nothing else touched their object.  */
+	if (u.parked)
+		ipcns_ns_sweep(e->ns);
+	/* Segments removed while attached: destroyed once no process maps
+	 * them, including children we never saw.  */
+	if (u.shm_ids && e->ticks % 5 == 0)
+		ipcns_ns_shm_reap(e->ns);
+}
+
+#define WORKER_BATCH 64
+
+static void *worker(void *arg)
+{
+	struct nsent *e = arg;
+	bool free_it = false;
+	while (!D.stop) {
+		struct epoll_event evs[WORKER_BATCH];
+		int n = epoll_wait(e->epfd, evs, WORKER_BATCH, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			dlog("namespace %s: epoll_wait: %s", e->key, strerror(errno));
+			break;
+		}
+		struct nfd_ent *hung[WORKER_BATCH];
+		int nhung = 0;
+		bool woken = false;
+		/* Fork, exec and exit events queued before these calls are
+		 * taken first, so that a call made after a child's exit or
+		 * fork sees its effect, as in Linux: the connector drained
+		 * and the namespace's inbox applied, then the pidfds and
+		 * timers, then the notifications.  */
+		/* Handling an event frees its own object (a watch) only:
+		 * decide the passes before any is handled.  */
+		bool is_nfd[WORKER_BATCH];
+		for (int i = 0; i < n; i++)
+			is_nfd[i] = ((struct ev *)evs[i].data.ptr)->kind == EV_NFD;
+		nsent_enter(e);
+		for (int pass = 0; pass < 2; pass++) {
+			for (int i = 0; i < n; i++) {
+				struct ev *ev = evs[i].data.ptr;
+				if (is_nfd[i] != (pass == 1))
+					continue;
+				switch (ev->kind) {
+				case EV_NFD: {
+					struct nfd_ent *ne = container_of(ev, struct nfd_ent, ev);
+					if (evs[i].events & EPOLLIN) {
+						int ret = ipcns_nfd_handle_one(&ne->nf);
+						if (ret == -ENOTCONN)
+							hung[nhung++] = ne;
+						else if (ret < 0 && ret != -EAGAIN)
+							dlog("container %s: answering a call failed: %s", ne->ct->id,
+							     strerror(-ret));
+					} else if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+						hung[nhung++] = ne;
+					}
+					break;
+				}
+				case EV_PIDFD:
+					pidfd_fired(container_of(ev, struct watch, ev));
+					break;
+				case EV_TIMER:
+					timer_fired(e);
+					break;
+				case EV_TICK:
+					tick(e);
+					break;
+				case EV_WAKE: {
+					uint64_t v;
+					if (read(e->wake_ev.fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+						dlog("namespace %s: eventfd: %s", e->key, strerror(errno));
+					woken = true;
+					break;
+				}
+				default:
+					break;
+				}
+			}
+		}
+		nsent_leave(e);
+		/* Only a notify fd's own hang-up frees its entry, so no
+		 * other event of the batch refers to it.  */
+		for (int i = 0; i < nhung; i++)
+			if (nfd_close(hung[i]))
+				free_it = true;
+		if (woken && !free_it) {
+			/* A registration that failed may have left the
+			 * namespace without a notify fd.  */
+			pthread_mutex_lock(&D.reg_lock);
+			if (e->refs == 0 && !e->dying) {
+				e->refs = 1;
+				free_it = nsent_unref(e);
+			}
+			pthread_mutex_unlock(&D.reg_lock);
+		}
+		if (free_it)
+			break;
 	}
-	if (events & (EPOLLHUP | EPOLLERR))
-		nfd_close(ne);
+	if (free_it)
+		nsent_destroy(e);
+	pthread_mutex_lock(&D.workers_lock);
+	D.nworkers--;
+	pthread_cond_broadcast(&D.workers_cond);
+	pthread_mutex_unlock(&D.workers_lock);
+	return NULL;
 }
 
 /* ---- Registration: what runc/crun send to listenerPath.  */
@@ -544,6 +869,7 @@ static struct container *container_find(const char *id)
 	return NULL;
 }
 
+/* D.reg_lock held.  */
 static int register_container(json_t *msg, int notify_fd, char *err, size_t errlen)
 {
 	json_t *state = json_object_get(msg, "state");
@@ -601,11 +927,16 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 		snprintf(err, errlen, "container %s: out of memory", id);
 		return -ENOMEM;
 	}
-	if (c && ino)
+	if (c && ino) {
+		pthread_mutex_lock(&e->lock);
 		ipcns_host_add_inode(&e->host, ino);
+		pthread_mutex_unlock(&e->lock);
+	}
 	struct nfd_ent *ne = calloc(1, sizeof(*ne));
 	if (!ne) {
 		snprintf(err, errlen, "out of memory");
+		if (!e->refs)
+			wake(e); /* a new namespace without a notify fd */
 		return -ENOMEM;
 	}
 	bool new_container = !c;
@@ -615,6 +946,8 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 			free(c);
 			free(ne);
 			snprintf(err, errlen, "out of memory");
+			if (!e->refs)
+				wake(e);
 			return -ENOMEM;
 		}
 		c->pid = (pid_t)pid;
@@ -630,19 +963,25 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 	ne->ev.kind = EV_NFD;
 	ne->ev.fd = notify_fd;
 	ne->ct = c;
+	pthread_mutex_lock(&e->lock);
 	ipcns_nfd_init(&ne->nf, notify_fd, e->ns, &nfd_ops, ne);
+	if (new_container)
+		nsent_names(e);
+	pthread_mutex_unlock(&e->lock);
 	if (D.sync_wakeup && ipcns_seccomp_sync_wakeup(notify_fd) < 0)
 		D.sync_wakeup = false;
-	ret = ep_add(notify_fd, &ne->ev, EPOLLIN);
-	if (ret < 0) {
-		snprintf(err, errlen, "epoll: %s", strerror(-ret));
-		free(ne);
-		container_put(c);
-		nsent_put(e);
-		return ret;
-	}
 	ne->next = D.nfds;
 	D.nfds = ne;
+	ret = ep_add(e->epfd, notify_fd, &ne->ev, EPOLLIN);
+	if (ret < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-ret));
+		D.nfds = ne->next;
+		free(ne);
+		container_put(c);
+		if (nsent_unref(e))
+			wake(e); /* its worker frees it */
+		return ret;
+	}
 	dlog("container %s: %s pid %lld, namespace %s", id, new_container ? "registered," : "exec'd process,",
 	     (long long)pid, e->key);
 	return 0;
@@ -706,7 +1045,9 @@ static void handle_connection(int cfd)
 	} else if (!msg) {
 		dlog("malformed message from pid %d: %s", (int)cred.pid, len ? jerr.text : "empty");
 	} else if (json_object_get(msg, "command")) {
+		pthread_mutex_lock(&D.reg_lock);
 		json_t *reply = ipcnsd_control(&D, msg);
+		pthread_mutex_unlock(&D.reg_lock);
 		char *out = json_dumps(reply, JSON_COMPACT);
 		if (out) {
 			size_t ol = strlen(out), off = 0;
@@ -722,7 +1063,9 @@ static void handle_connection(int cfd)
 	} else if (nfds != 1) {
 		dlog("message from pid %d carried %d fds, expected the seccomp notify fd", (int)cred.pid, nfds);
 	} else {
+		pthread_mutex_lock(&D.reg_lock);
 		int ret = register_container(msg, fds[0], err, sizeof(err));
+		pthread_mutex_unlock(&D.reg_lock);
 		if (ret == 0)
 			fds[0] = -1; /* kept */
 		else
@@ -782,46 +1125,34 @@ static int open_socket(const char *path)
 	return fd;
 }
 
-static void tick(void)
+/* The main thread's tick: listen again if fds were short.  */
+static void main_tick(void)
 {
 	uint64_t n;
 	if (read(D.tick_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	static unsigned int ticks;
-	ticks++;
 	listen_resume();
-	for (struct nsent *e = D.namespaces; e; e = e->next) {
-		struct ipcns_usage u;
-		ipcns_ns_usage(e->ns, &u);
-		/* Parked calls whose callers were interrupted or killed are
-		 * dropped here when nothing else touched their object.  */
-		if (u.parked)
-			ipcns_ns_sweep(e->ns);
-		/* Segments removed while attached: destroyed once no process
-		 * maps them, including children we never saw.  */
-		if (u.shm_ids && ticks % 5 == 0)
-			ipcns_ns_shm_reap(e->ns);
-	}
 }
 
 static void listen_pause(void)
 {
 	if (D.listen_paused)
 		return;
-	ep_del(D.listen_ev.fd);
-	D.listen_paused = true;
+	ep_del(D.epfd, D.listen_ev.fd);
+	__atomic_store_n(&D.listen_paused, true, __ATOMIC_RELEASE);
 	dlog("out of file descriptors: not accepting connections until some are freed");
 }
 
+/* Any thread, when an fd was freed.  */
 static void listen_resume(void)
 {
-	if (!D.listen_paused)
+	if (!__atomic_exchange_n(&D.listen_paused, false, __ATOMIC_ACQ_REL))
 		return;
-	if (ep_add(D.listen_ev.fd, &D.listen_ev, EPOLLIN) == 0)
-		D.listen_paused = false;
+	if (ep_add(D.epfd, D.listen_ev.fd, &D.listen_ev, EPOLLIN) < 0 && errno != EEXIST)
+		__atomic_store_n(&D.listen_paused, true, __ATOMIC_RELEASE);
 }
 
-static void handle_event(struct ev *ev, uint32_t events)
+static void handle_event(struct ev *ev)
 {
 	switch (ev->kind) {
 	case EV_LISTEN: {
@@ -838,20 +1169,13 @@ static void handle_event(struct ev *ev, uint32_t events)
 		}
 		break;
 	}
-	case EV_NFD:
-		nfd_event(container_of(ev, struct nfd_ent, ev), events);
-		break;
-	case EV_PIDFD:
-		pidfd_fired(container_of(ev, struct watch, ev));
-		break;
 	case EV_PROC:
-		proc_events();
-		break;
-	case EV_TIMER:
-		timer_fired();
+		/* Events no call asked for yet: exits of threads, forks and
+		 * execs of watched processes, into the inboxes.  */
+		cn_drain();
 		break;
 	case EV_TICK:
-		tick();
+		main_tick();
 		break;
 	case EV_SIGNAL: {
 		struct signalfd_siginfo si;
@@ -861,6 +1185,8 @@ static void handle_event(struct ev *ev, uint32_t events)
 		}
 		break;
 	}
+	default:
+		break;
 	}
 }
 
@@ -914,6 +1240,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* One malloc arena for every thread: what a namespace costs is
+	 * bounded and measured (mallinfo2 in `ipcnsctl ps') in one place,
+	 * and a worker's allocations are not stranded in an arena of its
+	 * own.  */
+	mallopt(M_ARENA_MAX, 1);
 	D.socket_path = path;
 	D.sync_wakeup = sync_wakeup;
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -921,7 +1252,6 @@ int main(int argc, char **argv)
 	if (lfd < 0 || D.epfd < 0)
 		return 1;
 	D.listen_ev = (struct ev){ EV_LISTEN, lfd };
-	D.timer_ev = (struct ev){ EV_TIMER, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
 	D.tick_ev = (struct ev){ EV_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
 	sigset_t ss;
 	sigemptyset(&ss);
@@ -932,18 +1262,18 @@ int main(int argc, char **argv)
 	D.sig_ev = (struct ev){ EV_SIGNAL, signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK) };
 	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
 	timerfd_settime(D.tick_ev.fd, 0, &its, NULL);
-	if (D.timer_ev.fd < 0 || D.tick_ev.fd < 0 || D.sig_ev.fd < 0 || ep_add(lfd, &D.listen_ev, EPOLLIN) < 0 ||
-	    ep_add(D.timer_ev.fd, &D.timer_ev, EPOLLIN) < 0 || ep_add(D.tick_ev.fd, &D.tick_ev, EPOLLIN) < 0 ||
-	    ep_add(D.sig_ev.fd, &D.sig_ev, EPOLLIN) < 0) {
+	if (D.tick_ev.fd < 0 || D.sig_ev.fd < 0 || ep_add(D.epfd, lfd, &D.listen_ev, EPOLLIN) < 0 ||
+	    ep_add(D.epfd, D.tick_ev.fd, &D.tick_ev, EPOLLIN) < 0 || ep_add(D.epfd, D.sig_ev.fd, &D.sig_ev, EPOLLIN) < 0) {
 		fprintf(stderr, "ipcnsd: setting up the event loop: %s\n", strerror(errno));
 		return 1;
 	}
+	D.proc_ev.fd = -1;
 	int pfd = open_proc_connector();
 	if (pfd < 0) {
 		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pfd));
 	} else {
 		D.proc_ev = (struct ev){ EV_PROC, pfd };
-		if (ep_add(pfd, &D.proc_ev, EPOLLIN) == 0) {
+		if (ep_add(D.epfd, pfd, &D.proc_ev, EPOLLIN) == 0) {
 			ipcns_tidcache_enable(true);
 			D.tracks_processes = true;
 		}
@@ -951,34 +1281,31 @@ int main(int argc, char **argv)
 	dlog("listening on %s (pid %d)", path, (int)getpid());
 
 	while (!D.stop) {
-		struct epoll_event evs[256];
-		int n = epoll_wait(D.epfd, evs, 256, -1);
+		struct epoll_event evs[16];
+		int n = epoll_wait(D.epfd, evs, 16, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			dlog("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		/* Two passes: process events (exit, fork, exec) and timers
-		 * before the notifications, so that a call made after a
-		 * child's exit or fork sees its effect, as in Linux.  */
-		bool is_nfd[256];
 		for (int i = 0; i < n; i++)
-			is_nfd[i] = ((struct ev *)evs[i].data.ptr)->kind == EV_NFD;
-		/* Handling an event may free another event's object (an exit
-		 * watch freed with its namespace): decide the passes first and
-		 * touch an object only when its own event is handled.  Only a
-		 * notify fd's own hang-up frees a notify fd entry.  */
-		for (int pass = 0; pass < 2; pass++) {
-			for (int i = 0; i < n; i++) {
-				if (is_nfd[i] != (pass == 1))
-					continue;
-				handle_event(evs[i].data.ptr, evs[i].events);
-			}
-		}
+			handle_event(evs[i].data.ptr);
 	}
-	while (D.nfds)
-		nfd_close(D.nfds);
+	/* Stop the workers, then free what they leave, alone.  */
+	pthread_mutex_lock(&D.reg_lock);
+	for (struct nsent *e = D.namespaces; e; e = e->next)
+		wake(e);
+	pthread_mutex_unlock(&D.reg_lock);
+	pthread_mutex_lock(&D.workers_lock);
+	while (D.nworkers > 0)
+		pthread_cond_wait(&D.workers_cond, &D.workers_lock);
+	pthread_mutex_unlock(&D.workers_lock);
+	while (D.nfds) {
+		struct nsent *e = D.nfds->ct->nse;
+		if (nfd_close(D.nfds))
+			nsent_destroy(e);
+	}
 	unlink(path);
 	dlog("stopped");
 	return 0;

@@ -1,6 +1,7 @@
 /* Decode a seccomp notification, run it on the namespace core with a
  * caller backed by the notifying thread, and answer it.  */
 #include <linux/audit.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct ncall {
 	uint64_t id;
 	pid_t tid;
 	bool have_status;
+	uint32_t tid_gen, tid_epoch; /* the tid cache slot when st was read */
 	struct ipcns_proc_status st;
 	struct ipcns_remote remote;
 	struct ipcns_pwaiter *parked;
@@ -57,7 +59,9 @@ static void nlog(struct ipcns_nfd *nf, const char *fmt, ...)
 	nf->ops->log(nf, buf);
 }
 
-/* ---- tid cache: direct-mapped, a collision evicts.  */
+/* ---- tid cache: direct-mapped, a collision evicts.  Shared by the
+ * threads that handle notifications and the one that reads the proc
+ * connector, under tidcache_lock.  */
 struct tid_ent {
 	pid_t tid, tgid, ns_tgid;
 	/* euid, egid, fsgid: exact until the proc connector reports a
@@ -65,9 +69,14 @@ struct tid_ent {
 	bool have_ids;
 	uid_t euid;
 	gid_t egid, fsgid;
+	/* Bumped by every forget that lands on this slot: an entry read
+	 * from /proc before a forget is not stored after it.  */
+	uint32_t gen;
 };
 static struct tid_ent tidcache[4096];
 static bool tidcache_on;
+static uint32_t tidcache_epoch; /* bumped by flushes and process-wide forgets */
+static pthread_mutex_t tidcache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct tid_ent *tid_slot(pid_t tid)
 {
@@ -76,27 +85,39 @@ static struct tid_ent *tid_slot(pid_t tid)
 
 void ipcns_tidcache_enable(bool on)
 {
+	pthread_mutex_lock(&tidcache_lock);
 	tidcache_on = on;
+	pthread_mutex_unlock(&tidcache_lock);
 	ipcns_tidcache_flush();
 }
 
 void ipcns_tidcache_flush(void)
 {
-	memset(tidcache, 0, sizeof(tidcache));
+	pthread_mutex_lock(&tidcache_lock);
+	for (size_t i = 0; i < ARRAY_SIZE(tidcache); i++)
+		tidcache[i].tid = 0;
+	tidcache_epoch++;
+	pthread_mutex_unlock(&tidcache_lock);
 }
 
 void ipcns_tidcache_forget_thread(pid_t tid)
 {
+	pthread_mutex_lock(&tidcache_lock);
 	struct tid_ent *e = tid_slot(tid);
+	e->gen++;
 	if (e->tid == tid)
 		e->tid = 0;
+	pthread_mutex_unlock(&tidcache_lock);
 }
 
 void ipcns_tidcache_forget_ids(pid_t tid)
 {
+	pthread_mutex_lock(&tidcache_lock);
 	struct tid_ent *e = tid_slot(tid);
+	e->gen++;
 	if (e->tid == tid)
 		e->have_ids = false;
+	pthread_mutex_unlock(&tidcache_lock);
 }
 
 void ipcns_tidcache_forget_process(pid_t tgid)
@@ -104,9 +125,26 @@ void ipcns_tidcache_forget_process(pid_t tgid)
 	/* An exec by a thread other than the leader gives it the leader's
 	 * pid without an exit event for its old tid: forget the process's
 	 * threads.  */
+	pthread_mutex_lock(&tidcache_lock);
 	for (size_t i = 0; i < ARRAY_SIZE(tidcache); i++)
 		if (tidcache[i].tgid == tgid)
 			tidcache[i].tid = 0;
+	tidcache_epoch++;
+	pthread_mutex_unlock(&tidcache_lock);
+}
+
+/* A copy of tid's entry: true when there is one.  */
+static bool tid_lookup(pid_t tid, struct tid_ent *out)
+{
+	bool hit = false;
+	pthread_mutex_lock(&tidcache_lock);
+	struct tid_ent *e = tid_slot(tid);
+	if (tidcache_on && e->tid == tid) {
+		*out = *e;
+		hit = true;
+	}
+	pthread_mutex_unlock(&tidcache_lock);
+	return hit;
 }
 
 /* Every piece of the caller we read must be checked to still belong to
@@ -123,6 +161,10 @@ static int call_status(struct ncall *n)
 {
 	if (n->have_status)
 		return 0;
+	pthread_mutex_lock(&tidcache_lock);
+	n->tid_gen = tid_slot(n->tid)->gen;
+	n->tid_epoch = tidcache_epoch;
+	pthread_mutex_unlock(&tidcache_lock);
 	int ret = ipcns_proc_status(n->tid, &n->st);
 	if (ret < 0)
 		return ret == -ESRCH ? -ENOENT : ret;
@@ -135,18 +177,22 @@ static int call_status(struct ncall *n)
 
 static void tid_remember(struct ncall *n)
 {
-	if (!tidcache_on)
-		return;
+	pthread_mutex_lock(&tidcache_lock);
 	struct tid_ent *e = tid_slot(n->tid);
-	*e = (struct tid_ent){
-		.tid = n->tid,
-		.tgid = n->st.tgid,
-		.ns_tgid = n->st.ns_tgid,
-		.have_ids = true,
-		.euid = n->st.cred.euid,
-		.egid = n->st.cred.egid,
-		.fsgid = n->st.cred.fsgid,
-	};
+	/* A forget since /proc was read (the thread exited and its tid
+	 * may be someone else's now, or its ids changed): keep nothing.  */
+	if (tidcache_on && e->gen == n->tid_gen && tidcache_epoch == n->tid_epoch)
+		*e = (struct tid_ent){
+			.tid = n->tid,
+			.tgid = n->st.tgid,
+			.ns_tgid = n->st.ns_tgid,
+			.have_ids = true,
+			.euid = n->st.cred.euid,
+			.egid = n->st.cred.egid,
+			.fsgid = n->st.cred.fsgid,
+			.gen = e->gen,
+		};
+	pthread_mutex_unlock(&tidcache_lock);
 }
 
 static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
@@ -163,11 +209,11 @@ static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
 static int op_ids(struct ipcns_caller *c, struct ipcns_cred *out)
 {
 	struct ncall *n = ncall_of(c);
-	struct tid_ent *e = tid_slot(n->tid);
-	if (tidcache_on && e->tid == n->tid && e->have_ids) {
-		out->euid = e->euid;
-		out->egid = e->egid;
-		out->fsgid = e->fsgid;
+	struct tid_ent e;
+	if (tid_lookup(n->tid, &e) && e.have_ids) {
+		out->euid = e.euid;
+		out->egid = e.egid;
+		out->fsgid = e.fsgid;
 		return 0;
 	}
 	int ret = call_status(n);
@@ -205,10 +251,10 @@ static int op_caps(struct ipcns_caller *c, uint64_t *eff)
 static int op_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid)
 {
 	struct ncall *n = ncall_of(c);
-	struct tid_ent *e = tid_slot(n->tid);
-	if (tidcache_on && e->tid == n->tid) {
-		*host_tgid = e->tgid;
-		*ns_tgid = e->ns_tgid;
+	struct tid_ent e;
+	if (tid_lookup(n->tid, &e)) {
+		*host_tgid = e.tgid;
+		*ns_tgid = e.ns_tgid;
 		return 0;
 	}
 	int ret = call_status(n);
