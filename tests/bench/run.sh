@@ -5,12 +5,15 @@
 # applies, and the ratios, all measured in this run.  Medians of REPEAT runs.
 # No pass/fail: the machine is shared and noisy; read the ratios.
 #   REPEAT=5 CASES="..." MANY="1 2 8 64" tests/bench/run.sh
+# TAIL="" skips the container start time and the memory figures (with
+# MANY="", only the CASES run); BUILD=DIR measures another build.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=$PWD/build
+B=${BUILD:-$PWD/build}
 REPEAT=${REPEAT:-5}
 CASES=${CASES:-"trivial semop sem_pingpong msg_pingpong shmat_shmdt ipc_stat bandwidth getppid"}
-MANY=${MANY:-"1 2 8 64"}
+MANY=${MANY-"1 2 8 64"}
+TAIL=${TAIL-"start memory"}
 RUN=$(mktemp -d /tmp/ipcns-bench.XXXXXX)
 SOCK=$RUN/ipcnsd.sock
 ROOT=$RUN/runc-root
@@ -82,7 +85,8 @@ floor_ns() {
 }
 
 printf '%-14s %14s %14s %12s %10s %10s  %s\n' case native ipcnsd floor ipcns/nat ipcns/flr unit
-FLOOR=$(floor_ns)
+FLOOR=-
+case " $CASES " in *" trivial "* | *" semop "* | *pingpong*) FLOOR=$(floor_ns) ;; esac
 for c in $CASES; do
 	nat=$(for _ in $(seq "$REPEAT"); do run native /ipcns/tests/bench/ipcns-bench "$c" | value; done | median)
 	ipc=$(for _ in $(seq "$REPEAT"); do run ipcns /ipcns/tests/bench/ipcns-bench "$c" | value; done | median)
@@ -105,6 +109,7 @@ for c in $CASES; do
 done
 
 # Container start to exit.
+has_tail() { case " $TAIL " in *" $1 "*) return 0 ;; esac; return 1; }
 startms() {
 	local mode=$1 t0 t1
 	t0=$(date +%s%N)
@@ -112,10 +117,12 @@ startms() {
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000))
 }
-nat=$(for _ in $(seq $((REPEAT * 2))); do startms native; done | median)
-ipc=$(for _ in $(seq $((REPEAT * 2))); do startms ipcns; done | median)
-printf '%-14s %14s %14s %12s %10s %10s  %s\n' start_to_exit "$nat" "$ipc" - \
-	"$(awk -v a="$ipc" -v b="$nat" 'BEGIN {printf "%.2f", a / b}')" - "us (+$(((${ipc%.*} - ${nat%.*}) / 1000)) ms)"
+if has_tail start; then
+	nat=$(for _ in $(seq $((REPEAT * 2))); do startms native; done | median)
+	ipc=$(for _ in $(seq $((REPEAT * 2))); do startms ipcns; done | median)
+	printf '%-14s %14s %14s %12s %10s %10s  %s\n' start_to_exit "$nat" "$ipc" - \
+		"$(awk -v a="$ipc" -v b="$nat" 'BEGIN {printf "%.2f", a / b}')" - "us (+$(((${ipc%.*} - ${nat%.*}) / 1000)) ms)"
+fi
 
 # Many containers at once, each in a semop loop: aggregate operations/s.
 many() { # mode count
@@ -145,6 +152,7 @@ done
 # ipcnsd memory: per idle namespace, and per 1000 objects: the daemon's
 # heap in use (mallinfo2, from the control protocol), which RSS cannot show
 # (page granularity, and freed memory reused).
+has_tail memory || exit 0
 heap() { "$B/bin/ipcnsctl" --socket "$SOCK" --json ps | jq '.daemon.heap_bytes'; }
 sleep 0.5
 h0=$(heap)
