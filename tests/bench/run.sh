@@ -87,6 +87,24 @@ floor_ns() {
 printf '%-14s %14s %14s %12s %10s %10s  %s\n' case native ipcnsd floor ipcns/nat ipcns/flr unit
 FLOOR=-
 case " $CASES " in *" trivial "* | *" semop "* | *pingpong*) FLOOR=$(floor_ns) ;; esac
+# The same trivial supervisor as a runc listener: the trivial case in a
+# container against it is the floor a container pays (its cgroup, its
+# filter, its placement), beside the bare floor above.
+case " $CASES " in *" trivial "*)
+	"$B/tests/bench/floor" --listen "$RUN/floor.sock" &
+	FPID=$!
+	for _ in $(seq 50); do [ -S "$RUN/floor.sock" ] && break; sleep 0.1; done
+	ctf=$(for _ in $(seq "$REPEAT"); do
+		b=$(bundle /ipcns/tests/bench/ipcns-bench trivial)
+		IPCNS_SOCKET=$RUN/floor.sock IPCNS_RUNTIME=runc "$B/bin/ipcns-runtime" --root "$ROOT" run --bundle "$b" "$(basename "$b")" </dev/null | value
+		rm -rf "$b"
+	done | median)
+	kill "$FPID" 2>/dev/null
+	wait "$FPID" 2>/dev/null
+	printf '%-14s %14s %14s %12s %10s %10s  %s\n' floor_in_ct - "$ctf" "$FLOOR" - \
+		"$(awk -v a="$ctf" -v b="$FLOOR" 'BEGIN {printf "%.2f", a / b}')" "ns/call (trivial supervisor, runc container)"
+	;;
+esac
 for c in $CASES; do
 	nat=$(for _ in $(seq "$REPEAT"); do run native /ipcns/tests/bench/ipcns-bench "$c" | value; done | median)
 	ipc=$(for _ in $(seq "$REPEAT"); do run ipcns /ipcns/tests/bench/ipcns-bench "$c" | value; done | median)
