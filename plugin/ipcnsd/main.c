@@ -235,57 +235,64 @@ static void watch_unlink(struct watch *w)
 	e->nwatches--;
 }
 
-/* Watch tgid for namespace e with pidfd (taken: kept or closed);
- * D.watch_lock held.  0 or -errno.  */
-static int watch_add_locked(struct nsent *e, pid_t tgid, int pidfd)
+/* Link a watch of tgid into namespace e and the hash; D.watch_lock held.  */
+static struct watch *watch_new_locked(struct nsent *e, pid_t tgid)
 {
-	for (struct watch *w = e->watches; w; w = w->next) {
-		if (w->tgid == tgid) {
-			close(pidfd);
-			return 0;
-		}
-	}
 	struct watch *w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(pidfd);
-		return -ENOMEM;
-	}
-	/* The process may have exited between the event that named it and
-	 * pidfd_open: a pidfd to an exited process is readable at once.  */
+	if (!w)
+		return NULL;
 	w->ev.kind = EV_PIDFD;
-	w->ev.fd = pidfd;
+	w->ev.fd = -1;
 	w->tgid = tgid;
 	w->nse = e;
-	int ret = ep_add(e->epfd, pidfd, &w->ev, EPOLLIN);
-	if (ret < 0) {
-		close(pidfd);
-		free(w);
-		return ret;
-	}
 	w->next = e->watches;
 	e->watches = w;
 	e->nwatches++;
 	w->hnext = D.whash[whash_of(tgid)];
 	D.whash[whash_of(tgid)] = w;
-	return 0;
+	return w;
 }
 
+static struct watch *watch_find_locked(struct nsent *e, pid_t tgid)
+{
+	for (struct watch *w = e->watches; w; w = w->next)
+		if (w->tgid == tgid)
+			return w;
+	return NULL;
+}
+
+/* Namespace e's lock holder: make sure tgid's exit is seen.  A watch
+ * without a pidfd (a child whose fork is not applied yet) gets one.  */
 static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 {
 	struct nsent *e = h->owner;
 	pthread_mutex_lock(&D.watch_lock);
-	for (struct watch *w = e->watches; w; w = w->next) {
-		if (w->tgid == tgid) {
-			pthread_mutex_unlock(&D.watch_lock);
-			return 0;
-		}
-	}
+	struct watch *w = watch_find_locked(e, tgid);
+	bool armed = w && w->ev.fd >= 0;
 	pthread_mutex_unlock(&D.watch_lock);
+	if (armed)
+		return 0;
+	/* Only this namespace's lock holder arms its watches, and only it
+	 * frees them: w stays valid.  */
 	int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
 	if (fd < 0)
 		return -errno;
 	pthread_mutex_lock(&D.watch_lock);
-	int ret = watch_add_locked(e, tgid, fd);
+	if (!w && !(w = watch_new_locked(e, tgid))) {
+		pthread_mutex_unlock(&D.watch_lock);
+		close(fd);
+		return -ENOMEM;
+	}
+	/* The process may have exited between the event that named it and
+	 * pidfd_open: a pidfd to an exited process is readable at once.  */
+	w->ev.fd = fd;
+	int ret = ep_add(e->epfd, fd, &w->ev, EPOLLIN);
+	if (ret < 0) {
+		w->ev.fd = -1;
+		watch_unlink(w);
+		free(w);
+		close(fd);
+	}
 	pthread_mutex_unlock(&D.watch_lock);
 	return ret;
 }
@@ -371,17 +378,20 @@ static bool child_as_forked(pid_t pid)
 }
 
 /* Queue the event for every namespace watching tgid; D.watch_lock held.
- * A forked child is watched at once, before its namespace's worker
- * applies the fork: its own children, forked before that, are then seen
- * too.  */
-static void pevent_post(bool fork, pid_t tgid, pid_t child, int child_pidfd)
+ * Only what costs no system call is done here, whichever thread drains
+ * the connector: the checks of a fork are made by the namespace's own
+ * worker when it applies the event.  A forked child is watched at once,
+ * without a pidfd, so that its own children, forked before that, are
+ * queued too.  */
+static void pevent_post(bool fork, pid_t tgid, pid_t child)
 {
 	for (struct watch *w = D.whash[whash_of(tgid)]; w; w = w->hnext) {
 		if (w->tgid != tgid)
 			continue;
 		struct nsent *e = w->nse;
 		struct pevent *pe = malloc(sizeof(*pe));
-		if (!pe) {
+		if (!pe || (fork && !watch_find_locked(e, child) && !watch_new_locked(e, child))) {
+			free(pe);
 			dlog("namespace %s: out of memory: a %s event of process %d is lost", e->key,
 			     fork ? "fork" : "exec", (int)tgid);
 			continue;
@@ -389,52 +399,20 @@ static void pevent_post(bool fork, pid_t tgid, pid_t child, int child_pidfd)
 		*pe = (struct pevent){ .fork = fork, .tgid = tgid, .child = child };
 		*e->inbox_tail = pe;
 		e->inbox_tail = &pe->next;
-		if (fork && child_pidfd >= 0) {
-			int fd = fcntl(child_pidfd, F_DUPFD_CLOEXEC, 0);
-			/* Without it the worker's own watch_exit tries again
-			 * when it applies the fork.  */
-			if (fd >= 0)
-				watch_add_locked(e, child, fd);
-		}
 	}
-}
-
-static bool watched(pid_t tgid)
-{
-	for (struct watch *w = D.whash[whash_of(tgid)]; w; w = w->hnext)
-		if (w->tgid == tgid)
-			return true;
-	return false;
 }
 
 static void proc_fork(pid_t parent, pid_t child)
 {
 	pthread_mutex_lock(&D.watch_lock);
-	bool any = watched(parent);
+	pevent_post(true, parent, child);
 	pthread_mutex_unlock(&D.watch_lock);
-	if (!any)
-		return;
-	/* vfork and CLONE_VM children share the parent's mm: no VMA is
-	 * copied.  A child already gone, a zombie or exec'd (posix_spawn)
-	 * cannot tell any more: it is taken as never having held
-	 * anything.  */
-	int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
-	if (!child_as_forked(child) || syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) == 0) {
-		if (pidfd >= 0)
-			close(pidfd);
-		return;
-	}
-	pthread_mutex_lock(&D.watch_lock);
-	pevent_post(true, parent, child, pidfd);
-	pthread_mutex_unlock(&D.watch_lock);
-	if (pidfd >= 0)
-		close(pidfd);
 }
 
 static void proc_exec(pid_t tgid)
 {
 	pthread_mutex_lock(&D.watch_lock);
-	pevent_post(false, tgid, 0, -1);
+	pevent_post(false, tgid, 0);
 	pthread_mutex_unlock(&D.watch_lock);
 }
 
@@ -486,6 +464,25 @@ static void cn_drain(void)
 	pthread_mutex_unlock(&D.cn_lock);
 }
 
+/* A fork of a watched parent, by its namespace's lock holder.  */
+static void fork_apply(struct nsent *e, pid_t parent, pid_t child)
+{
+	/* vfork and CLONE_VM children share the parent's mm: no VMA is
+	 * copied.  A child already gone, a zombie or exec'd (posix_spawn)
+	 * cannot tell any more: it is taken as never having held
+	 * anything.  */
+	if (child_as_forked(child) && syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) != 0)
+		ipcns_ns_process_fork(e->ns, parent, child);
+	/* Still without a pidfd: the core did not need its exit.  */
+	pthread_mutex_lock(&D.watch_lock);
+	struct watch *w = watch_find_locked(e, child);
+	if (w && w->ev.fd < 0) {
+		watch_unlink(w);
+		free(w);
+	}
+	pthread_mutex_unlock(&D.watch_lock);
+}
+
 /* Apply the namespace's pending fork and exec events; its lock held.  */
 static void inbox_apply(struct nsent *e)
 {
@@ -497,7 +494,7 @@ static void inbox_apply(struct nsent *e)
 	while (pe) {
 		struct pevent *next = pe->next;
 		if (pe->fork)
-			ipcns_ns_process_fork(e->ns, pe->tgid, pe->child);
+			fork_apply(e, pe->tgid, pe->child);
 		else
 			ipcns_ns_process_exec(e->ns, pe->tgid);
 		free(pe);
@@ -557,7 +554,8 @@ static void nsent_destroy(struct nsent *e)
 	while (e->watches) {
 		struct watch *w = e->watches;
 		watch_unlink(w);
-		close(w->ev.fd);
+		if (w->ev.fd >= 0)
+			close(w->ev.fd);
 		free(w);
 	}
 	while (e->inbox) {
