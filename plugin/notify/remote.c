@@ -11,7 +11,13 @@
  * register, and the instruction pointer just past the syscall instruction.
  * We point it back at that instruction, load a syscall, single-step it,
  * and finally restore the registers with the real return value and an
- * original syscall number of -1 so that no restart logic touches them.  */
+ * original syscall number of -1 so that no restart logic touches them.
+ *
+ * Whether the instruction ran is told by the program counter, not by the
+ * kind of stop: a group stop (SIGSTOP) or another signal can be reported
+ * after the syscall ran and before its single-step trap, and a SIGTRAP
+ * someone sent can take the trap's place (a pending SIGTRAP is not queued
+ * twice).  Stepping again then would run the mmap or the close twice.  */
 #include <elf.h>
 #include <signal.h>
 #include <string.h>
@@ -45,6 +51,10 @@ static void regs_set_call(ipcns_regs *r, long nr, const long a[6])
 static long regs_ret(const ipcns_regs *r)
 {
 	return (long)r->rax;
+}
+static unsigned long long regs_pc(const ipcns_regs *r)
+{
+	return r->rip;
 }
 static void regs_set_ret(ipcns_regs *r, long ret)
 {
@@ -81,6 +91,10 @@ static void regs_set_call(ipcns_regs *r, long nr, const long a[6])
 static long regs_ret(const ipcns_regs *r)
 {
 	return (long)r->regs[0];
+}
+static unsigned long long regs_pc(const ipcns_regs *r)
+{
+	return r->pc;
 }
 static void regs_set_ret(ipcns_regs *r, long ret)
 {
@@ -119,7 +133,7 @@ static void hold_signal(int sig)
 		held_signals[n_held++] = sig;
 }
 
-/* Wait for the next stop of the thread.  Returns 1 for our single-step
+/* Wait for the next stop of the thread.  Returns 1 for a single-step
  * trap, 0 for any other stop (interrupt, group stop or a signal, which
  * is held), -ESRCH when the thread died.  */
 static int wait_stop(struct ipcns_remote *r)
@@ -237,12 +251,53 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 	return 0;
 }
 
+/* Is a single-step trap queued for the thread (the instruction ran, but
+ * another stop was reported first)?  1, 0 or -errno.  */
+static int trap_queued(pid_t tid)
+{
+	siginfo_t si[16];
+	for (int off = 0; off < 256; off += (int)ARRAY_SIZE(si)) {
+		struct __ptrace_peeksiginfo_args a = { .off = (uint64_t)off, .flags = 0, .nr = ARRAY_SIZE(si) };
+		int n = (int)ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++)
+			if (si[i].si_signo == SIGTRAP && si[i].si_code > 0)
+				return 1;
+		if (n < (int)ARRAY_SIZE(si))
+			break;
+	}
+	return 0;
+}
+
+/* Take a queued trap: resumed, the thread dequeues it (synchronous
+ * signals first) before it could return to user space and stops for it;
+ * that stop is left without the signal.  0; -ESRCH when the thread
+ * died, another -errno when the trap could not be taken.  */
+static int take_trap(struct ipcns_remote *r)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		int ret = trap_queued(r->tid);
+		if (ret <= 0)
+			return ret;
+		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0)
+			return -ESRCH;
+		ret = wait_stop(r);
+		if (ret < 0)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
 long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 {
-	ipcns_regs regs;
+	ipcns_regs regs, out;
 	if (!r->active)
 		return -ESRCH;
 	memcpy(&regs, r->saved, sizeof(regs));
+	/* The saved pc is just past the syscall instruction: where the pc
+	 * is once it ran.  */
+	unsigned long long ran_pc = regs_pc(&regs);
 	regs_set_call(&regs, nr, args);
 	int ret = regs_put(r->tid, &regs);
 	if (ret < 0)
@@ -250,25 +305,28 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 	for (int tries = 0; tries < 16; tries++) {
 		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0)
 			return -ESRCH;
-		ret = wait_stop(r);
-		if (ret < 0) {
+		int stop = wait_stop(r);
+		if (stop < 0) {
 			r->active = r->seized = false;
-			return ret;
+			return stop;
 		}
-		if (ret == 1)
-			break;
-		/* Another stop came first (the interrupt, or a signal we now
-		 * hold): the instruction has not run; step again.  */
-		ret = regs_put(r->tid, &regs);
+		ret = regs_get(r->tid, &out);
 		if (ret < 0)
 			return ret;
+		/* Not run yet: a signal or a stop came first (the registers
+		 * are still ours); step again.  */
+		if (regs_pc(&out) != ran_pc)
+			continue;
+		/* It ran, and another stop came before its trap, which is
+		 * still queued: take it, or it would be delivered once the
+		 * thread is let go.  */
+		if (stop != 1 && take_trap(r) == -ESRCH) {
+			r->active = r->seized = false;
+			return -ESRCH;
+		}
+		return regs_ret(&out);
 	}
-	if (ret != 1)
-		return -EAGAIN;
-	ret = regs_get(r->tid, &regs);
-	if (ret < 0)
-		return ret;
-	return regs_ret(&regs);
+	return -EAGAIN;
 }
 
 int ipcns_remote_end(struct ipcns_remote *r, long retval)
