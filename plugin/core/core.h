@@ -120,6 +120,7 @@ struct ipcns_ns {
 	uint64_t msg_hdrs;  /* messages queued in all queues */
 	/* Per-kind private state (wait lists, undo lists...), owned by the
 	 * kind's file.  */
+	struct ipcns_shm_state *shm;
 	struct ipcns_sem_state *sem;
 	struct ipcns_msg_state *msg;
 	uint32_t parked;

@@ -76,10 +76,27 @@ struct shm_holder {
 
 /* Where a process attached a segment, so that shmdt can check that one
  * range instead of reading all of the process's maps.  A hint: a record
- * the process has since unmapped or moved is found stale and dropped.  */
+ * the process has since unmapped or moved is found stale and dropped.
+ * On two lists: its segment's, and its process's, which shmat and shmdt
+ * search without walking every segment of the namespace.  */
 struct shm_attach {
-	pid_t tgid;
+	struct ipcns_list seg_link;  /* in ipcns_shm.attaches */
+	struct ipcns_list proc_link; /* in shm_proc.attaches */
+	struct ipcns_shm *shp;
+	struct shm_proc *proc;
 	uint64_t addr, len;
+};
+
+/* A process that has attach records, hashed by host tgid.  */
+struct shm_proc {
+	struct shm_proc *hnext;
+	pid_t tgid;
+	struct ipcns_list attaches;
+};
+
+struct ipcns_shm_state {
+	struct shm_proc **proc_hash;
+	unsigned int proc_hash_size, nprocs;
 };
 
 struct ipcns_shm {
@@ -106,8 +123,7 @@ struct ipcns_shm {
 	bool attached_once;
 	struct shm_holder *holders;
 	uint32_t nholders, cap_holders;
-	struct shm_attach *attaches;
-	uint32_t nattaches, cap_attaches;
+	struct ipcns_list attaches; /* struct shm_attach */
 	/* Scan scratch.  */
 	struct shm_holder *scan;
 	uint32_t nscan, cap_scan;
@@ -183,6 +199,8 @@ static void holder_adjust(struct ipcns_shm *shp, pid_t tgid, pid_t ns_tgid, int 
 		*h = shp->holders[--shp->nholders];
 }
 
+static void attach_del(struct ipcns_ns *ns, struct shm_attach *a);
+
 static void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
 {
 	ns->shm_tot -= shm_pages(shp);
@@ -193,34 +211,134 @@ static void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
 		close(shp->fd);
 	if (shp->fd_ro >= 0)
 		close(shp->fd_ro);
+	struct ipcns_list *pos, *tmp;
+	ipcns_list_for_each_safe(pos, tmp, &shp->attaches)
+		attach_del(ns, ipcns_list_entry(pos, struct shm_attach, seg_link));
 	free(shp->holders);
 	free(shp->scan);
-	free(shp->attaches);
 	free(shp);
 }
 
-static void attach_record(struct ipcns_shm *shp, pid_t tgid, uint64_t addr, uint64_t len)
+/* ---- Attach records.  */
+
+static unsigned int proc_bucket(pid_t tgid, unsigned int size)
 {
-	if (shp->nattaches == shp->cap_attaches) {
-		uint32_t ncap = shp->cap_attaches ? shp->cap_attaches * 2 : 2;
-		struct shm_attach *n = realloc(shp->attaches, ncap * sizeof(*n));
-		if (!n)
-			return; /* only a hint */
-		shp->attaches = n;
-		shp->cap_attaches = ncap;
-	}
-	shp->attaches[shp->nattaches++] = (struct shm_attach){ .tgid = tgid, .addr = addr, .len = len };
+	return ((uint32_t)tgid * 0x9e3779b1u >> 8) & (size - 1);
 }
 
-/* Forget tgid's record at addr, or all of tgid's when addr is 0.  */
-static void attach_forget(struct ipcns_shm *shp, pid_t tgid, uint64_t addr)
+static struct shm_proc *proc_find(struct ipcns_ns *ns, pid_t tgid)
 {
-	for (uint32_t i = 0; i < shp->nattaches;) {
-		if (shp->attaches[i].tgid == tgid && (!addr || shp->attaches[i].addr == addr))
-			shp->attaches[i] = shp->attaches[--shp->nattaches];
-		else
-			i++;
+	struct ipcns_shm_state *st = ns->shm;
+	if (!st || !st->proc_hash_size)
+		return NULL;
+	for (struct shm_proc *p = st->proc_hash[proc_bucket(tgid, st->proc_hash_size)]; p; p = p->hnext)
+		if (p->tgid == tgid)
+			return p;
+	return NULL;
+}
+
+static struct shm_proc *proc_get(struct ipcns_ns *ns, pid_t tgid)
+{
+	struct shm_proc *p = proc_find(ns, tgid);
+	if (p)
+		return p;
+	if (!ns->shm && !(ns->shm = calloc(1, sizeof(*ns->shm))))
+		return NULL;
+	struct ipcns_shm_state *st = ns->shm;
+	if (st->nprocs >= st->proc_hash_size) {
+		unsigned int nsize = st->proc_hash_size ? st->proc_hash_size * 2 : 16;
+		struct shm_proc **nh = calloc(nsize, sizeof(*nh));
+		if (!nh)
+			return NULL;
+		for (unsigned int i = 0; i < st->proc_hash_size; i++) {
+			for (struct shm_proc *q = st->proc_hash[i], *next; q; q = next) {
+				next = q->hnext;
+				unsigned int b = proc_bucket(q->tgid, nsize);
+				q->hnext = nh[b];
+				nh[b] = q;
+			}
+		}
+		free(st->proc_hash);
+		st->proc_hash = nh;
+		st->proc_hash_size = nsize;
 	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	ipcns_list_init(&p->attaches);
+	unsigned int b = proc_bucket(tgid, st->proc_hash_size);
+	p->hnext = st->proc_hash[b];
+	st->proc_hash[b] = p;
+	st->nprocs++;
+	return p;
+}
+
+static void proc_put(struct ipcns_ns *ns, struct shm_proc *p)
+{
+	struct ipcns_shm_state *st = ns->shm;
+	if (!ipcns_list_empty(&p->attaches))
+		return;
+	for (struct shm_proc **pp = &st->proc_hash[proc_bucket(p->tgid, st->proc_hash_size)]; *pp;
+	     pp = &(*pp)->hnext) {
+		if (*pp == p) {
+			*pp = p->hnext;
+			st->nprocs--;
+			break;
+		}
+	}
+	free(p);
+}
+
+static void attach_record(struct ipcns_ns *ns, struct ipcns_shm *shp, pid_t tgid, uint64_t addr, uint64_t len)
+{
+	struct shm_proc *p = proc_get(ns, tgid);
+	struct shm_attach *a = p ? calloc(1, sizeof(*a)) : NULL;
+	if (!a) {
+		if (p)
+			proc_put(ns, p);
+		return; /* only a hint */
+	}
+	a->shp = shp;
+	a->proc = p;
+	a->addr = addr;
+	a->len = len;
+	ipcns_list_add_tail(&shp->attaches, &a->seg_link);
+	ipcns_list_add_tail(&p->attaches, &a->proc_link);
+}
+
+/* Unlink and free a record; its process entry stays (proc_put).  */
+static void attach_unlink(struct shm_attach *a)
+{
+	ipcns_list_del(&a->seg_link);
+	ipcns_list_del(&a->proc_link);
+	free(a);
+}
+
+static void attach_del(struct ipcns_ns *ns, struct shm_attach *a)
+{
+	struct shm_proc *p = a->proc;
+	attach_unlink(a);
+	proc_put(ns, p);
+}
+
+#define attach_of_seg(pos) ipcns_list_entry(pos, struct shm_attach, seg_link)
+#define attach_of_proc(pos) ipcns_list_entry(pos, struct shm_attach, proc_link)
+
+/* Forget tgid's records of shp at addr, or all of them when addr is 0;
+ * all of tgid's when shp is NULL too (its exit or exec).  */
+static void attach_forget(struct ipcns_ns *ns, struct ipcns_shm *shp, pid_t tgid, uint64_t addr)
+{
+	struct shm_proc *p = proc_find(ns, tgid);
+	struct ipcns_list *pos, *tmp;
+	if (!p)
+		return;
+	ipcns_list_for_each_safe(pos, tmp, &p->attaches) {
+		struct shm_attach *a = attach_of_proc(pos);
+		if ((!shp || a->shp == shp) && (!addr || a->addr == addr))
+			attach_unlink(a);
+	}
+	proc_put(ns, p);
 }
 
 /* A new mapping of tgid over [addr, addr + len) replaced whatever was
@@ -229,30 +347,30 @@ static void attach_forget(struct ipcns_shm *shp, pid_t tgid, uint64_t addr)
  * with the records, and the next look reads the process's maps.  */
 static void attach_forget_range(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t len)
 {
-	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
-		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
-		for (uint32_t i = 0; i < shp->nattaches;) {
-			struct shm_attach *a = &shp->attaches[i];
-			if (a->tgid == tgid && a->addr < addr + len && addr < a->addr + a->len)
-				*a = shp->attaches[--shp->nattaches];
-			else
-				i++;
-		}
+	struct shm_proc *p = proc_find(ns, tgid);
+	struct ipcns_list *pos, *tmp;
+	if (!p)
+		return;
+	ipcns_list_for_each_safe(pos, tmp, &p->attaches) {
+		struct shm_attach *a = attach_of_proc(pos);
+		if (a->addr < addr + len && addr < a->addr + a->len)
+			attach_unlink(a);
 	}
+	proc_put(ns, p);
 }
 
 /* The record of tgid's attach at addr, in any segment.  */
 static struct ipcns_shm *attach_find(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t *len)
 {
-	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
-		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
-		for (uint32_t i = 0; i < shp->nattaches; i++) {
-			if (shp->attaches[i].tgid == tgid && shp->attaches[i].addr == addr) {
-				*len = shp->attaches[i].len;
-				return shp;
-			}
+	struct shm_proc *p = proc_find(ns, tgid);
+	struct ipcns_list *pos;
+	if (!p)
+		return NULL;
+	ipcns_list_for_each(pos, &p->attaches) {
+		struct shm_attach *a = attach_of_proc(pos);
+		if (a->addr == addr) {
+			*len = a->len;
+			return a->shp;
 		}
 	}
 	return NULL;
@@ -436,12 +554,13 @@ static bool holder_records_hold(struct ipcns_ns *ns, struct ipcns_shm **segs, si
 	for (size_t i = 0; i < n; i++) {
 		struct ipcns_shm *shp = segs[i];
 		struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
+		struct ipcns_list *pos;
 		uint32_t nrec = 0;
-		for (uint32_t k = 0; k < shp->nattaches; k++) {
-			struct shm_attach *a = &shp->attaches[k];
+		ipcns_list_for_each(pos, &shp->attaches) {
+			struct shm_attach *a = attach_of_seg(pos);
 			dev_t dev;
 			ino_t ino;
-			if (a->tgid != tgid)
+			if (a->proc->tgid != tgid)
 				continue;
 			nrec++;
 			if (ns->host->vma_at(ns->host_data, tgid, a->addr, a->addr + a->len, &dev, &ino) < 0 ||
@@ -506,16 +625,15 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 		 * not cost a read of the maps at every look.  */
 		for (size_t i = 0; i < n; i++) {
 			struct ipcns_shm *shp = byino[i];
-			for (uint32_t k = 0; k < shp->nattaches;) {
-				struct shm_attach *a = &shp->attaches[k];
+			struct ipcns_list *pos, *tmp;
+			ipcns_list_for_each_safe(pos, tmp, &shp->attaches) {
+				struct shm_attach *a = attach_of_seg(pos);
 				dev_t dev;
 				ino_t ino;
-				if (a->tgid == t &&
+				if (a->proc->tgid == t &&
 				    (ns->host->vma_at(ns->host_data, t, a->addr, a->addr + a->len, &dev, &ino) < 0 ||
 				     dev != shp->dev || ino != shp->ino))
-					*a = shp->attaches[--shp->nattaches];
-				else
-					k++;
+					attach_del(ns, a);
 			}
 		}
 	}
@@ -705,6 +823,7 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	cleanup_free struct ipcns_shm *shp = calloc(1, sizeof(*shp));
 	if (!shp)
 		return -ENOMEM;
+	ipcns_list_init(&shp->attaches);
 	shp->fd = shp->fd_ro = -1;
 	shp->perm.key = key;
 	shp->perm.mode = (unsigned int)shmflg & IPCNS_S_IRWXUGO;
@@ -941,7 +1060,7 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	holder_adjust(shp, host_tgid, ns_tgid, +1);
 	uint64_t alen = (len + (uint64_t)page_size() - 1) & ~((uint64_t)page_size() - 1);
 	attach_forget_range(ns, host_tgid, mapped, alen);
-	attach_record(shp, host_tgid, mapped, alen);
+	attach_record(ns, shp, host_tgid, mapped, alen);
 	if (c->ops->watch_exit)
 		c->ops->watch_exit(c);
 	return (long)mapped;
@@ -1010,7 +1129,7 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 	if (shp) {
 		dev_t dev;
 		ino_t ino;
-		attach_forget(shp, host_tgid, addr);
+		attach_forget(ns, shp, host_tgid, addr);
 		if (c->ops->vma_at(c, addr, addr + len, &dev, &ino) == 0 && dev == shp->dev && ino == shp->ino) {
 			ret = c->ops->shm_unmap(c, addr, len);
 			if (ret < 0)
@@ -1056,7 +1175,7 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 		if (c->ops->shm_unmap(c, v->start, v->end - v->start) == 0)
 			unmapped++;
 	}
-	attach_forget(shp, host_tgid, addr);
+	attach_forget(ns, shp, host_tgid, addr);
 detached:
 	shp->dtime = ipcns_now(ns);
 	shp->lpid = ns_tgid;
@@ -1294,6 +1413,11 @@ void ipcns_shm_ns_free(struct ipcns_ns *ns)
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1))
 		shm_destroy(ns, shm_of(ipcns_idr_find(&ids->idr, idx)));
+	if (ns->shm) {
+		free(ns->shm->proc_hash);
+		free(ns->shm);
+		ns->shm = NULL;
+	}
 }
 
 /* The process's VMAs of every segment went away at once (exit, exec):
@@ -1302,6 +1426,7 @@ static void shm_drop_holder(struct ipcns_ns *ns, pid_t tgid, bool creator_gone)
 {
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	int64_t now = ipcns_now(ns);
+	attach_forget(ns, NULL, tgid, 0);
 	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
 		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
 		bool changed = false;
@@ -1311,7 +1436,6 @@ static void shm_drop_holder(struct ipcns_ns *ns, pid_t tgid, bool creator_gone)
 			shp->creator_tgid = 0;
 			changed = true;
 		}
-		attach_forget(shp, tgid, 0);
 		struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
 		if (h) {
 			shp->lpid = h->ns_tgid;
@@ -1405,9 +1529,15 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 		holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, n[i]);
 		shp->detached_to_zero = false;
 		/* The child's mappings are at the parent's addresses.  */
-		for (uint32_t k = 0, na = shp->nattaches; k < na; k++)
-			if (shp->attaches[k].tgid == parent)
-				attach_record(shp, child, shp->attaches[k].addr, shp->attaches[k].len);
+		struct shm_proc *pp = proc_find(ns, parent);
+		struct ipcns_list *pos;
+		if (pp) {
+			ipcns_list_for_each(pos, &pp->attaches) {
+				struct shm_attach *a = attach_of_proc(pos);
+				if (a->shp == shp)
+					attach_record(ns, shp, child, a->addr, a->len);
+			}
+		}
 	}
 	if (any)
 		watch_exit(ns, child);
