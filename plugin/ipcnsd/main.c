@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -332,19 +333,30 @@ static int open_proc_connector(void)
 		close(s);
 		return -e;
 	}
+	/* Linux 6.6+ takes an event mask with the request (struct
+	 * proc_input): only forks, execs, exits and id changes, so that
+	 * ptrace events (two per shmat and shmdt: our own seize and
+	 * detach), comm and sid changes never wake anyone.  An older kernel
+	 * ignores a request of that size: it gets the plain one.  */
+	struct utsname un;
+	int major = 0, minor = 0;
+	bool masked = uname(&un) == 0 && sscanf(un.release, "%d.%d", &major, &minor) == 2 &&
+		      (major > 6 || (major == 6 && minor >= 6));
 	struct {
 		struct nlmsghdr nh;
 		struct cn_msg cm;
-		enum proc_cn_mcast_op op;
+		uint32_t op;
+		uint32_t events; /* struct proc_input's event_type */
 	} __attribute__((packed)) req;
 	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_len = masked ? sizeof(req) : sizeof(req) - sizeof(req.events);
 	req.nh.nlmsg_type = NLMSG_DONE;
 	req.cm.id.idx = CN_IDX_PROC;
 	req.cm.id.val = CN_VAL_PROC;
-	req.cm.len = sizeof(req.op);
+	req.cm.len = masked ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
 	req.op = PROC_CN_MCAST_LISTEN;
-	if (send(s, &req, sizeof(req), 0) < 0) {
+	req.events = PROC_EVENT_FORK | PROC_EVENT_EXEC | PROC_EVENT_UID | PROC_EVENT_GID | PROC_EVENT_EXIT;
+	if (send(s, &req, req.nh.nlmsg_len, 0) < 0) {
 		int e = errno;
 		close(s);
 		return -e;
