@@ -8,7 +8,8 @@
  * with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: the interrupt cannot end a
  * killable wait.  The thread stops before returning to user space with
  * either our answer or -ERESTARTSYS (the interrupt won) in the return
- * register, and the instruction pointer just past the syscall instruction.
+ * register, and the instruction pointer just past the syscall instruction
+ * (arm64 differs when the interrupt won: see regs_undo_restart).
  * We point it back at that instruction, load a syscall, single-step it,
  * and finally restore the registers with the real return value and an
  * original syscall number of -1 so that no restart logic touches them.
@@ -61,6 +62,20 @@ static void regs_set_ret(ipcns_regs *r, long ret)
 	r->rax = (unsigned long long)ret;
 	r->orig_rax = (unsigned long long)-1;
 }
+/* x86 prepares a restart after the stop (arch_do_signal_or_restart): the
+ * tracer sees rip past `syscall' and -ERESTARTSYS in rax either way.  */
+static void regs_undo_restart(ipcns_regs *r)
+{
+	(void)r;
+}
+/* The single-step trap after `syscall' is user_single_step_report()'s
+ * TRAP_BRKPT (arch/x86/kernel/step.c), a kernel si_code; nothing else
+ * reports one like it.  */
+static bool step_siginfo(const siginfo_t *si)
+{
+	return si->si_code > 0;
+}
+static const bool step_siginfo_can_be_sent = false;
 static int regs_get(pid_t tid, ipcns_regs *r)
 {
 	return ptrace(PTRACE_GETREGS, tid, NULL, r) < 0 ? -errno : 0;
@@ -100,6 +115,24 @@ static void regs_set_ret(ipcns_regs *r, long ret)
 {
 	r->regs[0] = (unsigned long long)ret;
 }
+/* arm64's do_signal() prepares a restart before get_signal(), "so that a
+ * debugger will see the already changed PC": when the interrupt won
+ * (-ERESTARTSYS), the stopped thread has pc back on `svc' and x0 = orig_x0.
+ * Put pc past `svc' again, where it is when the answer won.  */
+static void regs_undo_restart(ipcns_regs *r)
+{
+	r->pc += SYSCALL_INSN_LEN;
+}
+/* A step over `svc' is reported at syscall exit by the generic
+ * user_single_step_report() (arm64 has no ARCH_HAS_USER_SINGLE_STEP_REPORT):
+ * SI_USER with si_pid 0.  A step over any other instruction is TRAP_TRACE.
+ * A SIGTRAP sent from outside the thread's pid namespace also has si_pid 0:
+ * the pc tells it from the step (step_siginfo_can_be_sent).  */
+static bool step_siginfo(const siginfo_t *si)
+{
+	return si->si_code > 0 || (si->si_code == SI_USER && si->si_pid == 0);
+}
+static const bool step_siginfo_can_be_sent = true;
 static int regs_get(pid_t tid, ipcns_regs *r)
 {
 	struct iovec iov = { r, sizeof(*r) };
@@ -161,9 +194,10 @@ static int wait_stop(struct ipcns_remote *r)
 		return 0; /* PTRACE_EVENT_STOP: interrupt or group stop */
 	if (sig == SIGTRAP) {
 		siginfo_t si;
-		/* A single-step trap has a kernel si_code; a SIGTRAP someone
-		 * sent has SI_USER or SI_TKILL.  */
-		if (ptrace(PTRACE_GETSIGINFO, r->tid, NULL, &si) == 0 && si.si_code > 0)
+		/* A single-step trap has a kernel si_code (or arm64's
+		 * pseudo-step, see step_siginfo); a SIGTRAP someone sent has
+		 * SI_USER or SI_TKILL with the sender's pid.  */
+		if (ptrace(PTRACE_GETSIGINFO, r->tid, NULL, &si) == 0 && step_siginfo(&si))
 			return 1;
 	}
 	hold_signal(sig);
@@ -236,7 +270,7 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 	}
 	/* Answer first; -ENOENT here means the interrupt won: the thread
 	 * holds -ERESTARTSYS and our registers decide what it returns.  */
-	ipcns_seccomp_send(r->notify_fd, r->id, 0, 0);
+	int sent = ipcns_seccomp_send(r->notify_fd, r->id, 0, 0);
 	ret = wait_stop(r);
 	if (ret < 0) {
 		r->seized = false;
@@ -247,6 +281,8 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 		ipcns_remote_release(r);
 		return ret;
 	}
+	if (sent < 0)
+		regs_undo_restart((ipcns_regs *)r->saved);
 	r->active = true;
 	return 0;
 }
@@ -262,7 +298,7 @@ static int trap_queued(pid_t tid)
 		if (n < 0)
 			return -errno;
 		for (int i = 0; i < n; i++)
-			if (si[i].si_signo == SIGTRAP && si[i].si_code > 0)
+			if (si[i].si_signo == SIGTRAP && step_siginfo(&si[i]))
 				return 1;
 		if (n < (int)ARRAY_SIZE(si))
 			break;
@@ -314,9 +350,14 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 		if (ret < 0)
 			return ret;
 		/* Not run yet: a signal or a stop came first (the registers
-		 * are still ours); step again.  */
-		if (regs_pc(&out) != ran_pc)
+		 * are still ours); step again.  A SIGTRAP that only looked
+		 * like the step (arm64: sent from outside the pid namespace)
+		 * is held.  */
+		if (regs_pc(&out) != ran_pc) {
+			if (step_siginfo_can_be_sent && stop == 1)
+				hold_signal(SIGTRAP);
 			continue;
+		}
 		/* It ran, and another stop came before its trap, which is
 		 * still queued: take it, or it would be delivered once the
 		 * thread is let go.  */
