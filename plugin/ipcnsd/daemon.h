@@ -75,6 +75,11 @@ struct nsent {
 	struct ipcns_waiter **heap;
 	size_t nheap, capheap;
 	unsigned int ticks;
+	/* Its notify fds, polled by the worker itself (not through epoll);
+	 * nfd_gen changes with the set.  Under lock.  */
+	struct nfd_ent **pnfds;
+	size_t npnfds, cappnfds;
+	unsigned int nfd_gen;
 	char names[256];     /* its containers, for the log; under lock */
 	/* Under D.watch_lock.  */
 	struct watch *watches;

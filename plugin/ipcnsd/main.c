@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -588,6 +589,7 @@ static void nsent_destroy(struct nsent *e)
 	if (e->tick_ev.fd >= 0)
 		close(e->tick_ev.fd);
 	free(e->heap);
+	free(e->pnfds);
 	pthread_mutex_destroy(&e->lock);
 	ipcns_host_free(&e->host);
 	free(e->key);
@@ -729,9 +731,15 @@ static void container_put(struct container *c)
 static bool nfd_close(struct nfd_ent *ne)
 {
 	struct nsent *e = ne->ct->nse;
-	ep_del(e->epfd, ne->nf.fd);
 	pthread_mutex_lock(&D.reg_lock);
 	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; i < e->npnfds; i++) {
+		if (e->pnfds[i] == ne) {
+			e->pnfds[i] = e->pnfds[--e->npnfds];
+			__atomic_store_n(&e->nfd_gen, e->nfd_gen + 1, __ATOMIC_RELEASE);
+			break;
+		}
+	}
 	ipcns_nfd_hangup(&ne->nf);
 	if (ne->nf.nwaiters)
 		dlog("container %s: %d parked calls outlived their notify fd", ne->ct->id, ne->nf.nwaiters);
@@ -747,7 +755,10 @@ static bool nfd_close(struct nfd_ent *ne)
 	free(ne);
 	bool last = nsent_unref(e);
 	pthread_mutex_unlock(&D.reg_lock);
-	listen_resume();
+	/* A namespace's last fd: listen again once its memfds are closed
+	 * too (nsent_destroy), so that a waiting runtime finds room.  */
+	if (!last)
+		listen_resume();
 	return last;
 }
 
@@ -773,80 +784,136 @@ static void tick(struct nsent *e)
 
 #define WORKER_BATCH 64
 
+/* Handle one notify fd's event; the namespace's lock held.  True when it
+ * hung up (the caller closes it after the batch).  */
+static bool nfd_ready(struct nfd_ent *ne, bool in, bool hup)
+{
+	if (in) {
+		int ret = ipcns_nfd_handle_one(&ne->nf);
+		if (ret == -ENOTCONN)
+			return true;
+		if (ret < 0 && ret != -EAGAIN)
+			dlog("container %s: answering a call failed: %s", ne->ct->id, strerror(-ret));
+		return false;
+	}
+	return hup;
+}
+
+/* The worker waits in poll(2) on its notify fds themselves and on its
+ * epoll fd (pidfds, timers, the wake-up eventfd).  A notification wakes
+ * a poll(2) waiter with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP's
+ * WF_CURRENT_CPU, on the caller's CPU; through epoll the hint is lost
+ * (ep_poll_callback wakes its waiters as a plain sync wake-up) and, on an
+ * otherwise idle machine, the worker wakes on the other CPU: a trapped
+ * call in a runc container took 18.5 us against a supervisor in epoll,
+ * 6.4 us against one in poll(2), 5.6 us outside containers.  */
 static void *worker(void *arg)
 {
 	struct nsent *e = arg;
 	bool free_it = false;
+	struct pollfd *pf = NULL;
+	struct nfd_ent **pne = NULL;
+	size_t npf = 0, cappf = 0;
+	unsigned int seen_gen = 0;
+	bool built = false;
 	while (!D.stop) {
-		struct epoll_event evs[WORKER_BATCH];
-		int n = epoll_wait(e->epfd, evs, WORKER_BATCH, -1);
-		if (n < 0) {
+		if (!built || __atomic_load_n(&e->nfd_gen, __ATOMIC_ACQUIRE) != seen_gen) {
+			pthread_mutex_lock(&e->lock);
+			if (e->npnfds + 1 > cappf) {
+				size_t ncap = e->npnfds + 9;
+				struct pollfd *npfa = realloc(pf, ncap * sizeof(*npfa));
+				if (npfa)
+					pf = npfa;
+				struct nfd_ent **nne = realloc(pne, ncap * sizeof(*nne));
+				if (nne)
+					pne = nne;
+				if (npfa && nne)
+					cappf = ncap;
+			}
+			if (e->npnfds + 1 <= cappf) {
+				pf[0] = (struct pollfd){ .fd = e->epfd, .events = POLLIN };
+				for (size_t i = 0; i < e->npnfds; i++) {
+					pne[i] = e->pnfds[i];
+					pf[i + 1] = (struct pollfd){ .fd = pne[i]->nf.fd, .events = POLLIN };
+				}
+				npf = e->npnfds + 1;
+				seen_gen = e->nfd_gen;
+				built = true;
+			}
+			pthread_mutex_unlock(&e->lock);
+			if (!built) {
+				/* Out of memory for the poll set: try again
+				 * shortly rather than serve no fd.  */
+				dlog("namespace %s: out of memory for its poll set", e->key);
+				usleep(10000);
+				continue;
+			}
+		}
+		if (poll(pf, npf, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			dlog("namespace %s: epoll_wait: %s", e->key, strerror(errno));
+			dlog("namespace %s: poll: %s", e->key, strerror(errno));
 			break;
 		}
-		struct nfd_ent *hung[WORKER_BATCH];
-		int nhung = 0;
+		struct epoll_event evs[WORKER_BATCH];
+		int n = 0;
+		if (pf[0].revents & POLLIN) {
+			n = epoll_wait(e->epfd, evs, WORKER_BATCH, 0);
+			if (n < 0)
+				n = 0;
+		}
+		size_t nhung = 0;
+		struct nfd_ent **hung = NULL;
 		bool woken = false;
 		/* Fork, exec and exit events queued before these calls are
 		 * taken first, so that a call made after a child's exit or
 		 * fork sees its effect, as in Linux: the connector drained
 		 * and the namespace's inbox applied, then the pidfds and
 		 * timers, then the notifications.  */
-		/* Handling an event frees its own object (a watch) only:
-		 * decide the passes before any is handled.  */
-		bool is_nfd[WORKER_BATCH];
-		for (int i = 0; i < n; i++)
-			is_nfd[i] = ((struct ev *)evs[i].data.ptr)->kind == EV_NFD;
 		nsent_enter(e);
-		for (int pass = 0; pass < 2; pass++) {
-			for (int i = 0; i < n; i++) {
-				struct ev *ev = evs[i].data.ptr;
-				if (is_nfd[i] != (pass == 1))
-					continue;
-				switch (ev->kind) {
-				case EV_NFD: {
-					struct nfd_ent *ne = container_of(ev, struct nfd_ent, ev);
-					if (evs[i].events & EPOLLIN) {
-						int ret = ipcns_nfd_handle_one(&ne->nf);
-						if (ret == -ENOTCONN)
-							hung[nhung++] = ne;
-						else if (ret < 0 && ret != -EAGAIN)
-							dlog("container %s: answering a call failed: %s", ne->ct->id,
-							     strerror(-ret));
-					} else if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
-						hung[nhung++] = ne;
-					}
-					break;
-				}
-				case EV_PIDFD:
-					pidfd_fired(container_of(ev, struct watch, ev));
-					break;
-				case EV_TIMER:
-					timer_fired(e);
-					break;
-				case EV_TICK:
-					tick(e);
-					break;
-				case EV_WAKE: {
-					uint64_t v;
-					if (read(e->wake_ev.fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-						dlog("namespace %s: eventfd: %s", e->key, strerror(errno));
-					woken = true;
-					break;
-				}
-				default:
-					break;
-				}
+		for (int i = 0; i < n; i++) {
+			struct ev *ev = evs[i].data.ptr;
+			switch (ev->kind) {
+			case EV_PIDFD:
+				/* Frees only its own watch.  */
+				pidfd_fired(container_of(ev, struct watch, ev));
+				break;
+			case EV_TIMER:
+				timer_fired(e);
+				break;
+			case EV_TICK:
+				tick(e);
+				break;
+			case EV_WAKE: {
+				uint64_t v;
+				if (read(e->wake_ev.fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					dlog("namespace %s: eventfd: %s", e->key, strerror(errno));
+				woken = true;
+				break;
+			}
+			default:
+				break;
+			}
+		}
+		for (size_t i = 1; i < npf; i++) {
+			short re = pf[i].revents;
+			if (!re)
+				continue;
+			if (nfd_ready(pne[i - 1], re & POLLIN, re & (POLLHUP | POLLERR | POLLNVAL))) {
+				/* Reuse pf's slot as the list of hung fds.  */
+				if (!hung)
+					hung = &pne[0];
+				pne[nhung++] = pne[i - 1];
 			}
 		}
 		nsent_leave(e);
-		/* Only a notify fd's own hang-up frees its entry, so no
-		 * other event of the batch refers to it.  */
-		for (int i = 0; i < nhung; i++)
+		/* Only a notify fd's own hang-up frees its entry, and the poll
+		 * set is rebuilt before the next poll.  */
+		for (size_t i = 0; i < nhung; i++)
 			if (nfd_close(hung[i]))
 				free_it = true;
+		if (nhung)
+			built = false;
 		if (woken && !free_it) {
 			/* A registration that failed may have left the
 			 * namespace without a notify fd.  */
@@ -860,8 +927,12 @@ static void *worker(void *arg)
 		if (free_it)
 			break;
 	}
-	if (free_it)
+	free(pf);
+	free(pne);
+	if (free_it) {
 		nsent_destroy(e);
+		listen_resume();
+	}
 	pthread_mutex_lock(&D.workers_lock);
 	D.nworkers--;
 	pthread_cond_broadcast(&D.workers_cond);
@@ -982,9 +1053,28 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 		D.sync_wakeup = false;
 	ne->next = D.nfds;
 	D.nfds = ne;
-	ret = ep_add(e->epfd, notify_fd, &ne->ev, EPOLLIN);
+	/* Into its worker's poll set.  */
+	pthread_mutex_lock(&e->lock);
+	ret = 0;
+	if (e->npnfds == e->cappnfds) {
+		size_t ncap = e->cappnfds ? e->cappnfds * 2 : 4;
+		struct nfd_ent **np = realloc(e->pnfds, ncap * sizeof(*np));
+		if (np) {
+			e->pnfds = np;
+			e->cappnfds = ncap;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	if (ret == 0) {
+		e->pnfds[e->npnfds++] = ne;
+		__atomic_store_n(&e->nfd_gen, e->nfd_gen + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret == 0)
+		wake(e);
 	if (ret < 0) {
-		snprintf(err, errlen, "epoll: %s", strerror(-ret));
+		snprintf(err, errlen, "out of memory");
 		D.nfds = ne->next;
 		free(ne);
 		container_put(c);
@@ -1031,6 +1121,9 @@ static void handle_connection(int cfd)
 			continue;
 		if (r <= 0)
 			break;
+		if (mh.msg_flags & MSG_CTRUNC)
+			dlog("a file descriptor sent by pid %d was lost: ipcnsd is out of file descriptors",
+			     (int)cred.pid);
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 				continue;
@@ -1166,7 +1259,17 @@ static void handle_event(struct ev *ev)
 {
 	switch (ev->kind) {
 	case EV_LISTEN: {
-		int cfd = accept4(D.listen_ev.fd, NULL, NULL, SOCK_CLOEXEC);
+		/* Accept only with room for the connection and the notify fd
+		 * it may carry: a notify fd dropped for want of a slot would
+		 * leave its container unserved.  */
+		int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int cfd = spare < 0 ? -1 : accept4(D.listen_ev.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (spare < 0 && errno != EMFILE && errno != ENFILE)
+			dlog("opening /dev/null: %s", strerror(errno));
+		int aerr = errno;
+		if (spare >= 0)
+			close(spare);
+		errno = aerr;
 		if (cfd >= 0) {
 			handle_connection(cfd);
 			close(cfd);

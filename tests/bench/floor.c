@@ -9,7 +9,10 @@
  * listener (seccomp listenerPath PATH): every notification of every
  * container that connects is answered with EINVAL at once, one container
  * at a time, until SIGTERM.  make bench runs its trivial case in a runc
- * container against it: the floor as a container pays it.  */
+ * container against it: the floor as a container pays it.  It waits in
+ * poll(2) unless --epoll is given: in a container, only poll(2) keeps
+ * SYNC_WAKE_UP's wake-up on the caller's CPU (18 us a call through
+ * epoll against 6.4 us on an idle machine).  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -169,7 +172,7 @@ int main(int argc, char **argv)
 			n = atol(argv[i]);
 	}
 	if (listen_path)
-		return listen_at(listen_path, sync, mode ? mode : 1);
+		return listen_at(listen_path, sync, mode);
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
 		return 1;

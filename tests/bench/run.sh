@@ -5,6 +5,8 @@
 # applies, and the ratios, all measured in this run.  Medians of REPEAT runs.
 # No pass/fail: the machine is shared and noisy; read the ratios.
 #   REPEAT=5 CASES="..." MANY="1 2 8 64" tests/bench/run.sh
+# FLOOR_ARGS="--epoll" makes the in-container floor's supervisor wait in
+# epoll_wait instead of poll(2).
 # TAIL="" skips the container start time and the memory figures (with
 # MANY="", only the CASES run); BUILD=DIR measures another build.
 set -u
@@ -91,7 +93,7 @@ case " $CASES " in *" trivial "* | *" semop "* | *pingpong*) FLOOR=$(floor_ns) ;
 # container against it is the floor a container pays (its cgroup, its
 # filter, its placement), beside the bare floor above.
 case " $CASES " in *" trivial "*)
-	"$B/tests/bench/floor" --listen "$RUN/floor.sock" &
+	"$B/tests/bench/floor" --listen "$RUN/floor.sock" ${FLOOR_ARGS:-} &
 	FPID=$!
 	for _ in $(seq 50); do [ -S "$RUN/floor.sock" ] && break; sleep 0.1; done
 	ctf=$(for _ in $(seq "$REPEAT"); do
