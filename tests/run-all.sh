@@ -72,6 +72,30 @@ run_conf() { # mode prog
 	esac
 }
 
+# daemon_done PID NAME LOG REPORTS REPORTS_LOG WHAT CLEAN: stop a sanitizer
+# build of ipcnsd after a run; it must have lived through it, exit 0 and
+# leave no sanitizer report (files REPORTS*).  Two results.
+daemon_done() {
+	local pid=$1 name=$2 log=$3 reports=$4 rlog=$5 what=$6 clean=$7 rc
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		wait "$pid"
+		rc=$?
+		[ "$rc" -eq 0 ] && ok || ko "$name exited with status $rc after the run (see $log)"
+	else
+		wait "$pid"
+		ko "$name died during the run (status $?, see $log)"
+	fi
+	if ls "$reports"* >/dev/null 2>&1; then
+		cat "$reports"* >"$rlog"
+		ko "$name reported $what (see $rlog)"
+		head -40 "$rlog"
+	else
+		ok
+		echo "ok: $name ran $clean"
+	fi
+}
+
 if want conformance; then
 	echo "== conformance tests (natively, then under ipcnsd)"
 	RUN=$(mktemp -d /tmp/ipcns-check.XXXXXX)
@@ -89,23 +113,8 @@ if want conformance; then
 	else
 		ko "ipcnsd did not start (see $LOGS/ipcnsd-conformance.log)"
 	fi
-	if kill -0 "$dpid" 2>/dev/null; then
-		kill -TERM "$dpid"
-		wait "$dpid"
-		drc=$?
-		[ "$drc" -eq 0 ] && ok || ko "ipcnsd exited with status $drc after the conformance run"
-	else
-		wait "$dpid"
-		ko "ipcnsd died during the conformance run (status $?, see $LOGS/ipcnsd-conformance.log)"
-	fi
-	if ls "$RUN"/asan* >/dev/null 2>&1; then
-		cat "$RUN"/asan* >"$LOGS/ipcnsd-asan.log"
-		ko "ipcnsd reported memory errors or leaks under ASan (see $LOGS/ipcnsd-asan.log)"
-		head -30 "$LOGS/ipcnsd-asan.log"
-	else
-		ok
-		echo "ok: ipcnsd ran the conformance suite clean under ASan/LSan"
-	fi
+	daemon_done "$dpid" ipcnsd "$LOGS/ipcnsd-conformance.log" "$RUN/asan" "$LOGS/ipcnsd-asan.log" \
+		"memory errors or leaks under ASan" "the conformance suite clean under ASan/LSan"
 
 	# Every program at once, each in its own namespace, against a
 	# ThreadSanitizer ipcnsd: the namespaces' worker threads, the proc
@@ -133,22 +142,8 @@ if want conformance; then
 			*) ko "$name (exit $rc, see $LOGS/conf-$(basename "${progs[$i]}")-tsan.log)" ;;
 			esac
 		done
-		if kill -0 "$tpid" 2>/dev/null; then
-			kill -TERM "$tpid"
-			wait "$tpid"
-			[ $? -eq 0 ] || ko "ipcnsd-tsan exited with an error after the concurrent run"
-		else
-			wait "$tpid"
-			ko "ipcnsd-tsan died during the concurrent run (see $LOGS/ipcnsd-tsan.log)"
-		fi
-		if ls "$RUN"/tsan* >/dev/null 2>&1; then
-			cat "$RUN"/tsan* >"$LOGS/ipcnsd-tsan-reports.log"
-			ko "ipcnsd reported data races under ThreadSanitizer (see $LOGS/ipcnsd-tsan-reports.log)"
-			head -40 "$LOGS/ipcnsd-tsan-reports.log"
-		else
-			ok
-			echo "ok: ipcnsd ran the suite concurrently clean under ThreadSanitizer"
-		fi
+		daemon_done "$tpid" ipcnsd-tsan "$LOGS/ipcnsd-tsan.log" "$RUN/tsan" "$LOGS/ipcnsd-tsan-reports.log" \
+			"data races under ThreadSanitizer" "the suite concurrently clean under ThreadSanitizer"
 	else
 		sk "conformance [ipcnsd-tsan]" "build/bin/ipcnsd-tsan not built (make check builds it)"
 	fi
