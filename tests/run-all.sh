@@ -132,6 +132,28 @@ if want conformance; then
 				>"$LOGS/conf-$(basename "$p")-tsan.log" 2>&1 &
 			cpids+=($!)
 		done
+		# Meanwhile an operator asks for ps and for ipcs of every
+		# container, again and again: the main thread takes namespaces
+		# from under their workers.  A container may be gone between ps
+		# and ipcs; ps itself must always answer.
+		(
+			nps=0 nipcs=0 bad=0
+			any_alive() { for c in "${cpids[@]}"; do kill -0 "$c" 2>/dev/null && return 0; done; return 1; }
+			while any_alive; do
+				out=$("$B"/bin/ipcnsctl --socket "$TSOCK" --json ps 2>&1)
+				if [ "$(jq -r .ok <<<"$out" 2>/dev/null)" != true ]; then
+					bad=$((bad + 1))
+					echo "ps: $out" >>"$LOGS/ipcnsd-tsan-operator.log"
+				fi
+				nps=$((nps + 1))
+				for id in $(jq -r '.namespaces[]?.containers[]?.id' <<<"$out" 2>/dev/null); do
+					"$B"/bin/ipcnsctl --socket "$TSOCK" --json ipcs "$id" >/dev/null 2>&1
+					nipcs=$((nipcs + 1))
+				done
+			done
+			echo "$nps $nipcs $bad" >"$RUN/operator"
+		) &
+		opid=$!
 		for i in "${!progs[@]}"; do
 			wait "${cpids[$i]}"
 			rc=$?
@@ -142,6 +164,14 @@ if want conformance; then
 			*) ko "$name (exit $rc, see $LOGS/conf-$(basename "${progs[$i]}")-tsan.log)" ;;
 			esac
 		done
+		wait "$opid"
+		read -r nps nipcs bad <"$RUN/operator" 2>/dev/null || { nps=0; bad=1; }
+		if [ "${bad:-1}" -eq 0 ] && [ "${nps:-0}" -gt 0 ]; then
+			ok
+			echo "ok: ipcnsd-tsan answered $nps ps and $nipcs ipcs requests during the concurrent run"
+		else
+			ko "ipcnsd-tsan: ${bad:-?} of ${nps:-0} ps requests failed during the concurrent run (see $LOGS/ipcnsd-tsan-operator.log)"
+		fi
 		daemon_done "$tpid" ipcnsd-tsan "$LOGS/ipcnsd-tsan.log" "$RUN/tsan" "$LOGS/ipcnsd-tsan-reports.log" \
 			"data races under ThreadSanitizer" "the suite concurrently clean under ThreadSanitizer"
 	else
