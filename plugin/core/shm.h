@@ -44,12 +44,17 @@ struct ipcns_shm {
 	uint32_t nscan, cap_scan;
 };
 
+/* The page size, read once; namespaces' worker threads may race to
+ * read it first (the same value either way).  */
 static inline long page_size(void)
 {
 	static long ps;
-	if (!ps)
-		ps = sysconf(_SC_PAGESIZE);
-	return ps;
+	long v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+	if (!v) {
+		v = sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 static inline struct ipcns_shm *shm_of(struct ipcns_perm *p)
