@@ -116,6 +116,8 @@ struct ipcns_remote {
 	int notify_fd;
 	uint64_t id;
 	unsigned char saved[512]; /* saved registers (arch specific) */
+	uint64_t sigmask;         /* the thread's blocked signals when stopped */
+	bool have_sigmask;
 };
 /* Seize the calling thread and check the notification is still its: 0,
  * -EPERM when it is already traced, -ENOENT when the call went away.  */

@@ -283,6 +283,12 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 	}
 	if (sent < 0)
 		regs_undo_restart((ipcns_regs *)r->saved);
+	/* A single step over a system call is reported with a forced
+	 * SIGTRAP, which unblocks a blocked SIGTRAP: the mask is put back
+	 * at the end.  (An ignored SIGTRAP is reset to the default action
+	 * as well; that cannot be read or restored from here:
+	 * spec/compatibility.md.)  */
+	r->have_sigmask = ptrace(PTRACE_GETSIGMASK, r->tid, (void *)sizeof(r->sigmask), &r->sigmask) == 0;
 	r->active = true;
 	return 0;
 }
@@ -378,6 +384,8 @@ int ipcns_remote_end(struct ipcns_remote *r, long retval)
 	memcpy(&regs, r->saved, sizeof(regs));
 	regs_set_ret(&regs, retval);
 	int ret = regs_put(r->tid, &regs);
+	if (r->have_sigmask && (r->sigmask & (1ULL << (SIGTRAP - 1))))
+		ptrace(PTRACE_SETSIGMASK, r->tid, (void *)sizeof(r->sigmask), &r->sigmask);
 	pid_t tgid = 0;
 	if (n_held) {
 		struct ipcns_proc_status st;

@@ -6,6 +6,7 @@
  *
  * Runner contract: see shm_common.h (root, fresh IPC namespace, natively
  * or under ipcnsd; exit 0 pass, 1 fail, 77 skip).  */
+#include <signal.h>
 #include "shm_common.h"
 
 /* A free range of `len' bytes: mapped PROT_NONE then unmapped.  */
@@ -450,6 +451,42 @@ static void test_sizes(void)
 	CHECK_OK(shm_ctl(odd, IPC_RMID, NULL));
 }
 
+/* shmat and shmdt leave the caller's signal state alone: a blocked
+ * SIGTRAP stays blocked, an ignored one stays ignored.  (ipcnsd
+ * single-steps its injected system calls, which the kernel reports with
+ * a forced SIGTRAP: it puts the blocked mask back; an ignored SIGTRAP
+ * becomes SIG_DFL, a known deviation, spec/compatibility.md.)  */
+static void test_sigtrap(void)
+{
+	sigset_t trap, old, now;
+	sigemptyset(&trap);
+	sigaddset(&trap, SIGTRAP);
+	int id = (int)CHECK_OK(shm_get(IPC_PRIVATE, pg, 0600));
+	CHECK_OK(sigprocmask(SIG_BLOCK, &trap, &old));
+	char *a = ATTACH(id, NULL, 0);
+	bool memfd = a && attach_is_memfd(a);
+	if (a)
+		CHECK_OK(shm_dt(a));
+	CHECK_OK(sigprocmask(SIG_SETMASK, NULL, &now));
+	CHECK_EQ(sigismember(&now, SIGTRAP), 1);
+	CHECK_OK(sigprocmask(SIG_SETMASK, &old, NULL));
+
+	struct sigaction ign, prev, cur;
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	CHECK_OK(sigaction(SIGTRAP, &ign, &prev));
+	a = ATTACH(id, NULL, 0);
+	if (a)
+		CHECK_OK(shm_dt(a));
+	CHECK_OK(sigaction(SIGTRAP, NULL, &cur));
+	if (memfd && cur.sa_handler == SIG_DFL)
+		DEVIATION("an ignored SIGTRAP is reset to SIG_DFL by shmat/shmdt (the forced trap of a single step)");
+	else
+		CHECK_EQ(cur.sa_handler == SIG_IGN, 1);
+	CHECK_OK(sigaction(SIGTRAP, &prev, NULL));
+	CHECK_OK(shm_ctl(id, IPC_RMID, NULL));
+}
+
 int main(void)
 {
 	conf_start();
@@ -464,5 +501,6 @@ int main(void)
 	test_after_rmid();
 	test_fork_data();
 	test_sizes();
+	test_sigtrap();
 	return conf_done("shm_at");
 }
