@@ -113,6 +113,11 @@ static void print_ps(json_t *r)
 							json_string_value(json_object_get(c, "id")));
 		}
 		printf("%-22s %-24s ", json_string_value(json_object_get(ns, "namespace")), cts);
+		if (json_is_true(json_object_get(ns, "busy"))) {
+			/* Its worker is inside a call that does not end. */
+			printf("(busy: a call has not ended; is the container paused?)\n");
+			continue;
+		}
 		snprintf(col, sizeof(col), "%lld/%lld", (long long)geti(u, "shm_ids"), (long long)geti(l, "shmmni"));
 		printf("%-13s ", col);
 		snprintf(col, sizeof(col), "%llu/%llu", (unsigned long long)geti(u, "shm_pages"),

@@ -48,23 +48,35 @@ static json_t *cmd_ps(struct daemon *d)
 	json_t *nss = json_array();
 	for (struct nsent *e = d->namespaces; e; e = e->next) {
 		struct ipcns_usage u;
-		nsent_enter(e);
-		ipcns_ns_usage(e->ns, &u);
+		/* The limits are set when the namespace is made and never
+		 * change: read without its lock.  */
 		json_t *limits = limits_json(ipcns_ns_limits(e->ns));
-		nsent_leave(e);
+		bool busy = !nsent_try_enter(e, NSENT_OPERATOR_WAIT_MS);
+		if (!busy) {
+			ipcns_ns_usage(e->ns, &u);
+			nsent_leave(e);
+		}
 		json_t *cts = json_array();
 		for (struct container *c = d->containers; c; c = c->next)
 			if (c->nse == e)
 				json_array_append_new(cts, json_pack("{s:s, s:i, s:i, s:I}", "id", c->id, "pid",
 								     (int)c->pid, "notify_fds", c->nfds,
 								     "created", (json_int_t)c->created));
+		if (busy) {
+			/* Its worker is in the middle of a call that does not
+			 * end (a frozen or stopped caller): no usage now.  */
+			json_array_append_new(nss, json_pack("{s:s, s:o, s:n, s:b, s:o}", "namespace", e->key,
+							     "containers", cts, "usage", "busy", 1, "limits",
+							     limits));
+			continue;
+		}
 		json_array_append_new(
-			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i}, s:o}", "namespace",
+			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i}, s:b, s:o}", "namespace",
 				       e->key, "containers", cts, "usage", "shm_ids", (int)u.shm_ids, "sem_ids",
 				       (int)u.sem_ids, "msg_ids", (int)u.msg_ids, "shm_pages",
 				       (json_int_t)u.shm_pages, "sem_total", (json_int_t)u.sem_total,
 				       "msg_bytes", (json_int_t)u.msg_bytes, "msg_count", (json_int_t)u.msg_count,
-				       "parked", (int)u.parked, "limits", limits));
+				       "parked", (int)u.parked, "busy", 0, "limits", limits));
 	}
 	/* The daemon's own footprint: heap in use (what a namespace and its
 	 * objects cost) and open fds.  */
@@ -109,8 +121,11 @@ static json_t *cmd_ipcs(struct daemon *d, json_t *req)
 	struct container *c = find_container(d, id);
 	if (!c)
 		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
+	if (!nsent_try_enter(c->nse, NSENT_OPERATOR_WAIT_MS))
+		return error_reply("the namespace of container %s is busy: a call of its has not ended for %d ms "
+				   "(is the container paused or stopped?); try again",
+				   c->id, NSENT_OPERATOR_WAIT_MS);
 	json_t *objs = json_array();
-	nsent_enter(c->nse);
 	for (int k = IPCNS_SHM; k <= IPCNS_MSG; k++)
 		ipcns_ns_foreach(c->nse->ns, (enum ipcns_kind)k, add_obj, objs);
 	nsent_leave(c->nse);
@@ -137,7 +152,10 @@ static json_t *cmd_rm(struct daemon *d, json_t *req)
 		return error_reply("kind must be shm, sem or msg, not '%s'", kind ? kind : "");
 	if (!json_is_integer(jid))
 		return error_reply("%s", "id must be an integer");
-	nsent_enter(c->nse);
+	if (!nsent_try_enter(c->nse, NSENT_OPERATOR_WAIT_MS))
+		return error_reply("the namespace of container %s is busy: a call of its has not ended for %d ms "
+				   "(is the container paused or stopped?); try again",
+				   c->id, NSENT_OPERATOR_WAIT_MS);
 	int ret = ipcns_ns_remove(c->nse->ns, k, (int)json_integer_value(jid));
 	nsent_leave(c->nse);
 	if (ret < 0) {
@@ -169,7 +187,10 @@ static json_t *cmd_forget(struct daemon *d, json_t *req)
 	if (!c)
 		return json_pack("{s:b, s:s, s:b}", "ok", 1, "container", id, "registered", 0);
 	int total = 0, live = 0, dropped = 0;
-	nsent_enter(c->nse);
+	if (!nsent_try_enter(c->nse, NSENT_OPERATOR_WAIT_MS))
+		return error_reply("the namespace of container %s is busy: a call of its has not ended for %d ms "
+				   "(is the container paused or stopped?); try again",
+				   c->id, NSENT_OPERATOR_WAIT_MS);
 	for (struct nfd_ent *ne = d->nfds; ne; ne = ne->next) {
 		if (ne->ct != c)
 			continue;

@@ -118,6 +118,12 @@ void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * pending fork and exec events applied first.  */
 void nsent_enter(struct nsent *e);
 void nsent_leave(struct nsent *e);
+/* The same for an operator's request: false when the namespace's worker
+ * has held it for ms (a call stopped with its container: `runc pause'
+ * while ipcnsd injects a shmat), so that one frozen container never
+ * stalls the main thread.  */
+#define NSENT_OPERATOR_WAIT_MS 1000
+bool nsent_try_enter(struct nsent *e, int ms);
 
 /* control.c: the operator's protocol on the same socket.  */
 json_t *ipcnsd_control(struct daemon *d, json_t *req);

@@ -522,6 +522,23 @@ void nsent_enter(struct nsent *e)
 	inbox_apply(e);
 }
 
+bool nsent_try_enter(struct nsent *e, int ms)
+{
+	struct timespec ts;
+	cn_drain();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	if (pthread_mutex_timedlock(&e->lock, &ts) != 0)
+		return false;
+	inbox_apply(e);
+	return true;
+}
+
 void nsent_leave(struct nsent *e)
 {
 	pthread_mutex_unlock(&e->lock);

@@ -239,3 +239,46 @@ cpu_ticks() {
 	assert_output --partial "VICTIM n=100"
 	[ $((t1 - t0)) -lt 100 ] || fail "ipcnsd spun: $((t1 - t0)) clock ticks of CPU in 3 s"
 }
+
+# A container frozen (runc pause) while ipcnsd holds one of its threads in
+# a shmat or shmdt: ipcnsd waits for that thread, and only that
+# namespace waits with it.  The operator's requests answer within a
+# second ("busy" for that namespace), another container starts and is
+# served meanwhile, and after resume the frozen container goes on.
+@test "runc: a container paused in the middle of shmat/shmdt stalls only its own namespace" {
+	need_runtime runc
+	local i pid ns busy=0 t out
+	ct_start runc frozen "$HOSTILE" storm 4
+	wait_out runc frozen "^STORM" 20
+	pid=$(ct_pid runc frozen)
+	ns=$(ns_of_pid "$pid")
+	for i in $(seq 10); do
+		rt runc pause "$(cid runc frozen)"
+		sleep 0.2
+		out=$(timeout 10 "$IT_QUERY" "$IPCNS_SOCKET" '{"command":"ps"}') || fail "ps did not answer with $ns paused"
+		if jq -e --arg k "$ns" '.namespaces[] | select(.namespace == $k) | .busy' <<<"$out" >/dev/null; then
+			busy=$((busy + 1))
+			run timeout 10 "$IT_QUERY" "$IPCNS_SOCKET" "{\"command\":\"ipcs\",\"container\":\"$(cid runc frozen)\"}"
+			assert_success
+			assert_output --partial '"ok":false'
+			assert_output --partial 'busy'
+			# Another namespace is served while this one waits.
+			[ "$busy" -eq 1 ] && { t=$(victim_ms runc other 200) || fail "the other container failed"; }
+		fi
+		rt runc resume "$(cid runc frozen)"
+		sleep 0.1
+	done
+	echo "# $busy of 10 pauses caught ipcnsd inside a shmat/shmdt of the paused container" >&3
+	[ "$busy" -eq 0 ] || [ -n "$t" ] || fail "no other container ran while the namespace was busy"
+	# Resumed, the storm goes on: its namespace answers again.
+	sleep 0.5
+	run ps_ns "$ns"
+	assert_success
+	run jq -e '.busy == false and .usage.shm_ids == 1' <<<"$output"
+	assert_success
+	rt runc kill "$(cid runc frozen)" KILL
+	run ct_wait runc frozen 30
+	assert_output 137
+	wait_for 30 ns_absent "$ns" || fail "namespace $ns is still there"
+	wait_for 10 no_tracees || fail "ipcnsd still traces a thread"
+}
