@@ -42,6 +42,8 @@
 /* A worker's stack: the deepest path (a /proc scan inside a call) uses a
  * few KiB; the default 8 MiB would only be address space.  */
 #define WORKER_STACK (256 * 1024)
+/* How long a registration waits for a busy namespace.  */
+#define REGISTER_WAIT_MS 5000
 
 static struct daemon D = {
 	.reg_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -1019,6 +1021,20 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 		ret = ipcns_limits_from_state(state, &limits, err, errlen);
 		if (ret < 0)
 			return ret;
+	}
+	/* A namespace whose worker is inside a call that does not end (its
+	 * container frozen in a shmat): refuse rather than stall the main
+	 * thread, which serves every other container too.  */
+	struct nsent *known = c ? c->nse : nsent_find(key);
+	if (known) {
+		if (!nsent_try_enter(known, REGISTER_WAIT_MS)) {
+			snprintf(err, errlen,
+				 "container %s: namespace %s is busy: a call of its containers has not ended for %d ms "
+				 "(is a container of it paused?)",
+				 id, known->key, REGISTER_WAIT_MS);
+			return -EBUSY;
+		}
+		nsent_leave(known);
 	}
 	struct nsent *e = c ? c->nse : nsent_get(key, &limits, ino);
 	if (!e) {
