@@ -40,6 +40,15 @@ no_tracees() {
 	! grep -l "^TracerPid:[[:space:]]*$IPCNSD_PID\$" /proc/[0-9]*/task/[0-9]*/status 2>/dev/null | grep -q .
 }
 
+# kill_ct RT NAME NSKEY: SIGKILL the container; it ends with 137 and its
+# namespace leaves ipcnsd.
+kill_ct() {
+	rt "$1" kill "$(cid "$1" "$2")" KILL
+	run ct_wait "$1" "$2" 60
+	assert_output 137
+	wait_for 30 ns_absent "$3" || fail "namespace $3 of the killed container $2 is still there"
+}
+
 # victim_ms RT NAME N: run the victim workload in a container; prints its
 # time in ms.
 victim_ms() {
@@ -77,10 +86,7 @@ victim_ms() {
 	run jq -e '.usage.shm_ids == 4096 and .usage.sem_ids == 32000 and .usage.msg_ids == 32000' <<<"$output"
 	assert_success
 
-	rt runc kill "$(cid runc hog)" KILL
-	run ct_wait runc hog 60
-	assert_output 137
-	wait_for 30 ns_absent "$ns" || fail "namespace $ns of the killed hog is still there"
+	kill_ct runc hog "$ns"
 	wait_for 10 fds_back_to "$fds0" || fail "ipcnsd has $(daemon_fds) fds, $fds0 before"
 	run daemon_memfds
 	assert_output 0
@@ -276,9 +282,6 @@ cpu_ticks() {
 	assert_success
 	run jq -e '.busy == false and .usage.shm_ids == 1' <<<"$output"
 	assert_success
-	rt runc kill "$(cid runc frozen)" KILL
-	run ct_wait runc frozen 30
-	assert_output 137
-	wait_for 30 ns_absent "$ns" || fail "namespace $ns is still there"
+	kill_ct runc frozen "$ns"
 	wait_for 10 no_tracees || fail "ipcnsd still traces a thread"
 }
