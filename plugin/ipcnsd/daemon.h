@@ -112,7 +112,35 @@ struct daemon {
 	volatile bool stop;
 };
 
+extern struct daemon D;
+
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* main.c: listen again after fds were freed (any thread).  */
+void listen_resume(void);
+
+/* worker.c: namespaces, their workers, the proc connector.  */
+int ep_add(int epfd, int fd, struct ev *ev, uint32_t events);
+void ep_del(int epfd, int fd);
+int open_proc_connector(void);
+/* Read everything the proc connector has queued into the inboxes.  */
+void cn_drain(void);
+/* Wake a namespace's worker (a new notify fd, the shutdown).  */
+void nsent_wake(struct nsent *e);
+/* The registry: D.reg_lock held.  */
+struct nsent *nsent_find(const char *key);
+struct nsent *nsent_get(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino);
+/* D.reg_lock and e->lock held.  */
+void nsent_names(struct nsent *e);
+/* A notify fd of the namespace is gone; true when it was the last.  */
+bool nsent_unref(struct nsent *e);
+/* Free a namespace nobody can reach any more.  */
+void nsent_destroy(struct nsent *e);
+void container_put(struct container *c);
+/* A notify fd hung up (its namespace's lock not held); true when the
+ * namespace must be freed.  */
+bool nfd_close(struct nfd_ent *ne);
+extern const struct ipcns_nfd_ops nfd_ops;
 
 /* Take a namespace for the main thread (reg_lock held): its worker's
  * pending fork and exec events applied first.  */
