@@ -206,14 +206,6 @@ fd_hog() {
 	assert_output 0
 }
 
-# cpu_ticks PID: user + system clock ticks of a process.
-cpu_ticks() {
-	local st
-	st=$(cat "/proc/$1/stat") || return 1
-	st=${st##*) }
-	set -- $st
-	echo $((${12} + ${13}))
-}
 
 # Meanwhile ipcnsd must not spin (a connection it cannot accept leaves its
 # socket readable, and epoll reports it again at once), and a container
