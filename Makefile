@@ -10,7 +10,14 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 B := build
-CC ?= gcc
+# CC has a make default (cc), so `CC ?= gcc' would never apply: gcc unless
+# the caller chose a compiler on the command line or in the environment.
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+# Every compile writes a dependency file beside its output (-MMD), with a
+# phony target per header (-MP) so that a deleted header does not stop make.
+DEPFLAGS = -MMD -MP -MF $@.d
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wformat=2 -Wformat-nonliteral -Wpointer-arith -Wundef -Wvla -Wcast-align \
@@ -23,8 +30,8 @@ SAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-po
 	-fno-sanitize-recover=undefined
 # ThreadSanitizer: ipcnsd's worker threads, checked by make check.
 TSAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=thread -fno-omit-frame-pointer
-TEST_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -Iinclude -Itests/lib -Wall -Wextra -Werror \
-	-Wno-unused-parameter -Wno-unused-function
+# Test, bench and example programs: the same warning wall.
+TEST_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -Iinclude -Itests/lib $(WARN)
 
 CORE_SRC := $(sort $(wildcard plugin/core/*.c))
 NOTIFY_SRC := $(sort $(wildcard plugin/notify/*.c))
@@ -37,50 +44,54 @@ CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+# The container side of the bats tests and of the soak.
+IT_SRC := $(sort $(wildcard tests/integration/*.c))
+SOAK_SRC := $(sort $(wildcard tests/soak/*.c))
 
 LIB_SRC := $(CORE_SRC) $(NOTIFY_SRC) $(RT_LIB_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
 LIB_TSAN_OBJ := $(LIB_SRC:%.c=$(B)/tsan/%.o)
-LIBS := -ljansson -lcap -lseccomp
+# The libraries of each program (what its objects and the parts of
+# libipcns.a it pulls in call).
+IPCNSD_LIBS := -ljansson -lcap -lpthread
+CTL_LIBS := -ljansson
+RUNTIME_LIBS := -ljansson
+HOOK_LIBS := -ljansson
+CRUN_LIBS := -ljansson -lcap -lpthread
+UNIT_LIBS := -lcmocka -ljansson -lcap -lpthread
+TOOL_LIBS := -ljansson -lcap -lseccomp -lpthread
 
-BINS := $(B)/bin/ipcnsd $(B)/bin/ipcns-runtime
-ifneq ($(CTL_SRC),)
-BINS += $(B)/bin/ipcnsctl
-endif
-ifneq ($(wildcard runtime-hook/hook.c),)
-BINS += $(B)/bin/ipcns-hook
-endif
-ifneq ($(CRUN_SRC),)
-BINS += $(B)/lib/libipcns-crun.so
-endif
+BINS := $(B)/bin/ipcnsd $(B)/bin/ipcns-runtime $(B)/bin/ipcnsctl $(B)/bin/ipcns-hook \
+	$(B)/lib/libipcns-crun.so
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 CONF_BINS := $(CONF_SRC:tests/conformance/%.c=$(B)/tests/conformance/%)
 TOOL_BINS := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 EXAMPLE_BINS := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
+IT_BINS := $(IT_SRC:%.c=$(B)/%)
+SOAK_BINS := $(SOAK_SRC:%.c=$(B)/%)
 
 .PHONY: all check demo bench install clang-format clean deps test-bins
 all: $(BINS) test-bins
-test-bins: $(UNIT_BINS) $(CONF_BINS) $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS)
+test-bins: $(UNIT_BINS) $(CONF_BINS) $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS) $(IT_BINS) $(SOAK_BINS)
 
 # Debian packages: installed when missing (fresh machines, CI).
 deps:
 	@tests/deps.sh
 
-$(B)/obj/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
+$(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
-$(B)/san/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
+	@$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(B)/san/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC-SAN  $<"
-	@$(CC) $(SAN_CFLAGS) -c -o $@ $<
-
-$(B)/tsan/%.o: %.c $(wildcard include/ipcns/*.h plugin/core/*.h plugin/notify/*.h runtime-hook/*.h)
+	@$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(B)/tsan/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC-TSAN $<"
-	@$(CC) $(TSAN_CFLAGS) -c -o $@ $<
+	@$(CC) $(TSAN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(B)/lib/libipcns.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -92,55 +103,74 @@ $(B)/lib/libipcns-san.a: $(LIB_SAN_OBJ)
 $(B)/bin/ipcnsd: $(IPCNSD_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(IPCNSD_LIBS)
 $(B)/bin/ipcnsd-san: $(IPCNSD_SRC:%.c=$(B)/san/%.o) $(B)/lib/libipcns-san.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+	@$(CC) $(SAN_CFLAGS) -o $@ $^ $(IPCNSD_LIBS)
 $(B)/bin/ipcnsd-tsan: $(IPCNSD_SRC:%.c=$(B)/tsan/%.o) $(LIB_TSAN_OBJ)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(TSAN_CFLAGS) -o $@ $^ $(LIBS)
+	@$(CC) $(TSAN_CFLAGS) -o $@ $^ $(IPCNSD_LIBS)
 $(B)/bin/ipcnsctl: $(CTL_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(CTL_LIBS)
 $(B)/bin/ipcns-runtime: $(B)/obj/runtime-hook/runtime.o $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(RUNTIME_LIBS)
 $(B)/bin/ipcns-hook: $(B)/obj/runtime-hook/hook.o $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOOK_LIBS)
 $(B)/lib/libipcns-crun.so: $(CRUN_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=plugin/crun/exports.map -o $@ $^ $(LIBS)
+	@$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=plugin/crun/exports.map -o $@ $^ $(CRUN_LIBS)
+# The plugin under ASan and UBSan for crun-plugin.bats: -z nodelete keeps it
+# mapped after crun's dlclose, so that leak reports at exit name its frames.
+$(B)/lib/libipcns-crun-san.so: $(CRUN_SRC:%.c=$(B)/san/%.o) $(B)/lib/libipcns-san.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(SAN_CFLAGS) -shared -Wl,-z,nodelete -Wl,--version-script=plugin/crun/exports.map -o $@ $^ \
+		$(CRUN_LIBS)
 
-$(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a tests/lib/fake_caller.h
+$(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a -lcmocka $(LIBS)
-$(B)/tests/conformance/%: tests/conformance/%.c $(wildcard tests/lib/conf*.h tests/conformance/*.h)
+	@$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a \
+		$(UNIT_LIBS)
+$(B)/tests/conformance/%: tests/conformance/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+	@$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
 $(B)/tests/tools/%: tests/tools/%.c $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(B)/lib/libipcns.a $(LIBS)
+	@$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/lib -o $@ $< $(B)/lib/libipcns.a $(TOOL_LIBS)
 $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+	@$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
+$(B)/tests/integration/%: tests/integration/%.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
+$(B)/tests/soak/%: tests/soak/%.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $<
 $(B)/examples/%: examples/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(TEST_CFLAGS) -o $@ $<
+	@$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $<
+
+# The dependency files of every object and program built so far.
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/bin/ipcnsd-san $(B)/bin/ipcnsd-tsan
+	@$(MAKE) --no-print-directory all $(B)/bin/ipcnsd-san $(B)/bin/ipcnsd-tsan $(B)/lib/libipcns-crun-san.so
 	@tests/run-all.sh
 
 demo: deps
@@ -160,9 +190,10 @@ bench-pgbench: deps
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)/etc/ipcns
 	install -m 0755 $(filter $(B)/bin/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
-	$(if $(filter %.so,$(BINS)),install -m 0644 $(filter %.so,$(BINS)) $(DESTDIR)$(PREFIX)/lib/)
-	$(if $(wildcard spec/ipcnsd.service),install -D -m 0644 spec/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service)
-	$(if $(wildcard spec/hooks.d/*.json),install -d $(DESTDIR)/usr/share/containers/oci/hooks.d && install -m 0644 $(wildcard spec/hooks.d/*.json) $(DESTDIR)/usr/share/containers/oci/hooks.d/)
+	install -m 0644 $(filter %.so,$(BINS)) $(DESTDIR)$(PREFIX)/lib/
+	install -D -m 0644 spec/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service
+	install -d $(DESTDIR)/usr/share/containers/oci/hooks.d
+	install -m 0644 $(wildcard spec/hooks.d/*.json) $(DESTDIR)/usr/share/containers/oci/hooks.d/
 
 clang-format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -187,7 +218,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iplugin/core -Wall -Wextra -Wno-unused-parameter \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 .PHONY: fuzz fuzz-regress
-$(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/core/*.h)
+# One compiler run over several sources cannot write one dependency file
+# each: the target depends on every header the core and the tests include.
+$(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/core/*.h tests/lib/*.h)
 	@mkdir -p $(@D)
 	@echo "  FUZZ-LD $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_core.c $(CORE_SRC)
@@ -225,10 +258,10 @@ cross-check-aarch64:
 		fi; \
 	}; \
 	for f in $(LIB_SRC) $(IPCNSD_SRC) $(CTL_SRC) $(CRUN_SRC) runtime-hook/runtime.c \
-		$(wildcard runtime-hook/hook.c); do cc1 $$f $(ALL_CFLAGS); done; \
+		runtime-hook/hook.c; do cc1 $$f $(ALL_CFLAGS); done; \
 	for f in $(UNIT_SRC); do cc1 $$f $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes; done; \
 	for f in $(TOOL_SRC); do cc1 $$f $(ALL_CFLAGS) -Itests/lib; done; \
-	for f in $(CONF_SRC) $(BENCH_SRC) $(EXAMPLE_SRC); do cc1 $$f $(TEST_CFLAGS); done; \
-	for f in $(wildcard tests/fuzz/fuzz_core.c); do cc1 $$f $(TEST_CFLAGS) -Iplugin/core; done; \
+	for f in $(CONF_SRC) $(BENCH_SRC) $(EXAMPLE_SRC) $(IT_SRC) $(SOAK_SRC); do cc1 $$f $(TEST_CFLAGS); done; \
+	cc1 tests/fuzz/fuzz_core.c $(TEST_CFLAGS) -Iplugin/core; \
 	echo "cross-check-aarch64: $$((n - bad)) of $$n sources compile for aarch64 ($$($(CROSS_AARCH64) -dumpversion))"; \
 	[ $$bad -eq 0 ]

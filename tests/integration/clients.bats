@@ -176,7 +176,7 @@ util_linux() {
 	mkfifo "$BATS_TEST_TMPDIR/native/go" "$X/go"
 	echo go >"$BATS_TEST_TMPDIR/native/go" &
 	(cd "$BATS_TEST_TMPDIR" && timeout 60 unshare -i -p -f --mount-proc sh "$X/ul.sh" \
-		"$IT_DIR/tools/ipc-hold" "$BATS_TEST_TMPDIR/native") >"$native" 2>&1
+		"$IT_BUILD/tests/integration/ipc-hold" "$BATS_TEST_TMPDIR/native") >"$native" 2>&1
 
 	ct_start "$r" ul sh "$CT_XCHG/ul.sh" "$CT_TOOLS/ipc-hold" "$CT_XCHG"
 	wait_ready "$r" ul created

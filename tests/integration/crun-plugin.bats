@@ -11,52 +11,10 @@ PLUGIN=$IT_BUILD/lib/libipcns-crun.so
 
 setup_file() {
 	ipcns_setup_file
-	[ -f "$PLUGIN" ] || {
-		echo "missing $PLUGIN: run 'make all' first" >&2
+	[ -f "$PLUGIN" ] && [ -x "$IT_BUILD/tests/integration/plugin-timers" ] || {
+		echo "missing $PLUGIN or tests/integration/plugin-timers: run 'make all' first" >&2
 		return 1
 	}
-	# A program for the helper thread: a semtimedop deadline and a SEM_UNDO
-	# exit, each the only event the namespace sees.
-	cat >"$IT_DIR/tools/plugin-timers.c" <<'EOF'
-#define _GNU_SOURCE
-#include <errno.h>
-#include <stdio.h>
-#include <sys/sem.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-static long ms_since(const struct timespec *a)
-{
-	struct timespec b;
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
-}
-
-int main(void)
-{
-	int id = semget(IPC_PRIVATE, 1, 0600);
-	struct sembuf take = { 0, -1, 0 }, up = { 0, 1, SEM_UNDO }, zero = { 0, 0, 0 };
-	struct timespec t0, ts = { 0, 300000000 }, five = { 5, 0 };
-	if (id < 0)
-		return perror("semget"), 1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int r = semtimedop(id, &take, 1, &ts);
-	printf("timeout: ret %d errno %d after %ld ms\n", r, r < 0 ? errno : 0, ms_since(&t0));
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(semop(id, &up, 1) < 0);
-	int st;
-	waitpid(pid, &st, 0);
-	/* Zero again only once the child's exit undid its +1.  */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = semtimedop(id, &zero, 1, &five);
-	printf("undo: child %d ret %d errno %d after %ld ms\n", WEXITSTATUS(st), r, r < 0 ? errno : 0,
-	       ms_since(&t0));
-	return 0;
-}
-EOF
-	cc -std=gnu11 -O2 -Wall -Werror -o "$IT_DIR/tools/plugin-timers" "$IT_DIR/tools/plugin-timers.c"
 }
 teardown_file() { ipcns_teardown_file; }
 setup() {
@@ -216,18 +174,11 @@ run_oci_seccomp_notify_version"
 }
 
 @test "crun plugin: no memory error or leak of its own under ASan and UBSan" {
-	local asan ubsan san=$IT_DIR/libipcns-crun-san.so id b
+	local asan ubsan san=$IT_BUILD/lib/libipcns-crun-san.so id b
 	asan=$(cc -print-file-name=libasan.so)
 	ubsan=$(cc -print-file-name=libubsan.so)
-	[ -e "$asan" ] && [ -e "$ubsan" ] && [ -f "$IT_BUILD/lib/libipcns-san.a" ] ||
-		skip "needs libasan, libubsan and build/lib/libipcns-san.a (make check builds it)"
-	# The plugin built as the Makefile builds the sanitized library;
-	# -z nodelete keeps it mapped after crun's dlclose, so that leak
-	# reports at exit can name its frames.
-	cc -std=gnu11 -g -D_GNU_SOURCE -I"$IT_REPO/include" -I"$IT_REPO/plugin/core" -I"$IT_REPO/plugin/notify" \
-		-fPIC -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
-		-shared -Wl,-z,nodelete -Wl,--version-script="$IT_REPO/plugin/crun/exports.map" -o "$san" \
-		"$IT_REPO/plugin/crun/plugin.c" "$IT_BUILD/lib/libipcns-san.a" -ljansson -lcap -lseccomp
+	[ -e "$asan" ] && [ -e "$ubsan" ] && [ -f "$san" ] ||
+		skip "needs libasan, libubsan and build/lib/libipcns-crun-san.so (make check builds it)"
 	id=$(cid crun san)
 	b=$(bdir san)
 	# Parked calls and timers, then teardown with calls still parked.

@@ -21,7 +21,7 @@ IT_QUERY=$IT_BUILD/examples/control_query
 
 # Paths inside the containers.
 CT_BUILD=/ipcns # the repo's build dir, read-only
-CT_TOOLS=/it    # IT_DIR/tools, read-only
+CT_TOOLS=/it    # the build's tests/integration: the container-side programs, read-only
 CT_XCHG=/xchg   # BATS_TEST_TMPDIR/xchg, read-write: files the test and containers share
 PRODUCER=$CT_BUILD/examples/shm_producer
 IT_TIMEOUT=${IT_TIMEOUT:-120} # seconds a runtime command may take
@@ -99,7 +99,8 @@ ipcns_setup_file() {
 	fi
 	local f
 	for f in "$IT_BUILD/bin/ipcnsd" "$IT_SHIM" "$IT_QUERY" "$IT_BUILD/examples/shm_producer" \
-		"$IT_BUILD/examples/shm_consumer"; do
+		"$IT_BUILD/examples/shm_consumer" "$IT_BUILD/tests/integration/ipc-hold" \
+		"$IT_BUILD/tests/integration/ipc-hostile"; do
 		if [ ! -x "$f" ]; then
 			echo "missing $f: run 'make all' first" >&2
 			return 1
@@ -107,8 +108,7 @@ ipcns_setup_file() {
 	done
 	IT_DIR=$(mktemp -d /tmp/ipcns-it.XXXXXX)
 	export IT_DIR IT_TAG=${IT_DIR##*.}
-	mkdir -p "$IT_DIR/tools" "$IT_DIR/base" "$IT_DIR/runc" "$IT_DIR/crun"
-	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$IT_DIR/tools/ipc-hold" "$BATS_TEST_DIRNAME/ipc-hold.c"
+	mkdir -p "$IT_DIR/base" "$IT_DIR/runc" "$IT_DIR/crun"
 	(cd "$IT_DIR/base" && runc spec)
 	export IPCNS_SOCKET=$IT_DIR/ipcnsd.sock IPCNSD_LOG=$IT_DIR/ipcnsd.log
 	ipcnsd_launch "$IPCNS_SOCKET" "$IPCNSD_LOG"
@@ -244,7 +244,7 @@ make_bundle() {
 	done
 	# No linux.resources: crun cannot apply them here (DESIGN.md); no
 	# cgroup mount, for the same reason.
-	jq "${jqargs[@]}" --argjson nargs "$i" --arg build "$IT_BUILD" --arg tools "$IT_DIR/tools" \
+	jq "${jqargs[@]}" --argjson nargs "$i" --arg build "$IT_BUILD" --arg tools "$IT_BUILD/tests/integration" \
 		--arg xchg "$BATS_TEST_TMPDIR/xchg" --arg ipc "${BUNDLE_IPC_PATH:-}" \
 		--arg caps "${BUNDLE_CAPS:-}" --argjson allcaps "$IT_ALL_CAPS" --arg env "${BUNDLE_ENV:-}" \
 		--arg ctb "$CT_BUILD" --arg ctt "$CT_TOOLS" --arg ctx "$CT_XCHG" '
@@ -431,13 +431,8 @@ own_daemon_stop() {
 }
 
 # The container side of the hostile, isolation2, leaks and restart tests
-# (ipc-hostile.c), built into IT_DIR/tools by build_ipc_hostile in
-# setup_file.
+# (ipc-hostile.c, built by the Makefile).
 HOSTILE=$CT_TOOLS/ipc-hostile
-build_ipc_hostile() {
-	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$IT_DIR/tools/ipc-hostile" "$BATS_TEST_DIRNAME/ipc-hostile.c" \
-		-lpthread
-}
 
 # ---- The conformance programs in containers.
 

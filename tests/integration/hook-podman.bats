@@ -67,7 +67,7 @@ pm() {
 pm_run() {
 	pm run --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
 		-v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro -v /bin:/bin:ro -v /sbin:/sbin:ro \
-		-v /etc:/etc:ro -v "$IT_BUILD:$CT_BUILD:ro" -v "$IT_DIR/tools:$CT_TOOLS:ro" "$@"
+		-v /etc:/etc:ro -v "$IT_BUILD:$CT_BUILD:ro" -v "$IT_BUILD/tests/integration:$CT_TOOLS:ro" "$@"
 }
 
 # hook_ran STAGE ID: podman ran the hook at STAGE for container ID.

@@ -12,7 +12,6 @@ load helpers
 
 setup_file() {
 	ipcns_setup_file
-	build_ipc_hostile
 }
 teardown_file() { ipcns_teardown_file; }
 setup() {

@@ -30,7 +30,6 @@
  *                    read-only shmat and a SEM_UNDO semop; print "FILL n=N
  *                    shmget=E shmat_rdonly=E semop_undo=E"; hold
  *                    everything until DIR/go exists.  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>

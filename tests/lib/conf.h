@@ -49,10 +49,10 @@ static int conf_failed, conf_checks;
 
 #define CHECK_EQ(a, b)                                                                             \
 	do {                                                                                       \
-		long long _a = (long long)(a), _b = (long long)(b);                                \
+		long long check_got_ = (long long)(a), check_want_ = (long long)(b);               \
 		conf_checks++;                                                                     \
-		if (_a != _b)                                                                      \
-			CONF_FAIL("%s = %lld, want %s = %lld", #a, _a, #b, _b);                    \
+		if (check_got_ != check_want_)                                                     \
+			CONF_FAIL("%s = %lld, want %s = %lld", #a, check_got_, #b, check_want_);   \
 	} while (0)
 
 #define CONF_SKIP(why)                                                                             \

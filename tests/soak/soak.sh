@@ -48,12 +48,12 @@ command -v runc >/dev/null || { echo "soak: runc is not installed" >&2; exit 1; 
 
 W=$(mktemp -d /tmp/ipcns-soak.XXXXXX)
 TAG=${W##*.}
-mkdir -p "$OUT" "$W/tools" "$W/root" "$W/base"
+mkdir -p "$OUT" "$W/root" "$W/base"
 CSV=$OUT/soak.csv
 LOG=$OUT/ipcnsd.log
 SOCK=$W/ipcnsd.sock
 : >"$LOG"
-cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$W/tools/soak_load" tests/soak/soak_load.c || exit 1
+[ -x "$B/tests/soak/soak_load" ] || { echo "soak: missing $B/tests/soak/soak_load: run make first" >&2; exit 1; }
 (cd "$W/base" && runc spec) || exit 1
 
 "$B/bin/ipcnsd" --socket "$SOCK" </dev/null >>"$LOG" 2>&1 &
@@ -80,7 +80,7 @@ make_bundle() {
 	local b=$1 secs=$2 seed=$3
 	mkdir -p "$b/rootfs"
 	(cd "$b/rootfs" && mkdir -p usr lib lib64 bin sbin etc proc dev sys tmp it)
-	jq --arg tools "$W/tools" --arg secs "$secs" --arg seed "$seed" '
+	jq --arg tools "$B/tests/soak" --arg secs "$secs" --arg seed "$seed" '
 		.process.terminal = false
 		| .process.args = ["/it/soak_load", $secs, $seed]
 		| .root.readonly = true

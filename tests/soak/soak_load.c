@@ -17,7 +17,6 @@
  * CPUs.  Any unexpected errno ends the program with status 1 and a line
  * "soak_load: FAIL ...", so the soak counts failed workloads.  Killed
  * (SIGKILL) by the soak at any moment is expected.  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
