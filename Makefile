@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ipcns - one non-recursive Makefile.
 #   make            build everything into build/
 #   make check      install missing Debian packages, build, run every test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* control_query: send one request to ipcnsd's control socket and print the
  * JSON reply.  The protocol (plugin/ipcnsd/control.c): one JSON object per
  * connection, {"command": "ps"}, {"command": "ipcs", "container": ID} or

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # ipcns demo (`make demo`): three runc containers and one ipcnsd.
 #
 #   producer  writes three messages into the segment with key 0x1234 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The buffer shared by shm_producer and shm_consumer: a ring of fixed-size
  * message slots in one System V shared memory segment, and the classic
  * bounded-buffer semaphores around it in one System V semaphore set.  Both

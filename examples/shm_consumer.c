@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm_consumer: the reading half of the classic System V shared memory
  * demo.  Attaches to the segment and the semaphore set shm_producer made
  * with the same key and prints the messages in the segment, oldest first.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shm_producer: the writing half of the classic System V shared memory
  * demo.  Creates (or reuses) the segment and the semaphore set with a key,
  * lays out the ring of shm_buffer.h in the segment, and writes each message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * The command line of runc and crun.  runc parses with Go's flag package

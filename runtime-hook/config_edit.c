@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * The config.json edit: one SCMP_ACT_NOTIFY rule for the System V IPC system

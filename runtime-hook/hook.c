@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * ipcns-hook: an OCI hook for podman and the other users of containers-common

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * Errors in the runtime's --log file, in the format runc writes there, so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * Helpers of the OCI side (ipcns-runtime, ipcns-hook), on top of the shared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * ipcns-runtime: an OCI runtime shim.  On `create' and `run' it edits the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * Settings of ipcns-runtime and ipcns-hook.  /etc/ipcns/config.json may hold

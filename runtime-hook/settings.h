@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * Where ipcns-runtime and ipcns-hook find the real runtime and ipcnsd's

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install the Debian packages ipcns needs to build, test and demo, when they
 # are missing.  Runs apt-get update once, only if something must be installed.
 # postgresql-15 (it ships pgbench), apache2, apache2-utils (ab) and curl are

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Run every test of ipcns and end with one line "N passed, N failed, N skipped".
 #   unit         cmocka programs under ASan+UBSan, each test counted
 #   conformance  each program run natively (fresh kernel IPC namespace) and

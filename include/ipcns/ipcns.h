@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * The IPC namespace core.  It knows nothing of seccomp, ptrace or sockets:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal interfaces of the IPC namespace core: shared by ns.c, idr.c,
  * shm.c, sem.c and msg.c, and by the unit tests.  Not installed.  */
 #ifndef IPCNS_CORE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The id tables: a three-level radix tree from index to object (as Linux's
  * idr), Linux's id numbering (seq * 32768 + index, the sequence advancing
  * when an index at or below the last one is handed out again), and a key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* System V message queues, as Linux's ipc/msg.c and ipc/msgutil.c.
  *
  * The daemon holds the messages.  What Linux does by sleeping in the

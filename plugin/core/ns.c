@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The namespace: limits, credentials and permission checks, the common
  * *get logic, and the namespace-wide entry points.  */
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* System V semaphores, as Linux's ipc/sem.c: semget, semop/semtimedop,
  * semctl, SEM_UNDO and the order in which sleeping operations are woken.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* System V shared memory, after Linux's ipc/shm.c.
  *
  * A segment is a sealed memfd named SYSV<key>.  shmat maps it into the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* System V shared memory: what shm.c (the calls) and shm_attach.c (who
  * maps which segment) share.  Private to the two.  */
 #ifndef IPCNS_SHM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Who maps which System V segment: shm_nattch, and the attach records
  * that let shmdt check one range.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers shared by every part of ipcns: intrusive lists, cleanup
  * attributes and ownership transfer (after crun's utils.h and bubblewrap's
  * steal_pointer).  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crun's seccomp-notify plugin ABI, written from crun 1.8.1
  * (src/libcrun/seccomp_notify_plugin.h and seccomp_notify.c, unchanged in
  * that respect since crun 0.14): crun dlopen()s every path listed in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libipcns-crun.so: a crun seccomp-notify plugin that serves one
  * container's System V IPC from inside `crun run', with no daemon.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcnsctl: the operator's view of ipcnsd.
  *   ipcnsctl [--socket PATH] [--json] ps
  *   ipcnsctl [--socket PATH] [--json] ipcs CONTAINER

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The operator's protocol, on ipcnsd's socket (root only): one JSON
  * request {"command": "ps"|"ipcs"|"rm"|"forget", ...} per connection, one
  * JSON reply.  Specified in spec/control.md.  */

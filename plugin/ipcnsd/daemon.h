@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcnsd internals shared by its files.  */
 #ifndef IPCNSD_DAEMON_H
 #define IPCNSD_DAEMON_H

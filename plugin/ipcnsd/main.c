@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcnsd: the supervisor.  Accepts the seccomp notify fds runc and crun
  * send to linux.seccomp.listenerPath, maps each container to a virtual IPC
  * namespace, and answers its System V IPC calls from the namespace core.

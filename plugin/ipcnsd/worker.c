@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcnsd's namespaces and their worker threads: each namespace has a
  * thread that waits in poll(2) on its notify fds and its epoll fd (the
  * pidfds of its processes, its deadline timer, its tick, a wake-up

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Decode a seccomp notification, run it on the namespace core with a
  * caller backed by the notifying thread, and answer it.  */
 #include <linux/audit.h>

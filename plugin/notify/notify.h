@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The notification layer: turns seccomp user notifications into calls of
  * the IPC namespace core and answers them.  Shared by ipcnsd and the crun
  * plugin.  */

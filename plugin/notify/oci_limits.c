@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A namespace's limits: Linux's defaults, then the OCI config's
  * linux.sysctl (kernel.shm*, kernel.sem, kernel.msg*), then ipcns's own
  * quotas from annotations (spec/annotations.md).  Pure: no namespace, no

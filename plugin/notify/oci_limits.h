@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A namespace's limits from an OCI container's config and annotations:
  * Linux's defaults, then linux.sysctl (kernel.shm*, kernel.sem,
  * kernel.msg*), then ipcns's own quotas (spec/annotations.md).  Shared by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What ipcnsd reads from /proc: a task's credentials and pids, the maps of
  * the processes that can map a namespace's segments.  Only paths built
  * from numbers the kernel gave us are opened, never a path a container

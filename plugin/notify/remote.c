@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Remote system calls in a thread blocked in a seccomp notification, for
  * the moment of shmat/shmdt only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Raw seccomp user-notification ioctls.  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* floor [N] [--no-sync] [--epoll|--poll]: the physical limit of a trapped system call on
  * this machine.  A child traps shmctl with a seccomp user-notify filter; a
  * trivial supervisor (the parent) answers each notification with EINVAL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns-bench CASE [ITERATIONS]: one benchmark case, printed as
  * "CASE VALUE UNIT".  The same binary runs natively and under ipcnsd;
  * tests/bench/run.sh compares them in one run.  Only libc.  */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # make bench-pgbench: PostgreSQL 15 tps in one runc container config, with
 # the kernel's System V IPC (plain runc) and with ipcns (the same bundle
 # through ipcns-runtime, served by an ipcnsd of this run).  The server uses

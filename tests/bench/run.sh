@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # make bench: every case natively (a plain runc container: the kernel's
 # System V IPC) and under ipcnsd (the same container through ipcns-runtime),
 # with the floor (a trivial seccomp supervisor, tests/bench/floor.c) where it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile input: huge, negative and malformed ids, keys, sizes, counts,
  * commands, flags and values for every System V IPC call, as an errno
  * table (call, six raw 64-bit arguments, expected errno; 0 = the call

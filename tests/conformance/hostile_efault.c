@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile input: every pointer argument of every System V IPC call and
  * command, given an address that cannot be read or written, fails with
  * EFAULT, as in Linux; a pointer to read-only memory (a PROT_READ page,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile callers: processes killed (SIGKILL) or signalled in the middle
  * of every blocking operation (semop, semtimedop with SEM_UNDO, msgsnd on
  * a full queue, msgrcv).  Nothing is lost and nothing is applied twice:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile input: every limit exhausted gives Linux's errno, and the
  * namespace keeps working at the limit and after it.
  *   shmmni  shmget of a new segment: ENOSPC; one removed, one more fits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile callers: a process that another process of the container traces
  * calls shmat and shmdt.
  *

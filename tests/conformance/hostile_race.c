@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile timing: threads race IPC_RMID against semop, msgrcv and shmat.
  * Nothing crashes, nothing hangs, and every call returns what Linux can
  * return at that moment:

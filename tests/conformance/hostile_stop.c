@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile callers: a process stopped and continued (SIGSTOP, SIGCONT) and
  * signalled (SIGUSR1, a handler with SA_RESTART) over and over while it
  * attaches and detaches a segment in a loop, from two threads at once.

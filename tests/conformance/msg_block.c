@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocking msgsnd and msgrcv: a sender blocked on a full queue (by bytes
  * and by count) completes after a receive or a larger msg_qbytes;
  * blocked receivers get messages directly, first come first served and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msgctl(2): IPC_STAT fields (times, pids, counters), IPC_SET (owner,
  * mode, msg_qbytes and CAP_SYS_RESOURCE), IPC_RMID by owner or creator,
  * IPC_INFO, MSG_INFO, MSG_STAT and MSG_STAT_ANY, and the queue limits by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The errno of every argument error of msgget, msgsnd, msgrcv and msgctl,
  * as a table: call, queue, pointer, size, type, flags, expected errno
  * (0: the call must succeed).  The table runs in a child that is nobody,

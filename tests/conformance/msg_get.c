@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msgget(2): IPC_PRIVATE, IPC_CREAT, IPC_EXCL, permissions, and ENOSPC at
  * MSGMNI.  Runs as root; the permission checks fork a child that becomes
  * nobody.  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocked callers killed with SIGKILL leave the queue as it was: 40
  * receivers are killed, then messages are sent and every one of them is
  * still there to be received; 40 senders blocked on a full queue are

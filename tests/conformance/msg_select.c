@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msgrcv(2) message selection: msgtyp 0, > 0, < 0, MSG_EXCEPT, MSG_COPY by
  * position, MSG_NOERROR truncation and E2BIG, ENOMSG with IPC_NOWAIT, and
  * the queue's counters after each.  */

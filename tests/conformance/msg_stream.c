@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A producer and a consumer exchange N messages (argv[1], or
  * MSG_STREAM_COUNT, default 100000) of 13 types and 8..107 bytes through
  * one queue, so both block in turn on a full and an empty queue.  The

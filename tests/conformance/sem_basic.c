@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conformance: semget, semop and semctl without sleeping.  Errno tables
  * (raw system calls, so libc's own checks do not hide the kernel's), the
  * order of the checks, IPC_STAT/SEM_STAT/IPC_INFO/SEM_INFO contents,

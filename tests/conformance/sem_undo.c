@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conformance: SEM_UNDO.  Adjustments applied at process exit (clamped to
  * [0, SEMVMX]), kept across execve, not inherited by fork, shared by the
  * threads of a process, voided by SETVAL/SETALL/IPC_RMID; a lock holder

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conformance: sleeping semop.  Wake-up order (FIFO per semaphore, complex
  * operations merged into one FIFO with single ones, no starvation
  * protection), wait-for-zero, EINTR (handler without SA_RESTART: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmat(2): kernel-chosen and fixed addresses, SHM_RND, SHM_REMAP,
  * SHM_RDONLY, SHM_EXEC, the EINVAL and ENOMEM cases, attach after
  * IPC_RMID, data shared between attaches and across fork, and what an

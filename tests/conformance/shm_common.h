@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the shm_*.c conformance programs.
  *
  * Runner contract (every shm_*.c program):

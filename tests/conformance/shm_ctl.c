@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmctl(2): IPC_STAT (every field), IPC_SET, IPC_RMID (segment kept while
  * attached, key made private, SHM_DEST, destroyed at the last detach),
  * IPC_INFO, SHM_INFO, SHM_STAT and SHM_STAT_ANY, and the errno table:

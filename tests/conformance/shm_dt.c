@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmdt(2): EINVAL for addresses that are not an attach address, and
  * Linux's rules for attaches that munmap, mprotect or mremap changed:
  * shmdt(addr) unmaps the first segment mapping at or after addr whose file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Attachments across fork, exit, exec, vfork and threads.  shm_nattch
  * counts mappings: fork copies them (shm_open runs in the parent: shm_atime
  * and shm_lpid = the parent), exit and exec drop them (shm_close runs in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmget(2): IPC_PRIVATE, IPC_CREAT, IPC_EXCL, sizes, key reuse, the mode
  * kept from shmflg, and the overcommit accounting that SHM_NORESERVE
  * skips.  Permission errors are in shm_perm.c, limits in shm_limits.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SHM_HUGETLB: the huge page size from shmflg (SHM_HUGE_2MB, SHM_HUGE_1GB,
  * EINVAL for a size the machine does not have), EPERM without
  * CAP_IPC_LOCK outside vm.hugetlb_shm_group, the reservation made at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Segment ids: id = seq * 32768 + index, indices handed out cyclically
  * (Linux 5.1+: idr_alloc_cyclic over [0, max(in_use * 3 / 2, 64))), the
  * sequence number advancing when an index at or below the last one is

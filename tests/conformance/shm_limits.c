@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Limits: kernel.shmmni (ENOSPC when that many segments exist, 4096 by
  * default, which is hit here with the defaults), kernel.shmall (ENOSPC
  * when the pages of all segments would exceed it), kernel.shmmax (EINVAL

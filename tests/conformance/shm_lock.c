@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SHM_LOCK and SHM_UNLOCK: the SHM_LOCKED mode bit; without CAP_IPC_LOCK
  * only the owner or creator may (EPERM), SHM_LOCK needs a nonzero
  * RLIMIT_MEMLOCK (EPERM) and the pages the caller's user has locked with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Permissions: ipcperms() (owner class when the euid is the uid or the
  * creator's uid, else group class when the fsgid or a supplementary group
  * is the gid or the creator's gid, else other; CAP_IPC_OWNER overrides)

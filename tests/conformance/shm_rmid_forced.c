@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernel.shm_rmid_forced = 1: a segment is destroyed as soon as it has no
  * attachment left and either its last detach happens, or its creator has
  * exited (at the creator's exit, or when the sysctl is set for segments

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the IPC namespace core (plugin/core/).
  *
  * One input is a program for a small world: a namespace with limits taken

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Drive the core fuzzer build/fuzz/fuzz_core (tests/fuzz/fuzz_core.c).
 #
 #   run.sh fuzz [SECONDS]  fuzz for SECONDS (default 60) starting from the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Write hand-made seed inputs for tests/fuzz/fuzz_core.c into a directory.
 
 The fuzzer alone rarely builds a sequence that parks a call (a valid set

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Real System V IPC clients in containers under ipcns, unchanged binaries of
 # the host (the rootfs binds its /usr, /lib, /etc...):
 #   util-linux ipcmk, ipcs and ipcrm, every kind and form, checked line by

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The configuration files ipcns ships parse and say what they must:
 # examples/kubernetes (YAML, TOML), spec/ipcnsd.service (systemd),
 # spec/hooks.d (oci-hooks(5) JSON), and `make install` installs all of it.

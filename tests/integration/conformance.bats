@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Every conformance program (build/tests/conformance/*) passes inside a
 # container, each in a container of its own (conformance_programs in
 # helpers.bash); one test per runtime runs them all.

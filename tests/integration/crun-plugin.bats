@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # libipcns-crun.so, the crun seccomp-notify plugin (plugin/crun/README.md):
 # containers run by a foreground `crun run' with the annotation
 # run.oci.seccomp.plugins and the notify rule, no listenerPath, no ipcnsd

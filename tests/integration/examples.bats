@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The producer/consumer example (examples/shm_*.c) as two processes in one
 # container: the semaphores around the ring are served by ipcnsd, the
 # sleeping side is parked there, and every message arrives, in order.

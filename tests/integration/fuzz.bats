@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # The core fuzzer's regression run, as part of make check: every input of
 # the committed corpus (tests/fuzz/corpus) and every crash reproducer
 # (tests/fuzz/regress) runs once through build/fuzz/fuzz_core (libFuzzer,

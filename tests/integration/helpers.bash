@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Integration harness: real runc and crun containers whose System V IPC is
 # served by an ipcnsd of this test file.  Loaded by every *.bats here.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # ipcns-hook under podman: spec/hooks.d's two files (paths pointed at this
 # build and this file's ipcnsd) in a --hooks-dir, containers annotated
 # org.ipcns.enable=true.  podman as DESIGN.md found it working here:

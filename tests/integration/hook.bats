@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # ipcns-hook, invoked the way podman invokes OCI hooks (pkg/hooks/exec in
 # podman 4.3): the stage as the one argument, an empty environment but for
 # the hook's "env", the config (precreate) or the container state

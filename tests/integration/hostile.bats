@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Hostile containers against ipcnsd: one container exhausting everything it
 # may must not stop another; containers killed while ipcnsd injects remote
 # system calls (shmat/shmdt) must leave nothing behind and nothing stuck;

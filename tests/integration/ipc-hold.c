@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipc-hold: hold System V IPC objects of every kind until killed, for the
  * integration tests of teardown (ipcnsd must free everything when the
  * container dies).  Creates NSEG segments (attached and touched, the last

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipc-hostile: the container side of hostile.bats, isolation2.bats,
  * restart.bats and leaks.bats.  One program, several modes:
  *

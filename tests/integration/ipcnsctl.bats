@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # ipcnsctl, the operator's view: ps, ipcs, rm, --json, and its errors.
 
 load helpers

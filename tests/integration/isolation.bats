@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Each container has its own System V IPC namespace, served by ipcnsd;
 # containers that share a kernel IPC namespace share it.
 

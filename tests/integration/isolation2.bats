@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Isolation against a container that looks for what is not its own: the
 # ids, keys and memfds of one namespace are unreachable from another, and
 # ipcnsd's socket is unreachable from containers and refused to anyone but

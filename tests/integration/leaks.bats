@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # ipcnsd under valgrind (memcheck, --leak-check=full): a mixed load of
 # conformance programs (through ipcns-run) and runc and crun containers
 # (one killed with SIGKILL while it holds a segment, a set and a queue, and

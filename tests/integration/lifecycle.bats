@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Container life cycle under ipcnsd: teardown on SIGKILL, the daemon down,
 # `exec` into a running container.
 

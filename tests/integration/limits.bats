@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Limits from the OCI config's linux.sysctl and quotas from annotations
 # (spec/annotations.md), applied by ipcnsd per namespace.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plugin-timers: the container side of crun-plugin.bats's helper-thread test:
  * a semtimedop deadline and a SEM_UNDO exit, each the only event the
  * namespace sees.  */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # What containers see when ipcnsd stops and starts again while they run
 # (README.md, "Restarting ipcnsd").  runc and crun hand the seccomp notify
 # fd to ipcnsd and keep no copy: when ipcnsd exits, the kernel detaches the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conformance test harness: the same binary runs natively and under
  * ipcnsd, so every expectation is checked against Linux itself.  Output is
  * TAP-like; exit 0 = all passed, 1 = a check failed, 77 = skipped.  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Waiting for children in conformance programs: a sleep that signals do
  * not cut short, and the two ways a program learns that a child sleeps in
  * a call (its /proc entries, or a semaphore's GETNCNT/GETZCNT).  They work

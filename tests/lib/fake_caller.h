@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A caller for unit tests of the core: no kernel, no seccomp.  The caller's
  * memory is this process's memory (addresses are pointers); addresses
  * below 64 KiB are "unmapped" and give -EFAULT.  Parked calls become

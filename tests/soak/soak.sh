@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Soak: ipcnsd serving mixed System V IPC to many runc containers that come
 # and go, for a long time, while its memory and file descriptors are
 # sampled.  `make soak` runs it; it is not part of `make check`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* soak_load: a moderate, mixed System V IPC load for the soak test
  * (tests/soak/soak.sh), run inside a container under ipcnsd.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns-run: run a command under ipcnsd without a container runtime.
  *
  * It does what runc does with linux.seccomp.listenerPath: load a seccomp

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
  * Unit tests of ipcns-runtime's pieces: the config.json edit, the runc/crun

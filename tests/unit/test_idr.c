@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the radix tree from index to pointer (plugin/core/idr.c):
  * lowest-free allocation, Linux's idr_alloc_cyclic(), removal, the walk,
  * the full range of 32768 indices, and the freeing of emptied nodes.  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the id tables (plugin/core/idr.c, Linux's ipc_ids): ids
  * built as seq * 32768 + index, the cyclic window, the sequence advancing
  * when an index is handed out again and wrapping at 65535, the key hash,

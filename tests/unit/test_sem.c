@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the semaphore core (plugin/core/sem.c) with fake callers:
  * no kernel.  */
 #include <errno.h>

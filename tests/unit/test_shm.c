@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of System V shared memory in the core (plugin/core/shm.c)
  * with fake callers (tests/lib/fake_caller.h): shmget's errors and
  * limits, shmat mapping the real memfds into this process, shmdt, IPC_RMID
