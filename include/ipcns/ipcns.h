@@ -292,11 +292,85 @@ struct ipcns_obj_info {
 	uint64_t bytes;       /* shm: segsz; msg: bytes queued */
 	uint64_t count;       /* shm: nattch; sem: nsems; msg: messages */
 	int64_t ctime;
+	/* shm: shm_atime, shm_dtime; sem: sem_otime in atime; msg:
+	 * msg_stime, msg_rtime.  */
+	int64_t atime, dtime;
+	/* shm: shm_cpid, shm_lpid; msg: msg_lspid, msg_lrpid; in the pid
+	 * namespace of the process that set them.  */
+	pid_t cpid, lpid;
+	uint64_t rss, swap; /* shm: bytes resident, swapped */
 };
 typedef int (*ipcns_obj_cb)(void *arg, const struct ipcns_obj_info *info);
 int ipcns_ns_foreach(struct ipcns_ns *ns, enum ipcns_kind kind, ipcns_obj_cb cb, void *arg);
 /* IPC_RMID from the host: no permission check.  */
 int ipcns_ns_remove(struct ipcns_ns *ns, enum ipcns_kind kind, int id);
+
+/* ---- The IPC sysctls of a namespace, as /proc/sys/kernel/NAME inside
+ * it reads and writes them (Linux's ipc/ipc_sysctl.c over
+ * proc_dointvec, proc_dointvec_minmax and proc_doulongvec_minmax).  */
+enum ipcns_sysctl {
+	IPCNS_SYSCTL_SHMMAX,
+	IPCNS_SYSCTL_SHMALL,
+	IPCNS_SYSCTL_SHMMNI,
+	IPCNS_SYSCTL_SHM_RMID_FORCED,
+	IPCNS_SYSCTL_MSGMAX,
+	IPCNS_SYSCTL_MSGMNI,
+	IPCNS_SYSCTL_MSGMNB,
+	IPCNS_SYSCTL_SEM,
+	IPCNS_SYSCTL_SEM_NEXT_ID,
+	IPCNS_SYSCTL_MSG_NEXT_ID,
+	IPCNS_SYSCTL_SHM_NEXT_ID,
+	IPCNS_SYSCTL_COUNT
+};
+/* "shmmax"...; NULL for an unknown one.  */
+const char *ipcns_sysctl_name(int which);
+/* The enum value of a name ("shmmax"), or -ENOENT.  */
+int ipcns_sysctl_lookup(const char *name);
+/* The file's mode as Linux registers it: 0644, or 0444 for *_next_id.  */
+unsigned int ipcns_sysctl_mode(int which);
+/* The file's text ("33554432\n", "32000\t1024000000\t500\t32000\n")
+ * into buf (NUL-terminated, truncated to size - 1): its full length.  */
+int ipcns_sysctl_format(struct ipcns_ns *ns, int which, char *buf, size_t size);
+/* A write of len bytes at file offset pos, parsed and checked as Linux
+ * does (sysctl_writes_strict=1: a write past offset 0 is ignored).  The
+ * values go into the namespace's limits (or ids' next_id); a value above
+ * `ceiling' (NULL: none) is refused as out of range.  Returns the bytes
+ * consumed, or -errno (-EINVAL, -ERANGE).  `what' (may be NULL, size
+ * whatlen) says what was refused, for the log.  */
+long ipcns_sysctl_write(struct ipcns_ns *ns, int which, const char *buf, size_t len, uint64_t pos,
+			const struct ipcns_limits *ceiling, char *what, size_t whatlen);
+/* Who accesses a sysctl file, for Linux's ipc_permissions().  */
+struct ipcns_sysctl_who {
+	bool euid_is_ns_root;  /* euid is uid 0 of the namespace's user namespace */
+	bool in_ns_root_group; /* egid or a supplementary group is its gid 0 */
+	/* CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over the namespace's
+	 * user namespace: the *_next_id files become writable.  */
+	bool checkpoint_restore;
+};
+/* mask: 4 read, 2 write.  0 or -EACCES.  */
+int ipcns_sysctl_permission(int which, const struct ipcns_sysctl_who *who, int mask);
+/* No ceiling: every limit at the largest value Linux accepts.  */
+void ipcns_limits_no_ceiling(struct ipcns_limits *l);
+/* The first of l's kernel limits above ceiling: 0, or -EINVAL with its
+ * name and both values in what.  */
+int ipcns_limits_check_ceiling(const struct ipcns_limits *l, const struct ipcns_limits *ceiling, char *what,
+			       size_t whatlen);
+
+/* ---- /proc/sysvipc/{shm,sem,msg} of a namespace, in Linux's format.
+ * The reader's view: uids and gids mapped into its user namespace
+ * (unmapped ones show as 65534, Linux's overflow id).  */
+struct ipcns_idmap {
+	uint32_t n;
+	struct {
+		uint32_t inside, outside, count;
+	} e[340];
+};
+/* Parse /proc/PID/uid_map or gid_map text: 0 or -EINVAL.  */
+int ipcns_idmap_parse(struct ipcns_idmap *m, const char *text);
+/* The file's whole text into a malloc'd *out (length *len); uidmap and
+ * gidmap NULL for the identity.  0 or -ENOMEM.  */
+int ipcns_ns_proc_text(struct ipcns_ns *ns, enum ipcns_kind kind, const struct ipcns_idmap *uidmap,
+		       const struct ipcns_idmap *gidmap, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,9 @@ void ipcns_idr_destroy(struct ipcns_idr *idr);
 /* Store p at the lowest free index in [0, limit): the index, -ENOSPC or
  * -ENOMEM.  */
 int ipcns_idr_alloc(struct ipcns_idr *idr, void *p, int limit);
+/* Store p at the lowest free index at or above start: the index,
+ * -ENOSPC or -ENOMEM.  */
+int ipcns_idr_alloc_from(struct ipcns_idr *idr, void *p, int start);
 /* Linux's idr_alloc_cyclic(idr, p, 0, end): the lowest free index at or
  * after the last one handed out plus one, wrapping to 0.  */
 int ipcns_idr_alloc_cyclic(struct ipcns_idr *idr, void *p, int end);
@@ -76,6 +79,9 @@ struct ipcns_ids {
 	unsigned int seq;
 	int last_idx; /* -1 before the first allocation */
 	int max_idx;  /* -1 when empty */
+	/* kernel.{shm,sem,msg}_next_id: the id the next object gets, -1
+	 * for none (Linux's ids->next_id, checkpoint/restore).  */
+	int next_id;
 	/* Key lookup: chained hash of non-private keys, grows by doubling.  */
 	struct ipcns_perm **hash;
 	unsigned int hash_size; /* power of two, 0 before first use */
@@ -187,6 +193,7 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child);
 void ipcns_shm_process_exec(struct ipcns_ns *ns, pid_t tgid);
 int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
 int ipcns_shm_remove(struct ipcns_ns *ns, int id);
+void ipcns_shm_destroy_orphans(struct ipcns_ns *ns);
 
 int ipcns_sem_ns_init(struct ipcns_ns *ns);
 void ipcns_sem_ns_free(struct ipcns_ns *ns);

@@ -121,6 +121,14 @@ int ipcns_idr_alloc(struct ipcns_idr *idr, void *p, int limit)
 	return idx < 0 ? idx : idr_store(idr, idx, p);
 }
 
+int ipcns_idr_alloc_from(struct ipcns_idr *idr, void *p, int start)
+{
+	if (start < 0)
+		start = 0;
+	int idx = idr_find_free(idr, start, IPCNS_IPCMNI);
+	return idx < 0 ? idx : idr_store(idr, idx, p);
+}
+
 int ipcns_idr_alloc_cyclic(struct ipcns_idr *idr, void *p, int end)
 {
 	if (end > IPCNS_IPCMNI)
@@ -198,6 +206,7 @@ void ipcns_ids_init(struct ipcns_ids *ids)
 	ipcns_idr_init(&ids->idr);
 	ids->last_idx = -1;
 	ids->max_idx = -1;
+	ids->next_id = -1;
 }
 
 void ipcns_ids_destroy(struct ipcns_ids *ids)
@@ -286,27 +295,43 @@ int ipcns_ids_add(struct ipcns_ids *ids, struct ipcns_perm *p, int limit,
 		if (ret < 0)
 			return ret;
 	}
-	/* Linux 5.1+ (ipc_idr_alloc): cyclic allocation over a window that
-	 * grows with the number in use, at least 64 wide, so a freed index
-	 * is not handed out again at once.  */
-	int window = ids->in_use * 3 / 2;
-	if (window < IPCNS_MIN_CYCLE)
-		window = IPCNS_MIN_CYCLE;
-	int idx = ipcns_idr_alloc_cyclic(&ids->idr, p, window);
+	/* Linux's ipc_idr_alloc: a next_id set through the sysctl is used
+	 * once, whether or not the allocation succeeds; its index part is
+	 * where the search for a free index starts and its sequence part
+	 * is the new object's, and neither touches the cyclic state.  */
+	int next_id = ids->next_id;
+	ids->next_id = -1;
+	int idx;
+	if (next_id >= 0) {
+		idx = ipcns_idr_alloc_from(&ids->idr, p, next_id % IPCNS_SEQ_MULTIPLIER);
+		if (idx >= 0)
+			p->seq = (unsigned int)(next_id / IPCNS_SEQ_MULTIPLIER);
+	} else {
+		/* Linux 5.1+: cyclic allocation over a window that grows
+		 * with the number in use, at least 64 wide, so a freed index
+		 * is not handed out again at once.  */
+		int window = ids->in_use * 3 / 2;
+		if (window < IPCNS_MIN_CYCLE)
+			window = IPCNS_MIN_CYCLE;
+		idx = ipcns_idr_alloc_cyclic(&ids->idr, p, window);
+		if (idx >= 0) {
+			if (idx <= ids->last_idx) {
+				/* Linux: "if (ids->seq >= ipcid_seq_max()) ids->seq
+				 * = 0", so the largest sequence number used is
+				 * IPCNS_SEQ_MAX - 1.  */
+				ids->seq++;
+				if (ids->seq >= IPCNS_SEQ_MAX)
+					ids->seq = 0;
+			}
+			ids->last_idx = idx;
+			p->seq = ids->seq;
+		}
+	}
 	if (idx < 0) {
 		if (p->key != 0)
 			hash_remove(ids, p);
 		return idx;
 	}
-	if (idx <= ids->last_idx) {
-		/* Linux: "if (ids->seq >= ipcid_seq_max()) ids->seq = 0", so
-		 * the largest sequence number used is IPCNS_SEQ_MAX - 1.  */
-		ids->seq++;
-		if (ids->seq >= IPCNS_SEQ_MAX)
-			ids->seq = 0;
-	}
-	ids->last_idx = idx;
-	p->seq = ids->seq;
 	p->id = (int)(p->seq * IPCNS_SEQ_MULTIPLIER) + idx;
 	p->deleted = false;
 	p->cuid = p->uid = cred->euid;

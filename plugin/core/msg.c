@@ -980,6 +980,10 @@ int ipcns_msg_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)
 			.bytes = q->cbytes,
 			.count = q->qnum,
 			.ctime = q->ctime,
+			.atime = q->stime,
+			.dtime = q->rtime,
+			.cpid = q->lspid,
+			.lpid = q->lrpid,
 		};
 		int ret = cb(arg, &info);
 		if (ret != 0)

@@ -1210,6 +1210,7 @@ int ipcns_sem_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)
 			.bytes = 0,
 			.count = (uint64_t)sma->nsems,
 			.ctime = sma->ctime,
+			.atime = get_semotime(sma),
 		};
 		int ret = cb(arg, &info);
 		if (ret)

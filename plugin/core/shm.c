@@ -872,12 +872,42 @@ int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)
 			.bytes = shp->segsz,
 			.count = shm_nattch(shp),
 			.ctime = shp->ctime,
+			.atime = shp->atime,
+			.dtime = shp->dtime,
+			.cpid = shp->cpid,
+			.lpid = shp->lpid,
 		};
+		struct stat st;
+		/* Resident bytes of the memfd, as shm_add_rss_swap() counts
+		 * the shmem inode's pages (none swapped out: a memfd's
+		 * swapped pages are not told apart here).  */
+		if (fstat(shp->fd, &st) == 0)
+			oi.rss = (uint64_t)st.st_blocks * 512;
 		ret = cb(arg, &oi);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+/* kernel.shm_rmid_forced was set: Linux's shm_destroy_orphaned destroys
+ * every unattached segment whose creator has exited.  Creators were
+ * watched only while shm_rmid_forced was on: ask the host to watch each
+ * one now, which also tells whether it still lives.  */
+void ipcns_shm_destroy_orphans(struct ipcns_ns *ns)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	if (ids->in_use == 0)
+		return;
+	shm_scan(ns, NULL);
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		if (shp->creator_tgid && ns->host && ns->host->watch_exit &&
+		    ns->host->watch_exit(ns->host_data, shp->creator_tgid) == -ESRCH)
+			shp->creator_tgid = 0;
+		if (shm_nattch(shp) == 0 && shp->creator_tgid == 0)
+			shm_destroy(ns, shp);
+	}
 }
 
 int ipcns_shm_remove(struct ipcns_ns *ns, int id)
