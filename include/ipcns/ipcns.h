@@ -17,6 +17,7 @@
 #ifndef IPCNS_IPCNS_H
 #define IPCNS_IPCNS_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

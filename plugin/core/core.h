@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal interfaces of the IPC namespace core: shared by ns.c, idr.c,
- * shm.c, sem.c and msg.c, and by the unit tests.  Not installed.  */
+/* Internal interfaces of the IPC namespace core: shared by util.c,
+ * namespace.c, idr.c, shm.c, sem.c and msg.c, and by the unit tests.  Not
+ * installed.  */
 #ifndef IPCNS_CORE_H
 #define IPCNS_CORE_H
 
@@ -186,29 +187,36 @@ void ipcns_perm_to_user(const struct ipcns_perm *p, struct ipcns_ipc64_perm *out
 void ipcns_perm_from_user(const struct ipcns_ipc64_perm *in, uid_t *uid, gid_t *gid,
 			  unsigned int *mode);
 
-/* ---- Per-kind hooks the namespace calls.  */
-void ipcns_shm_ns_free(struct ipcns_ns *ns);
+/* ---- What namespace.c needs of each kind: Linux's *_init_ns and
+ * *_exit_ns, the free callback of free_ipcs(), and what the operator's
+ * listing and removal read.  */
+struct ipcns_kind_ops {
+	/* The kind's state in a new namespace (NULL: none): 0 or -ENOMEM.  */
+	int (*init)(struct ipcns_ns *ns);
+	/* Teardown: release (may be NULL) before the objects, destroy on
+	 * each object, fini after them (also after a failed init).  */
+	void (*release)(struct ipcns_ns *ns);
+	void (*destroy)(struct ipcns_ns *ns, struct ipcns_perm *p);
+	void (*fini)(struct ipcns_ns *ns);
+	/* Brings what info reads up to date (may be NULL): 0 or -errno.  */
+	int (*refresh)(struct ipcns_ns *ns);
+	/* The kind's part of a listing: bytes, count, ctime.  */
+	void (*info)(struct ipcns_perm *p, struct ipcns_obj_info *oi);
+	/* IPC_RMID from the host, no permission check: 0 or -errno.  */
+	int (*rmid)(struct ipcns_ns *ns, struct ipcns_perm *p);
+};
+extern const struct ipcns_kind_ops ipcns_shm_kind, ipcns_sem_kind, ipcns_msg_kind;
+
+/* And the namespace-wide events each kind answers.  */
 void ipcns_shm_process_exit(struct ipcns_ns *ns, pid_t tgid);
 void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child);
 void ipcns_shm_process_exec(struct ipcns_ns *ns, pid_t tgid);
-int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
-int ipcns_shm_remove(struct ipcns_ns *ns, int id);
 void ipcns_shm_destroy_orphans(struct ipcns_ns *ns);
-
-int ipcns_sem_ns_init(struct ipcns_ns *ns);
-void ipcns_sem_ns_free(struct ipcns_ns *ns);
 int ipcns_sem_sweep(struct ipcns_ns *ns);
 void ipcns_sem_process_exit(struct ipcns_ns *ns, pid_t tgid);
 bool ipcns_sem_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
-int ipcns_sem_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
-int ipcns_sem_remove(struct ipcns_ns *ns, int id);
-
-int ipcns_msg_ns_init(struct ipcns_ns *ns);
-void ipcns_msg_ns_free(struct ipcns_ns *ns);
 int ipcns_msg_sweep(struct ipcns_ns *ns);
 bool ipcns_msg_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
-int ipcns_msg_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg);
-int ipcns_msg_remove(struct ipcns_ns *ns, int id);
 
 /* ---- msg */
 /* Bytes charged to limits.quota_msg_bytes: queued messages and the copies

@@ -897,7 +897,7 @@ long ipcns_msgctl(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, int cm
 
 /* ---- Namespace hooks.  */
 
-int ipcns_msg_ns_init(struct ipcns_ns *ns)
+static int msg_kind_init(struct ipcns_ns *ns)
 {
 	struct ipcns_msg_state *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -908,23 +908,30 @@ int ipcns_msg_ns_init(struct ipcns_ns *ns)
 	return 0;
 }
 
-void ipcns_msg_ns_free(struct ipcns_ns *ns)
+/* Parked calls are released unanswered.  */
+static void msg_kind_release(struct ipcns_ns *ns)
 {
-	struct ipcns_ids *ids = &ns->ids[IPCNS_MSG];
 	struct ipcns_list *pos, *tmp;
 
 	if (!ns->msg)
 		return;
-	/* Parked calls are released unanswered.  */
 	ipcns_list_for_each_safe(pos, tmp, &ns->msg->waiters)
 		waiter_finish(ns, ipcns_list_entry(pos, struct msgq_waiter, nslink));
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
-		struct msgq *q = msgq_of(ipcns_idr_find(&ids->idr, idx));
-		ipcns_list_for_each_safe(pos, tmp, &q->messages)
-			dequeue_free(ns, q, ipcns_list_entry(pos, struct msgq_msg, link));
-		ipcns_idr_remove(&ids->idr, idx);
-		free(q);
-	}
+}
+
+static void msg_kind_destroy(struct ipcns_ns *ns, struct ipcns_perm *p)
+{
+	struct msgq *q = msgq_of(p);
+	struct ipcns_list *pos, *tmp;
+
+	ipcns_list_for_each_safe(pos, tmp, &q->messages)
+		dequeue_free(ns, q, ipcns_list_entry(pos, struct msgq_msg, link));
+	ipcns_idr_remove(&ns->ids[IPCNS_MSG].idr, p->id % IPCNS_SEQ_MULTIPLIER);
+	free(q);
+}
+
+static void msg_kind_fini(struct ipcns_ns *ns)
+{
 	free(ns->msg);
 	ns->msg = NULL;
 }
@@ -962,46 +969,33 @@ bool ipcns_msg_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)
 	return false;
 }
 
-int ipcns_msg_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)
+static void msg_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
 {
-	struct ipcns_ids *ids = &ns->ids[IPCNS_MSG];
-
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
-		struct msgq *q = msgq_of(ipcns_idr_find(&ids->idr, idx));
-		struct ipcns_obj_info info = {
-			.kind = IPCNS_MSG,
-			.id = q->perm.id,
-			.key = q->perm.key,
-			.uid = q->perm.uid,
-			.cuid = q->perm.cuid,
-			.gid = q->perm.gid,
-			.cgid = q->perm.cgid,
-			.mode = q->perm.mode,
-			.bytes = q->cbytes,
-			.count = q->qnum,
-			.ctime = q->ctime,
-			.atime = q->stime,
-			.dtime = q->rtime,
-			.cpid = q->lspid,
-			.lpid = q->lrpid,
-		};
-		int ret = cb(arg, &info);
-		if (ret != 0)
-			return ret;
-	}
-	return 0;
+	struct msgq *q = msgq_of(p);
+	oi->bytes = q->cbytes;
+	oi->count = q->qnum;
+	oi->ctime = q->ctime;
+	oi->atime = q->stime;
+	oi->dtime = q->rtime;
+	oi->cpid = q->lspid;
+	oi->lpid = q->lrpid;
 }
 
-int ipcns_msg_remove(struct ipcns_ns *ns, int id)
+static int msg_kind_rmid(struct ipcns_ns *ns, struct ipcns_perm *p)
 {
-	struct ipcns_perm *p;
-	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_MSG], id, &p);
-	if (ret < 0)
-		return ret;
 	freeque(ns, msgq_of(p));
 	retry_starved(ns);
 	return 0;
 }
+
+const struct ipcns_kind_ops ipcns_msg_kind = {
+	.init = msg_kind_init,
+	.release = msg_kind_release,
+	.destroy = msg_kind_destroy,
+	.fini = msg_kind_fini,
+	.info = msg_kind_info,
+	.rmid = msg_kind_rmid,
+};
 
 uint64_t ipcns_msg_quota_held(const struct ipcns_ns *ns)
 {

@@ -1080,7 +1080,7 @@ long ipcns_semctl(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, int se
 
 /* ---- Namespace hooks.  */
 
-int ipcns_sem_ns_init(struct ipcns_ns *ns)
+static int sem_kind_init(struct ipcns_ns *ns)
 {
 	struct ipcns_sem_state *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -1090,15 +1090,17 @@ int ipcns_sem_ns_init(struct ipcns_ns *ns)
 	return 0;
 }
 
-void ipcns_sem_ns_free(struct ipcns_ns *ns)
+static void sem_kind_destroy(struct ipcns_ns *ns, struct ipcns_perm *p)
+{
+	freeary(ns, sem_from_perm(p), false);
+}
+
+static void sem_kind_fini(struct ipcns_ns *ns)
 {
 	struct ipcns_sem_state *st = ns->sem;
-	struct ipcns_ids *ids = &ns->ids[IPCNS_SEM];
 
 	if (!st)
 		return;
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1))
-		freeary(ns, sem_from_perm(ipcns_idr_find(&ids->idr, idx)), false);
 	for (unsigned int i = 0; i < st->ulp_hash_size; i++) {
 		struct sem_undo_list *u = st->ulp_hash[i], *next;
 		for (; u; u = next) {
@@ -1192,43 +1194,25 @@ bool ipcns_sem_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)
 	return false;
 }
 
-int ipcns_sem_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)
+static void sem_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
 {
-	struct ipcns_ids *ids = &ns->ids[IPCNS_SEM];
+	struct sem_array *sma = sem_from_perm(p);
+	oi->bytes = 0;
+	oi->count = (uint64_t)sma->nsems;
+	oi->ctime = sma->ctime;
+	oi->atime = get_semotime(sma);
+}
 
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
-		struct sem_array *sma = sem_from_perm(ipcns_idr_find(&ids->idr, idx));
-		struct ipcns_obj_info info = {
-			.kind = IPCNS_SEM,
-			.id = sma->perm.id,
-			.key = sma->perm.key,
-			.uid = sma->perm.uid,
-			.cuid = sma->perm.cuid,
-			.gid = sma->perm.gid,
-			.cgid = sma->perm.cgid,
-			.mode = sma->perm.mode,
-			.bytes = 0,
-			.count = (uint64_t)sma->nsems,
-			.ctime = sma->ctime,
-			.atime = get_semotime(sma),
-		};
-		int ret = cb(arg, &info);
-		if (ret)
-			return ret;
-	}
+static int sem_kind_rmid(struct ipcns_ns *ns, struct ipcns_perm *p)
+{
+	freeary(ns, sem_from_perm(p), true);
 	return 0;
 }
 
-int ipcns_sem_remove(struct ipcns_ns *ns, int id)
-{
-	struct sem_array *sma;
-	int ret;
-
-	if (id < 0)
-		return -EINVAL;
-	ret = sem_obtain_check(ns, id, &sma);
-	if (ret < 0)
-		return ret;
-	freeary(ns, sma, true);
-	return 0;
-}
+const struct ipcns_kind_ops ipcns_sem_kind = {
+	.init = sem_kind_init,
+	.destroy = sem_kind_destroy,
+	.fini = sem_kind_fini,
+	.info = sem_kind_info,
+	.rmid = sem_kind_rmid,
+};

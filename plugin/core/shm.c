@@ -844,50 +844,33 @@ long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cm
 
 /* ---- Namespace hooks.  */
 
-void ipcns_shm_ns_free(struct ipcns_ns *ns)
+static void shm_kind_destroy(struct ipcns_ns *ns, struct ipcns_perm *p)
 {
-	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1))
-		shm_destroy(ns, shm_of(ipcns_idr_find(&ids->idr, idx)));
-	shm_attach_state_free(ns);
+	shm_destroy(ns, shm_of(p));
 }
 
-int ipcns_shm_foreach(struct ipcns_ns *ns, ipcns_obj_cb cb, void *arg)
+static int shm_kind_refresh(struct ipcns_ns *ns)
 {
-	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
-	int ret = shm_scan(ns, NULL);
-	if (ret < 0)
-		return ret;
-	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
-		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
-		struct ipcns_obj_info oi = {
-			.kind = IPCNS_SHM,
-			.id = shp->perm.id,
-			.key = shp->perm.key,
-			.uid = shp->perm.uid,
-			.cuid = shp->perm.cuid,
-			.gid = shp->perm.gid,
-			.cgid = shp->perm.cgid,
-			.mode = shp->perm.mode,
-			.bytes = shp->segsz,
-			.count = shm_nattch(shp),
-			.ctime = shp->ctime,
-			.atime = shp->atime,
-			.dtime = shp->dtime,
-			.cpid = shp->cpid,
-			.lpid = shp->lpid,
-		};
-		struct stat st;
-		/* Resident bytes of the memfd, as shm_add_rss_swap() counts
-		 * the shmem inode's pages (none swapped out: a memfd's
-		 * swapped pages are not told apart here).  */
-		if (fstat(shp->fd, &st) == 0)
-			oi.rss = (uint64_t)st.st_blocks * 512;
-		ret = cb(arg, &oi);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return shm_scan(ns, NULL);
+}
+
+static void shm_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
+{
+	struct ipcns_shm *shp = shm_of(p);
+	struct stat st;
+
+	oi->bytes = shp->segsz;
+	oi->count = shm_nattch(shp);
+	oi->ctime = shp->ctime;
+	oi->atime = shp->atime;
+	oi->dtime = shp->dtime;
+	oi->cpid = shp->cpid;
+	oi->lpid = shp->lpid;
+	/* Resident bytes of the memfd, as shm_add_rss_swap() counts the
+	 * shmem inode's pages (none swapped out: a memfd's swapped pages are
+	 * not told apart here).  */
+	if (fstat(shp->fd, &st) == 0)
+		oi->rss = (uint64_t)st.st_blocks * 512;
 }
 
 /* kernel.shm_rmid_forced was set: Linux's shm_destroy_orphaned destroys
@@ -910,14 +893,12 @@ void ipcns_shm_destroy_orphans(struct ipcns_ns *ns)
 	}
 }
 
-int ipcns_shm_remove(struct ipcns_ns *ns, int id)
+/* IPC_RMID from the host: destroyed now, or when the last attachment
+ * goes if the segment is still mapped.  */
+static int shm_kind_rmid(struct ipcns_ns *ns, struct ipcns_perm *p)
 {
-	struct ipcns_perm *p;
-	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SHM], id, &p);
-	if (ret < 0)
-		return ret;
 	struct ipcns_shm *shp = shm_of(p);
-	ret = shm_scan(ns, shp);
+	int ret = shm_scan(ns, shp);
 	if (ret < 0)
 		return ret;
 	if (shm_nattch(shp)) {
@@ -928,3 +909,11 @@ int ipcns_shm_remove(struct ipcns_ns *ns, int id)
 	}
 	return 0;
 }
+
+const struct ipcns_kind_ops ipcns_shm_kind = {
+	.destroy = shm_kind_destroy,
+	.fini = shm_attach_state_free,
+	.refresh = shm_kind_refresh,
+	.info = shm_kind_info,
+	.rmid = shm_kind_rmid,
+};

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The namespace: limits, credentials and permission checks, the common
- * *get logic, and the namespace-wide entry points.  */
+/* What every kind shares, as Linux's ipc/util.c: the caller's
+ * credentials and pids, ipcperms and the owner checks, ipcget, the
+ * ipc64_perm conversions, the per-uid object quota, and the host's clock
+ * and limit log.  shm.c, sem.c and msg.c call into this file; it calls
+ * none of them (the namespace's lifecycle is namespace.c).  */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,23 +17,6 @@ struct ipcns_uid_count {
 	uid_t uid;
 	uint32_t count;
 };
-
-void ipcns_limits_default(struct ipcns_limits *l)
-{
-	memset(l, 0, sizeof(*l));
-	l->shmmax = IPCNS_SHMMAX;
-	l->shmall = IPCNS_SHMALL;
-	l->shmmni = IPCNS_SHMMNI;
-	l->shm_rmid_forced = 0;
-	l->semmsl = IPCNS_SEMMSL;
-	l->semmns = IPCNS_SEMMNS;
-	l->semopm = IPCNS_SEMOPM;
-	l->semmni = IPCNS_SEMMNI;
-	l->msgmax = IPCNS_MSGMAX;
-	l->msgmnb = IPCNS_MSGMNB;
-	l->msgmni = IPCNS_MSGMNI;
-	l->quota_msg_bytes = IPCNS_DEFAULT_MSG_BYTES;
-}
 
 bool ipcns_cred_capable(const struct ipcns_cred *c, int cap)
 {
@@ -291,117 +277,4 @@ void ipcns_limit_hit(struct ipcns_ns *ns, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	ns->host->limit_hit(ns->host_data, buf);
-}
-
-struct ipcns_ns *ipcns_ns_new(const struct ipcns_limits *limits, const struct ipcns_host_ops *host, void *host_data)
-{
-	struct ipcns_ns *ns = calloc(1, sizeof(*ns));
-	if (!ns)
-		return NULL;
-	if (limits)
-		ns->limits = *limits;
-	else
-		ipcns_limits_default(&ns->limits);
-	ns->host = host;
-	ns->host_data = host_data;
-	for (int i = 0; i < 3; i++)
-		ipcns_ids_init(&ns->ids[i]);
-	if (ipcns_sem_ns_init(ns) < 0 || ipcns_msg_ns_init(ns) < 0) {
-		ipcns_ns_free(ns);
-		return NULL;
-	}
-	return ns;
-}
-
-void ipcns_ns_free(struct ipcns_ns *ns)
-{
-	if (!ns)
-		return;
-	ipcns_shm_ns_free(ns);
-	ipcns_sem_ns_free(ns);
-	ipcns_msg_ns_free(ns);
-	for (int i = 0; i < 3; i++)
-		ipcns_ids_destroy(&ns->ids[i]);
-	free(ns->uid_counts);
-	free(ns);
-}
-
-const struct ipcns_limits *ipcns_ns_limits(const struct ipcns_ns *ns)
-{
-	return &ns->limits;
-}
-
-int ipcns_ns_set_limits(struct ipcns_ns *ns, const struct ipcns_limits *limits)
-{
-	if (limits->semmsl < 0 || limits->semmns < 0 || limits->semopm < 0 || limits->semmni < 0)
-		return -EINVAL;
-	ns->limits = *limits;
-	return 0;
-}
-
-int ipcns_ns_sweep(struct ipcns_ns *ns)
-{
-	return ipcns_sem_sweep(ns) + ipcns_msg_sweep(ns);
-}
-
-void ipcns_ns_process_exit(struct ipcns_ns *ns, pid_t tgid)
-{
-	ipcns_sem_process_exit(ns, tgid);
-	ipcns_shm_process_exit(ns, tgid);
-}
-
-void ipcns_ns_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
-{
-	ipcns_shm_process_fork(ns, parent, child);
-}
-
-void ipcns_ns_process_exec(struct ipcns_ns *ns, pid_t tgid)
-{
-	ipcns_shm_process_exec(ns, tgid);
-}
-
-void ipcns_waiter_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)
-{
-	if (ipcns_sem_expire(ns, w))
-		return;
-	ipcns_msg_expire(ns, w);
-}
-
-void ipcns_ns_usage(const struct ipcns_ns *ns, struct ipcns_usage *u)
-{
-	memset(u, 0, sizeof(*u));
-	u->shm_ids = (uint32_t)ns->ids[IPCNS_SHM].in_use;
-	u->sem_ids = (uint32_t)ns->ids[IPCNS_SEM].in_use;
-	u->msg_ids = (uint32_t)ns->ids[IPCNS_MSG].in_use;
-	u->shm_pages = ns->shm_tot;
-	u->sem_total = (uint64_t)ns->used_sems;
-	u->msg_bytes = ns->msg_bytes;
-	u->msg_count = ns->msg_hdrs;
-	u->parked = ns->parked;
-}
-
-int ipcns_ns_foreach(struct ipcns_ns *ns, enum ipcns_kind kind, ipcns_obj_cb cb, void *arg)
-{
-	switch (kind) {
-	case IPCNS_SHM:
-		return ipcns_shm_foreach(ns, cb, arg);
-	case IPCNS_SEM:
-		return ipcns_sem_foreach(ns, cb, arg);
-	case IPCNS_MSG:
-		return ipcns_msg_foreach(ns, cb, arg);
-	}
-	return -EINVAL;
-}
-
-int ipcns_ns_remove(struct ipcns_ns *ns, enum ipcns_kind kind, int id)
-{
-	switch (kind) {
-	case IPCNS_SHM:
-		return ipcns_shm_remove(ns, id);
-	case IPCNS_SEM:
-		return ipcns_sem_remove(ns, id);
-	case IPCNS_MSG:
-		return ipcns_msg_remove(ns, id);
-	}
-	return -EINVAL;
 }
