@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* ipcnsctl: the operator's view of ipcnsd.
+ *   ipcnsctl [--socket PATH] [--json] health
  *   ipcnsctl [--socket PATH] [--json] ps
  *   ipcnsctl [--socket PATH] [--json] ipcs CONTAINER
  *   ipcnsctl [--socket PATH] [--json] rm CONTAINER shm|sem|msg ID
@@ -172,6 +173,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ipcnsctl [--socket PATH] [--json] COMMAND\n"
 		   "Commands:\n"
+		   "  health                       is ipcnsd serving? (exit 0 if so; for liveness probes)\n"
 		   "  ps                           containers and namespaces, usage against limits\n"
 		   "  ipcs CONTAINER               that container's segments, semaphore sets and queues\n"
 		   "  rm CONTAINER shm|sem|msg ID  remove one object (IPC_RMID)\n"
@@ -226,7 +228,9 @@ int main(int argc, char **argv)
 	}
 	json_t *req;
 	const char *cmd = args[0];
-	if (!strcmp(cmd, "ps") && nargs == 1) {
+	if (!strcmp(cmd, "health") && nargs == 1) {
+		req = json_pack("{s:s}", "command", "health");
+	} else if (!strcmp(cmd, "ps") && nargs == 1) {
 		req = json_pack("{s:s}", "command", "ps");
 	} else if (!strcmp(cmd, "ipcs") && nargs == 2) {
 		req = json_pack("{s:s, s:s}", "command", "ipcs", "container", args[1]);
@@ -253,14 +257,24 @@ int main(int argc, char **argv)
 	json_decref(req);
 	if (!reply)
 		return 1;
+	int rc = 0;
+	if (!strcmp(cmd, "health") && !json_is_true(json_object_get(reply, "ok")))
+		rc = 1;
 	if (json) {
 		json_dumpf(reply, stdout, JSON_INDENT(2));
 		putchar('\n');
+	} else if (!strcmp(cmd, "health")) {
+		if (rc)
+			printf("not serving\n");
+		else
+			printf("%s: %lld namespaces, up %lld s\n", json_string_value(json_object_get(reply, "status")),
+			       (long long)json_integer_value(json_object_get(reply, "namespaces")),
+			       (long long)json_integer_value(json_object_get(reply, "uptime_s")));
 	} else if (!strcmp(cmd, "ps")) {
 		print_ps(reply);
 	} else if (!strcmp(cmd, "ipcs")) {
 		print_ipcs(reply);
 	}
 	json_decref(reply);
-	return 0;
+	return rc;
 }

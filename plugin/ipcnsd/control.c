@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The operator's protocol, on ipcnsd's socket (root only): one JSON
- * request {"command": "ps"|"ipcs"|"rm"|"forget", ...} per connection, one
+ * request {"command": "health"|"ps"|"ipcs"|"rm"|"forget", ...} per connection, one
  * JSON reply.  Specified in spec/control.md.  */
 #include <poll.h>
 #include <dirent.h>
@@ -44,43 +44,10 @@ static json_t *limits_json(const struct ipcns_limits *l)
 			 u64_json(l->quota_msg_bytes), "quota_objects_per_uid", (json_int_t)l->quota_objects_per_uid);
 }
 
-static json_t *cmd_ps(struct daemon *d)
+/* The daemon's own footprint: heap in use (what a namespace and its
+ * objects cost) and open fds.  */
+static json_t *daemon_json(void)
 {
-	json_t *nss = json_array();
-	for (struct nsent *e = d->namespaces; e; e = e->next) {
-		struct ipcns_usage u;
-		/* The limits are set when the namespace is made and never
-		 * change: read without its lock.  */
-		json_t *limits = limits_json(ipcns_ns_limits(e->ns));
-		bool busy = !nsent_try_enter(e, NSENT_OPERATOR_WAIT_MS);
-		if (!busy) {
-			ipcns_ns_usage(e->ns, &u);
-			nsent_leave(e);
-		}
-		json_t *cts = json_array();
-		for (struct container *c = d->containers; c; c = c->next)
-			if (c->nse == e)
-				json_array_append_new(cts, json_pack("{s:s, s:i, s:i, s:I}", "id", c->id, "pid",
-								     (int)c->pid, "notify_fds", c->nfds,
-								     "created", (json_int_t)c->created));
-		if (busy) {
-			/* Its worker is in the middle of a call that does not
-			 * end (a frozen or stopped caller): no usage now.  */
-			json_array_append_new(nss, json_pack("{s:s, s:o, s:n, s:b, s:o}", "namespace", e->key,
-							     "containers", cts, "usage", "busy", 1, "limits",
-							     limits));
-			continue;
-		}
-		json_array_append_new(
-			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i}, s:b, s:o}", "namespace",
-				       e->key, "containers", cts, "usage", "shm_ids", (int)u.shm_ids, "sem_ids",
-				       (int)u.sem_ids, "msg_ids", (int)u.msg_ids, "shm_pages",
-				       (json_int_t)u.shm_pages, "sem_total", (json_int_t)u.sem_total,
-				       "msg_bytes", (json_int_t)u.msg_bytes, "msg_count", (json_int_t)u.msg_count,
-				       "parked", (int)u.parked, "busy", 0, "limits", limits));
-	}
-	/* The daemon's own footprint: heap in use (what a namespace and its
-	 * objects cost) and open fds.  */
 	struct mallinfo2 mi = mallinfo2();
 	int nfd = 0;
 	DIR *dir = opendir("/proc/self/fd");
@@ -90,15 +57,60 @@ static json_t *cmd_ps(struct daemon *d)
 		closedir(dir);
 		nfd -= 3; /* ".", ".." and the one opendir holds */
 	}
-	return json_pack("{s:b, s:o, s:{s:I, s:i}}", "ok", 1, "namespaces", nss, "daemon", "heap_bytes",
-			 (json_int_t)mi.uordblks, "fds", nfd);
+	return json_pack("{s:I, s:i, s:b, s:I}", "heap_bytes", (json_int_t)mi.uordblks, "fds", nfd,
+			 "tracks_processes", tracker_running(), "connector_overruns", (json_int_t)tracker_overruns());
 }
 
-static struct container *find_container(struct daemon *d, const char *id)
+/* Every namespace as its worker last published it: ps never takes a
+ * namespace's lock, so no namespace can make it wait.  */
+static json_t *cmd_ps(void)
+{
+	json_t *nss = json_array();
+	int64_t now = mono_ns();
+	for (struct nsent *e = D.namespaces; e; e = e->next) {
+		struct nsent_info in;
+		nsent_info_get(e, &in);
+		const struct ipcns_usage *u = &in.usage;
+		/* The limits are set when the namespace is made and never
+		 * change: read without its lock.  */
+		json_t *limits = limits_json(ipcns_ns_limits(e->ns));
+		int64_t since = __atomic_load_n(&e->batch_since, __ATOMIC_ACQUIRE);
+		bool busy = since && now - since > (int64_t)NSENT_BUSY_MS * 1000000;
+		json_t *cts = json_array();
+		for (struct container *c = D.containers; c; c = c->next)
+			if (c->nse == e)
+				json_array_append_new(cts, json_pack("{s:s, s:i, s:i, s:I}", "id", c->id, "pid",
+								     (int)c->pid, "notify_fds", c->nfds,
+								     "created", (json_int_t)c->created));
+		json_array_append_new(
+			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i}, s:b, s:I, s:I, s:I, s:o}",
+				       "namespace", e->key, "containers", cts, "usage", "shm_ids", (int)u->shm_ids,
+				       "sem_ids", (int)u->sem_ids, "msg_ids", (int)u->msg_ids, "shm_pages",
+				       (json_int_t)u->shm_pages, "sem_total", (json_int_t)u->sem_total, "msg_bytes",
+				       (json_int_t)u->msg_bytes, "msg_count", (json_int_t)u->msg_count, "parked",
+				       (int)u->parked, "busy", busy, "usage_age_ms",
+				       (json_int_t)(in.updated ? (now - in.updated) / 1000000 : -1), "calls",
+				       (json_int_t)in.calls, "rescans", (json_int_t)in.rescans, "limits", limits));
+	}
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "namespaces", nss, "daemon", daemon_json());
+}
+
+/* The node's liveness probe: the main thread answers, nothing else is
+ * looked at.  */
+static json_t *cmd_health(void)
+{
+	int n = 0;
+	for (struct nsent *e = D.namespaces; e; e = e->next)
+		n++;
+	return json_pack("{s:b, s:s, s:I, s:i}", "ok", 1, "status", "serving", "uptime_s",
+			 (json_int_t)((mono_ns() - D.started) / 1000000000), "namespaces", n);
+}
+
+static struct container *find_container(const char *id)
 {
 	if (!id)
 		return NULL;
-	for (struct container *c = d->containers; c; c = c->next)
+	for (struct container *c = D.containers; c; c = c->next)
 		if (!strcmp(c->id, id))
 			return c;
 	return NULL;
@@ -116,10 +128,10 @@ static int add_obj(void *arg, const struct ipcns_obj_info *oi)
 	return 0;
 }
 
-static json_t *cmd_ipcs(struct daemon *d, json_t *req)
+static json_t *cmd_ipcs(json_t *req)
 {
 	const char *id = json_string_value(json_object_get(req, "container"));
-	struct container *c = find_container(d, id);
+	struct container *c = find_container(id);
 	if (!c)
 		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
 	if (!nsent_try_enter(c->nse, NSENT_OPERATOR_WAIT_MS))
@@ -134,12 +146,12 @@ static json_t *cmd_ipcs(struct daemon *d, json_t *req)
 			 objs);
 }
 
-static json_t *cmd_rm(struct daemon *d, json_t *req)
+static json_t *cmd_rm(json_t *req)
 {
 	const char *id = json_string_value(json_object_get(req, "container"));
 	const char *kind = json_string_value(json_object_get(req, "kind"));
 	json_t *jid = json_object_get(req, "id");
-	struct container *c = find_container(d, id);
+	struct container *c = find_container(id);
 	if (!c)
 		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
 	enum ipcns_kind k;
@@ -179,12 +191,12 @@ static json_t *cmd_rm(struct daemon *d, json_t *req)
  * belongs to processes still alive (outside the container's pid
  * namespace, for instance): it is left alone and reported.  Idempotent:
  * an unknown container is not an error.  */
-static json_t *cmd_forget(struct daemon *d, json_t *req)
+static json_t *cmd_forget(json_t *req)
 {
 	const char *id = json_string_value(json_object_get(req, "container"));
 	if (!id || !*id)
 		return error_reply("%s", "container must be a non-empty string");
-	struct container *c = find_container(d, id);
+	struct container *c = find_container(id);
 	if (!c)
 		return json_pack("{s:b, s:s, s:b}", "ok", 1, "container", id, "registered", 0);
 	int total = 0, live = 0, dropped = 0;
@@ -192,7 +204,7 @@ static json_t *cmd_forget(struct daemon *d, json_t *req)
 		return error_reply("the namespace of container %s is busy: a call of its has not ended for %d ms "
 				   "(is the container paused or stopped?); try again",
 				   c->id, NSENT_OPERATOR_WAIT_MS);
-	for (struct nfd_ent *ne = d->nfds; ne; ne = ne->next) {
+	for (struct nfd_ent *ne = D.nfds; ne; ne = ne->next) {
 		if (ne->ct != c)
 			continue;
 		total++;
@@ -219,18 +231,20 @@ static json_t *cmd_forget(struct daemon *d, json_t *req)
 			 dropped);
 }
 
-json_t *ipcnsd_control(struct daemon *d, json_t *req)
+json_t *ipcnsd_control(json_t *req)
 {
 	const char *cmd = json_string_value(json_object_get(req, "command"));
 	if (!cmd)
 		return error_reply("%s", "command must be a string");
+	if (!strcmp(cmd, "health"))
+		return cmd_health();
 	if (!strcmp(cmd, "ps"))
-		return cmd_ps(d);
+		return cmd_ps();
 	if (!strcmp(cmd, "ipcs"))
-		return cmd_ipcs(d, req);
+		return cmd_ipcs(req);
 	if (!strcmp(cmd, "rm"))
-		return cmd_rm(d, req);
+		return cmd_rm(req);
 	if (!strcmp(cmd, "forget"))
-		return cmd_forget(d, req);
-	return error_reply("unknown command '%s' (ps, ipcs, rm, forget)", cmd);
+		return cmd_forget(req);
+	return error_reply("unknown command '%s' (health, ps, ipcs, rm, forget)", cmd);
 }

@@ -22,6 +22,7 @@ struct ev {
 
 struct nsent;
 
+/* A container, in the registry (D.reg_lock).  */
 struct container {
 	struct container *next;
 	char *id;
@@ -32,11 +33,20 @@ struct container {
 	int64_t created;
 };
 
+/* A notify fd.  Made by the main thread and handed to its namespace's
+ * worker through the namespace's mailbox; from then on `nf' is the
+ * worker's.  */
 struct nfd_ent {
 	struct ev ev;
 	struct ipcns_nfd nf;
 	struct container *ct;
-	struct nfd_ent *next;
+	struct nfd_ent *next;    /* in D.nfds, under D.reg_lock */
+	struct nfd_ent *nsnext;  /* in its namespace's set or mailbox */
+	/* The kernel IPC namespace of the pid the runtime registered, 0 when
+	 * it gave none: the first notification's sender must be in it (or,
+	 * for 0, in one the namespace serves).  */
+	ino_t ipc_ino;
+	bool verified;           /* its first notification was checked */
 };
 
 struct watch {
@@ -44,22 +54,34 @@ struct watch {
 	pid_t tgid;
 	struct nsent *nse;
 	struct watch *next;  /* in nse->watches */
-	struct watch *hnext; /* in the daemon's tgid hash */
+	struct watch *hnext; /* in the tracker's tgid hash */
 };
 
-/* A fork or exec of a watched process, read from the proc connector by
- * whichever thread drained it, for the namespace's worker to apply.  */
+/* A fork or exec of a watched process, read from the proc connector, for
+ * the namespace's worker to apply.  */
 struct pevent {
 	struct pevent *next;
 	bool fork;
 	pid_t tgid, child;
 };
 
+/* What the operator reads of a namespace without taking its lock: the
+ * worker publishes it after each batch of events.  */
+struct nsent_info {
+	struct ipcns_usage usage;
+	int64_t updated;         /* CLOCK_MONOTONIC ns of the last batch */
+	uint64_t calls;          /* notifications answered */
+	uint64_t rescans;        /* full looks after lost process events */
+	char names[256];         /* its containers, for the log */
+};
+
 /* A namespace and the worker thread that serves it.  Everything reached
- * from `ns', the timer heap and the tick belong to whoever holds `lock':
- * the worker while it handles a batch of events, the main thread while it
- * answers an operator or registers a container.  Lock order: D.reg_lock,
- * then an nsent's lock, then D.watch_lock and D.cn_lock (leaves).  */
+ * from `ns', the timer heap, the tick and the set of notify fds belong to
+ * whoever holds `lock': its worker, or the main thread answering an
+ * operator's ipcs, rm or forget (with a timeout).  Registration never
+ * takes it: new notify fds go through the mailbox.  Lock order:
+ * D.reg_lock, then an nsent's lock, then the tracker's and info_lock
+ * (leaves).  */
 struct nsent {
 	struct nsent *next;
 	char *key;           /* "ipc:INODE" or "name:NAME" */
@@ -68,6 +90,10 @@ struct nsent {
 	int refs;            /* notify fds using it; under D.reg_lock */
 	int containers;      /* under D.reg_lock */
 	bool dying;          /* out of D.namespaces, its worker frees it */
+	/* Kernel IPC namespaces it serves, under D.reg_lock (the worker's
+	 * copy is host.ipc_inodes, fed through the mailbox).  */
+	ino_t *inodes;
+	size_t ninodes, capinodes;
 	pthread_mutex_t lock;
 	pthread_t thread;
 	int epfd;
@@ -76,29 +102,29 @@ struct nsent {
 	struct ipcns_waiter **heap;
 	size_t nheap, capheap;
 	unsigned int ticks;
-	/* Its notify fds, polled by the worker itself (not through epoll);
-	 * nfd_gen changes with the set.  Under lock.  */
-	struct nfd_ent **pnfds;
-	size_t npnfds, cappnfds;
-	unsigned int nfd_gen;
-	char names[256];     /* its containers, for the log; under lock */
-	/* Under D.watch_lock.  */
+	/* Its notify fds, polled by the worker itself (not through epoll).  */
+	struct nfd_ent *nfds;
+	/* Since when the worker has been in its current batch (CLOCK_MONOTONIC
+	 * ns, 0 between batches); atomic.  */
+	int64_t batch_since;
+	/* Process events were lost (a connector overrun): the worker looks
+	 * at every process once before its next call; atomic.  */
+	bool lost_events;
+	pthread_mutex_t info_lock;
+	struct nsent_info info;
+	/* The tracker's lock: watches, the inbox of process events and the
+	 * mailbox of new notify fds.  */
 	struct watch *watches;
 	size_t nwatches;
 	struct pevent *inbox, **inbox_tail;
+	struct nfd_ent *mail;
 };
 
 struct daemon {
-	int epfd; /* the main thread's: the socket, signals, the connector */
-	struct ev listen_ev, tick_ev, sig_ev, proc_ev;
+	int epfd; /* the main thread's: the socket, signals, its wake-up */
+	struct ev listen_ev, tick_ev, sig_ev, wake_ev;
 	/* The registry: containers, notify fds, namespaces.  */
 	pthread_mutex_t reg_lock;
-	/* Watched processes by tgid over all namespaces, each namespace's
-	 * watches and inbox.  */
-	pthread_mutex_t watch_lock;
-	struct watch *whash[1024];
-	/* Reading the proc connector.  */
-	pthread_mutex_t cn_lock;
 	const char *socket_path;
 	struct container *containers;
 	struct nsent *namespaces;
@@ -108,53 +134,69 @@ struct daemon {
 	pthread_cond_t workers_cond;
 	int nworkers;
 	bool sync_wakeup;
-	bool tracks_processes; /* the proc connector works and lost nothing */
 	bool listen_paused;    /* out of fds: the socket is out of the loop */
-	volatile bool stop;
+	/* Cross-thread flags are read and written with __atomic builtins,
+	 * never through volatile.  */
+	bool stop;
+	int64_t started;       /* CLOCK_MONOTONIC ns */
 };
 
 extern struct daemon D;
 
-void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline bool daemon_stopping(void)
+{
+	return __atomic_load_n(&D.stop, __ATOMIC_ACQUIRE);
+}
 
-/* main.c: listen again after fds were freed (any thread).  */
-void listen_resume(void);
+int64_t mono_ns(void);
+
+/* log.c */
+void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* worker.c: namespaces, their workers, the proc connector.  */
 int ep_add(int epfd, int fd, struct ev *ev, uint32_t events);
 void ep_del(int epfd, int fd);
-int open_proc_connector(void);
-/* Read everything the proc connector has queued into the inboxes.  */
-void cn_drain(void);
+/* Start the thread that reads the proc connector: 0, or -errno when
+ * processes cannot be tracked (fork and exec are then seen when the maps
+ * are read).  */
+int tracker_start(void);
+bool tracker_running(void);
+uint64_t tracker_overruns(void);
 /* Wake a namespace's worker (a new notify fd, the shutdown).  */
 void nsent_wake(struct nsent *e);
 /* The registry: D.reg_lock held.  */
 struct nsent *nsent_find(const char *key);
-struct nsent *nsent_get(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino);
-/* D.reg_lock and e->lock held.  */
+struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino);
+bool nsent_serves(const struct nsent *e, ino_t ino);
+int nsent_add_inode(struct nsent *e, ino_t ino);
+/* Hand a new notify fd to the namespace's worker.  */
+void nsent_post_nfd(struct nsent *e, struct nfd_ent *ne);
+/* Its containers' names, for the log; D.reg_lock held.  */
 void nsent_names(struct nsent *e);
 /* A notify fd of the namespace is gone; true when it was the last.  */
 bool nsent_unref(struct nsent *e);
 /* Free a namespace nobody can reach any more.  */
 void nsent_destroy(struct nsent *e);
+void nsent_info_get(struct nsent *e, struct nsent_info *out);
 void container_put(struct container *c);
 /* A notify fd hung up (its namespace's lock not held); true when the
  * namespace must be freed.  */
 bool nfd_close(struct nfd_ent *ne);
-extern const struct ipcns_nfd_ops nfd_ops;
+/* The main thread's wake-up: an fd was freed (any thread).  */
+void main_wake(void);
 
-/* Take a namespace for the main thread (reg_lock held): its worker's
- * pending fork and exec events applied first.  */
-void nsent_enter(struct nsent *e);
-void nsent_leave(struct nsent *e);
-/* The same for an operator's request: false when the namespace's worker
- * has held it for ms (a call stopped with its container: `runc pause'
- * while ipcnsd injects a shmat), so that one frozen container never
- * stalls the main thread.  */
+/* Take a namespace for an operator's request (ipcs, rm, forget): false
+ * when its worker has held it for ms (a call stopped with its container:
+ * `runc pause' while ipcnsd injects a shmat), so that one frozen
+ * container never stalls the main thread for long.  */
 #define NSENT_OPERATOR_WAIT_MS 1000
 bool nsent_try_enter(struct nsent *e, int ms);
+void nsent_leave(struct nsent *e);
+/* A namespace counts as busy in `ps' when its worker has been in one
+ * batch of calls this long.  */
+#define NSENT_BUSY_MS 1000
 
 /* control.c: the operator's protocol on the same socket.  */
-json_t *ipcnsd_control(struct daemon *d, json_t *req);
+json_t *ipcnsd_control(json_t *req);
 
 #endif

@@ -3,11 +3,13 @@
  * send to linux.seccomp.listenerPath, maps each container to a virtual IPC
  * namespace, and answers its System V IPC calls from the namespace core.
  *
- * Threads: this main thread accepts connections (runtimes and operators),
- * reads signals and the proc connector; each namespace has a worker thread
- * (worker.c) that answers its containers' calls.  A container that keeps
- * its worker busy slows only its own namespace, and namespaces run on as
- * many CPUs as there are.  */
+ * Threads: this main thread accepts connections (runtimes and operators)
+ * and reads signals; each namespace has a worker thread (worker.c) that
+ * answers its containers' calls, and the tracker thread reads the proc
+ * connector.  A container that keeps its worker busy slows only its own
+ * namespace, and namespaces run on as many CPUs as there are.  Calls go
+ * one way: main.c -> control.c -> worker.c -> log.c; workers reach the
+ * main thread only through its wake-up eventfd.  */
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -40,37 +42,28 @@
 #define MAX_MSG (256 * 1024)
 /* The main thread's tick: listening again after a shortage of fds.  */
 #define MAIN_TICK_SECONDS 1
-/* How long a registration waits for a busy namespace.  */
-#define REGISTER_WAIT_MS 5000
 
 struct daemon D = {
 	.reg_lock = PTHREAD_MUTEX_INITIALIZER,
-	.watch_lock = PTHREAD_MUTEX_INITIALIZER,
-	.cn_lock = PTHREAD_MUTEX_INITIALIZER,
 	.workers_lock = PTHREAD_MUTEX_INITIALIZER,
 	.workers_cond = PTHREAD_COND_INITIALIZER,
 };
 
 
-void dlog(const char *fmt, ...)
-{
-	char ts[32];
-	struct timespec now;
-	struct tm tm;
-	va_list ap;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	flockfile(stderr);
-	fprintf(stderr, "%s.%03ldZ ipcnsd: ", ts, now.tv_nsec / 1000000);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
-}
+/* ---- Registration: what runc/crun send to listenerPath, in three
+ * steps: parse the message, find or create the container and its
+ * namespace, attach the notify fd (handed to the namespace's worker).
+ * None of them takes a namespace's lock: a worker stuck in a frozen
+ * container's call cannot stall the main thread.  */
 
-/* ---- Registration: what runc/crun send to listenerPath.  */
+struct reg_request {
+	const char *id;
+	const char *bundle;
+	const char *name; /* org.ipcns.namespace, or NULL */
+	json_t *state;
+	pid_t pid;        /* 0: none given (crun's exec) */
+	ino_t ino;        /* pid's kernel IPC namespace, 0 without pid */
+};
 
 static struct container *container_find(const char *id)
 {
@@ -80,155 +73,189 @@ static struct container *container_find(const char *id)
 	return NULL;
 }
 
-/* D.reg_lock held.  */
-static int register_container(json_t *msg, int notify_fd, char *err, size_t errlen)
+static int reg_parse(json_t *msg, struct reg_request *r, char *err, size_t errlen)
 {
 	json_t *state = json_object_get(msg, "state");
 	json_t *fds = json_object_get(msg, "fds");
-	const char *id = json_string_value(json_object_get(state, "id"));
-	json_int_t pid = json_integer_value(json_object_get(msg, "pid"));
-	const char *bundle = json_string_value(json_object_get(state, "bundle"));
 	size_t i;
 	json_t *v;
 	bool has_seccomp = false;
 
-	if (!json_is_object(state) || !id || !*id) {
+	memset(r, 0, sizeof(*r));
+	r->state = state;
+	r->id = json_string_value(json_object_get(state, "id"));
+	r->bundle = json_string_value(json_object_get(state, "bundle"));
+	if (!json_is_object(state) || !r->id || !*r->id) {
 		snprintf(err, errlen, "state.id missing");
 		return -EINVAL;
 	}
 	json_array_foreach(fds, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "seccompFd"))
 		has_seccomp = true;
 	if (!has_seccomp) {
-		snprintf(err, errlen, "container %s: no seccompFd in fds", id);
+		snprintf(err, errlen, "container %s: no seccompFd in fds", r->id);
 		return -EINVAL;
 	}
+	json_int_t pid = json_integer_value(json_object_get(msg, "pid"));
 	if (pid <= 0)
 		pid = json_integer_value(json_object_get(state, "pid"));
-	struct container *c = container_find(id);
-	/* crun 1.8 sends pid 0 for a process exec'd into a running container:
-	 * the container we know tells the namespace.  */
-	if (pid <= 0 && !c) {
-		snprintf(err, errlen, "container %s: no pid", id);
+	if (pid > INT32_MAX) {
+		snprintf(err, errlen, "container %s: pid %lld out of range", r->id, (long long)pid);
 		return -EINVAL;
 	}
-
-	char key[300];
-	ino_t ino = 0;
+	r->pid = pid > 0 ? (pid_t)pid : 0;
+	if (r->pid) {
+		int ret = ipcns_proc_ipc_inode(r->pid, &r->ino);
+		if (ret < 0) {
+			snprintf(err, errlen, "container %s: pid %d: cannot read its IPC namespace: %s", r->id,
+				 (int)r->pid, strerror(-ret));
+			return ret;
+		}
+	}
 	const char *name = json_string_value(
 		json_object_get(json_object_get(state, "annotations"), "org.ipcns.namespace"));
-	int ret = pid > 0 ? ipcns_proc_ipc_inode((pid_t)pid, &ino) : 0;
-	if (ret < 0) {
-		snprintf(err, errlen, "container %s: pid %lld: cannot read its IPC namespace: %s", id,
-			 (long long)pid, strerror(-ret));
-		return ret;
-	}
-	if (name && *name)
-		snprintf(key, sizeof(key), "name:%.250s", name);
-	else
-		snprintf(key, sizeof(key), "ipc:%llu", (unsigned long long)ino);
+	r->name = name && *name ? name : NULL;
+	return 0;
+}
 
-	struct ipcns_limits limits;
-	if (!c) {
-		ret = ipcns_limits_from_state(state, &limits, err, errlen);
+/* The container and its namespace, made if new; D.reg_lock held.  A known
+ * container id joins its namespace only from a kernel IPC namespace that
+ * namespace already serves: an id is a name anyone starting a container
+ * chooses, not a key to another container's objects.  */
+static int reg_find_or_create(const struct reg_request *r, struct container **cp, struct nsent **ep, char *err,
+			      size_t errlen)
+{
+	struct container *c = container_find(r->id);
+	*cp = c;
+	if (c) {
+		/* crun 1.8 sends pid 0 for a process exec'd into a running
+		 * container: the first notification is checked instead.  */
+		if (r->ino && !nsent_serves(c->nse, r->ino)) {
+			snprintf(err, errlen,
+				 "container %s: pid %d is in kernel IPC namespace %llu, which namespace %s does not "
+				 "serve: refused (another container with the same id?)",
+				 r->id, (int)r->pid, (unsigned long long)r->ino, c->nse->key);
+			return -EPERM;
+		}
+		*ep = c->nse;
+		return 0;
+	}
+	if (!r->pid) {
+		snprintf(err, errlen, "container %s: no pid", r->id);
+		return -EINVAL;
+	}
+	char key[300];
+	if (r->name)
+		snprintf(key, sizeof(key), "name:%.250s", r->name);
+	else
+		snprintf(key, sizeof(key), "ipc:%llu", (unsigned long long)r->ino);
+	struct nsent *e = nsent_find(key);
+	if (e) {
+		if (nsent_add_inode(e, r->ino) < 0) {
+			snprintf(err, errlen, "container %s: out of memory", r->id);
+			return -ENOMEM;
+		}
+	} else {
+		struct ipcns_limits limits;
+		int ret = ipcns_limits_from_state(r->state, &limits, err, errlen);
 		if (ret < 0)
 			return ret;
-	}
-	/* A namespace whose worker is inside a call that does not end (its
-	 * container frozen in a shmat): refuse rather than stall the main
-	 * thread, which serves every other container too.  */
-	struct nsent *known = c ? c->nse : nsent_find(key);
-	if (known) {
-		if (!nsent_try_enter(known, REGISTER_WAIT_MS)) {
-			snprintf(err, errlen,
-				 "container %s: namespace %s is busy: a call of its containers has not ended for %d ms "
-				 "(is a container of it paused?)",
-				 id, known->key, REGISTER_WAIT_MS);
-			return -EBUSY;
+		e = nsent_new(key, &limits, r->ino);
+		if (!e) {
+			snprintf(err, errlen, "container %s: out of memory", r->id);
+			return -ENOMEM;
 		}
-		nsent_leave(known);
 	}
-	struct nsent *e = c ? c->nse : nsent_get(key, &limits, ino);
-	if (!e) {
-		snprintf(err, errlen, "container %s: out of memory", id);
-		return -ENOMEM;
-	}
-	if (c && ino) {
-		pthread_mutex_lock(&e->lock);
-		ipcns_host_add_inode(&e->host, ino);
-		pthread_mutex_unlock(&e->lock);
-	}
-	struct nfd_ent *ne = calloc(1, sizeof(*ne));
-	if (!ne) {
-		snprintf(err, errlen, "out of memory");
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->id = strdup(r->id))) {
+		free(c);
+		snprintf(err, errlen, "container %s: out of memory", r->id);
 		if (!e->refs)
 			nsent_wake(e); /* a new namespace without a notify fd */
 		return -ENOMEM;
 	}
-	bool new_container = !c;
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c || !(c->id = strdup(id))) {
-			free(c);
-			free(ne);
-			snprintf(err, errlen, "out of memory");
-			if (!e->refs)
-				nsent_wake(e);
-			return -ENOMEM;
-		}
-		c->pid = (pid_t)pid;
-		c->bundle = bundle ? strdup(bundle) : NULL;
-		c->nse = e;
-		c->created = (int64_t)time(NULL);
-		c->next = D.containers;
-		D.containers = c;
-		e->containers++;
-	}
+	c->pid = r->pid;
+	c->bundle = r->bundle ? strdup(r->bundle) : NULL;
+	c->nse = e;
+	c->created = (int64_t)time(NULL);
+	c->next = D.containers;
+	D.containers = c;
+	e->containers++;
+	nsent_names(e);
+	*cp = c;
+	*ep = e;
+	return 0;
+}
+
+/* The notify fd into the registry and to the namespace's worker;
+ * D.reg_lock held.  */
+static int reg_attach(const struct reg_request *r, struct container *c, int notify_fd)
+{
+	struct nfd_ent *ne = calloc(1, sizeof(*ne));
+	if (!ne)
+		return -ENOMEM;
+	struct nsent *e = c->nse;
 	c->nfds++;
 	e->refs++;
 	ne->ev.kind = EV_NFD;
 	ne->ev.fd = notify_fd;
 	ne->ct = c;
-	pthread_mutex_lock(&e->lock);
-	ipcns_nfd_init(&ne->nf, notify_fd, e->ns, &nfd_ops, ne);
-	if (new_container)
-		nsent_names(e);
-	pthread_mutex_unlock(&e->lock);
+	ne->ipc_ino = r->ino;
 	if (D.sync_wakeup && ipcns_seccomp_sync_wakeup(notify_fd) < 0)
 		D.sync_wakeup = false;
 	ne->next = D.nfds;
 	D.nfds = ne;
-	/* Into its worker's poll set.  */
-	pthread_mutex_lock(&e->lock);
-	ret = 0;
-	if (e->npnfds == e->cappnfds) {
-		size_t ncap = e->cappnfds ? e->cappnfds * 2 : 4;
-		struct nfd_ent **np = realloc(e->pnfds, ncap * sizeof(*np));
-		if (np) {
-			e->pnfds = np;
-			e->cappnfds = ncap;
-		} else {
-			ret = -ENOMEM;
-		}
-	}
-	if (ret == 0) {
-		e->pnfds[e->npnfds++] = ne;
-		__atomic_store_n(&e->nfd_gen, e->nfd_gen + 1, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&e->lock);
-	if (ret == 0)
-		nsent_wake(e);
+	nsent_post_nfd(e, ne);
+	return 0;
+}
+
+/* D.reg_lock held.  */
+static int register_container(json_t *msg, int notify_fd, char *err, size_t errlen)
+{
+	struct reg_request r;
+	struct container *c;
+	struct nsent *e;
+	int ret = reg_parse(msg, &r, err, errlen);
+	if (ret < 0)
+		return ret;
+	bool known = container_find(r.id) != NULL;
+	ret = reg_find_or_create(&r, &c, &e, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = reg_attach(&r, c, notify_fd);
 	if (ret < 0) {
-		snprintf(err, errlen, "out of memory");
-		D.nfds = ne->next;
-		free(ne);
-		container_put(c);
-		if (nsent_unref(e))
+		snprintf(err, errlen, "container %s: out of memory", r.id);
+		if (!known) {
+			c->nfds = 1;
+			container_put(c);
+		}
+		if (!e->refs)
 			nsent_wake(e); /* its worker frees it */
 		return ret;
 	}
-	dlog("container %s: %s pid %lld, namespace %s", id, new_container ? "registered," : "exec'd process,",
-	     (long long)pid, e->key);
+	dlog("container %s: %s pid %d, namespace %s", r.id, known ? "exec'd process," : "registered,", (int)r.pid,
+	     e->key);
 	return 0;
+}
+
+/* The peer is the host's: root, in the daemon's user and pid namespaces.
+ * A runtime runs there; a process of a container that got hold of the
+ * socket does not, whatever its uid inside.  */
+static bool peer_is_host(const struct ucred *cred)
+{
+	static const char *const kinds[] = { "user", "pid" };
+	if (cred->uid != 0 || cred->pid <= 0)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		char path[64];
+		struct stat ours, theirs;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)cred->pid, kinds[i]);
+		if (stat(path, &theirs) < 0)
+			return false;
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", kinds[i]);
+		if (stat(path, &ours) < 0 || ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+			return false;
+	}
+	return true;
 }
 
 /* One connection: a runtime's state message with the notify fd, or an
@@ -237,8 +264,8 @@ static void handle_connection(int cfd)
 {
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != 0) {
-		dlog("refused a connection from uid %d pid %d: only root may use ipcnsd", (int)cred.uid,
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || !peer_is_host(&cred)) {
+		dlog("refused a connection from uid %d pid %d: only root of the host may use ipcnsd", (int)cred.uid,
 		     (int)cred.pid);
 		return;
 	}
@@ -293,7 +320,7 @@ static void handle_connection(int cfd)
 		dlog("malformed message from pid %d: %s", (int)cred.pid, len ? jerr.text : "empty");
 	} else if (json_object_get(msg, "command")) {
 		pthread_mutex_lock(&D.reg_lock);
-		json_t *reply = ipcnsd_control(&D, msg);
+		json_t *reply = ipcnsd_control(msg);
 		pthread_mutex_unlock(&D.reg_lock);
 		char *out = json_dumps(reply, JSON_COMPACT);
 		if (out) {
@@ -373,6 +400,8 @@ static int open_socket(const char *path)
 }
 
 /* The main thread's tick: listen again if fds were short.  */
+static void listen_resume(void);
+
 static void main_tick(void)
 {
 	uint64_t n;
@@ -390,8 +419,7 @@ static void listen_pause(void)
 	dlog("out of file descriptors: not accepting connections until some are freed");
 }
 
-/* Any thread, when an fd was freed.  */
-void listen_resume(void)
+static void listen_resume(void)
 {
 	if (!__atomic_exchange_n(&D.listen_paused, false, __ATOMIC_ACQ_REL))
 		return;
@@ -426,19 +454,22 @@ static void handle_event(struct ev *ev)
 		}
 		break;
 	}
-	case EV_PROC:
-		/* Events no call asked for yet: exits of threads, forks and
-		 * execs of watched processes, into the inboxes.  */
-		cn_drain();
-		break;
 	case EV_TICK:
 		main_tick();
 		break;
+	case EV_WAKE: {
+		/* A worker freed fds.  */
+		uint64_t v;
+		if (read(D.wake_ev.fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			dlog("eventfd: %s", strerror(errno));
+		listen_resume();
+		break;
+	}
 	case EV_SIGNAL: {
 		struct signalfd_siginfo si;
 		if (read(D.sig_ev.fd, &si, sizeof(si)) == sizeof(si)) {
 			dlog("signal %d from pid %u: exiting", (int)si.ssi_signo, si.ssi_pid);
-			D.stop = true;
+			__atomic_store_n(&D.stop, true, __ATOMIC_RELEASE);
 		}
 		break;
 	}
@@ -503,6 +534,7 @@ int main(int argc, char **argv)
 	 * own.  */
 	mallopt(M_ARENA_MAX, 1);
 	D.socket_path = path;
+	D.started = mono_ns();
 	D.sync_wakeup = sync_wakeup;
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
 	int lfd = open_socket(path);
@@ -517,27 +549,21 @@ int main(int argc, char **argv)
 	sigaddset(&ss, SIGHUP);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	D.sig_ev = (struct ev){ EV_SIGNAL, signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK) };
+	D.wake_ev = (struct ev){ EV_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
 	struct itimerspec its = { .it_interval = { MAIN_TICK_SECONDS, 0 }, .it_value = { MAIN_TICK_SECONDS, 0 } };
 	timerfd_settime(D.tick_ev.fd, 0, &its, NULL);
 	if (D.tick_ev.fd < 0 || D.sig_ev.fd < 0 || ep_add(D.epfd, lfd, &D.listen_ev, EPOLLIN) < 0 ||
-	    ep_add(D.epfd, D.tick_ev.fd, &D.tick_ev, EPOLLIN) < 0 || ep_add(D.epfd, D.sig_ev.fd, &D.sig_ev, EPOLLIN) < 0) {
+	    ep_add(D.epfd, D.tick_ev.fd, &D.tick_ev, EPOLLIN) < 0 || ep_add(D.epfd, D.sig_ev.fd, &D.sig_ev, EPOLLIN) < 0 ||
+	    D.wake_ev.fd < 0 || ep_add(D.epfd, D.wake_ev.fd, &D.wake_ev, EPOLLIN) < 0) {
 		fprintf(stderr, "ipcnsd: setting up the event loop: %s\n", strerror(errno));
 		return 1;
 	}
-	D.proc_ev.fd = -1;
-	int pfd = open_proc_connector();
-	if (pfd < 0) {
-		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pfd));
-	} else {
-		D.proc_ev = (struct ev){ EV_PROC, pfd };
-		if (ep_add(D.epfd, pfd, &D.proc_ev, EPOLLIN) == 0) {
-			ipcns_tidcache_enable(true);
-			D.tracks_processes = true;
-		}
-	}
+	int pret = tracker_start();
+	if (pret < 0)
+		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pret));
 	dlog("listening on %s (pid %d)", path, (int)getpid());
 
-	while (!D.stop) {
+	while (!daemon_stopping()) {
 		struct epoll_event evs[16];
 		int n = epoll_wait(D.epfd, evs, 16, -1);
 		if (n < 0) {

@@ -2,9 +2,11 @@
 /* ipcnsd's namespaces and their worker threads: each namespace has a
  * thread that waits in poll(2) on its notify fds and its epoll fd (the
  * pidfds of its processes, its deadline timer, its tick, a wake-up
- * eventfd) and answers its containers' calls; the proc connector's fork,
- * exec and exit events reach it through its inbox.  The main thread
- * (main.c) registers containers into namespaces and answers operators.  */
+ * eventfd) and answers its containers' calls.  The tracker thread reads
+ * the proc connector; fork and exec events reach a worker through its
+ * namespace's inbox, new notify fds through its mailbox.  The main thread
+ * (main.c) registers containers into namespaces and answers operators; it
+ * never waits for a worker to register one.  */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/utsname.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +44,14 @@ void ep_del(int epfd, int fd)
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/* An fd was freed: the main thread may listen again.  */
+void main_wake(void)
+{
+	uint64_t one = 1;
+	if (write(D.wake_ev.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		dlog("waking the main thread: %s", strerror(errno));
+}
+
 void nsent_wake(struct nsent *e)
 {
 	uint64_t one = 1;
@@ -50,13 +61,6 @@ void nsent_wake(struct nsent *e)
 
 /* ---- Deadlines of parked calls: a min-heap and one timerfd per
  * namespace, under its lock.  */
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void heap_swap(struct nsent *e, size_t a, size_t b)
 {
@@ -167,20 +171,40 @@ static void timer_fired(struct nsent *e)
 	timer_rearm(e);
 }
 
-/* ---- Watched processes: a pidfd in the namespace's epoll, and the
- * daemon's tgid hash that the proc connector's fork and exec events are
- * matched against.  */
+/* ---- The tracker: the proc connector, read by its own thread (and by
+ * each worker before a batch, for the order of events), and the watched
+ * processes by tgid over all namespaces.  It never takes a namespace's
+ * lock or the registry's, so nothing a container does can keep it from
+ * draining the connector.  */
+static struct tracker {
+	/* The hash, each namespace's watches, inbox and mailbox.  */
+	pthread_mutex_t lock;
+	struct watch *whash[1024];
+	/* Reading the connector.  */
+	pthread_mutex_t cn_lock;
+	int fd;
+	/* The thread runs: every fork, exec and exit is seen (hosts'
+	 * tracks_processes point here; set before any namespace exists).  */
+	bool running;
+	/* Overruns so far (atomic): each worker compares it with the count
+	 * it last saw and then looks at its processes once.  */
+	uint64_t overruns;
+} T = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cn_lock = PTHREAD_MUTEX_INITIALIZER,
+	.fd = -1,
+};
 
 static unsigned int whash_of(pid_t tgid)
 {
-	return ((uint32_t)tgid * 2654435761u) % ARRAY_SIZE(D.whash);
+	return ((uint32_t)tgid * 2654435761u) % ARRAY_SIZE(T.whash);
 }
 
-/* With D.watch_lock held.  */
+/* With T.lock held.  */
 static void watch_unlink(struct watch *w)
 {
 	struct nsent *e = w->nse;
-	for (struct watch **pp = &D.whash[whash_of(w->tgid)]; *pp; pp = &(*pp)->hnext) {
+	for (struct watch **pp = &T.whash[whash_of(w->tgid)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == w) {
 			*pp = w->hnext;
 			break;
@@ -195,7 +219,7 @@ static void watch_unlink(struct watch *w)
 	e->nwatches--;
 }
 
-/* Link a watch of tgid into namespace e and the hash; D.watch_lock held.  */
+/* Link a watch of tgid into namespace e and the hash; T.lock held.  */
 static struct watch *watch_new_locked(struct nsent *e, pid_t tgid)
 {
 	struct watch *w = calloc(1, sizeof(*w));
@@ -208,8 +232,8 @@ static struct watch *watch_new_locked(struct nsent *e, pid_t tgid)
 	w->next = e->watches;
 	e->watches = w;
 	e->nwatches++;
-	w->hnext = D.whash[whash_of(tgid)];
-	D.whash[whash_of(tgid)] = w;
+	w->hnext = T.whash[whash_of(tgid)];
+	T.whash[whash_of(tgid)] = w;
 	return w;
 }
 
@@ -226,10 +250,10 @@ static struct watch *watch_find_locked(struct nsent *e, pid_t tgid)
 static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 {
 	struct nsent *e = h->owner;
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	struct watch *w = watch_find_locked(e, tgid);
 	bool armed = w && w->ev.fd >= 0;
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 	if (armed)
 		return 0;
 	/* Only this namespace's lock holder arms its watches, and only it
@@ -237,9 +261,9 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 	int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
 	if (fd < 0)
 		return -errno;
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	if (!w && !(w = watch_new_locked(e, tgid))) {
-		pthread_mutex_unlock(&D.watch_lock);
+		pthread_mutex_unlock(&T.lock);
 		close(fd);
 		return -ENOMEM;
 	}
@@ -253,7 +277,7 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 		free(w);
 		close(fd);
 	}
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 	return ret;
 }
 
@@ -261,9 +285,9 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 static void pidfd_fired(struct watch *w)
 {
 	struct nsent *e = w->nse;
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	watch_unlink(w);
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 	pid_t tgid = w->tgid;
 	ep_del(e->epfd, w->ev.fd);
 	close(w->ev.fd);
@@ -278,7 +302,7 @@ static void pidfd_fired(struct watch *w)
  * events for a namespace wait in its inbox until its lock holder applies
  * them, before the calls: Linux's order.  */
 
-int open_proc_connector(void)
+static int open_proc_connector(void)
 {
 	int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
 	if (s < 0)
@@ -348,7 +372,7 @@ static bool child_as_forked(pid_t pid)
 	return flags & 0x40; /* PF_FORKNOEXEC */
 }
 
-/* Queue the event for every namespace watching tgid; D.watch_lock held.
+/* Queue the event for every namespace watching tgid; T.lock held.
  * Only what costs no system call is done here, whichever thread drains
  * the connector: the checks of a fork are made by the namespace's own
  * worker when it applies the event.  A forked child is watched at once,
@@ -356,7 +380,7 @@ static bool child_as_forked(pid_t pid)
  * queued too.  */
 static void pevent_post(bool fork, pid_t tgid, pid_t child)
 {
-	for (struct watch *w = D.whash[whash_of(tgid)]; w; w = w->hnext) {
+	for (struct watch *w = T.whash[whash_of(tgid)]; w; w = w->hnext) {
 		if (w->tgid != tgid)
 			continue;
 		struct nsent *e = w->nse;
@@ -375,37 +399,39 @@ static void pevent_post(bool fork, pid_t tgid, pid_t child)
 
 static void proc_fork(pid_t parent, pid_t child)
 {
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	pevent_post(true, parent, child);
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 }
 
 static void proc_exec(pid_t tgid)
 {
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	pevent_post(false, tgid, 0);
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 }
 
 /* Read everything the proc connector has queued.  */
-void cn_drain(void)
+static void cn_drain(void)
 {
-	if (D.proc_ev.fd < 0)
+	if (T.fd < 0)
 		return;
 	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
-	pthread_mutex_lock(&D.cn_lock);
+	pthread_mutex_lock(&T.cn_lock);
 	for (;;) {
-		ssize_t n = recv(D.proc_ev.fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = recv(T.fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == ENOBUFS) {
-				/* Events were lost: the next look at the maps
-				 * puts the counts right; cached tids may be
-				 * stale.  */
-				dlog("proc connector overrun: fork/exec events lost");
+				/* Events were lost: cached tids may be stale, and
+				 * a fork of a holder may have been missed.  Every
+				 * namespace with attached segments looks at its
+				 * processes once, in its own worker, then trusts
+				 * the events again.  */
+				uint64_t k = __atomic_add_fetch(&T.overruns, 1, __ATOMIC_ACQ_REL);
+				dlog("proc connector overrun (%llu so far): fork/exec events lost; each namespace "
+				     "looks at its processes once",
+				     (unsigned long long)k);
 				ipcns_tidcache_flush();
-				/* Children may have been missed: look at all of
-				 * /proc for every namespace from now on.  */
-				__atomic_store_n(&D.tracks_processes, false, __ATOMIC_RELAXED);
 				continue;
 			}
 			break;
@@ -432,7 +458,7 @@ void cn_drain(void)
 			}
 		}
 	}
-	pthread_mutex_unlock(&D.cn_lock);
+	pthread_mutex_unlock(&T.cn_lock);
 }
 
 /* A fork of a watched parent, by its namespace's lock holder.  */
@@ -445,23 +471,23 @@ static void fork_apply(struct nsent *e, pid_t parent, pid_t child)
 	if (child_as_forked(child) && syscall(SYS_kcmp, parent, child, KCMP_VM, 0, 0) != 0)
 		ipcns_ns_process_fork(e->ns, parent, child);
 	/* Still without a pidfd: the core did not need its exit.  */
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	struct watch *w = watch_find_locked(e, child);
 	if (w && w->ev.fd < 0) {
 		watch_unlink(w);
 		free(w);
 	}
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 }
 
 /* Apply the namespace's pending fork and exec events; its lock held.  */
 static void inbox_apply(struct nsent *e)
 {
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	struct pevent *pe = e->inbox;
 	e->inbox = NULL;
 	e->inbox_tail = &e->inbox;
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 	while (pe) {
 		struct pevent *next = pe->next;
 		if (pe->fork)
@@ -473,13 +499,77 @@ static void inbox_apply(struct nsent *e)
 	}
 }
 
-void nsent_enter(struct nsent *e)
+static const struct ipcns_nfd_ops nfd_ops;
+
+/* The new notify fds in the mailbox join the worker's set; the worker,
+ * its namespace's lock held.  True when the set changed.  */
+static bool mail_apply(struct nsent *e)
+{
+	pthread_mutex_lock(&T.lock);
+	struct nfd_ent *ne = e->mail;
+	e->mail = NULL;
+	pthread_mutex_unlock(&T.lock);
+	bool any = ne != NULL;
+	while (ne) {
+		struct nfd_ent *next = ne->nsnext;
+		ipcns_nfd_init(&ne->nf, ne->ev.fd, e->ns, &nfd_ops, ne);
+		/* Only a hint for the scans until its first call proves it;
+		 * a failure (no memory) leaves the process to the checks of
+		 * its first notification.  */
+		if (ne->ipc_ino && ipcns_host_add_inode(&e->host, ne->ipc_ino) < 0)
+			dlog("namespace %s: out of memory recording an IPC namespace", e->key);
+		ne->nsnext = e->nfds;
+		e->nfds = ne;
+		ne = next;
+	}
+	return any;
+}
+
+/* The worker: take its namespace for a batch.  Fork and exec events
+ * queued before these calls are applied first, so that a call made after
+ * a child's fork or exec sees its effect, as in Linux: the connector
+ * drained, the inbox applied; after an overrun of the connector, one look
+ * at every process of the namespace.  True when the set of notify fds
+ * changed.  */
+static bool worker_enter(struct nsent *e, uint64_t *seen_overruns)
 {
 	cn_drain();
 	pthread_mutex_lock(&e->lock);
+	__atomic_store_n(&e->batch_since, mono_ns(), __ATOMIC_RELEASE);
 	inbox_apply(e);
+	uint64_t k = __atomic_load_n(&T.overruns, __ATOMIC_ACQUIRE);
+	if (k != *seen_overruns) {
+		*seen_overruns = k;
+		ipcns_ns_shm_reap(e->ns);
+		pthread_mutex_lock(&e->info_lock);
+		e->info.rescans++;
+		pthread_mutex_unlock(&e->info_lock);
+	}
+	return mail_apply(e);
 }
 
+/* Publish what the operator reads, and leave.  */
+static void worker_leave(struct nsent *e, uint64_t calls)
+{
+	struct ipcns_usage u;
+	ipcns_ns_usage(e->ns, &u);
+	pthread_mutex_lock(&e->info_lock);
+	e->info.usage = u;
+	e->info.calls += calls;
+	e->info.updated = mono_ns();
+	pthread_mutex_unlock(&e->info_lock);
+	__atomic_store_n(&e->batch_since, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void nsent_info_get(struct nsent *e, struct nsent_info *out)
+{
+	pthread_mutex_lock(&e->info_lock);
+	*out = e->info;
+	pthread_mutex_unlock(&e->info_lock);
+}
+
+/* An operator's request (the main thread), with a timeout.  */
 bool nsent_try_enter(struct nsent *e, int ms)
 {
 	struct timespec ts;
@@ -515,17 +605,60 @@ struct nsent *nsent_find(const char *key)
 static void host_limit_hit(struct ipcns_host *h, const char *what)
 {
 	struct nsent *e = h->owner;
-	dlog("namespace %s (container %s): %s", e->key, e->names, what);
+	char names[sizeof(e->info.names)];
+	pthread_mutex_lock(&e->info_lock);
+	memcpy(names, e->info.names, sizeof(names));
+	pthread_mutex_unlock(&e->info_lock);
+	dlog("namespace %s (container %s): %s", e->key, names, what);
 }
 
-/* Its containers' names for the log; D.reg_lock and e->lock held.  */
+/* Its containers' names for the log; D.reg_lock held.  */
 void nsent_names(struct nsent *e)
 {
+	char names[sizeof(e->info.names)];
 	size_t off = 0;
-	e->names[0] = '\0';
+	names[0] = '\0';
 	for (struct container *c = D.containers; c; c = c->next)
-		if (c->nse == e && off < sizeof(e->names) - 2)
-			off += (size_t)snprintf(e->names + off, sizeof(e->names) - off, "%s%s", off ? "," : "", c->id);
+		if (c->nse == e && off < sizeof(names) - 2)
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", off ? "," : "", c->id);
+	pthread_mutex_lock(&e->info_lock);
+	memcpy(e->info.names, names, sizeof(names));
+	pthread_mutex_unlock(&e->info_lock);
+}
+
+bool nsent_serves(const struct nsent *e, ino_t ino)
+{
+	for (size_t i = 0; i < e->ninodes; i++)
+		if (e->inodes[i] == ino)
+			return true;
+	return false;
+}
+
+/* D.reg_lock held: the registry's list; the worker learns of it with the
+ * notify fd that brings it.  */
+int nsent_add_inode(struct nsent *e, ino_t ino)
+{
+	if (nsent_serves(e, ino))
+		return 0;
+	if (e->ninodes == e->capinodes) {
+		size_t ncap = e->capinodes ? e->capinodes * 2 : 2;
+		ino_t *n = realloc(e->inodes, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		e->inodes = n;
+		e->capinodes = ncap;
+	}
+	e->inodes[e->ninodes++] = ino;
+	return 0;
+}
+
+void nsent_post_nfd(struct nsent *e, struct nfd_ent *ne)
+{
+	pthread_mutex_lock(&T.lock);
+	ne->nsnext = e->mail;
+	e->mail = ne;
+	pthread_mutex_unlock(&T.lock);
+	nsent_wake(e);
 }
 
 static void *worker(void *arg);
@@ -538,7 +671,7 @@ void nsent_destroy(struct nsent *e)
 	pthread_mutex_lock(&e->lock);
 	ipcns_ns_usage(e->ns, &u);
 	ipcns_ns_free(e->ns);
-	pthread_mutex_lock(&D.watch_lock);
+	pthread_mutex_lock(&T.lock);
 	while (e->watches) {
 		struct watch *w = e->watches;
 		watch_unlink(w);
@@ -551,7 +684,7 @@ void nsent_destroy(struct nsent *e)
 		e->inbox = pe->next;
 		free(pe);
 	}
-	pthread_mutex_unlock(&D.watch_lock);
+	pthread_mutex_unlock(&T.lock);
 	pthread_mutex_unlock(&e->lock);
 	dlog("namespace %s released (%u segments, %u semaphore sets, %u queues freed)", e->key, u.shm_ids,
 	     u.sem_ids, u.msg_ids);
@@ -564,29 +697,22 @@ void nsent_destroy(struct nsent *e)
 	if (e->tick_ev.fd >= 0)
 		close(e->tick_ev.fd);
 	free(e->heap);
-	free(e->pnfds);
+	free(e->inodes);
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->info_lock);
 	ipcns_host_free(&e->host);
 	free(e->key);
 	free(e);
 }
 
-/* D.reg_lock held.  */
-struct nsent *nsent_get(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino)
+/* A new namespace and its worker; D.reg_lock held.  */
+struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino)
 {
-	struct nsent *e = nsent_find(key);
-	if (e) {
-		if (ipc_ino) {
-			pthread_mutex_lock(&e->lock);
-			ipcns_host_add_inode(&e->host, ipc_ino);
-			pthread_mutex_unlock(&e->lock);
-		}
-		return e;
-	}
-	e = calloc(1, sizeof(*e));
+	struct nsent *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->info_lock, NULL);
 	e->inbox_tail = &e->inbox;
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->wake_ev = (struct ev){ EV_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
@@ -596,10 +722,10 @@ struct nsent *nsent_get(const char *key, const struct ipcns_limits *limits, ino_
 	e->host.owner = e;
 	e->host.watch_exit = host_watch_exit;
 	e->host.limit_hit = host_limit_hit;
-	e->host.tracks_processes = &D.tracks_processes;
+	e->host.tracks_processes = &T.running;
 	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
 	if (!e->key || e->epfd < 0 || e->wake_ev.fd < 0 || e->timer_ev.fd < 0 || e->tick_ev.fd < 0 ||
-	    (ipc_ino && ipcns_host_add_inode(&e->host, ipc_ino) < 0) ||
+	    (ipc_ino && (ipcns_host_add_inode(&e->host, ipc_ino) < 0 || nsent_add_inode(e, ipc_ino) < 0)) ||
 	    timerfd_settime(e->tick_ev.fd, 0, &its, NULL) < 0 ||
 	    ep_add(e->epfd, e->wake_ev.fd, &e->wake_ev, EPOLLIN) < 0 ||
 	    ep_add(e->epfd, e->timer_ev.fd, &e->timer_ev, EPOLLIN) < 0 ||
@@ -636,7 +762,9 @@ fail:
 		if (*fd >= 0)
 			close(*fd);
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->info_lock);
 	ipcns_host_free(&e->host);
+	free(e->inodes);
 	free(e->key);
 	free(e);
 	return NULL;
@@ -672,7 +800,7 @@ static void nfd_log(struct ipcns_nfd *nf, const char *msg)
 	dlog("container %s: %s", ne->ct->id, msg);
 }
 
-const struct ipcns_nfd_ops nfd_ops = {
+static const struct ipcns_nfd_ops nfd_ops = {
 	.watch_exit = nfd_watch_exit,
 	.arm_timer = nfd_arm_timer,
 	.disarm_timer = nfd_disarm_timer,
@@ -696,9 +824,7 @@ void container_put(struct container *c)
 	free(c->id);
 	free(c->bundle);
 	free(c);
-	pthread_mutex_lock(&e->lock);
 	nsent_names(e);
-	pthread_mutex_unlock(&e->lock);
 }
 
 /* The worker (its namespace's lock not held) or the main thread at exit:
@@ -708,18 +834,28 @@ bool nfd_close(struct nfd_ent *ne)
 	struct nsent *e = ne->ct->nse;
 	pthread_mutex_lock(&D.reg_lock);
 	pthread_mutex_lock(&e->lock);
-	for (size_t i = 0; i < e->npnfds; i++) {
-		if (e->pnfds[i] == ne) {
-			e->pnfds[i] = e->pnfds[--e->npnfds];
-			__atomic_store_n(&e->nfd_gen, e->nfd_gen + 1, __ATOMIC_RELEASE);
+	for (struct nfd_ent **pp = &e->nfds; *pp; pp = &(*pp)->nsnext) {
+		if (*pp == ne) {
+			*pp = ne->nsnext;
 			break;
 		}
 	}
-	ipcns_nfd_hangup(&ne->nf);
-	if (ne->nf.nwaiters)
-		dlog("container %s: %d parked calls outlived their notify fd", ne->ct->id, ne->nf.nwaiters);
+	pthread_mutex_lock(&T.lock);
+	for (struct nfd_ent **pp = &e->mail; *pp; pp = &(*pp)->nsnext) {
+		if (*pp == ne) {
+			*pp = ne->nsnext;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&T.lock);
+	/* One still in the mailbox at the shutdown was never the worker's.  */
+	if (ne->nf.ns) {
+		ipcns_nfd_hangup(&ne->nf);
+		if (ne->nf.nwaiters)
+			dlog("container %s: %d parked calls outlived their notify fd", ne->ct->id, ne->nf.nwaiters);
+	}
 	pthread_mutex_unlock(&e->lock);
-	close(ne->nf.fd);
+	close(ne->ev.fd);
 	for (struct nfd_ent **pp = &D.nfds; *pp; pp = &(*pp)->next) {
 		if (*pp == ne) {
 			*pp = ne->next;
@@ -733,7 +869,7 @@ bool nfd_close(struct nfd_ent *ne)
 	/* A namespace's last fd: listen again once its memfds are closed
 	 * too (nsent_destroy), so that a waiting runtime finds room.  */
 	if (!last)
-		listen_resume();
+		main_wake();
 	return last;
 }
 
@@ -759,19 +895,63 @@ static void tick(struct nsent *e)
 
 #define WORKER_BATCH 64
 
-/* Handle one notify fd's event; the namespace's lock held.  True when it
- * hung up (the caller closes it after the batch).  */
-static bool nfd_ready(struct nfd_ent *ne, bool in, bool hup)
+/* The first notification on a notify fd: its sender must be in the
+ * kernel IPC namespace of the pid the runtime registered, or, when the
+ * runtime gave none (crun's exec), in one the namespace serves.  A notify
+ * fd whose processes are elsewhere was steered into this namespace (a
+ * reused container id, a wrong pid): it is dropped, and its processes'
+ * calls fail with ENOSYS as if no listener were there.  */
+static bool nfd_first_call_ok(struct nsent *e, struct nfd_ent *ne, const struct seccomp_notif *req)
 {
-	if (in) {
-		int ret = ipcns_nfd_handle_one(&ne->nf);
-		if (ret == -ENOTCONN)
-			return true;
-		if (ret < 0 && ret != -EAGAIN)
-			dlog("container %s: answering a call failed: %s", ne->ct->id, strerror(-ret));
+	ino_t ino;
+	int ret = ipcns_proc_ipc_inode((pid_t)req->pid, &ino);
+	/* The notification still pending proves the pid was its sender's
+	 * when the inode was read.  */
+	if (ret == 0 && ipcns_seccomp_id_valid(ne->ev.fd, req->id) < 0)
+		return true; /* gone: nothing to check, nothing to answer */
+	if (ret < 0) {
+		dlog("container %s: cannot read the IPC namespace of pid %u: %s; its notify fd is dropped",
+		     ne->ct->id, req->pid, strerror(-ret));
 		return false;
 	}
-	return hup;
+	bool ok = ne->ipc_ino ? ino == ne->ipc_ino : false;
+	for (size_t i = 0; !ok && !ne->ipc_ino && i < e->host.n_inodes; i++)
+		ok = e->host.ipc_inodes[i] == ino;
+	if (!ok)
+		dlog("container %s: pid %u calls from kernel IPC namespace %llu, which namespace %s was not given "
+		     "for it: its notify fd is dropped",
+		     ne->ct->id, req->pid, (unsigned long long)ino, e->key);
+	return ok;
+}
+
+/* Handle one notify fd's event; the namespace's lock held.  True when it
+ * hung up or is dropped (the caller closes it after the batch).  */
+static bool nfd_ready(struct nsent *e, struct nfd_ent *ne, bool in, bool hup, uint64_t *calls)
+{
+	if (!in)
+		return hup;
+	int ret;
+	if (!ne->verified) {
+		struct seccomp_notif req;
+		ret = ipcns_seccomp_recv(ne->ev.fd, &req);
+		if (ret == -ENOENT || ret == -EINTR || ret == -EAGAIN)
+			return false;
+		if (ret < 0)
+			return true;
+		if (!nfd_first_call_ok(e, ne, &req))
+			return true;
+		ne->verified = true;
+		ret = ipcns_nfd_handle(&ne->nf, &req);
+	} else {
+		ret = ipcns_nfd_handle_one(&ne->nf);
+		if (ret == -ENOTCONN)
+			return true;
+	}
+	if (ret != -EAGAIN)
+		(*calls)++;
+	if (ret < 0 && ret != -EAGAIN)
+		dlog("container %s: answering a call failed: %s", ne->ct->id, strerror(-ret));
+	return false;
 }
 
 /* The worker waits in poll(2) on its notify fds themselves and on its
@@ -788,14 +968,18 @@ static void *worker(void *arg)
 	bool free_it = false;
 	struct pollfd *pf = NULL;
 	struct nfd_ent **pne = NULL;
-	size_t npf = 0, cappf = 0;
-	unsigned int seen_gen = 0;
-	bool built = false;
-	while (!D.stop) {
-		if (!built || __atomic_load_n(&e->nfd_gen, __ATOMIC_ACQUIRE) != seen_gen) {
-			pthread_mutex_lock(&e->lock);
-			if (e->npnfds + 1 > cappf) {
-				size_t ncap = e->npnfds + 9;
+	size_t npf = 1, cappf = 0;
+	uint64_t seen_overruns = __atomic_load_n(&T.overruns, __ATOMIC_ACQUIRE);
+	/* The set of notify fds changed: rebuild the poll set (the worker's
+	 * own arrays, only it changes e->nfds).  */
+	bool dirty = true;
+	while (!daemon_stopping()) {
+		if (dirty) {
+			size_t n = 0;
+			for (struct nfd_ent *ne = e->nfds; ne; ne = ne->nsnext)
+				n++;
+			if (n + 1 > cappf) {
+				size_t ncap = n + 9;
 				struct pollfd *npfa = realloc(pf, ncap * sizeof(*npfa));
 				if (npfa)
 					pf = npfa;
@@ -805,24 +989,20 @@ static void *worker(void *arg)
 				if (npfa && nne)
 					cappf = ncap;
 			}
-			if (e->npnfds + 1 <= cappf) {
-				pf[0] = (struct pollfd){ .fd = e->epfd, .events = POLLIN };
-				for (size_t i = 0; i < e->npnfds; i++) {
-					pne[i] = e->pnfds[i];
-					pf[i + 1] = (struct pollfd){ .fd = pne[i]->nf.fd, .events = POLLIN };
-				}
-				npf = e->npnfds + 1;
-				seen_gen = e->nfd_gen;
-				built = true;
-			}
-			pthread_mutex_unlock(&e->lock);
-			if (!built) {
+			if (n + 1 > cappf) {
 				/* Out of memory for the poll set: try again
 				 * shortly rather than serve no fd.  */
 				dlog("namespace %s: out of memory for its poll set", e->key);
 				usleep(10000);
 				continue;
 			}
+			pf[0] = (struct pollfd){ .fd = e->epfd, .events = POLLIN };
+			npf = 1;
+			for (struct nfd_ent *ne = e->nfds; ne; ne = ne->nsnext) {
+				pne[npf - 1] = ne;
+				pf[npf++] = (struct pollfd){ .fd = ne->ev.fd, .events = POLLIN };
+			}
+			dirty = false;
 		}
 		if (poll(pf, npf, -1) < 0) {
 			if (errno == EINTR)
@@ -838,14 +1018,11 @@ static void *worker(void *arg)
 				n = 0;
 		}
 		size_t nhung = 0;
-		struct nfd_ent **hung = NULL;
 		bool woken = false;
-		/* Fork, exec and exit events queued before these calls are
-		 * taken first, so that a call made after a child's exit or
-		 * fork sees its effect, as in Linux: the connector drained
-		 * and the namespace's inbox applied, then the pidfds and
-		 * timers, then the notifications.  */
-		nsent_enter(e);
+		uint64_t calls = 0;
+		/* Process events first, then the pidfds and timers, then the
+		 * notifications.  */
+		bool grown = worker_enter(e, &seen_overruns);
 		for (int i = 0; i < n; i++) {
 			struct ev *ev = evs[i].data.ptr;
 			switch (ev->kind) {
@@ -874,21 +1051,21 @@ static void *worker(void *arg)
 			short re = pf[i].revents;
 			if (!re)
 				continue;
-			if (nfd_ready(pne[i - 1], re & POLLIN, re & (POLLHUP | POLLERR | POLLNVAL))) {
-				/* Reuse pf's slot as the list of hung fds.  */
-				if (!hung)
-					hung = &pne[0];
-				pne[nhung++] = pne[i - 1];
-			}
+			/* pne doubles as the list of the batch's hung fds: its
+			 * slot i - 1 is read before slot nhung <= i - 1 is
+			 * written.  */
+			struct nfd_ent *ne = pne[i - 1];
+			if (nfd_ready(e, ne, re & POLLIN, re & (POLLHUP | POLLERR | POLLNVAL), &calls))
+				pne[nhung++] = ne;
 		}
-		nsent_leave(e);
+		worker_leave(e, calls);
 		/* Only a notify fd's own hang-up frees its entry, and the poll
 		 * set is rebuilt before the next poll.  */
 		for (size_t i = 0; i < nhung; i++)
-			if (nfd_close(hung[i]))
+			if (nfd_close(pne[i]))
 				free_it = true;
-		if (nhung)
-			built = false;
+		if (nhung || grown)
+			dirty = true;
 		if (woken && !free_it) {
 			/* A registration that failed may have left the
 			 * namespace without a notify fd.  */
@@ -906,11 +1083,61 @@ static void *worker(void *arg)
 	free(pne);
 	if (free_it) {
 		nsent_destroy(e);
-		listen_resume();
+		main_wake();
 	}
 	pthread_mutex_lock(&D.workers_lock);
 	D.nworkers--;
 	pthread_cond_broadcast(&D.workers_cond);
 	pthread_mutex_unlock(&D.workers_lock);
 	return NULL;
+}
+
+/* ---- The tracker's thread.  */
+
+static void *tracker(void *arg)
+{
+	(void)arg;
+	struct pollfd pfd = { .fd = T.fd, .events = POLLIN };
+	while (!daemon_stopping()) {
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) {
+			dlog("proc connector: poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd.revents & (POLLIN | POLLERR))
+			cn_drain();
+	}
+	return NULL;
+}
+
+int tracker_start(void)
+{
+	int fd = open_proc_connector();
+	if (fd < 0)
+		return fd;
+	T.fd = fd;
+	pthread_attr_t attr;
+	pthread_t th;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int err = pthread_create(&th, &attr, tracker, NULL);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		close(fd);
+		T.fd = -1;
+		return -err;
+	}
+	ipcns_tidcache_enable(true);
+	T.running = true;
+	return 0;
+}
+
+bool tracker_running(void)
+{
+	return T.running;
+}
+
+uint64_t tracker_overruns(void)
+{
+	return __atomic_load_n(&T.overruns, __ATOMIC_ACQUIRE);
 }

@@ -252,7 +252,9 @@ fd_hog() {
 	ns=$(ns_of_pid "$pid")
 	for i in $(seq 10); do
 		rt runc pause "$(cid runc frozen)"
-		sleep 0.2
+		# ps reports a namespace busy once its worker has been in one
+		# batch of calls for a second.
+		sleep 1.1
 		out=$(timeout 10 "$IT_QUERY" "$IPCNS_SOCKET" '{"command":"ps"}') || fail "ps did not answer with $ns paused"
 		if jq -e --arg k "$ns" '.namespaces[] | select(.namespace == $k) | .busy' <<<"$out" >/dev/null; then
 			busy=$((busy + 1))
@@ -276,4 +278,81 @@ fd_hog() {
 	assert_success
 	kill_ct runc frozen "$ns"
 	wait_for 10 no_tracees || fail "ipcnsd still traces a thread"
+}
+
+# pause_mid_call RT NAME: pause the container until ps shows its namespace
+# busy (ipcnsd caught inside one of its calls); fails after 20 tries.
+pause_mid_call() {
+	local i ns=$3
+	for i in $(seq 20); do
+		rt "$1" pause "$(cid "$1" "$2")"
+		sleep 1.1
+		if ps_ns "$ns" | jq -e '.busy' >/dev/null; then
+			return 0
+		fi
+		rt "$1" resume "$(cid "$1" "$2")"
+		sleep 0.1
+	done
+	return 1
+}
+
+# Issue 11 hole 11: registration never waits for a namespace's worker.
+# Before, a container joining a namespace whose worker was stuck in a
+# frozen container's shmat was refused after 5 s ("busy"), and the main
+# thread, serving every registration and operator, waited those 5 s (and
+# could wedge for good between the timed check and an untimed lock).  Now
+# its notify fd goes to the worker's mailbox: the registration is
+# immediate and the joiner is served once the namespace's worker is back.
+@test "runc: a container joining a namespace whose worker is stuck in a paused container's call registers at once" {
+	need_runtime runc
+	local pid ns
+	ct_start runc frozen "$HOSTILE" storm 4
+	wait_out runc frozen "^STORM" 20
+	pid=$(ct_pid runc frozen)
+	ns=$(ns_of_pid "$pid")
+	pause_mid_call runc frozen "$ns" || skip "20 pauses never caught ipcnsd inside a call of the container"
+	# Joins the frozen container's kernel IPC namespace, so its namespace.
+	BUNDLE_IPC_PATH=/proc/$pid/ns/ipc ct_start runc joiner "$HOSTILE" victim 50
+	# Another namespace starts and is served meanwhile.
+	run victim_ms runc other 50
+	assert_success
+	rt runc resume "$(cid runc frozen)"
+	run ct_wait runc joiner 60
+	assert_output 0
+	run cat "$(bdir joiner)/out"
+	assert_output --partial "VICTIM n=50"
+	run grep -c "namespace $ns is busy" "$IPCNSD_LOG"
+	assert_output 0
+	kill_ct runc frozen "$ns"
+}
+
+# Issue 11 hole 10: a registration reusing the id of a running container
+# (another runtime root allows it) from another kernel IPC namespace is
+# refused; before, it joined that container's namespace and its calls
+# reached (and removed) the other container's objects.
+@test "runc: a container reusing another container's id does not join its namespace" {
+	need_runtime runc
+	local pid ns id rc=0
+	ct_start runc a "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out runc a "^HELD"
+	pid=$(ct_pid runc a)
+	ns=$(ns_of_pid "$pid")
+	id=$(cid runc a)
+	make_bundle b "$HOSTILE" probe "$CT_XCHG/ids"
+	# Its own cgroup: the default path is the id, which is A's.
+	jq --arg cg "/ipcns-it-other-$IT_TAG" '.linux.cgroupsPath = $cg' "$(bdir b)/config.json" >"$BATS_TEST_TMPDIR/c.json"
+	mv "$BATS_TEST_TMPDIR/c.json" "$(bdir b)/config.json"
+	mkdir -p "$IT_DIR/runc-other"
+	IPCNS_RUNTIME=runc timeout "$IT_TIMEOUT" "$IT_SHIM" --root "$IT_DIR/runc-other" run -b "$(bdir b)" "$id" \
+		</dev/null >"$BATS_TEST_TMPDIR/b.out" 2>&1 || rc=$?
+	runc --root "$IT_DIR/runc-other" delete -f "$id" >/dev/null 2>&1 || true
+	cat "$BATS_TEST_TMPDIR/b.out"
+	# A's objects are intact: B's IPC_RMIDs did not reach them.
+	run ps_ns "$ns"
+	run jq -c '[.usage.shm_ids, .usage.sem_ids, .usage.msg_ids, .usage.msg_count, (.containers | length)]' <<<"$output"
+	assert_output '[1,1,1,1,1]'
+	run grep -E "container $id: pid [0-9]+ is in kernel IPC namespace [0-9]+, which namespace $ns does not serve" "$IPCNSD_LOG"
+	assert_success
+	run grep -c "shmctl(their shm id, IPC_STAT) = 0" "$BATS_TEST_TMPDIR/b.out"
+	assert_output 0
 }
