@@ -58,6 +58,8 @@ int ipcns_idr_alloc_from(struct ipcns_idr *idr, void *p, int start);
  * after the last one handed out plus one, wrapping to 0.  */
 int ipcns_idr_alloc_cyclic(struct ipcns_idr *idr, void *p, int end);
 void *ipcns_idr_find(const struct ipcns_idr *idr, int idx);
+/* Store p at index idx: 0, -EEXIST when it is taken, -EINVAL, -ENOMEM.  */
+int ipcns_idr_insert(struct ipcns_idr *idr, int idx, void *p);
 void ipcns_idr_remove(struct ipcns_idr *idr, int idx);
 /* The first used index >= idx, or -1.  */
 int ipcns_idr_next(const struct ipcns_idr *idr, int idx);
@@ -107,8 +109,15 @@ struct ipcns_perm *ipcns_ids_obtain_idx(const struct ipcns_ids *ids, int id);
 int ipcns_ids_obtain_check(const struct ipcns_ids *ids, int id, struct ipcns_perm **out);
 /* ipc_get_maxidx.  */
 int ipcns_ids_maxidx(const struct ipcns_ids *ids);
+/* Put back a saved object at the index of its id (state image).  */
+int ipcns_ids_restore(struct ipcns_ids *ids, struct ipcns_perm *p);
 
 /* ---- The namespace.  */
+struct ipcns_uid_count {
+	uid_t uid;
+	uint32_t count;
+};
+
 struct ipcns_shm_state;
 struct ipcns_sem_state;
 struct ipcns_msg_state;

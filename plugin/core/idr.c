@@ -113,6 +113,16 @@ static int idr_store(struct ipcns_idr *idr, int idx, void *p)
 	return idx;
 }
 
+int ipcns_idr_insert(struct ipcns_idr *idr, int idx, void *p)
+{
+	if (idx < 0 || idx >= IPCNS_IPCMNI)
+		return -EINVAL;
+	if (ipcns_idr_find(idr, idx))
+		return -EEXIST;
+	int ret = idr_store(idr, idx, p);
+	return ret < 0 ? ret : 0;
+}
+
 int ipcns_idr_alloc(struct ipcns_idr *idr, void *p, int limit)
 {
 	if (limit > IPCNS_IPCMNI)
@@ -387,4 +397,35 @@ int ipcns_ids_maxidx(const struct ipcns_ids *ids)
 	if (ids->in_use == IPCNS_IPCMNI)
 		return IPCNS_IPCMNI - 1;
 	return ids->max_idx;
+}
+
+/* Put back an object that was saved with its id (the state image): at the
+ * index of p->id, its key hashed.  The table's seq, last_idx and cyclic
+ * position are the caller's to restore.  -EEXIST when the index or the key
+ * is taken, -EINVAL for an id out of range.  */
+int ipcns_ids_restore(struct ipcns_ids *ids, struct ipcns_perm *p)
+{
+	int idx = p->id % IPCNS_SEQ_MULTIPLIER;
+
+	if (p->id < 0)
+		return -EINVAL;
+	if (ipcns_idr_find(&ids->idr, idx) || (p->key != 0 && ipcns_ids_find_key(ids, p->key)))
+		return -EEXIST;
+	if (p->key != 0) {
+		int ret = hash_insert(ids, p);
+		if (ret < 0)
+			return ret;
+	}
+	int ret = idr_store(&ids->idr, idx, p);
+	if (ret < 0) {
+		if (p->key != 0)
+			hash_remove(ids, p);
+		return ret;
+	}
+	p->seq = (unsigned int)(p->id / IPCNS_SEQ_MULTIPLIER);
+	p->deleted = false;
+	ids->in_use++;
+	if (idx > ids->max_idx)
+		ids->max_idx = idx;
+	return 0;
 }

@@ -32,7 +32,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 
-#include "core.h"
+#include "msg.h"
 
 #ifndef MSG_COPY
 #define MSG_COPY 040000
@@ -44,64 +44,6 @@
 /* include/uapi/linux/msg.h: MSGSEG is capped to an unsigned short.  */
 #define MSG_SEG_RAW ((uint64_t)IPCNS_MSGPOOL * 1024 / IPCNS_MSGSSZ)
 #define MSG_SEG (MSG_SEG_RAW <= 0xffff ? (unsigned short)MSG_SEG_RAW : (unsigned short)0xffff)
-
-/* Linux's find_msg/testmsg search modes.  */
-enum {
-	SEARCH_ANY = 1,
-	SEARCH_EQUAL,
-	SEARCH_NOTEQUAL,
-	SEARCH_LESSEQUAL,
-	SEARCH_NUMBER,
-};
-
-/* One message.  mtype is followed by mtext so that a receiver gets both
- * with one write, laid out as its struct msgbuf.  */
-struct msgq_msg {
-	struct ipcns_list link;
-	uint64_t size; /* mtext bytes */
-	int64_t mtype;
-	char mtext[];
-};
-static_assert(offsetof(struct msgq_msg, mtext) == offsetof(struct msgq_msg, mtype) + sizeof(int64_t),
-	      "mtext must follow mtype");
-
-/* Linux's struct msg_queue.  */
-struct msgq {
-	struct ipcns_perm perm;
-	int64_t stime, rtime, ctime;
-	uint64_t cbytes, qnum, qbytes;
-	pid_t lspid, lrpid;
-	struct ipcns_list messages;
-	struct ipcns_list receivers; /* struct msgq_waiter, FIFO */
-	struct ipcns_list senders;   /* struct msgq_waiter */
-};
-
-/* A parked msgsnd or msgrcv; the waiter's `core' points here.  */
-struct msgq_waiter {
-	struct ipcns_list qlink;      /* q->receivers or q->senders */
-	struct ipcns_list nslink;     /* state->waiters */
-	struct ipcns_list starvelink; /* state->starved: a sender without its copy */
-	struct ipcns_waiter *w;
-	struct msgq *q;
-	pid_t tgid; /* caller's pid in its namespace, for msg_lspid/msg_lrpid */
-	/* msgrcv */
-	int mode;
-	int64_t msgtyp;
-	int64_t maxsize;
-	uint64_t buf, bufsz;
-	/* msgsnd: the copy, charged to the quota, or NULL when the quota could
-	 * not hold it (then mtext is read again from msgp).  */
-	struct msgq_msg *msg;
-	uint64_t msgp, msgsz;
-	int64_t mtype;
-};
-
-struct ipcns_msg_state {
-	struct ipcns_list waiters; /* every parked call of the namespace */
-	struct ipcns_list starved; /* senders parked without their copy */
-	uint64_t held;             /* bytes charged to quota_msg_bytes */
-	bool freed;                /* some were released since the last retry */
-};
 
 /* The kernel's struct msqid64_ds for 64-bit architectures, which is
  * glibc's struct msqid_ds there.  */
@@ -134,22 +76,10 @@ static_assert(sizeof(struct msgq_info) == sizeof(struct msginfo), "msginfo size"
 static_assert(offsetof(struct msgq_info, msgtql) == offsetof(struct msginfo, msgtql), "msgtql");
 static_assert(offsetof(struct msgq_info, msgseg) == offsetof(struct msginfo, msgseg), "msgseg");
 
-static inline struct msgq *msgq_of(struct ipcns_perm *p)
-{
-	return container_of(p, struct msgq, perm);
-}
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
-}
-
-/* What glibc's malloc takes for a message: the request plus its size
- * word, rounded up to 16, at least 32.  */
-static uint64_t msg_cost(uint64_t size)
-{
-	uint64_t n = (sizeof(struct msgq_msg) + size + sizeof(size_t) + 15) & ~(uint64_t)15;
-	return n < 32 ? 32 : n;
 }
 
 static bool quota_charge(struct ipcns_ns *ns, uint64_t cost)

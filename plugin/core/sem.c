@@ -21,7 +21,7 @@
 #include <sys/sem.h>
 #include <time.h>
 
-#include "core.h"
+#include "sem.h"
 
 /* The sembuf the kernel copies in: 6 bytes, glibc's layout.  */
 _Static_assert(sizeof(struct sembuf) == 6, "struct sembuf layout");
@@ -57,69 +57,6 @@ _Static_assert(sizeof(struct sem_seminfo) == sizeof(struct seminfo), "seminfo la
 #define SEM_SEMUSZ 20
 
 #define NSEC_PER_SEC 1000000000LL
-
-struct sem {
-	int semval;
-	pid_t sempid; /* ns tgid of the last process that changed it */
-	int64_t otime; /* Linux keeps sem_otime per semaphore; IPC_STAT reports the max */
-	struct ipcns_list pending_alter; /* single-sop decrements */
-	struct ipcns_list pending_const; /* single-sop wait-for-zero */
-};
-
-struct sem_array {
-	struct ipcns_perm perm;
-	int64_t ctime;
-	struct ipcns_list pending_alter; /* complex operations that alter */
-	struct ipcns_list pending_const; /* complex wait-for-zero operations */
-	struct ipcns_list undos;         /* struct sem_undo.set_link */
-	struct ipcns_list waiters;       /* struct sem_queue.set_link */
-	int nsems;
-	int complex_count;
-	struct sem sems[];
-};
-
-/* Adjustments of one process on one set.  */
-struct sem_undo {
-	struct ipcns_list proc_link; /* in sem_undo_list.undos, most recent first */
-	struct ipcns_list set_link;  /* in sem_array.undos */
-	struct sem_undo_list *ulp;
-	struct sem_array *sma;
-	short semadj[];
-};
-
-/* All undo structures of one process (host tgid): the threads share it, as
- * Linux shares it between tasks cloned with CLONE_SYSVSEM (pthreads).  */
-struct sem_undo_list {
-	pid_t host_tgid, ns_tgid;
-	struct ipcns_list undos;
-	struct sem_undo_list *hnext;
-};
-
-/* A sleeping operation.  */
-struct sem_queue {
-	struct ipcns_list list;     /* in one of the pending lists */
-	struct ipcns_list set_link; /* in sem_array.waiters */
-	struct ipcns_list ns_link;  /* in ipcns_sem_state.waiters */
-	struct ipcns_waiter *w;
-	struct sem_array *sma;
-	struct sem_undo *undo;
-	pid_t host_tgid, ns_tgid;
-	int nsops;
-	int blocking; /* index of the sop it sleeps on (GETNCNT/GETZCNT) */
-	bool alter;
-	struct sembuf sops[];
-};
-
-struct ipcns_sem_state {
-	struct ipcns_list waiters;
-	struct sem_undo_list **ulp_hash;
-	unsigned int ulp_hash_size, ulp_count;
-};
-
-static struct sem_array *sem_from_perm(struct ipcns_perm *p)
-{
-	return container_of(p, struct sem_array, perm);
-}
 
 static int sem_obtain_check(struct ipcns_ns *ns, int id, struct sem_array **out)
 {
@@ -255,7 +192,7 @@ static void queue_free(struct ipcns_ns *ns, struct sem_queue *q)
 
 /* Linux moves the single-sop decrements back to their semaphores when no
  * complex operation sleeps any more (unmerge_queues, at sem_unlock).  */
-static void unmerge_queues(struct sem_array *sma)
+void unmerge_queues(struct sem_array *sma)
 {
 	struct ipcns_list *pos, *tmp;
 
@@ -462,7 +399,7 @@ static unsigned int ulp_bucket(pid_t tgid, unsigned int size)
 	return ((uint32_t)tgid * 0x9e3779b1u >> 8) & (size - 1);
 }
 
-static struct sem_undo_list *ulp_find(struct ipcns_sem_state *st, pid_t tgid)
+struct sem_undo_list *ulp_find(struct ipcns_sem_state *st, pid_t tgid)
 {
 	if (!st->ulp_hash_size)
 		return NULL;
@@ -472,7 +409,7 @@ static struct sem_undo_list *ulp_find(struct ipcns_sem_state *st, pid_t tgid)
 	return NULL;
 }
 
-static int ulp_insert(struct ipcns_sem_state *st, struct sem_undo_list *ulp)
+int ulp_insert(struct ipcns_sem_state *st, struct sem_undo_list *ulp)
 {
 	if (st->ulp_count >= st->ulp_hash_size) {
 		unsigned int nsize = st->ulp_hash_size ? st->ulp_hash_size * 2 : 16;

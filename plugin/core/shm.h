@@ -77,6 +77,26 @@ static inline uint64_t shm_nattch(const struct ipcns_shm *shp)
 	return n;
 }
 
+/* Where a process attached a segment, so that shmdt can check that one
+ * range instead of reading all of the process's maps.  A hint: a record
+ * the process has since unmapped or moved is found stale and dropped.
+ * On two lists: its segment's, and its process's, which shmat and shmdt
+ * search without walking every segment of the namespace.  */
+struct shm_attach {
+	struct ipcns_list seg_link;  /* in ipcns_shm.attaches */
+	struct ipcns_list proc_link; /* in shm_proc.attaches */
+	struct ipcns_shm *shp;
+	struct shm_proc *proc;
+	uint64_t addr, len;
+};
+
+/* A process that has attach records, hashed by host tgid.  */
+struct shm_proc {
+	struct shm_proc *hnext;
+	pid_t tgid;
+	struct ipcns_list attaches;
+};
+
 /* shm.c  */
 void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp);
 bool shm_may_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp);

@@ -13,11 +13,6 @@
 
 #include "core.h"
 
-struct ipcns_uid_count {
-	uid_t uid;
-	uint32_t count;
-};
-
 bool ipcns_cred_capable(const struct ipcns_cred *c, int cap)
 {
 	return cap >= 0 && cap < 64 && (c->cap_effective >> cap) & 1;

@@ -23,6 +23,7 @@ struct fake_waiter {
 	bool deliverable;   /* false: deliver() fails with -ENOENT */
 	bool answered;
 	long answer;
+	unsigned long answered_seq; /* order of the answers across waiters */
 	bool released;
 	struct fake_waiter *next; /* all waiters of a test, for cleanup */
 };
@@ -98,8 +99,10 @@ static int fake_w_deliver(struct ipcns_waiter *w, long ret)
 	struct fake_waiter *fw = (struct fake_waiter *)w;
 	if (!fw->alive || !fw->deliverable)
 		return -ENOENT;
+	static unsigned long seq;
 	fw->answered = true;
 	fw->answer = ret;
+	fw->answered_seq = ++seq;
 	return 0;
 }
 static void fake_w_release(struct ipcns_waiter *w)
