@@ -180,6 +180,7 @@ void img_put_ns(struct wbuf *w, struct ipcns_ns *ns)
 		W32(w, ns->ids[k].seq);
 		W32(w, ns->ids[k].last_idx);
 		W32(w, ns->ids[k].idr.next);
+		W32(w, ns->ids[k].next_id);
 	}
 	W32(w, ns->uid_counts_len);
 	for (size_t i = 0; i < ns->uid_counts_len; i++) {
@@ -605,7 +606,7 @@ struct img_model {
 	struct ipcns_limits limits;
 	struct {
 		uint32_t seq;
-		int32_t last_idx, next;
+		int32_t last_idx, next, next_id;
 	} ids[3];
 	uint32_t nuid;
 	struct ipcns_uid_count_rec {
@@ -721,6 +722,7 @@ static void parse_ns(struct rd *r, struct img_model *m)
 		m->ids[k].seq = R32(r);
 		m->ids[k].last_idx = RI32(r);
 		m->ids[k].next = RI32(r);
+		m->ids[k].next_id = RI32(r);
 	}
 	uint32_t n = rd_count(r, 8, "uid counts");
 	struct ipcns_uid_count_rec *u = rd_alloc(r, n, sizeof(*u));
@@ -1407,9 +1409,10 @@ int img_model_check(struct img_model *m, char *err, size_t errlen)
 		cfail(&c, "limits: a negative semaphore limit or shm_rmid_forced %d", l->shm_rmid_forced);
 	for (int k = 0; k < 3 && !c.bad; k++) {
 		if (m->ids[k].seq >= IPCNS_SEQ_MAX || m->ids[k].last_idx < -1 ||
-		    m->ids[k].last_idx >= IPCNS_IPCMNI || m->ids[k].next < 0 || m->ids[k].next > IPCNS_IPCMNI)
-			cfail(&c, "%s table: sequence %u, last index %d, next %d", kind_name[k], m->ids[k].seq,
-			      m->ids[k].last_idx, m->ids[k].next);
+		    m->ids[k].last_idx >= IPCNS_IPCMNI || m->ids[k].next < 0 || m->ids[k].next > IPCNS_IPCMNI ||
+		    m->ids[k].next_id < -1)
+			cfail(&c, "%s table: sequence %u, last index %d, next %d, next_id %d", kind_name[k],
+			      m->ids[k].seq, m->ids[k].last_idx, m->ids[k].next, m->ids[k].next_id);
 	}
 	for (uint32_t i = 0; i < m->nuid && !c.bad; i++) {
 		if (m->uids[i].count == 0)
@@ -1870,6 +1873,7 @@ int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void
 		b.ns->ids[k].seq = m->ids[k].seq;
 		b.ns->ids[k].last_idx = m->ids[k].last_idx;
 		b.ns->ids[k].idr.next = m->ids[k].next;
+		b.ns->ids[k].next_id = m->ids[k].next_id;
 	}
 	if (m->nuid) {
 		b.ns->uid_counts = calloc(m->nuid, sizeof(*b.ns->uid_counts));

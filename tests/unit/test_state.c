@@ -252,6 +252,13 @@ static void snapshot(struct world *w, struct snap *s)
 	memset(s, 0, sizeof(*s));
 	ipcns_ns_usage(w->ns, &u);
 	sput(s, &u, sizeof(u));
+	/* The limits and the *_next_id, as the sysctl files show them.  */
+	for (int i = 0; i < IPCNS_SYSCTL_COUNT; i++) {
+		char text[128];
+		int n = ipcns_sysctl_format(w->ns, i, text, sizeof(text));
+		assert_true(n > 0 && n < (int)sizeof(text));
+		sput(s, text, (size_t)n);
+	}
 
 	memset(&info, 0, sizeof(info));
 	long max = ipcns_shmctl(w->ns, c, 0, SHM_INFO, ptr(&info));
@@ -400,6 +407,8 @@ static void build(struct world *w, struct objs *o)
 	parked(w, 2, ipcns_msgrcv(ns, C(w, 2), o->qrecv, ptr(&rcvbuf[0]), 64, 5, 0));
 	parked(w, 3, ipcns_msgrcv(ns, C(w, 3), o->qrecv, ptr(&rcvbuf[1]), 64, -3, 0));
 	parked(w, 0, ipcns_msgrcv(ns, C(w, 0), o->qrecv, ptr(&rcvbuf[2]), 64, 0, 0));
+	/* An id asked for through kernel.msg_next_id, not used yet.  */
+	assert_int_equal(ipcns_sysctl_write(ns, IPCNS_SYSCTL_MSG_NEXT_ID, "98765", 5, 0, NULL, NULL, 0), 5);
 }
 
 /* The same wake-ups in both namespaces: each tag's answer and the order
@@ -489,6 +498,8 @@ static void test_round_trip(void **state)
 	}
 	assert_same_snapshot(a, b);
 	/* The next ids continue the same way.  */
+	assert_int_equal(ipcns_msgget(b->ns, C(b, 0), IPC_PRIVATE, 0600), 98765);
+	assert_int_equal(ipcns_msgget(a->ns, C(a, 0), IPC_PRIVATE, 0600), 98765);
 	assert_int_equal(ipcns_msgget(a->ns, C(a, 0), IPC_PRIVATE, 0600),
 			 ipcns_msgget(b->ns, C(b, 0), IPC_PRIVATE, 0600));
 	assert_int_equal(ipcns_semget(a->ns, C(a, 0), IPC_PRIVATE, 1, 0600),
