@@ -356,3 +356,49 @@ pause_mid_call() {
 	run grep -c "shmctl(their shm id, IPC_STAT) = 0" "$BATS_TEST_TMPDIR/b.out"
 	assert_output 0
 }
+
+# stat_us RT NAME: IPC_STAT of an attached segment in a new container,
+# microseconds per call.
+stat_us() {
+	local out
+	out=$(ct_run "$1" "$2" "$HOSTILE" stat 2000) || {
+		echo "container $2 failed: $out" >&2
+		return 1
+	}
+	sed -n 's/^STAT n=[0-9]* us_per_call=\([0-9]*\)$/\1/p' <<<"$out"
+}
+
+# Issue 11 hole 8: a proc-connector overrun (a fork storm while ipcnsd
+# could not read: here it is stopped) used to switch process tracking off
+# for good, and every namespace's IPC_STAT then read the maps of the
+# host's processes (6 us -> 1039 us a call, measured).  Now each namespace
+# with attached segments looks at its processes once and tracking goes on.
+@test "runc: a proc connector overrun costs each namespace one look, and tracking goes on" {
+	need_runtime runc
+	local before after pid ns
+	own_daemon hole8
+	ct_start runc holder "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out runc holder "^HELD"
+	pid=$(ct_pid runc holder)
+	ns=$(ns_of_pid "$pid")
+	before=$(stat_us runc before)
+	[ -n "$before" ]
+	kill -STOP "$IPCNSD_PID"
+	run ct_run runc storm "$HOSTILE" forks 30000
+	kill -CONT "$IPCNSD_PID"
+	assert_success
+	wait_for 10 grep -q "proc connector overrun" "$IPCNSD_LOG" || skip "30000 forks did not overrun the proc connector"
+	after=$(stat_us runc after)
+	[ -n "$after" ]
+	echo "# IPC_STAT in a new namespace: $before us before the overrun, $after us after" >&3
+	run ctl
+	run jq -e '.daemon.tracks_processes == true and .daemon.connector_overruns >= 1' <<<"$output"
+	assert_success
+	# The holder's namespace, with an attached segment, looked once (at
+	# its worker's next tick) and counts its attach.
+	wait_for 5 eval '[ "$(ps_ns "$ns" | jq .rescans)" = 1 ]' || fail "$(ps_ns "$ns")"
+	run ps_ns "$ns"
+	run jq -c '[.usage.shm_ids, .rescans]' <<<"$output"
+	assert_output '[1,1]'
+	kill_ct runc holder "$ns"
+}

@@ -27,6 +27,14 @@
  *   restart DIR      the life of a container across an ipcnsd restart,
  *                    driven by files in DIR (see restart.bats).
  *   mixed N          N rounds of a bit of everything, for leaks.bats.
+ *   vmas N SECS      hold N VMAs (alternating page protections) in this
+ *                    process and a forked child, both with a segment
+ *                    attached and split in two VMAs; loop IPC_STAT for
+ *                    SECS; print "VMAS n=N calls=C us_per_call=U".
+ *   stat N           attach a segment, N IPC_STATs; print "STAT n=N
+ *                    us_per_call=U".
+ *   forks N          N children that exit at once (events for the proc
+ *                    connector); print "FORKS n=N".
  *   fill DIR         create segments until shmget fails, then try a
  *                    read-only shmat and a SEM_UNDO semop; print "FILL n=N
  *                    shmget=E shmat_rdonly=E semop_undo=E"; hold
@@ -41,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/sem.h>
@@ -555,6 +564,82 @@ static int fill(const char *dir)
 	return 0;
 }
 
+/* ---- vmas / stat / forks */
+static int stat_loop(int shm, double secs, long max, long *calls)
+{
+	struct shmid_ds ds;
+	double t0 = now();
+	long n = 0;
+	while ((max && n < max) || (!max && now() - t0 < secs)) {
+		if (shmctl(shm, IPC_STAT, &ds) < 0)
+			die("IPC_STAT");
+		n++;
+	}
+	*calls = n;
+	return (int)((now() - t0) * 1e6 / (n ? n : 1));
+}
+
+static int vmas(long n, double secs)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	char *a = mmap(NULL, (size_t)(n * ps), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		die("vmas: mmap");
+	/* Every other page read-only: one VMA per page.  */
+	for (long i = 0; i < n; i += 2)
+		if (mprotect(a + i * ps, (size_t)ps, PROT_READ) < 0)
+			die("vmas: mprotect %ld", i);
+	int shm = shmget(IPC_PRIVATE, (size_t)(2 * ps), IPC_CREAT | 0600);
+	char *p = shm < 0 ? (void *)-1 : shmat(shm, NULL, 0);
+	if (p == (void *)-1)
+		die("vmas: shmget/shmat");
+	/* Split: its attach record no longer describes one whole VMA.  */
+	if (mprotect(p + ps, (size_t)ps, PROT_READ) < 0)
+		die("vmas: split");
+	pid_t child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	long calls;
+	int us = stat_loop(shm, secs, 0, &calls);
+	printf("VMAS n=%ld calls=%ld us_per_call=%d\n", n, calls, us);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	shmdt(p);
+	shmctl(shm, IPC_RMID, NULL);
+	return 0;
+}
+
+static int stat_mode(long n)
+{
+	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	char *p = shm < 0 ? (void *)-1 : shmat(shm, NULL, 0);
+	if (p == (void *)-1)
+		die("stat: shmget/shmat");
+	long calls;
+	int us = stat_loop(shm, 0, n, &calls);
+	printf("STAT n=%ld us_per_call=%d\n", calls, us);
+	shmdt(p);
+	shmctl(shm, IPC_RMID, NULL);
+	return 0;
+}
+
+static int forks(long n)
+{
+	for (long i = 0; i < n; i++) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(0);
+		if (c < 0)
+			die("forks: fork");
+		waitpid(c, NULL, 0);
+	}
+	printf("FORKS n=%ld\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -576,7 +661,13 @@ int main(int argc, char **argv)
 		return mixed(atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "fill"))
 		return fill(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "vmas"))
+		return vmas(atol(argv[2]), atof(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "stat"))
+		return stat_mode(atol(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "forks"))
+		return forks(atol(argv[2]));
 	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
-			" probe FILE | restart DIR | mixed N | fill DIR\n");
+			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | stat N | forks N\n");
 	return 2;
 }
