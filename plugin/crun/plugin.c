@@ -13,7 +13,8 @@
  * rest need events crun does not poll: a semtimedop deadline, the exit of
  * a process with SEM_UNDO adjustments, the periodic sweep of callers that
  * were interrupted.  One helper thread runs a small epoll loop for those
- * (a timerfd, pidfds, a one-second tick) and takes the same mutex as
+ * (the event kit's deadlines, pidfds and tick, as in ipcnsd's workers:
+ * plugin/notify/events.h) and takes the same mutex as
  * handle_request, since the namespace core is not locked.  Fork and exec
  * are not followed (no proc connector): shm_nattch is corrected whenever
  * the maps are read, as in ipcnsd without a connector.
@@ -33,26 +34,17 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "crun_plugin.h"
+#include "events.h"
 #include "notify.h"
 #include "oci_limits.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define TICK_SECONDS 1
-/* Segments removed while attached are reaped every this many ticks.  */
-#define REAP_TICKS 5
 
+/* The fds of the helper's epoll set, by their epoll data.  */
 enum src_kind { SRC_STOP, SRC_TIMER, SRC_TICK, SRC_EXITS };
-
-/* One fd of the helper's epoll set.  */
-struct src {
-	enum src_kind kind;
-	int fd;
-};
 
 struct exit_watch {
 	int fd; /* a pidfd, in the exits epoll set */
@@ -68,20 +60,17 @@ struct plugin {
 	struct ipcns_host host;
 	/* fd is crun's, -1 until the first notification; never closed here.  */
 	struct ipcns_nfd nf;
-	int epfd;
-	/* exits: an epoll set of the pidfds, itself in epfd.  Read only under
-	 * the lock, by the helper and before every call handle_request runs,
-	 * so that a call made after a process's exit sees its SEM_UNDO
+	int epfd, stop_fd;
+	/* exits_fd: an epoll set of the pidfds, itself in epfd.  Read only
+	 * under the lock, by the helper and before every call handle_request
+	 * runs, so that a call made after a process's exit sees its SEM_UNDO
 	 * adjustments, as in Linux (ipcnsd orders its events the same way).  */
-	struct src stop, timer, tick, exits;
+	int exits_fd;
+	struct ipcns_deadlines deadlines;
+	struct ipcns_tick tick;
 	pthread_t helper;
 	bool helper_running;
 	struct exit_watch *watches;
-	/* Parked calls with a deadline; each one's timer slot is its index.
-	 * Few at a time, so a plain array.  */
-	struct ipcns_waiter **timed;
-	size_t ntimed, captimed;
-	unsigned int ticks;
 };
 
 static void plog(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -96,95 +85,22 @@ static void plog(struct plugin *p, const char *fmt, ...)
 	fprintf(stderr, "ipcns-crun: container %s: %s\n", p && p->id ? p->id : "?", buf);
 }
 
-static int64_t mono_ns(void)
+static int add_src(struct plugin *p, enum src_kind kind, int fd)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int add_src(struct plugin *p, struct src *s)
-{
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = s };
-	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, s->fd, &e) < 0 ? -errno : 0;
-}
-
-/* ---- Deadlines.  */
-
-static void timer_rearm(struct plugin *p)
-{
-	struct itimerspec its = { 0 };
-	int64_t dl = -1;
-	for (size_t i = 0; i < p->ntimed; i++)
-		if (dl < 0 || p->timed[i]->deadline < dl)
-			dl = p->timed[i]->deadline;
-	if (dl >= 0) {
-		/* 0 would disarm the timer.  */
-		if (dl == 0)
-			dl = 1;
-		its.it_value.tv_sec = dl / 1000000000;
-		its.it_value.tv_nsec = dl % 1000000000;
-	}
-	timerfd_settime(p->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
-}
-
-static void timed_remove(struct plugin *p, struct ipcns_waiter *w)
-{
-	int *slot = ipcns_waiter_timer_slot(w);
-	size_t i = (size_t)*slot;
-	if (*slot < 0 || i >= p->ntimed || p->timed[i] != w)
-		return;
-	*slot = -1;
-	p->timed[i] = p->timed[--p->ntimed];
-	if (i < p->ntimed)
-		*ipcns_waiter_timer_slot(p->timed[i]) = (int)i;
+	struct epoll_event e = { .events = EPOLLIN, .data.u32 = kind };
+	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
 }
 
 static void nfd_arm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 {
 	struct plugin *p = nf->owner;
-	if (p->ntimed == p->captimed) {
-		size_t ncap = p->captimed ? p->captimed * 2 : 16;
-		struct ipcns_waiter **n = realloc(p->timed, ncap * sizeof(*n));
-		if (!n) {
-			/* Cannot keep the deadline: answer now, as if it had
-			 * passed.  */
-			ipcns_waiter_expire(nf->ns, w);
-			return;
-		}
-		p->timed = n;
-		p->captimed = ncap;
-	}
-	*ipcns_waiter_timer_slot(w) = (int)p->ntimed;
-	p->timed[p->ntimed++] = w;
-	timer_rearm(p);
+	ipcns_deadlines_add(&p->deadlines, w);
 }
 
 static void nfd_disarm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 {
 	struct plugin *p = nf->owner;
-	timed_remove(p, w);
-	timer_rearm(p);
-}
-
-static void timer_fired(struct plugin *p)
-{
-	uint64_t n;
-	if (read(p->timer.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		plog(p, "timerfd read: %s", strerror(errno));
-	int64_t now = mono_ns();
-	/* Expiring one call may answer or release others: rescan.  */
-	for (size_t i = 0; i < p->ntimed;) {
-		struct ipcns_waiter *w = p->timed[i];
-		if (w->deadline > now) {
-			i++;
-			continue;
-		}
-		timed_remove(p, w);
-		ipcns_waiter_expire(p->ns, w);
-		i = 0;
-	}
-	timer_rearm(p);
+	ipcns_deadlines_remove(&p->deadlines, w);
 }
 
 /* ---- Process exits (SEM_UNDO).  */
@@ -194,18 +110,16 @@ static int watch_exit(struct plugin *p, pid_t tgid)
 	for (struct exit_watch *w = p->watches; w; w = w->next)
 		if (w->tgid == tgid)
 			return 0;
-	cleanup_close int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	cleanup_close int fd = ipcns_pidfd_open(tgid);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	struct exit_watch *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	/* A pidfd of a process that already exited is readable at once.  */
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = w };
-	if (epoll_ctl(p->exits.fd, EPOLL_CTL_ADD, fd, &e) < 0) {
-		int err = errno;
+	int ret = ipcns_ep_add(p->exits_fd, fd, w);
+	if (ret < 0) {
 		free(w);
-		return -err;
+		return ret;
 	}
 	w->fd = move_fd(&fd);
 	w->tgid = tgid;
@@ -216,7 +130,7 @@ static int watch_exit(struct plugin *p, pid_t tgid)
 
 static void exit_watch_free(struct plugin *p, struct exit_watch *w)
 {
-	epoll_ctl(p->exits.fd, EPOLL_CTL_DEL, w->fd, NULL);
+	ipcns_ep_del(p->exits_fd, w->fd);
 	close(w->fd);
 	free(w);
 }
@@ -240,34 +154,17 @@ static void drain_exits(struct plugin *p)
 	struct epoll_event evs[16];
 	int n;
 	do {
-		n = epoll_wait(p->exits.fd, evs, (int)ARRAY_SIZE(evs), 0);
+		n = epoll_wait(p->exits_fd, evs, (int)ARRAY_SIZE(evs), 0);
 		/* Only its own event frees a watch.  */
 		for (int i = 0; i < n; i++)
 			exit_fired(p, evs[i].data.ptr);
 	} while (n == (int)ARRAY_SIZE(evs));
 }
 
-static void tick(struct plugin *p)
-{
-	uint64_t n;
-	struct ipcns_usage u;
-	if (read(p->tick.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	p->ticks++;
-	ipcns_ns_usage(p->ns, &u);
-	/* Parked calls whose callers were interrupted or killed, when
-	 * nothing else touched their object.  */
-	if (u.parked)
-		ipcns_ns_sweep(p->ns);
-	/* Segments removed while attached: destroyed once no process maps
-	 * them.  */
-	if (u.shm_ids && p->ticks % REAP_TICKS == 0)
-		ipcns_ns_shm_reap(p->ns);
-}
-
 static void *helper_main(void *arg)
 {
 	struct plugin *p = arg;
+	int ret;
 	for (;;) {
 		struct epoll_event evs[16];
 		int n = epoll_wait(p->epfd, evs, (int)ARRAY_SIZE(evs), -1);
@@ -279,16 +176,17 @@ static void *helper_main(void *arg)
 		}
 		pthread_mutex_lock(&p->lock);
 		for (int i = 0; i < n; i++) {
-			struct src *s = evs[i].data.ptr;
-			switch (s->kind) {
+			switch ((enum src_kind)evs[i].data.u32) {
 			case SRC_STOP:
 				pthread_mutex_unlock(&p->lock);
 				return NULL;
 			case SRC_TIMER:
-				timer_fired(p);
+				ret = ipcns_deadlines_fire(&p->deadlines);
+				if (ret < 0)
+					plog(p, "timerfd read: %s", strerror(-ret));
 				break;
 			case SRC_TICK:
-				tick(p);
+				ipcns_tick_fire(&p->tick, p->ns);
 				break;
 			case SRC_EXITS:
 				drain_exits(p);
@@ -336,7 +234,7 @@ static void plugin_free(struct plugin *p)
 		return;
 	if (p->helper_running) {
 		uint64_t one = 1;
-		if (write(p->stop.fd, &one, sizeof(one)) != sizeof(one))
+		if (write(p->stop_fd, &one, sizeof(one)) != sizeof(one))
 			plog(p, "cannot stop the helper thread: %s", strerror(errno));
 		else
 			pthread_join(p->helper, NULL);
@@ -353,15 +251,13 @@ static void plugin_free(struct plugin *p)
 		p->watches = w->next;
 		exit_watch_free(p, w);
 	}
-	struct src *srcs[] = { &p->stop, &p->timer, &p->tick, &p->exits };
-	for (size_t i = 0; i < ARRAY_SIZE(srcs); i++)
-		if (srcs[i]->fd >= 0)
-			close(srcs[i]->fd);
-	if (p->epfd >= 0)
-		close(p->epfd);
+	ipcns_deadlines_fini(&p->deadlines);
+	ipcns_tick_fini(&p->tick);
+	for (int *fd = (int[]){ p->stop_fd, p->exits_fd, p->epfd, -2 }; *fd != -2; fd++)
+		if (*fd >= 0)
+			close(*fd);
 	ipcns_host_free(&p->host);
 	pthread_mutex_destroy(&p->lock);
-	free(p->timed);
 	free(p->id);
 	free(p);
 }
@@ -404,20 +300,17 @@ static int check_init(struct plugin *p, const char *state_dir)
 
 static int start_helper(struct plugin *p)
 {
-	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
 	int ret;
 
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
-	p->stop = (struct src){ SRC_STOP, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
-	p->timer = (struct src){ SRC_TIMER, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
-	p->tick = (struct src){ SRC_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
-	p->exits = (struct src){ SRC_EXITS, epoll_create1(EPOLL_CLOEXEC) };
-	if (p->epfd < 0 || p->stop.fd < 0 || p->timer.fd < 0 || p->tick.fd < 0 || p->exits.fd < 0)
+	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->exits_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (p->epfd < 0 || p->stop_fd < 0 || p->exits_fd < 0)
 		return -errno;
-	if (timerfd_settime(p->tick.fd, 0, &its, NULL) < 0)
-		return -errno;
-	if ((ret = add_src(p, &p->stop)) < 0 || (ret = add_src(p, &p->timer)) < 0 ||
-	    (ret = add_src(p, &p->tick)) < 0 || (ret = add_src(p, &p->exits)) < 0)
+	if ((ret = ipcns_deadlines_init(&p->deadlines)) < 0 || (ret = ipcns_tick_init(&p->tick)) < 0)
+		return ret;
+	if ((ret = add_src(p, SRC_STOP, p->stop_fd)) < 0 || (ret = add_src(p, SRC_TIMER, p->deadlines.fd)) < 0 ||
+	    (ret = add_src(p, SRC_TICK, p->tick.fd)) < 0 || (ret = add_src(p, SRC_EXITS, p->exits_fd)) < 0)
 		return ret;
 	/* crun blocks every signal before it starts the plugins; the thread
 	 * inherits that mask, so signals stay crun's.  */
@@ -454,7 +347,7 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->epfd = p->stop.fd = p->timer.fd = p->tick.fd = p->exits.fd = -1;
+	p->epfd = p->stop_fd = p->exits_fd = p->deadlines.fd = p->tick.fd = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	p->id = strdup(conf->name ? conf->name : "?");
 	if (!p->id)

@@ -66,7 +66,7 @@ static json_t *daemon_json(void)
 static json_t *cmd_ps(void)
 {
 	json_t *nss = json_array();
-	int64_t now = mono_ns();
+	int64_t now = ipcns_mono_ns();
 	for (struct nsent *e = D.namespaces; e; e = e->next) {
 		struct nsent_info in;
 		nsent_info_get(e, &in);
@@ -103,7 +103,7 @@ static json_t *cmd_health(void)
 	for (struct nsent *e = D.namespaces; e; e = e->next)
 		n++;
 	return json_pack("{s:b, s:s, s:I, s:i}", "ok", 1, "status", "serving", "uptime_s",
-			 (json_int_t)((mono_ns() - D.started) / 1000000000), "namespaces", n);
+			 (json_int_t)((ipcns_mono_ns() - D.started) / 1000000000), "namespaces", n);
 }
 
 static struct container *find_container(const char *id)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "events.h"
 #include "ipcns/ipcns.h"
 #include "notify.h"
 #include "oci_limits.h"
@@ -76,7 +77,7 @@ struct nsent_info {
 };
 
 /* A namespace and the worker thread that serves it.  Everything reached
- * from `ns', the timer heap, the tick and the set of notify fds belong to
+ * from `ns', the deadlines, the tick and the set of notify fds belong to
  * whoever holds `lock': its worker, or the main thread answering an
  * operator's ipcs, rm or forget (with a timeout).  Registration never
  * takes it: new notify fds go through the mailbox.  Lock order:
@@ -97,11 +98,10 @@ struct nsent {
 	pthread_mutex_t lock;
 	pthread_t thread;
 	int epfd;
+	/* timer_ev and tick_ev tag the fds of deadlines and tick.  */
 	struct ev wake_ev, timer_ev, tick_ev;
-	/* Min-heap of parked calls with a deadline.  */
-	struct ipcns_waiter **heap;
-	size_t nheap, capheap;
-	unsigned int ticks;
+	struct ipcns_deadlines deadlines;
+	struct ipcns_tick tick;
 	/* Its notify fds, polled by the worker itself (not through epoll).  */
 	struct nfd_ent *nfds;
 	/* Since when the worker has been in its current batch (CLOCK_MONOTONIC
@@ -148,14 +148,11 @@ static inline bool daemon_stopping(void)
 	return __atomic_load_n(&D.stop, __ATOMIC_ACQUIRE);
 }
 
-int64_t mono_ns(void);
 
 /* log.c */
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* worker.c: namespaces, their workers, the proc connector.  */
-int ep_add(int epfd, int fd, struct ev *ev, uint32_t events);
-void ep_del(int epfd, int fd);
 /* Start the thread that reads the proc connector: 0, or -errno when
  * processes cannot be tracked (fork and exec are then seen when the maps
  * are read).  */

@@ -414,7 +414,7 @@ static void listen_pause(void)
 {
 	if (D.listen_paused)
 		return;
-	ep_del(D.epfd, D.listen_ev.fd);
+	ipcns_ep_del(D.epfd, D.listen_ev.fd);
 	__atomic_store_n(&D.listen_paused, true, __ATOMIC_RELEASE);
 	dlog("out of file descriptors: not accepting connections until some are freed");
 }
@@ -423,7 +423,7 @@ static void listen_resume(void)
 {
 	if (!__atomic_exchange_n(&D.listen_paused, false, __ATOMIC_ACQ_REL))
 		return;
-	if (ep_add(D.epfd, D.listen_ev.fd, &D.listen_ev, EPOLLIN) < 0 && errno != EEXIST)
+	if (ipcns_ep_add(D.epfd, D.listen_ev.fd, &D.listen_ev) < 0 && errno != EEXIST)
 		__atomic_store_n(&D.listen_paused, true, __ATOMIC_RELEASE);
 }
 
@@ -534,7 +534,7 @@ int main(int argc, char **argv)
 	 * own.  */
 	mallopt(M_ARENA_MAX, 1);
 	D.socket_path = path;
-	D.started = mono_ns();
+	D.started = ipcns_mono_ns();
 	D.sync_wakeup = sync_wakeup;
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
 	int lfd = open_socket(path);
@@ -552,9 +552,9 @@ int main(int argc, char **argv)
 	D.wake_ev = (struct ev){ EV_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
 	struct itimerspec its = { .it_interval = { MAIN_TICK_SECONDS, 0 }, .it_value = { MAIN_TICK_SECONDS, 0 } };
 	timerfd_settime(D.tick_ev.fd, 0, &its, NULL);
-	if (D.tick_ev.fd < 0 || D.sig_ev.fd < 0 || ep_add(D.epfd, lfd, &D.listen_ev, EPOLLIN) < 0 ||
-	    ep_add(D.epfd, D.tick_ev.fd, &D.tick_ev, EPOLLIN) < 0 || ep_add(D.epfd, D.sig_ev.fd, &D.sig_ev, EPOLLIN) < 0 ||
-	    D.wake_ev.fd < 0 || ep_add(D.epfd, D.wake_ev.fd, &D.wake_ev, EPOLLIN) < 0) {
+	if (D.tick_ev.fd < 0 || D.sig_ev.fd < 0 || ipcns_ep_add(D.epfd, lfd, &D.listen_ev) < 0 ||
+	    ipcns_ep_add(D.epfd, D.tick_ev.fd, &D.tick_ev) < 0 || ipcns_ep_add(D.epfd, D.sig_ev.fd, &D.sig_ev) < 0 ||
+	    D.wake_ev.fd < 0 || ipcns_ep_add(D.epfd, D.wake_ev.fd, &D.wake_ev) < 0) {
 		fprintf(stderr, "ipcnsd: setting up the event loop: %s\n", strerror(errno));
 		return 1;
 	}

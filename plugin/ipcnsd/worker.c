@@ -20,29 +20,17 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/utsname.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
+#include "events.h"
 
-#define TICK_SECONDS 1
 /* A worker's stack: the deepest path (a /proc scan inside a call) uses a
  * few KiB; the default 8 MiB would only be address space.  */
 #define WORKER_STACK (256 * 1024)
-
-int ep_add(int epfd, int fd, struct ev *ev, uint32_t events)
-{
-	struct epoll_event e = { .events = events, .data.ptr = ev };
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
-}
-
-void ep_del(int epfd, int fd)
-{
-	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
-}
 
 /* An fd was freed: the main thread may listen again.  */
 void main_wake(void)
@@ -59,56 +47,8 @@ void nsent_wake(struct nsent *e)
 		dlog("namespace %s: waking its worker: %s", e->key, strerror(errno));
 }
 
-/* ---- Deadlines of parked calls: a min-heap and one timerfd per
- * namespace, under its lock.  */
-
-static void heap_swap(struct nsent *e, size_t a, size_t b)
-{
-	struct ipcns_waiter *t = e->heap[a];
-	e->heap[a] = e->heap[b];
-	e->heap[b] = t;
-	*ipcns_waiter_timer_slot(e->heap[a]) = (int)a;
-	*ipcns_waiter_timer_slot(e->heap[b]) = (int)b;
-}
-
-static void heap_up(struct nsent *e, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (e->heap[p]->deadline <= e->heap[i]->deadline)
-			break;
-		heap_swap(e, i, p);
-		i = p;
-	}
-}
-
-static void heap_down(struct nsent *e, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < e->nheap && e->heap[l]->deadline < e->heap[m]->deadline)
-			m = l;
-		if (r < e->nheap && e->heap[r]->deadline < e->heap[m]->deadline)
-			m = r;
-		if (m == i)
-			break;
-		heap_swap(e, i, m);
-		i = m;
-	}
-}
-
-static void timer_rearm(struct nsent *e)
-{
-	struct itimerspec its = { 0 };
-	if (e->nheap) {
-		int64_t dl = e->heap[0]->deadline;
-		if (dl <= 0)
-			dl = 1;
-		its.it_value.tv_sec = dl / 1000000000;
-		its.it_value.tv_nsec = dl % 1000000000;
-	}
-	timerfd_settime(e->timer_ev.fd, TFD_TIMER_ABSTIME, &its, NULL);
-}
+/* ---- Deadlines of parked calls: the event kit's heap and timerfd, one
+ * per namespace, under its lock.  */
 
 static struct nsent *nsent_of_nfd(struct ipcns_nfd *nf)
 {
@@ -118,57 +58,12 @@ static struct nsent *nsent_of_nfd(struct ipcns_nfd *nf)
 
 static void nfd_arm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 {
-	struct nsent *e = nsent_of_nfd(nf);
-	if (e->nheap == e->capheap) {
-		size_t ncap = e->capheap ? e->capheap * 2 : 64;
-		struct ipcns_waiter **n = realloc(e->heap, ncap * sizeof(*n));
-		if (!n) {
-			/* Cannot keep the deadline: answer now, as if it had
-			 * passed.  */
-			ipcns_waiter_expire(nf->ns, w);
-			return;
-		}
-		e->heap = n;
-		e->capheap = ncap;
-	}
-	e->heap[e->nheap] = w;
-	*ipcns_waiter_timer_slot(w) = (int)e->nheap;
-	e->nheap++;
-	heap_up(e, e->nheap - 1);
-	timer_rearm(e);
+	ipcns_deadlines_add(&nsent_of_nfd(nf)->deadlines, w);
 }
 
 static void nfd_disarm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 {
-	struct nsent *e = nsent_of_nfd(nf);
-	int *slot = ipcns_waiter_timer_slot(w);
-	size_t i = (size_t)*slot;
-	if (*slot < 0 || i >= e->nheap || e->heap[i] != w)
-		return;
-	*slot = -1;
-	e->nheap--;
-	if (i != e->nheap) {
-		e->heap[i] = e->heap[e->nheap];
-		*ipcns_waiter_timer_slot(e->heap[i]) = (int)i;
-		heap_down(e, i);
-		heap_up(e, i);
-	}
-	timer_rearm(e);
-}
-
-static void timer_fired(struct nsent *e)
-{
-	uint64_t n;
-	if (read(e->timer_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		dlog("timerfd read: %s", strerror(errno));
-	int64_t now = mono_ns();
-	while (e->nheap && e->heap[0]->deadline <= now) {
-		struct ipcns_waiter *w = e->heap[0];
-		ipcns_waiter_expire(ipcns_waiter_nfd(w)->ns, w);
-		if (e->nheap && e->heap[0] == w)
-			nfd_disarm_timer(ipcns_waiter_nfd(w), w);
-	}
-	timer_rearm(e);
+	ipcns_deadlines_remove(&nsent_of_nfd(nf)->deadlines, w);
 }
 
 /* ---- The tracker: the proc connector, read by its own thread (and by
@@ -258,9 +153,9 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 		return 0;
 	/* Only this namespace's lock holder arms its watches, and only it
 	 * frees them: w stays valid.  */
-	int fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	int fd = ipcns_pidfd_open(tgid);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	pthread_mutex_lock(&T.lock);
 	if (!w && !(w = watch_new_locked(e, tgid))) {
 		pthread_mutex_unlock(&T.lock);
@@ -270,7 +165,7 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 	/* The process may have exited between the event that named it and
 	 * pidfd_open: a pidfd to an exited process is readable at once.  */
 	w->ev.fd = fd;
-	int ret = ep_add(e->epfd, fd, &w->ev, EPOLLIN);
+	int ret = ipcns_ep_add(e->epfd, fd, &w->ev);
 	if (ret < 0) {
 		w->ev.fd = -1;
 		watch_unlink(w);
@@ -289,7 +184,7 @@ static void pidfd_fired(struct watch *w)
 	watch_unlink(w);
 	pthread_mutex_unlock(&T.lock);
 	pid_t tgid = w->tgid;
-	ep_del(e->epfd, w->ev.fd);
+	ipcns_ep_del(e->epfd, w->ev.fd);
 	close(w->ev.fd);
 	free(w);
 	ipcns_ns_process_exit(e->ns, tgid);
@@ -535,7 +430,7 @@ static bool worker_enter(struct nsent *e, uint64_t *seen_overruns)
 {
 	cn_drain();
 	pthread_mutex_lock(&e->lock);
-	__atomic_store_n(&e->batch_since, mono_ns(), __ATOMIC_RELEASE);
+	__atomic_store_n(&e->batch_since, ipcns_mono_ns(), __ATOMIC_RELEASE);
 	inbox_apply(e);
 	uint64_t k = __atomic_load_n(&T.overruns, __ATOMIC_ACQUIRE);
 	if (k != *seen_overruns) {
@@ -556,7 +451,7 @@ static void worker_leave(struct nsent *e, uint64_t calls)
 	pthread_mutex_lock(&e->info_lock);
 	e->info.usage = u;
 	e->info.calls += calls;
-	e->info.updated = mono_ns();
+	e->info.updated = ipcns_mono_ns();
 	pthread_mutex_unlock(&e->info_lock);
 	__atomic_store_n(&e->batch_since, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&e->lock);
@@ -692,11 +587,8 @@ void nsent_destroy(struct nsent *e)
 		close(e->epfd);
 	if (e->wake_ev.fd >= 0)
 		close(e->wake_ev.fd);
-	if (e->timer_ev.fd >= 0)
-		close(e->timer_ev.fd);
-	if (e->tick_ev.fd >= 0)
-		close(e->tick_ev.fd);
-	free(e->heap);
+	ipcns_deadlines_fini(&e->deadlines);
+	ipcns_tick_fini(&e->tick);
 	free(e->inodes);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->info_lock);
@@ -716,20 +608,21 @@ struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_
 	e->inbox_tail = &e->inbox;
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->wake_ev = (struct ev){ EV_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
-	e->timer_ev = (struct ev){ EV_TIMER, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
-	e->tick_ev = (struct ev){ EV_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
+	e->deadlines.fd = e->tick.fd = -1;
+	ipcns_deadlines_init(&e->deadlines);
+	ipcns_tick_init(&e->tick);
+	e->timer_ev = (struct ev){ EV_TIMER, e->deadlines.fd };
+	e->tick_ev = (struct ev){ EV_TICK, e->tick.fd };
 	e->key = strdup(key);
 	e->host.owner = e;
 	e->host.watch_exit = host_watch_exit;
 	e->host.limit_hit = host_limit_hit;
 	e->host.tracks_processes = &T.running;
-	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
-	if (!e->key || e->epfd < 0 || e->wake_ev.fd < 0 || e->timer_ev.fd < 0 || e->tick_ev.fd < 0 ||
+	if (!e->key || e->epfd < 0 || e->wake_ev.fd < 0 || e->deadlines.fd < 0 || e->tick.fd < 0 ||
 	    (ipc_ino && (ipcns_host_add_inode(&e->host, ipc_ino) < 0 || nsent_add_inode(e, ipc_ino) < 0)) ||
-	    timerfd_settime(e->tick_ev.fd, 0, &its, NULL) < 0 ||
-	    ep_add(e->epfd, e->wake_ev.fd, &e->wake_ev, EPOLLIN) < 0 ||
-	    ep_add(e->epfd, e->timer_ev.fd, &e->timer_ev, EPOLLIN) < 0 ||
-	    ep_add(e->epfd, e->tick_ev.fd, &e->tick_ev, EPOLLIN) < 0 ||
+	    ipcns_ep_add(e->epfd, e->wake_ev.fd, &e->wake_ev) < 0 ||
+	    ipcns_ep_add(e->epfd, e->deadlines.fd, &e->timer_ev) < 0 ||
+	    ipcns_ep_add(e->epfd, e->tick.fd, &e->tick_ev) < 0 ||
 	    !(e->ns = ipcns_ns_new(limits, &ipcns_host_proc_ops, &e->host))) {
 		if (e->ns) {
 			ipcns_ns_free(e->ns);
@@ -758,9 +651,11 @@ struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_
 	dlog("namespace %s created", key);
 	return e;
 fail:
-	for (int *fd = (int[]){ e->epfd, e->wake_ev.fd, e->timer_ev.fd, e->tick_ev.fd, -2 }; *fd != -2; fd++)
+	for (int *fd = (int[]){ e->epfd, e->wake_ev.fd, -2 }; *fd != -2; fd++)
 		if (*fd >= 0)
 			close(*fd);
+	ipcns_deadlines_fini(&e->deadlines);
+	ipcns_tick_fini(&e->tick);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->info_lock);
 	ipcns_host_free(&e->host);
@@ -874,24 +769,6 @@ bool nfd_close(struct nfd_ent *ne)
 }
 
 /* ---- The worker of a namespace.  */
-
-static void tick(struct nsent *e)
-{
-	uint64_t n;
-	if (read(e->tick_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	e->ticks++;
-	struct ipcns_usage u;
-	ipcns_ns_usage(e->ns, &u);
-	/* Parked calls whose callers were interrupted or killed are dropped
-	 * here when nothing else touched their object.  */
-	if (u.parked)
-		ipcns_ns_sweep(e->ns);
-	/* Segments removed while attached: destroyed once no process maps
-	 * them, including children we never saw.  */
-	if (u.shm_ids && e->ticks % 5 == 0)
-		ipcns_ns_shm_reap(e->ns);
-}
 
 #define WORKER_BATCH 64
 
@@ -1030,11 +907,14 @@ static void *worker(void *arg)
 				/* Frees only its own watch.  */
 				pidfd_fired(container_of(ev, struct watch, ev));
 				break;
-			case EV_TIMER:
-				timer_fired(e);
+			case EV_TIMER: {
+				int ret = ipcns_deadlines_fire(&e->deadlines);
+				if (ret < 0)
+					dlog("namespace %s: timerfd read: %s", e->key, strerror(-ret));
 				break;
+			}
 			case EV_TICK:
-				tick(e);
+				ipcns_tick_fire(&e->tick, e->ns);
 				break;
 			case EV_WAKE: {
 				uint64_t v;
