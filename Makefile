@@ -55,7 +55,7 @@ LIB_SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
 LIB_TSAN_OBJ := $(LIB_SRC:%.c=$(B)/tsan/%.o)
 # The libraries of each program (what its objects and the parts of
 # libipcns.a it pulls in call).
-IPCNSD_LIBS := -ljansson -lcap -lpthread
+IPCNSD_LIBS := -ljansson -lcap -lpthread -lfuse3
 CTL_LIBS := -ljansson
 RUNTIME_LIBS := -ljansson
 HOOK_LIBS := -ljansson

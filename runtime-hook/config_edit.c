@@ -3,7 +3,8 @@
  *
  * The config.json edit: one SCMP_ACT_NOTIFY rule for the System V IPC system
  * calls, those names taken out of every other rule, the listener socket, and
- * /proc/sysvipc masked.  DESIGN.md "Data flow" step 1, spec/runtime.md.  */
+ * /proc/sysvipc masked, or, when ipcnsd serves it, the hook that mounts the
+ * view from inside (spec/view.md).  DESIGN.md "Data flow" step 1, spec/runtime.md.  */
 #include <errno.h>
 #include <string.h>
 
@@ -245,12 +246,23 @@ static json_t *new_rules(json_t *old)
 	return steal_pointer(&rules);
 }
 
-static json_t *new_masked_paths(json_t *old)
+static json_t *new_masked_paths(json_t *old, bool served)
 {
 	cleanup_json json_t *masked = NULL;
 	json_t *path;
 	size_t i;
 
+	if (served) {
+		/* Served: not masked, or runc's mask (applied after the
+		 * hooks) would hide it.  */
+		masked = json_array();
+		if (masked == NULL)
+			return NULL;
+		json_array_foreach (old, i, path)
+			if (!string_is(path, IPCNS_MASKED_SYSVIPC) && json_array_append(masked, path) < 0)
+				return NULL;
+		return steal_pointer(&masked);
+	}
 	json_array_foreach (old, i, path)
 		if (string_is(path, IPCNS_MASKED_SYSVIPC))
 			return json_incref(old);
@@ -261,8 +273,42 @@ static json_t *new_masked_paths(json_t *old)
 	return steal_pointer(&masked);
 }
 
+/* hooks.createContainer with the view hook last (once).  */
+static int add_view_hook(json_t *lnx_config, const struct ipcns_edit *edit, json_t **hooks_out, char *err,
+			 size_t errlen)
+{
+	json_t *old_hooks = member(lnx_config, "hooks");
+	cleanup_json json_t *hooks = NULL;
+	cleanup_json json_t *list = NULL;
+	cleanup_json json_t *hook = NULL;
+	json_t *h;
+	size_t i;
+
+	*hooks_out = NULL;
+	if (old_hooks != NULL && !json_is_object(old_hooks))
+		return ipcns_error(err, errlen, -EINVAL, "hooks is not an object");
+	json_t *old_list = member(old_hooks, "createContainer");
+	if (old_list != NULL && !json_is_array(old_list))
+		return ipcns_error(err, errlen, -EINVAL, "hooks.createContainer is not an array");
+	hook = json_pack("{s:s,s:[s,s,s,s]}", "path", edit->view_hook, "args", "ipcns-hook", "mount", "--view",
+			 edit->view_dir);
+	if (hook == NULL)
+		return ipcns_error(err, errlen, -EINVAL, "the view hook's path or directory is not valid UTF-8");
+	json_array_foreach (old_list, i, h)
+		if (json_equal(h, hook))
+			return 0;
+	hooks = old_hooks != NULL ? json_copy(old_hooks) : json_object();
+	list = old_list != NULL ? json_copy(old_list) : json_array();
+	if (hooks == NULL || list == NULL || json_array_append(list, hook) < 0 ||
+	    json_object_set(hooks, "createContainer", list) < 0)
+		return ipcns_error(err, errlen, -ENOMEM, "out of memory editing the config");
+	*hooks_out = steal_pointer(&hooks);
+	return 0;
+}
+
 int ipcns_config_edit(json_t *config, const struct ipcns_edit *edit, char *err, size_t errlen)
 {
+	cleanup_json json_t *hooks = NULL;
 	cleanup_json json_t *socket = NULL;
 	cleanup_json json_t *metadata = NULL;
 	cleanup_json json_t *lnx = NULL;
@@ -298,6 +344,12 @@ int ipcns_config_edit(json_t *config, const struct ipcns_edit *edit, char *err, 
 	ret = check_masked_paths(old_masked, err, errlen);
 	if (ret < 0)
 		return ret;
+	bool served = edit->view_hook != NULL && edit->view_dir != NULL;
+	if (served) {
+		ret = add_view_hook(config, edit, &hooks, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
 
 	/* Build new `linux' and `linux.seccomp' objects (shallow copies) and
 	 * swap them in with one call, so a failure leaves CONFIG as it was.  */
@@ -318,11 +370,13 @@ int ipcns_config_edit(json_t *config, const struct ipcns_edit *edit, char *err, 
 	    json_object_set(seccomp, "listenerMetadata", metadata) < 0)
 		goto nomem;
 
-	if (json_object_set_new(lnx, "maskedPaths", new_masked_paths(old_masked)) < 0)
+	if (json_object_set_new(lnx, "maskedPaths", new_masked_paths(old_masked, served)) < 0)
 		goto nomem;
 	if (json_object_set(lnx, "seccomp", seccomp) < 0)
 		goto nomem;
 	if (json_object_set(config, "linux", lnx) < 0)
+		goto nomem;
+	if (hooks != NULL && json_object_set(config, "hooks", hooks) < 0)
 		goto nomem;
 	return 0;
 

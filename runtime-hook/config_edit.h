@@ -24,6 +24,13 @@ struct ipcns_edit {
 	const char *socket;
 	/* linux.seccomp.listenerMetadata when the config has none, or NULL.  */
 	const char *listener_metadata;
+	/* ipcnsd serves the view from inside (spec/view.md) at view_dir:
+	 * a createContainer hook `view_hook mount --view VIEW_DIR' binds it
+	 * over the container's /proc/sysvipc and IPC sysctls, and
+	 * /proc/sysvipc is not masked (runc masks after the hooks).  NULL:
+	 * /proc/sysvipc is masked.  */
+	const char *view_hook;
+	const char *view_dir;
 };
 
 bool ipcns_is_ipc_syscall(const char *name);

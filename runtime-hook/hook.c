@@ -7,6 +7,12 @@
  *   ipcns-hook precreate   a config filter: the container's config.json on
  *                          stdin, the same config with ipcns-runtime's edit
  *                          (config_edit.c) on stdout.
+ *   ipcns-hook mount --view DIR
+ *                          a createContainer hook (added by the edit when
+ *                          ipcnsd serves the view): binds DIR's sysvipc and
+ *                          sys/kernel files over the container's
+ *                          /proc/sysvipc and /proc/sys/kernel/<sysctl>, or
+ *                          masks /proc/sysvipc when DIR is not served.
  *   ipcns-hook poststop    the container's OCI state on stdin: tells ipcnsd
  *                          that the container is gone ("forget",
  *                          spec/control.md) and waits until ipcnsd has let
@@ -19,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -50,10 +59,11 @@ static void say(int prio, const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: " PROGRAM " precreate|poststop\n"
+	fprintf(f, "Usage: " PROGRAM " precreate|poststop|mount --view DIR\n"
 		   "An OCI hook (spec/hooks.d/ipcns.json): precreate edits the config on stdin\n"
 		   "for ipcnsd and writes it to stdout; poststop reads the container state on\n"
-		   "stdin and tells ipcnsd the container is gone.\n");
+		   "stdin and tells ipcnsd the container is gone; mount (a createContainer\n"
+		   "hook) mounts ipcnsd's /proc/sysvipc and IPC sysctls in the container.\n");
 }
 
 /* The JSON document on stdin (WHAT: "config", "state"), or NULL.  */
@@ -72,8 +82,17 @@ static int precreate(const struct ipcns_settings *s)
 {
 	cleanup_json json_t *config = NULL;
 	struct ipcns_edit edit = { .socket = s->socket, .listener_metadata = s->listener_metadata };
-	char err[IPCNS_ERR_MAX];
+	char err[IPCNS_ERR_MAX], view_dir[PATH_MAX], self[PATH_MAX];
 	int ret;
+	ssize_t n;
+
+	ipcns_view_dir(s->socket, view_dir, sizeof(view_dir));
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0 && ipcns_view_live(view_dir)) {
+		self[n] = '\0';
+		edit.view_hook = self;
+		edit.view_dir = view_dir;
+	}
 
 	config = load_stdin("precreate", "config");
 	if (config == NULL)
@@ -201,6 +220,96 @@ static int poststop(const struct ipcns_settings *s)
 	}
 }
 
+/* The container's rootfs, as the runtime resolves it: config.json's
+ * root.path, relative to the bundle.  The hook runs in the container's
+ * mount namespace before pivot_root, where host paths still resolve.  */
+static int rootfs_of(json_t *state, char *out, size_t size)
+{
+	const char *bundle = json_string_value(json_object_get(state, "bundle"));
+	char path[PATH_MAX];
+	json_error_t jerr;
+	cleanup_json json_t *config = NULL;
+	const char *root;
+
+	if (bundle == NULL || bundle[0] != '/') {
+		say(LOG_ERR, "mount: the state on stdin has no absolute \"bundle\"");
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	config = json_load_file(path, JSON_ALLOW_NUL, &jerr);
+	root = json_string_value(json_object_get(json_object_get(config, "root"), "path"));
+	if (root == NULL) {
+		say(LOG_ERR, "mount: %s: no root.path (%s)", path, config ? "" : jerr.text);
+		return -EINVAL;
+	}
+	if ((size_t)(root[0] == '/' ? snprintf(out, size, "%s", root) : snprintf(out, size, "%s/%s", bundle, root)) >=
+	    size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* /proc/sysvipc not served: hidden as runc's maskedPaths hides a
+ * directory, a read-only empty tmpfs.  */
+static void mask_sysvipc(const char *rootfs, const char *why)
+{
+	char target[PATH_MAX + 64];
+
+	snprintf(target, sizeof(target), "%s/proc/sysvipc", rootfs);
+	if (mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") < 0)
+		say(LOG_WARNING, "mount: %s; masking %s failed too: %s", why, target, strerror(errno));
+	else
+		say(LOG_NOTICE, "mount: %s: /proc/sysvipc masked in the container", why);
+}
+
+static int view_mount(const char *view_dir)
+{
+	cleanup_json json_t *state = NULL;
+	char rootfs[PATH_MAX], src[PATH_MAX + 64], dst[PATH_MAX + 64];
+	const char *names[] = { "shmmax", "shmall",	 "shmmni",	"shm_rmid_forced", "msgmax",     "msgmni",
+				"msgmnb", "sem",	 "sem_next_id", "msg_next_id",	   "shm_next_id" };
+	struct stat st;
+	int ret;
+
+	state = load_stdin("mount", "state");
+	if (state == NULL)
+		return -EINVAL;
+	ret = rootfs_of(state, rootfs, sizeof(rootfs));
+	if (ret < 0)
+		return ret;
+	snprintf(dst, sizeof(dst), "%s/proc/sysvipc", rootfs);
+	if (stat(dst, &st) < 0) {
+		/* No /proc in the container (or no SysV IPC in the kernel):
+		 * nothing to cover.  */
+		say(LOG_NOTICE, "mount: %s: %s; nothing to mount", dst, strerror(errno));
+		return 0;
+	}
+	if (!ipcns_view_live(view_dir)) {
+		char why[PATH_MAX + 64];
+		snprintf(why, sizeof(why), "ipcnsd does not serve %s", view_dir);
+		mask_sysvipc(rootfs, why);
+		return 0;
+	}
+	snprintf(src, sizeof(src), "%s/sysvipc", view_dir);
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
+		char why[PATH_MAX * 3];
+		snprintf(why, sizeof(why), "binding %s on %s: %s", src, dst, strerror(errno));
+		mask_sysvipc(rootfs, why);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(src, sizeof(src), "%s/sys/kernel/%s", view_dir, names[i]);
+		snprintf(dst, sizeof(dst), "%s/proc/sys/kernel/%s", rootfs, names[i]);
+		/* A kernel without CONFIG_CHECKPOINT_RESTORE has no
+		 * *_next_id: the container's /proc is the reference.  */
+		if (stat(dst, &st) < 0)
+			continue;
+		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+			say(LOG_WARNING, "mount: binding %s on %s: %s; the kernel's value shows there", src, dst,
+			    strerror(errno));
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ipcns_settings s;
@@ -212,6 +321,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "mount") && !strcmp(argv[2], "--view"))
+		return view_mount(argv[3]) < 0 ? 1 : 0;
 	/* hooks.d passes the stage as the one argument (hook.args).  */
 	if (argc != 2 || (strcmp(argv[1], "precreate") && strcmp(argv[1], "poststop"))) {
 		usage(stderr);

@@ -147,6 +147,15 @@ int main(int argc, char **argv)
 			.socket = s.socket,
 			.listener_metadata = s.listener_metadata,
 		};
+		char view_dir[PATH_MAX], hook[PATH_MAX];
+
+		/* ipcnsd serves /proc/sysvipc and the IPC sysctls: the hook
+		 * beside this program mounts them in the container.  */
+		ipcns_view_dir(s.socket, view_dir, sizeof(view_dir));
+		if (ipcns_view_live(view_dir) && ipcns_view_hook_path(hook, sizeof(hook)) == 0) {
+			edit.view_hook = hook;
+			edit.view_dir = view_dir;
+		}
 
 		if (ipcns_cmdline_config_path(&cl, &path) < 0)
 			fail(&cl, "out of memory");

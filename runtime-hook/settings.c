@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "settings.h"
 #include "oci_util.h"
@@ -161,4 +164,44 @@ void ipcns_settings_clear(struct ipcns_settings *s)
 	free(s->socket);
 	free(s->listener_metadata);
 	s->runtime = s->socket = s->listener_metadata = NULL;
+}
+
+void ipcns_view_dir(const char *socket, char *out, size_t size)
+{
+	size_t len = strlen(socket);
+
+	if (len > 5 && strcmp(socket + len - 5, ".sock") == 0)
+		snprintf(out, size, "%.*s.view", (int)(len - 5), socket);
+	else
+		snprintf(out, size, "%s.view", socket);
+}
+
+bool ipcns_view_live(const char *dir)
+{
+	char path[PATH_MAX];
+	struct statfs sf;
+	struct stat st;
+
+	if (statfs(dir, &sf) < 0 || sf.f_type != IPCNS_FUSE_SUPER_MAGIC)
+		return false;
+	snprintf(path, sizeof(path), "%s/sysvipc/shm", dir);
+	return stat(path, &st) == 0;
+}
+
+int ipcns_view_hook_path(char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash == NULL)
+		return -ENOENT;
+	*slash = '\0';
+	if ((size_t)snprintf(out, size, "%s/ipcns-hook", self) >= size)
+		return -ENAMETOOLONG;
+	return access(out, X_OK) == 0 ? 0 : -errno;
 }

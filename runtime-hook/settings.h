@@ -6,6 +6,7 @@
 #ifndef IPCNS_RUNTIME_HOOK_SETTINGS_H
 #define IPCNS_RUNTIME_HOOK_SETTINGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define IPCNS_SETTINGS_PATH "/etc/ipcns/config.json"
@@ -29,5 +30,15 @@ struct ipcns_settings {
 int ipcns_settings_load(struct ipcns_settings *s, const char *path, char *err, size_t errlen);
 
 void ipcns_settings_clear(struct ipcns_settings *s);
+
+/* ---- The view from inside (spec/view.md).  */
+#define IPCNS_FUSE_SUPER_MAGIC 0x65735546
+/* ipcnsd's view directory for its socket: ".sock" replaced by ".view"
+ * (or ".view" added).  */
+void ipcns_view_dir(const char *socket, char *out, size_t size);
+/* A FUSE file system is mounted at dir and answers: ipcnsd serves it.  */
+bool ipcns_view_live(const char *dir);
+/* ipcns-hook beside the running program: 0 and its path, or -errno.  */
+int ipcns_view_hook_path(char *out, size_t size);
 
 #endif

@@ -5,7 +5,7 @@
 # postgresql-15 (it ships pgbench), apache2, apache2-utils (ab) and curl are
 # the real clients of tests/integration/clients.bats and tests/bench/pgbench.sh.
 set -eu
-PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev \
+PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev libfuse3-dev \
 bats bats-support bats-assert runc crun busybox-static util-linux procps jq podman python3-yaml \
 postgresql-15 apache2 apache2-utils curl valgrind clang libclang-rt-14-dev clang-format"
 missing=""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* /proc/sysvipc/{shm,sem,msg} of a namespace, byte for byte as Linux's
  * ipc/shm.c, ipc/sem.c and ipc/msg.c print them on a 64-bit kernel: a
  * header line, then one line per object in index order.

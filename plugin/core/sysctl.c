@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The IPC sysctls of a namespace: /proc/sys/kernel/{shmmax, shmall,
  * shmmni, shm_rmid_forced, msgmax, msgmni, msgmnb, sem, *_next_id} as a
  * process inside it reads and writes them.

@@ -118,6 +118,8 @@ struct nsent {
 	size_t nwatches;
 	struct pevent *inbox, **inbox_tail;
 	struct nfd_ent *mail;
+	/* Reads and writes of its /proc files are queued (view.c).  */
+	bool view_pending;
 };
 
 struct daemon {

@@ -37,11 +37,16 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "settings.h"
+#include "view.h"
 
 #define DEFAULT_SOCKET "/run/ipcns/ipcnsd.sock"
 #define MAX_MSG (256 * 1024)
 /* The main thread's tick: listening again after a shortage of fds.  */
 #define MAIN_TICK_SECONDS 1
+
+/* The operator's ceilings on the kernel limits (--ceiling).  */
+static struct ipcns_limits ceiling;
 
 struct daemon D = {
 	.reg_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -154,11 +159,20 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 			snprintf(err, errlen, "container %s: out of memory", r->id);
 			return -ENOMEM;
 		}
+		view_ns_inode(e, r->ino);
 	} else {
 		struct ipcns_limits limits;
 		int ret = ipcns_limits_from_state(r->state, &limits, err, errlen);
 		if (ret < 0)
 			return ret;
+		/* A linux.sysctl value is a write of the sysctl: the
+		 * operator's ceiling binds it the same way.  */
+		char what[256];
+		ret = ipcns_limits_check_ceiling(&limits, &ceiling, what, sizeof(what));
+		if (ret < 0) {
+			snprintf(err, errlen, "container %s: linux.sysctl %s", r->id, what);
+			return ret;
+		}
 		e = nsent_new(key, &limits, r->ino);
 		if (!e) {
 			snprintf(err, errlen, "container %s: out of memory", r->id);
@@ -480,9 +494,15 @@ static void handle_event(struct ev *ev)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: ipcnsd [--socket PATH] [--no-sync-wakeup]\n"
+	fprintf(f, "Usage: ipcnsd [--socket PATH] [--no-sync-wakeup] [--view DIR | --no-view]\n"
+		   "              [--ceiling kernel.NAME=VALUE]...\n"
 		   "Serve System V IPC to containers whose seccomp listenerPath is PATH\n"
-		   "(default " DEFAULT_SOCKET ").  Runs in the foreground; logs to stderr.\n");
+		   "(default " DEFAULT_SOCKET ").  Runs in the foreground; logs to stderr.\n"
+		   "  --view DIR      where to mount the containers' /proc/sysvipc and IPC sysctls\n"
+		   "                  (default: PATH with .sock replaced by .view); --no-view: none,\n"
+		   "                  /proc/sysvipc is masked in containers\n"
+		   "  --ceiling K=V   the largest value containers may give the IPC sysctl K\n"
+		   "                  (linux.sysctl or a write), e.g. kernel.msgmnb=1048576\n");
 }
 
 int main(int argc, char **argv)
@@ -490,13 +510,19 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "no-sync-wakeup", no_argument, NULL, 'n' },
+		{ "view", required_argument, NULL, 'v' },
+		{ "no-view", no_argument, NULL, 'N' },
+		{ "ceiling", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = getenv("IPCNS_SOCKET");
 	bool sync_wakeup = true;
+	const char *view_dir = NULL;
+	bool view = true;
 	int c;
+	ipcns_limits_no_ceiling(&ceiling);
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;
 	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
@@ -507,6 +533,31 @@ int main(int argc, char **argv)
 		case 'n':
 			sync_wakeup = false;
 			break;
+		case 'v':
+			view_dir = optarg;
+			break;
+		case 'N':
+			view = false;
+			break;
+		case 'c': {
+			/* --ceiling kernel.msgmnb=1048576: the largest value a
+			 * container may set, through linux.sysctl or a write.  */
+			char key[64] = "";
+			const char *eq = strchr(optarg, '=');
+			int ret = -EINVAL;
+			if (eq && (size_t)(eq - optarg) < sizeof(key)) {
+				snprintf(key, sizeof(key), "%.*s", (int)(eq - optarg), optarg);
+				ret = ipcns_limits_apply_sysctl(&ceiling, key, eq + 1);
+			}
+			if (ret <= 0 || !strcmp(key, "kernel.shm_rmid_forced")) {
+				fprintf(stderr,
+					"ipcnsd: --ceiling %s: expected kernel.NAME=VALUE with NAME one of shmmax, shmall, "
+					"shmmni, sem, msgmax, msgmnb, msgmni, and a value in its range\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -562,6 +613,14 @@ int main(int argc, char **argv)
 	if (pret < 0)
 		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pret));
 	dlog("listening on %s (pid %d)", path, (int)getpid());
+	if (view) {
+		char dir[4096];
+		if (view_dir)
+			snprintf(dir, sizeof(dir), "%s", view_dir);
+		else
+			ipcns_view_dir(path, dir, sizeof(dir));
+		view_start(dir, &ceiling);
+	}
 
 	while (!daemon_stopping()) {
 		struct epoll_event evs[16];
@@ -589,6 +648,7 @@ int main(int argc, char **argv)
 		if (nfd_close(D.nfds))
 			nsent_destroy(e);
 	}
+	view_stop();
 	unlink(path);
 	dlog("stopped");
 	return 0;

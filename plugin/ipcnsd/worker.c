@@ -27,6 +27,7 @@
 
 #include "daemon.h"
 #include "events.h"
+#include "view.h"
 
 /* A worker's stack: the deepest path (a /proc scan inside a call) uses a
  * few KiB; the default 8 MiB would only be address space.  */
@@ -563,6 +564,7 @@ static void *worker(void *arg);
 void nsent_destroy(struct nsent *e)
 {
 	struct ipcns_usage u;
+	view_ns_gone(e);
 	pthread_mutex_lock(&e->lock);
 	ipcns_ns_usage(e->ns, &u);
 	ipcns_ns_free(e->ns);
@@ -648,6 +650,7 @@ struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_
 	}
 	e->next = D.namespaces;
 	D.namespaces = e;
+	view_ns_inode(e, ipc_ino);
 	dlog("namespace %s created", key);
 	return e;
 fail:
@@ -900,6 +903,8 @@ static void *worker(void *arg)
 		/* Process events first, then the pidfds and timers, then the
 		 * notifications.  */
 		bool grown = worker_enter(e, &seen_overruns);
+		if (__atomic_load_n(&e->view_pending, __ATOMIC_ACQUIRE))
+			view_serve(e);
 		for (int i = 0; i < n; i++) {
 			struct ev *ev = evs[i].data.ptr;
 			switch (ev->kind) {

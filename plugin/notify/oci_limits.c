@@ -33,8 +33,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* Apply one sysctl; 1 if it was an IPC one, 0 if not ours, -errno.  */
-static int apply_sysctl(struct ipcns_limits *l, const char *key, const char *val)
+int ipcns_limits_apply_sysctl(struct ipcns_limits *l, const char *key, const char *val)
 {
 	uint64_t v;
 	int ret;
@@ -122,7 +121,7 @@ int ipcns_limits_from_config(json_t *config, json_t *annotations, const char *or
 	ipcns_limits_default(l);
 	json_object_foreach(json_object_get(json_object_get(config, "linux"), "sysctl"), key, v)
 	{
-		ret = apply_sysctl(l, key, json_string_value(v));
+		ret = ipcns_limits_apply_sysctl(l, key, json_string_value(v));
 		if (ret < 0) {
 			snprintf(err, errlen, "%s: linux.sysctl %s = \"%s\": %s", origin, key,
 				 json_string_value(v) ? json_string_value(v) : "(not a string)",

@@ -18,6 +18,10 @@
 int ipcns_limits_from_config(json_t *config, json_t *annotations, const char *origin, struct ipcns_limits *l,
 			     char *err, size_t errlen);
 
+/* Apply one sysctl ("kernel.shmmax", "4096") to l: 1 if it was an IPC
+ * one, 0 if not ours, -EINVAL or -ERANGE.  */
+int ipcns_limits_apply_sysctl(struct ipcns_limits *l, const char *key, const char *val);
+
 /* The same for a runtime's state message: the config is read from
  * STATE.bundle/config.json (none when there is no bundle), the annotations
  * are STATE.annotations.  */

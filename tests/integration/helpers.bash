@@ -10,7 +10,8 @@
 # Environment: IPCNS_IT_RUNTIMES (default "runc crun") limits the runtimes;
 # a test for a runtime not listed is skipped.  IPCNS_IT_KEEP=1 keeps IT_DIR.
 # IPCNS_IT_DAEMON=PATH runs that ipcnsd instead of build/bin/ipcnsd-san (the
-# ASan build, when made) or build/bin/ipcnsd.
+# ASan build, when made) or build/bin/ipcnsd; IPCNSD_EXTRA_ARGS are added to
+# its command line.
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
@@ -58,7 +59,7 @@ ipcnsd_launch() {
 	fi
 	# fd 3 is bats' own: a background process holding it hangs bats.
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
-		"$bin" --socket "$sock" </dev/null >>"$log" 2>&1 3>&- &
+		"$bin" --socket "$sock" ${IPCNSD_EXTRA_ARGS:-} </dev/null >>"$log" 2>&1 3>&- &
 	LAUNCHED_PID=$!
 	local i
 	for i in $(seq 100); do

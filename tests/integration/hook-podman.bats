@@ -93,13 +93,20 @@ ipcnsd_forgot() {
 	local tag=it$IT_TAG-$BATS_TEST_NUMBER cid
 	run pm_run --rm --cidfile "$BATS_TEST_TMPDIR/cid" --annotation org.ipcns.enable=true \
 		--annotation org.ipcns.cid="$tag" "$IMAGE" \
-		sh -c 'ipcmk -M 8192 && ipcmk -S 2 && ipcmk -Q && ipcs -m -s -q && ls -A /proc/sysvipc | wc -l'
+		sh -c 'ipcmk -M 8192 && ipcmk -S 2 && ipcmk -Q && ipcs -m -s -q && ls -A /proc/sysvipc | wc -l &&
+			grep -Ec "^ +[-0-9]+ +0 +644 +8192 " /proc/sysvipc/shm && echo 4096 >/proc/sys/kernel/shmmax &&
+			cat /proc/sys/kernel/shmmax'
 	assert_success
 	assert_line --partial "Shared memory id: 0"
 	assert_line --regexp '^0x[0-9a-f]+ +0 +root +644 +8192 +0'
 	assert_line --regexp '^0x[0-9a-f]+ +0 +root +644 +2 *$'
-	# /proc/sysvipc masked by the edit.
-	assert_line 0
+	# /proc/sysvipc and the IPC sysctls served by ipcnsd, mounted by the
+	# edit's createContainer hook (spec/view.md): the segment is there,
+	# and shmmax is the container's.
+	assert_line 3
+	assert_line 1
+	assert_line 4096
+	[ "$(cat /proc/sys/kernel/shmmax)" != 4096 ]
 	cid=$(cat "$BATS_TEST_TMPDIR/cid")
 	grep -q "container $cid: registered" "$IPCNSD_LOG"
 	hook_ran precreate "$tag"

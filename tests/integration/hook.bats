@@ -59,10 +59,13 @@ poststop_state() {
 		run diff -u "$BATS_TEST_TMPDIR/shim.json" "$BATS_TEST_TMPDIR/hook.json"
 		assert_success
 	done
-	# And it is the edit: the notify rule, the listener, /proc/sysvipc.
+	# And it is the edit: the notify rule, the listener, and, ipcnsd
+	# serving the view from inside, the hook that mounts it with
+	# /proc/sysvipc left unmasked (spec/view.md).
 	run jq -c '[.linux.seccomp.listenerPath, (.linux.seccomp.syscalls | map(.names) | flatten | map(select(. == "shmget" or . == "msgget")) | length),
-		(.linux.seccomp.syscalls[-1].action), (.linux.maskedPaths | index("/proc/sysvipc") != null)]' "$BATS_TEST_TMPDIR/hook.json"
-	assert_output "[\"$IPCNS_SOCKET\",2,\"SCMP_ACT_NOTIFY\",true]"
+		(.linux.seccomp.syscalls[-1].action), (.linux.maskedPaths | index("/proc/sysvipc") != null),
+		.hooks.createContainer[-1].args]' "$BATS_TEST_TMPDIR/hook.json"
+	assert_output "[\"$IPCNS_SOCKET\",2,\"SCMP_ACT_NOTIFY\",false,[\"ipcns-hook\",\"mount\",\"--view\",\"${IPCNS_SOCKET%.sock}.view\"]]"
 }
 
 @test "ipcns-hook precreate: stdout is one JSON config and nothing else; the edit is idempotent" {

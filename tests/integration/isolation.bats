@@ -93,8 +93,9 @@ ipcs_sizes() {
 	awk '/^0x/ { print $5 }' "$1" | sort -n | tr '\n' ' ' | sed 's/ $//'
 }
 
-# util-linux ipcs inside a container (with /proc/sysvipc masked it uses
-# SHM_INFO/SHM_STAT) lists exactly that container's segments.
+# util-linux ipcs inside a container (reading the /proc/sysvipc ipcnsd
+# serves, or SHM_INFO/SHM_STAT where it is masked) lists exactly that
+# container's segments.
 ipcs_lists_own_segments() {
 	local r=$1 a b
 	need_runtime "$r"

@@ -75,6 +75,37 @@ static void check_edit(const char *input, const struct ipcns_edit *edit, const c
 	assert_true(json_equal(once, config));
 }
 
+/* ipcnsd serves the view from inside: the createContainer hook that
+ * mounts it, once, after the config's own hooks; /proc/sysvipc not
+ * masked (runc would mask it after the hooks), the other masks kept.  */
+static void test_view_hook(void **state)
+{
+	(void)state;
+	const struct ipcns_edit served = { .socket = SOCK, .view_hook = "/usr/bin/ipcns-hook",
+					   .view_dir = "/run/ipcns/ipcnsd.view" };
+#define VIEW_HOOK "{\"path\":\"/usr/bin/ipcns-hook\",\"args\":[\"ipcns-hook\",\"mount\",\"--view\",\"/run/ipcns/ipcnsd.view\"]}"
+	check_edit("{\"linux\":{\"maskedPaths\":[\"/proc/kcore\",\"/proc/sysvipc\"]},"
+		   "\"hooks\":{\"prestart\":[{\"path\":\"/x\"}],\"createContainer\":[{\"path\":\"/y\"}]}}",
+		   &served,
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[" NOTIFY_RULE "],"
+		   "\"listenerPath\":\"" SOCK "\"},\"maskedPaths\":[\"/proc/kcore\"]},"
+		   "\"hooks\":{\"prestart\":[{\"path\":\"/x\"}],\"createContainer\":[{\"path\":\"/y\"}," VIEW_HOOK "]}}");
+	check_edit("{}", &served,
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[" NOTIFY_RULE "],"
+		   "\"listenerPath\":\"" SOCK "\"},\"maskedPaths\":[]},"
+		   "\"hooks\":{\"createContainer\":[" VIEW_HOOK "]}}");
+#undef VIEW_HOOK
+	cleanup_json json_t *bad = parse("{\"hooks\":{\"createContainer\":{}}}");
+	char err[IPCNS_ERR_MAX] = "";
+	assert_int_equal(ipcns_config_edit(bad, &served, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "hooks.createContainer is not an array"));
+	char dir[256];
+	ipcns_view_dir("/run/ipcns/ipcnsd.sock", dir, sizeof(dir));
+	assert_string_equal(dir, "/run/ipcns/ipcnsd.view");
+	ipcns_view_dir("/tmp/x", dir, sizeof(dir));
+	assert_string_equal(dir, "/tmp/x.view");
+}
+
 static void test_no_seccomp(void **state)
 {
 	(void)state;
@@ -887,6 +918,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_edit_refusals, make_tmpdir,
 						remove_tmpdir),
 		cmocka_unit_test(test_log_lines),
+		cmocka_unit_test(test_view_hook),
 		cmocka_unit_test_setup_teardown(test_log_append, make_tmpdir, remove_tmpdir),
 	};
 

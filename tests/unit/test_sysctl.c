@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of a namespace's IPC sysctls (plugin/core/sysctl.c) and its
  * /proc/sysvipc text (plugin/core/procview.c): Linux's formats, the
  * parsing of proc_dointvec/proc_doulongvec_minmax (base 0, separators,

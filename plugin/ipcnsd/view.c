@@ -1,0 +1,949 @@
+/* SPDX-License-Identifier: MIT */
+/* The view from inside: /proc/sysvipc/{shm,sem,msg} and the IPC sysctls
+ * (/proc/sys/kernel/shm*, sem, msg*, *_next_id) of each namespace, as its
+ * containers' processes read and write them (spec/view.md).
+ *
+ * One FUSE file system, mounted at the view directory beside the socket:
+ *   sysvipc/{shm,sem,msg}      0444
+ *   sys/kernel/<sysctl>        0644 (*_next_id 0444)
+ * ipcns-hook binds them over the container's /proc/sysvipc and
+ * /proc/sys/kernel/<sysctl> (OCI createContainer hook).  Every request
+ * carries the tid of the process that made it (FUSE gives it in the
+ * server's pid namespace, the host's): its kernel IPC namespace inode
+ * names the namespace, as registration does, and its credentials and
+ * user namespace decide what it may do and how ids are shown.  The
+ * namespace is taken when the file is opened, as Linux's seq_file and
+ * sysctl files take the opener's.
+ *
+ * Threads: the FUSE thread receives requests and answers those that need
+ * no namespace (lookup, getattr, readdir, open).  A read or write of a
+ * namespace is queued to that namespace's worker and answered by it,
+ * with the namespace's lock it already holds: one busy or frozen
+ * namespace delays only its own readers.  view_lock guards the table of
+ * namespaces (inode -> namespace) and their queues; it is a leaf, held
+ * for list operations only.
+ *
+ * Files read in one piece: /proc/sysvipc text is built at a read at
+ * offset 0 (or the first read of the handle), kept with the handle for
+ * the reads that follow, like a seq_file read in chunks.  */
+#define FUSE_USE_VERSION 34
+#include <fcntl.h>
+#include <fuse3/fuse_lowlevel.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "view.h"
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+#define CAP_SYS_ADMIN_BIT 21
+#define CAP_CHECKPOINT_RESTORE_BIT 40
+/* Open handles of one namespace's files: each /proc/sysvipc handle may
+ * hold its text (up to a few MiB for 32768 objects).  */
+#define VIEW_MAX_HANDLES 64
+/* Inodes.  */
+enum {
+	INO_ROOT = 1,
+	INO_SYSVIPC,
+	INO_SYS,
+	INO_KERNEL,
+	INO_SHM,
+	INO_SEM,
+	INO_MSG,
+	INO_SYSCTL0, /* + enum ipcns_sysctl */
+	INO_END = INO_SYSCTL0 + IPCNS_SYSCTL_COUNT,
+};
+
+struct vns {
+	struct vns *next;
+	struct nsent *e;
+	uint64_t id;
+	ino_t *inodes;
+	size_t ninodes;
+	int handles;
+	struct vreq *queue, **tail;
+};
+
+/* An open file.  */
+struct vfh {
+	uint64_t nsid; /* 0: not known yet (under V.lock) */
+	ino_t ipc_ino; /* the opener's kernel IPC namespace */
+	/* The opener was under a seccomp filter: its container's
+	 * registration is on its way if its namespace is not known yet.  */
+	bool filtered;
+	fuse_ino_t ino;
+	struct ipcns_idmap *uidmap, *gidmap; /* the opener's, NULL for identity */
+	char *text;                          /* /proc/sysvipc: the text read so far */
+	size_t len;
+	bool have_text;
+};
+
+/* A read or write for a namespace's worker.  */
+struct vreq {
+	struct vreq *next;
+	fuse_req_t req;
+	struct vfh *fh;
+	bool write;
+	size_t size;
+	off_t off;
+	bool may_write;
+	int64_t deadline; /* waiting for its namespace's registration */
+	char data[]; /* a write's bytes */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct vns *list;
+	uint64_t next_id;
+	struct fuse_session *se;
+	pthread_t thread;
+	int stopfd;
+	bool running;
+	char dir[4096];
+	const struct ipcns_limits *ceiling;
+	ino_t own_userns;
+	/* Reads and writes whose namespace is registering.  */
+	struct vreq *pending;
+} V = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1, .stopfd = -1 };
+
+/* ---- The table of namespaces.  */
+
+static struct vns *vns_of(struct nsent *e)
+{
+	for (struct vns *v = V.list; v; v = v->next)
+		if (v->e == e)
+			return v;
+	return NULL;
+}
+
+void view_ns_inode(struct nsent *e, ino_t ino)
+{
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = vns_of(e);
+	if (!v && (v = calloc(1, sizeof(*v)))) {
+		v->e = e;
+		v->id = V.next_id++;
+		v->tail = &v->queue;
+		v->next = V.list;
+		V.list = v;
+	}
+	bool moved = false;
+	if (v && ino) {
+		bool known = false;
+		for (size_t i = 0; i < v->ninodes; i++)
+			known |= v->inodes[i] == ino;
+		ino_t *n = known ? NULL : realloc(v->inodes, (v->ninodes + 1) * sizeof(*n));
+		if (n) {
+			n[v->ninodes++] = ino;
+			v->inodes = n;
+		}
+		/* Reads and writes that waited for this registration.  */
+		for (struct vreq **pp = &V.pending; *pp;) {
+			struct vreq *r = *pp;
+			if (r->fh->ipc_ino != ino) {
+				pp = &r->next;
+				continue;
+			}
+			*pp = r->next;
+			r->next = NULL;
+			r->fh->nsid = v->id;
+			v->handles++;
+			*v->tail = r;
+			v->tail = &r->next;
+			moved = true;
+		}
+		if (moved)
+			__atomic_store_n(&e->view_pending, true, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&V.lock);
+	if (moved)
+		nsent_wake(e);
+}
+
+static void reply_gone(struct vreq *r)
+{
+	fuse_reply_err(r->req, EIO);
+	free(r);
+}
+
+void view_ns_gone(struct nsent *e)
+{
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = NULL;
+	for (struct vns **pp = &V.list; *pp; pp = &(*pp)->next) {
+		if ((*pp)->e == e) {
+			v = *pp;
+			*pp = v->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&V.lock);
+	if (!v)
+		return;
+	/* Reads queued after its worker's last look: the namespace is
+	 * gone with its last container.  */
+	while (v->queue) {
+		struct vreq *r = v->queue;
+		v->queue = r->next;
+		reply_gone(r);
+	}
+	free(v->inodes);
+	free(v);
+}
+
+/* The namespace serving kernel IPC namespace ino: its id, 0 if none;
+ * V.lock held.  */
+static struct vns *vns_by_inode(ino_t ino)
+{
+	for (struct vns *v = V.list; v; v = v->next)
+		for (size_t i = 0; i < v->ninodes; i++)
+			if (v->inodes[i] == ino)
+				return v;
+	return NULL;
+}
+
+static struct vns *vns_by_id(uint64_t id)
+{
+	for (struct vns *v = V.list; v; v = v->next)
+		if (v->id == id)
+			return v;
+	return NULL;
+}
+
+/* ---- The requester.  */
+
+struct who {
+	pid_t tid;
+	ino_t ipc_ino, userns_ino, owner_userns_ino;
+	struct ipcns_proc_status st;
+	bool have_status;
+};
+
+static int ns_inode(pid_t tid, const char *ns, ino_t *ino)
+{
+	char path[64];
+	struct stat sb;
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)tid, ns);
+	if (stat(path, &sb) < 0)
+		return -errno;
+	*ino = sb.st_ino;
+	return 0;
+}
+
+/* The user namespace that owns tid's IPC namespace.  */
+static int owner_userns(pid_t tid, ino_t *ino)
+{
+	char path[64];
+	struct stat sb;
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int ufd = ioctl(fd, NS_GET_USERNS);
+	int err = errno;
+	close(fd);
+	/* EPERM: the owner is outside ipcnsd's own user namespace, which
+	 * is the initial one on a host.  */
+	if (ufd < 0)
+		return -err;
+	int ret = fstat(ufd, &sb) < 0 ? -errno : 0;
+	close(ufd);
+	if (ret == 0)
+		*ino = sb.st_ino;
+	return ret;
+}
+
+static int read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t n = 0;
+	while (n < size - 1) {
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* tid's uid_map or gid_map; NULL (identity) in the initial user
+ * namespace.  */
+static int read_idmap(pid_t tid, const char *which, struct ipcns_idmap **out)
+{
+	char path[64], buf[8192];
+	*out = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, which);
+	int n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	struct ipcns_idmap *m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	if (ipcns_idmap_parse(m, buf) < 0) {
+		free(m);
+		return -EINVAL;
+	}
+	if (m->n == 1 && m->e[0].inside == 0 && m->e[0].outside == 0 && m->e[0].count == UINT32_MAX) {
+		free(m);
+		return 0;
+	}
+	*out = m;
+	return 0;
+}
+
+/* The host id that is id 0 in tid's user namespace, or -1.  */
+static int64_t root_of(const struct ipcns_idmap *m)
+{
+	if (!m)
+		return 0;
+	for (uint32_t i = 0; i < m->n; i++)
+		if (m->e[i].inside == 0)
+			return m->e[i].outside;
+	return -1;
+}
+
+static int who_of(fuse_req_t req, struct who *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->tid = fuse_req_ctx(req)->pid;
+	if (w->tid <= 0)
+		return -EACCES;
+	int ret = ns_inode(w->tid, "ipc", &w->ipc_ino);
+	if (ret < 0)
+		return ret == -ENOENT ? -ESRCH : ret;
+	return 0;
+}
+
+/* ipc_permissions() for tid: its credentials, and the user namespace
+ * that owns its IPC namespace.  */
+static int sysctl_who(struct who *w, struct ipcns_sysctl_who *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!w->have_status) {
+		int ret = ipcns_proc_status(w->tid, &w->st);
+		if (ret < 0)
+			return ret;
+		w->have_status = true;
+		if (ns_inode(w->tid, "user", &w->userns_ino) < 0 || owner_userns(w->tid, &w->owner_userns_ino) < 0)
+			w->owner_userns_ino = V.own_userns;
+	}
+	const struct ipcns_cred *c = &w->st.cred;
+	int64_t root_uid = -1, root_gid = -1;
+	if (w->owner_userns_ino == V.own_userns) {
+		root_uid = root_gid = 0;
+	} else if (w->owner_userns_ino == w->userns_ino) {
+		/* Uid and gid 0 of its own user namespace, in host ids.  */
+		struct ipcns_idmap *um = NULL, *gm = NULL;
+		if (read_idmap(w->tid, "uid_map", &um) == 0 && read_idmap(w->tid, "gid_map", &gm) == 0) {
+			root_uid = root_of(um);
+			root_gid = root_of(gm);
+		}
+		free(um);
+		free(gm);
+	}
+	/* An owner neither ipcnsd's nor the requester's own (a nested user
+	 * namespace): its root is not known here, only the capability
+	 * rule below can apply.  */
+	out->euid_is_ns_root = root_uid >= 0 && (int64_t)c->euid == root_uid;
+	out->in_ns_root_group = root_gid >= 0 && ((int64_t)c->egid == root_gid ||
+						  ipcns_cred_in_group(c, (gid_t)root_gid));
+	/* checkpoint_restore_ns_capable(): the capability in its user
+	 * namespace, over the owner (its own, or any from the initial
+	 * one).  */
+	bool cap = ipcns_cred_capable(c, CAP_CHECKPOINT_RESTORE_BIT) || ipcns_cred_capable(c, CAP_SYS_ADMIN_BIT);
+	out->checkpoint_restore =
+		cap && (w->userns_ino == w->owner_userns_ino || w->userns_ino == V.own_userns);
+	return 0;
+}
+
+/* ---- The tree.  */
+
+static const char *sysvipc_names[3] = { "shm", "sem", "msg" };
+
+static void fill_attr(fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_nlink = 1;
+	if (ino == INO_ROOT || ino == INO_SYSVIPC || ino == INO_SYS || ino == INO_KERNEL) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+	} else if (ino >= INO_SHM && ino <= INO_MSG) {
+		st->st_mode = S_IFREG | 0444;
+	} else {
+		st->st_mode = S_IFREG | ipcns_sysctl_mode((int)(ino - INO_SYSCTL0));
+	}
+}
+
+static bool ino_valid(fuse_ino_t ino)
+{
+	return ino >= INO_ROOT && ino < INO_END;
+}
+
+static fuse_ino_t child(fuse_ino_t parent, const char *name)
+{
+	switch (parent) {
+	case INO_ROOT:
+		return !strcmp(name, "sysvipc") ? INO_SYSVIPC : !strcmp(name, "sys") ? INO_SYS : 0;
+	case INO_SYS:
+		return !strcmp(name, "kernel") ? INO_KERNEL : 0;
+	case INO_SYSVIPC:
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(name, sysvipc_names[i]))
+				return INO_SHM + (fuse_ino_t)i;
+		return 0;
+	case INO_KERNEL: {
+		int s = ipcns_sysctl_lookup(name);
+		return s < 0 ? 0 : INO_SYSCTL0 + (fuse_ino_t)s;
+	}
+	}
+	return 0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_ino_t ino = child(parent, name);
+	if (!ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	struct fuse_entry_param e = { .ino = ino, .attr_timeout = 3600, .entry_timeout = 3600 };
+	fill_attr(ino, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	if (!ino_valid(ino)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_attr(ino, &st);
+	fuse_reply_attr(req, &st, 3600);
+}
+
+/* O_TRUNC of a sysctl file (echo > file): nothing to truncate.  */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+	op_getattr(req, ino, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	const char *names[IPCNS_SYSCTL_COUNT + 2];
+	fuse_ino_t inos[IPCNS_SYSCTL_COUNT + 2];
+	size_t n = 0;
+	names[n] = ".";
+	inos[n++] = ino;
+	names[n] = "..";
+	inos[n++] = ino == INO_KERNEL ? INO_SYS : INO_ROOT;
+	switch (ino) {
+	case INO_ROOT:
+		names[n] = "sys";
+		inos[n++] = INO_SYS;
+		names[n] = "sysvipc";
+		inos[n++] = INO_SYSVIPC;
+		break;
+	case INO_SYS:
+		names[n] = "kernel";
+		inos[n++] = INO_KERNEL;
+		break;
+	case INO_SYSVIPC:
+		for (int i = 0; i < 3; i++) {
+			names[n] = sysvipc_names[i];
+			inos[n++] = INO_SHM + (fuse_ino_t)i;
+		}
+		break;
+	case INO_KERNEL:
+		for (int i = 0; i < IPCNS_SYSCTL_COUNT; i++) {
+			names[n] = ipcns_sysctl_name(i);
+			inos[n++] = INO_SYSCTL0 + (fuse_ino_t)i;
+		}
+		break;
+	default:
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	char buf[4096];
+	size_t used = 0;
+	for (size_t i = (size_t)off; i < n; i++) {
+		struct stat st;
+		fill_attr(inos[i], &st);
+		size_t want = fuse_add_direntry(req, buf + used, sizeof(buf) - used, names[i], &st, (off_t)(i + 1));
+		if (want > sizeof(buf) - used || used + want > size)
+			break;
+		used += want;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+static void vfh_free(struct vfh *fh)
+{
+	free(fh->uidmap);
+	free(fh->gidmap);
+	free(fh->text);
+	free(fh);
+}
+
+/* Is tid under a seccomp filter (Seccomp: 2)?  */
+static bool under_seccomp(pid_t tid)
+{
+	char path[64], buf[65536];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return false;
+	const char *p = strstr(buf, "\nSeccomp:");
+	return p && strtol(p + 9, NULL, 10) == 2;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!ino_valid(ino) || ino < INO_SHM) {
+		fuse_reply_err(req, ino_valid(ino) ? EISDIR : ENOENT);
+		return;
+	}
+	int acc = fi->flags & O_ACCMODE;
+	bool sysctl = ino >= INO_SYSCTL0;
+	struct who w;
+	int ret = who_of(req, &w);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	if (!sysctl && acc != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (sysctl) {
+		/* proc_sys_permission at open: MAY_READ and/or MAY_WRITE.  */
+		struct ipcns_sysctl_who sw;
+		int mask = (acc != O_WRONLY ? 4 : 0) | (acc != O_RDONLY ? 2 : 0);
+		ret = sysctl_who(&w, &sw);
+		if (ret == 0)
+			ret = ipcns_sysctl_permission((int)(ino - INO_SYSCTL0), &sw, mask);
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+	}
+	struct vfh *fh = calloc(1, sizeof(*fh));
+	if (!fh) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fh->ino = ino;
+	if (!sysctl && (read_idmap(w.tid, "uid_map", &fh->uidmap) < 0 || read_idmap(w.tid, "gid_map", &fh->gidmap) < 0)) {
+		vfh_free(fh);
+		fuse_reply_err(req, ESRCH);
+		return;
+	}
+	fh->ipc_ino = w.ipc_ino;
+	fh->filtered = under_seccomp(w.tid);
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = vns_by_inode(w.ipc_ino);
+	ret = 0;
+	if (v && v->handles >= VIEW_MAX_HANDLES)
+		ret = -ENFILE;
+	else if (v)
+		v->handles++;
+	fh->nsid = v ? v->id : 0;
+	pthread_mutex_unlock(&V.lock);
+	if (ret < 0) {
+		vfh_free(fh);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	/* Every read reaches us: the same inode shows each namespace its
+	 * own content.  */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		/* Interrupted: no release will come.  */
+		pthread_mutex_lock(&V.lock);
+		if (fh->nsid && (v = vns_by_id(fh->nsid)))
+			v->handles--;
+		pthread_mutex_unlock(&V.lock);
+		vfh_free(fh);
+	}
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfh *fh = (struct vfh *)(uintptr_t)fi->fh;
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : NULL;
+	if (v)
+		v->handles--;
+	pthread_mutex_unlock(&V.lock);
+	vfh_free(fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- Reads and writes, by the namespace's worker (or here, for a
+ * namespace ipcnsd does not serve: Linux's defaults and no object).  */
+
+static void serve(struct nsent *e, struct ipcns_ns *ns, struct vreq *r)
+{
+	struct vfh *fh = r->fh;
+	if (fh->ino >= INO_SHM && fh->ino <= INO_MSG) {
+		if (r->off == 0 || !fh->have_text) {
+			char *t = NULL;
+			size_t len = 0;
+			int ret = ipcns_ns_proc_text(ns, (enum ipcns_kind)(fh->ino - INO_SHM), fh->uidmap, fh->gidmap, &t,
+						     &len);
+			if (ret < 0) {
+				fuse_reply_err(r->req, -ret);
+				return;
+			}
+			free(fh->text);
+			fh->text = t;
+			fh->len = len;
+			fh->have_text = true;
+		}
+		size_t off = (size_t)r->off;
+		size_t n = off >= fh->len ? 0 : fh->len - off;
+		fuse_reply_buf(r->req, fh->text + (off < fh->len ? off : 0), n < r->size ? n : r->size);
+		return;
+	}
+	int which = (int)(fh->ino - INO_SYSCTL0);
+	if (!r->write) {
+		char buf[128];
+		int n = ipcns_sysctl_format(ns, which, buf, sizeof(buf));
+		if (n < 0) {
+			fuse_reply_err(r->req, -n);
+			return;
+		}
+		/* Only offset 0 reads: a sysctl file is read in one go.  */
+		size_t len = r->off == 0 ? (size_t)n : 0;
+		fuse_reply_buf(r->req, buf, len < r->size ? len : r->size);
+		return;
+	}
+	if (!r->may_write) {
+		fuse_reply_err(r->req, EPERM);
+		return;
+	}
+	char what[256];
+	long ret = ipcns_sysctl_write(ns, which, r->data, r->size, (uint64_t)r->off, V.ceiling, what, sizeof(what));
+	if (ret < 0 && what[0])
+		dlog("namespace %s: a write of kernel.%s refused: %s", e ? e->key : "(not registered yet)",
+		     ipcns_sysctl_name(which), what);
+	if (ret < 0)
+		fuse_reply_err(r->req, (int)-ret);
+	else
+		fuse_reply_write(r->req, (size_t)ret);
+}
+
+static void serve_unregistered(struct vreq *r)
+{
+	/* A namespace ipcnsd does not serve: Linux's defaults and no
+	 * object, in a namespace thrown away after the call.  runc writes
+	 * linux.sysctl here before it loads the filter: the values are
+	 * checked (ranges, ceiling) and are the config's, which the
+	 * registration reads too.  */
+	struct ipcns_ns *tmp = ipcns_ns_new(NULL, NULL, NULL);
+	if (!tmp) {
+		fuse_reply_err(r->req, ENOMEM);
+	} else {
+		serve(NULL, tmp, r);
+		ipcns_ns_free(tmp);
+	}
+	free(r);
+}
+
+/* How long a read or write of a filtered process waits for its
+ * container's registration (crun runs the container's process while it
+ * sends the notify fd).  */
+#define REGISTRATION_WAIT_NS (2 * 1000000000LL)
+
+static int64_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Queue r for its namespace's worker; or let it wait for the namespace's
+ * registration; or serve it here for a namespace ipcnsd does not serve.  */
+static void dispatch(struct vreq *r)
+{
+	struct vfh *fh = r->fh;
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : vns_by_inode(fh->ipc_ino);
+	if (v && !fh->nsid) {
+		fh->nsid = v->id;
+		v->handles++;
+	}
+	struct nsent *e = v ? v->e : NULL;
+	bool gone = !v && fh->nsid;
+	bool wait = !v && !fh->nsid && fh->filtered;
+	if (v) {
+		*v->tail = r;
+		v->tail = &r->next;
+		__atomic_store_n(&e->view_pending, true, __ATOMIC_RELEASE);
+	} else if (wait) {
+		r->deadline = mono_now() + REGISTRATION_WAIT_NS;
+		r->next = V.pending;
+		V.pending = r;
+	}
+	pthread_mutex_unlock(&V.lock);
+	if (e)
+		nsent_wake(e);
+	else if (gone)
+		reply_gone(r);
+	else if (!wait)
+		serve_unregistered(r);
+}
+
+/* The view thread: reads and writes whose registration did not come.  */
+static bool expire_pending(void)
+{
+	int64_t now = mono_now();
+	struct vreq *done = NULL;
+	pthread_mutex_lock(&V.lock);
+	for (struct vreq **pp = &V.pending; *pp;) {
+		struct vreq *r = *pp;
+		if (r->deadline > now) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		r->next = done;
+		done = r;
+	}
+	bool more = V.pending != NULL;
+	pthread_mutex_unlock(&V.lock);
+	while (done) {
+		struct vreq *next = done->next;
+		serve_unregistered(done);
+		done = next;
+	}
+	return more;
+}
+
+void view_serve(struct nsent *e)
+{
+	pthread_mutex_lock(&V.lock);
+	__atomic_store_n(&e->view_pending, false, __ATOMIC_RELAXED);
+	struct vns *v = vns_of(e);
+	struct vreq *q = v ? v->queue : NULL;
+	if (v) {
+		v->queue = NULL;
+		v->tail = &v->queue;
+	}
+	pthread_mutex_unlock(&V.lock);
+	while (q) {
+		struct vreq *next = q->next;
+		serve(e, e->ns, q);
+		free(q);
+		q = next;
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct vreq *r = calloc(1, sizeof(*r));
+	if (!r) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r->req = req;
+	r->fh = (struct vfh *)(uintptr_t)fi->fh;
+	r->size = size;
+	r->off = off;
+	dispatch(r);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct vfh *fh = (struct vfh *)(uintptr_t)fi->fh;
+	if (fh->ino < INO_SYSCTL0) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	/* Linux checks the writer again at each write (EPERM): a handle
+	 * passed to, or kept by, a process that may not write.  */
+	struct who w;
+	struct ipcns_sysctl_who sw;
+	bool may = who_of(req, &w) == 0 && sysctl_who(&w, &sw) == 0 &&
+		   ipcns_sysctl_permission((int)(fh->ino - INO_SYSCTL0), &sw, 2) == 0;
+	struct vreq *r = calloc(1, sizeof(*r) + size + 1);
+	if (!r) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r->req = req;
+	r->fh = fh;
+	r->write = true;
+	r->size = size;
+	r->off = off;
+	r->may_write = may;
+	memcpy(r->data, buf, size);
+	dispatch(r);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* echo > file opens with O_TRUNC: in the open, no setattr.  */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~(unsigned int)FUSE_CAP_ASYNC_READ;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readdir = op_readdir,
+	.open = op_open,
+	.release = op_release,
+	.read = op_read,
+	.write = op_write,
+};
+
+/* ---- The session.  */
+
+static void *view_thread(void *arg)
+{
+	struct fuse_buf buf = { .mem = NULL };
+	int fd = fuse_session_fd(V.se);
+	bool pending = false;
+	while (!fuse_session_exited(V.se)) {
+		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = V.stopfd, .events = POLLIN } };
+		int n = poll(pf, 2, pending ? 100 : -1);
+		pending = expire_pending();
+		if (n == 0)
+			continue;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[1].revents)
+			break;
+		if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			dlog("view: %s was unmounted; containers started from now on get /proc/sysvipc masked",
+			     V.dir);
+			break;
+		}
+		int ret = fuse_session_receive_buf(V.se, &buf);
+		if (ret == -EINTR || ret == -EAGAIN)
+			continue;
+		if (ret <= 0) {
+			if (ret < 0 && ret != -ENODEV)
+				dlog("view: reading /dev/fuse: %s", strerror(-ret));
+			break;
+		}
+		fuse_session_process_buf(V.se, &buf);
+	}
+	free(buf.mem);
+	return NULL;
+}
+
+int view_start(const char *dir, const struct ipcns_limits *ceiling)
+{
+	struct stat sb;
+	V.ceiling = ceiling;
+	snprintf(V.dir, sizeof(V.dir), "%s", dir);
+	if (stat("/proc/self/ns/user", &sb) == 0)
+		V.own_userns = sb.st_ino;
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		dlog("view: /dev/fuse: %s: containers get /proc/sysvipc masked and the kernel's IPC sysctls",
+		     strerror(errno));
+		return -errno;
+	}
+	/* A mount a previous ipcnsd left (its server gone: ENOTCONN).  */
+	struct statfs sf;
+	if (statfs(dir, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC)
+		umount2(dir, MNT_DETACH);
+	else if (stat(dir, &sb) < 0 && errno == ENOTCONN)
+		umount2(dir, MNT_DETACH);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		dlog("view: cannot create %s: %s: containers get /proc/sysvipc masked", dir, strerror(errno));
+		return -errno;
+	}
+	char *argv[] = { "ipcnsd", "-o", "allow_other,fsname=ipcns,subtype=ipcns-view", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	V.se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	fuse_opt_free_args(&args);
+	if (!V.se) {
+		dlog("view: cannot start a FUSE session: containers get /proc/sysvipc masked");
+		return -EIO;
+	}
+	if (fuse_session_mount(V.se, dir) != 0) {
+		dlog("view: cannot mount FUSE at %s: containers get /proc/sysvipc masked", dir);
+		fuse_session_destroy(V.se);
+		V.se = NULL;
+		return -EIO;
+	}
+	V.stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int err = V.stopfd < 0 ? errno : pthread_create(&V.thread, NULL, view_thread, NULL);
+	if (err) {
+		dlog("view: cannot start its thread: %s", strerror(err));
+		fuse_session_unmount(V.se);
+		fuse_session_destroy(V.se);
+		V.se = NULL;
+		return -err;
+	}
+	V.running = true;
+	dlog("view: /proc/sysvipc and the IPC sysctls served at %s", dir);
+	return 0;
+}
+
+void view_stop(void)
+{
+	if (!V.running)
+		return;
+	uint64_t one = 1;
+	if (write(V.stopfd, &one, sizeof(one)) < 0)
+		dlog("view: stopping its thread: %s", strerror(errno));
+	pthread_join(V.thread, NULL);
+	/* Without a keeper to hand it to, the session ends with ipcnsd:
+	 * lazily unmounted, so that the next ipcnsd mounts afresh.  */
+	fuse_session_unmount(V.se);
+	fuse_session_destroy(V.se);
+	V.se = NULL;
+	close(V.stopfd);
+	V.running = false;
+	pthread_mutex_lock(&V.lock);
+	while (V.pending) {
+		struct vreq *r = V.pending;
+		V.pending = r->next;
+		free(r);
+	}
+	while (V.list) {
+		struct vns *v = V.list;
+		V.list = v->next;
+		while (v->queue) {
+			struct vreq *r = v->queue;
+			v->queue = r->next;
+			free(r);
+		}
+		free(v->inodes);
+		free(v);
+	}
+	pthread_mutex_unlock(&V.lock);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* ipcnsd's view from inside (view.c): /proc/sysvipc and the IPC sysctls
+ * of each namespace, served by FUSE.  */
+#ifndef IPCNSD_VIEW_H
+#define IPCNSD_VIEW_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "ipcns/ipcns.h"
+
+struct nsent;
+
+/* Mount the view at dir and serve it from a thread of its own.  Writes
+ * above `ceiling' are refused (kept, not copied).  0, or -errno after a
+ * log line: containers then get today's masking.  */
+int view_start(const char *dir, const struct ipcns_limits *ceiling);
+/* After every namespace is gone: stop serving, unmount.  */
+void view_stop(void);
+/* Namespace e serves kernel IPC namespace ino (0: only make e known).
+ * Any thread; takes only the view's leaf lock.  */
+void view_ns_inode(struct nsent *e, ino_t ino);
+/* e is being freed: its queued reads are answered EIO.  */
+void view_ns_gone(struct nsent *e);
+/* e's worker, with e's lock: answer its queued reads and writes.  */
+void view_serve(struct nsent *e);
+
+#endif

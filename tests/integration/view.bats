@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# The view from inside (spec/view.md): /proc/sysvipc/{shm,sem,msg} and the
+# IPC sysctls of a container show its own namespace, as Linux shows a
+# kernel IPC namespace's, in runc and crun containers.
+
+load helpers
+
+setup_file() {
+	# Ceilings for the refusal tests; the defaults stay below them.
+	export IPCNSD_EXTRA_ARGS="--ceiling kernel.msgmnb=1048576 --ceiling kernel.shmmni=8192"
+	ipcns_setup_file
+}
+teardown_file() { ipcns_teardown_file; }
+setup() {
+	ipcns_setup
+	file_daemon_save
+}
+teardown() {
+	own_daemon_stop
+	file_daemon_restore
+	ipcns_teardown
+}
+
+OBJECTS=$CT_TOOLS/view-objects
+
+# normalise: the text with what must differ between two runs replaced:
+# pids (the container's own against host pids) and non-zero times (the
+# second they fall in); each line's length kept, so the columns are
+# compared too.
+normalise() {
+	awk '
+	/^ *key/ { kind = $2; print length($0) " " $0; next }
+	{
+		if (kind == "shmid") { p[5]; p[6]; t[12]; t[13]; t[14] }
+		if (kind == "semid") { t[9]; t[10] }
+		if (kind == "msqid") { p[6]; p[7]; t[12]; t[13]; t[14] }
+		n = length($0)
+		for (i = 1; i <= NF; i++) {
+			if ((i in p) && $i != 0) $i = "P"
+			if ((i in t) && $i != 0) $i = "T"
+		}
+		print n " " $0
+		delete p; delete t
+	}'
+}
+
+sysvipc_same() {
+	local r=$1 native
+	need_runtime "$r"
+	native=$(unshare -i "$IT_BUILD/tests/integration/view-objects" | normalise)
+	[ -n "$native" ]
+	run ct_run "$r" a "$OBJECTS"
+	assert_success
+	echo "$output" | normalise >"$BATS_TEST_TMPDIR/ct"
+	echo "$native" >"$BATS_TEST_TMPDIR/native"
+	diff -u "$BATS_TEST_TMPDIR/native" "$BATS_TEST_TMPDIR/ct"
+}
+
+@test "runc: /proc/sysvipc/* in a container is the kernel's text for the same objects" {
+	sysvipc_same runc
+}
+
+@test "crun: /proc/sysvipc/* in a container is the kernel's text for the same objects" {
+	sysvipc_same crun
+}
+
+ipcs_path() {
+	need_runtime "$1"
+	# util-linux reads /proc/sysvipc when it is there: the container's
+	# objects, with their keys; lsipc the same.
+	run ct_run "$1" a sh -c 'ipcmk -M 4096 -p 0600 >/dev/null; ipcmk -Q >/dev/null;
+		ls /proc/sysvipc; ipcs -m; lsipc -m --raw --noheadings -o KEY,ID,PERMS,SIZE; ipcs -q | wc -l'
+	assert_success
+	assert_output --partial "msg"
+	assert_output --regexp "0x[0-9a-f]{8} +0 +root +600 +4096"
+	assert_output --regexp "0x[0-9a-f]{8} 0 rw------- 4K"
+}
+
+@test "runc: ipcs and lsipc read the container's /proc/sysvipc" {
+	ipcs_path runc
+}
+
+@test "crun: ipcs and lsipc read the container's /proc/sysvipc" {
+	ipcs_path crun
+}
+
+sysctl_rw() {
+	need_runtime "$1"
+	run ct_run "$1" a sh -c '
+		for f in shmmax shmall shmmni shm_rmid_forced sem msgmax msgmnb msgmni shm_next_id sem_next_id msg_next_id; do
+			printf "%s=%s\n" $f "$(cat /proc/sys/kernel/$f)"
+		done
+		sysctl kernel.sem
+		echo 8192 > /proc/sys/kernel/shmmax; echo "write: $?"
+		cat /proc/sys/kernel/shmmax
+		ipcmk -M 8193; echo "above: $?"
+		ipcmk -M 8192 >/dev/null; echo "at: $?"
+		sysctl -w kernel.sem="4 100 8 16" >/dev/null; echo "sem: $?"
+		ipcmk -S 5; echo "semmsl: $?"
+		ipcs -l | grep -E "max (seg size|semaphores per array)"
+		echo 40000 > /proc/sys/kernel/msgmni; echo "range: $?"
+		echo 2000000 > /proc/sys/kernel/msgmnb; echo "ceiling: $?"
+		cat /proc/sys/kernel/msgmnb
+		echo 5 > /proc/sys/kernel/shm_next_id; echo "next_id: $?"' 2>&1
+	assert_success
+	assert_output --partial "shmmax=18446744073692774399"
+	assert_output --partial "shmall=18446744073692774399"
+	assert_output --partial "shmmni=4096"
+	assert_output --partial "shm_rmid_forced=0"
+	assert_output --partial "sem=32000	1024000000	500	32000"
+	assert_output --partial "msgmax=8192"
+	assert_output --partial "msgmnb=16384"
+	assert_output --partial "msgmni=32000"
+	assert_output --partial "shm_next_id=-1"
+	assert_output --partial "kernel.sem = 32000	1024000000	500	32000"
+	assert_output --partial "write: 0"
+	assert_output --partial $'\n8192\n'
+	assert_output --partial "above: 1"
+	assert_output --partial "at: 0"
+	assert_output --partial "sem: 0"
+	assert_output --partial "semmsl: 1"
+	assert_output --regexp "max seg size \(kbytes\) = 8"
+	assert_output --regexp "max semaphores per array = 4"
+	assert_output --regexp "Invalid argument"
+	assert_output --partial "range: 1"
+	assert_output --partial "ceiling: 1"
+	assert_output --partial $'\n16384\n'
+	# *_next_id: read-only without CAP_CHECKPOINT_RESTORE or
+	# CAP_SYS_ADMIN (runc spec's default capabilities).
+	assert_output --regexp "shm_next_id: Permission denied"
+	assert_output --regexp "next_id: [1-9]"
+	# The refusal above the ceiling is logged.
+	run grep -c "kernel.msgmnb = 2000000 is above the operator's ceiling 1048576" "$IPCNSD_LOG"
+	assert_output --regexp '^[1-9]'
+	# The host's own values did not move.
+	[ "$(cat /proc/sys/kernel/shmmax)" = 18446744073692774399 ]
+}
+
+@test "runc: the IPC sysctls read, written and obeyed; out of range and above the ceiling refused" {
+	sysctl_rw runc
+}
+
+@test "crun: the IPC sysctls read, written and obeyed; out of range and above the ceiling refused" {
+	sysctl_rw crun
+}
+
+@test "runc: writes change the container's namespace only" {
+	need_runtime runc
+	ct_start runc a sh -c 'echo 4096 > /proc/sys/kernel/shmmax && touch /xchg/a && sleep 30'
+	wait_ready runc a a
+	run ct_run runc b cat /proc/sys/kernel/shmmax
+	assert_success
+	assert_output "18446744073692774399"
+}
+
+unprivileged() {
+	need_runtime "$1"
+	# A non-root writer: open for writing refused (EACCES) as on Linux,
+	# reading allowed.
+	BUNDLE_CAPS=all run ct_run "$1" a sh -c '
+		setpriv --reuid 1000 --regid 1000 --clear-groups sh -c "echo 4096 > /proc/sys/kernel/shmmax; echo rc=\$?; cat /proc/sys/kernel/shmmni"
+		cat /proc/sys/kernel/shmmax' 2>&1
+	assert_success
+	assert_output --regexp "shmmax: Permission denied"
+	assert_output --regexp "rc=[12]"
+	assert_output --partial "4096"
+	assert_output --partial "18446744073692774399"
+}
+
+@test "runc: an unprivileged writer is refused" {
+	unprivileged runc
+}
+
+@test "crun: an unprivileged writer is refused" {
+	unprivileged crun
+}
+
+next_id() {
+	need_runtime "$1"
+	# With CAP_SYS_ADMIN (checkpoint/restore's case) the next object gets
+	# the id written, once.
+	BUNDLE_CAPS=all run ct_run "$1" a sh -c '
+		echo 98317 > /proc/sys/kernel/msg_next_id; echo "w: $?"
+		cat /proc/sys/kernel/msg_next_id
+		ipcmk -Q; cat /proc/sys/kernel/msg_next_id; ipcmk -Q
+		echo 65536 > /proc/sys/kernel/shm_next_id && ipcmk -M 4096
+		echo 7 > /proc/sys/kernel/sem_next_id && ipcmk -S 1' 2>&1
+	assert_success
+	assert_output --partial "w: 0"
+	assert_output --partial $'98317\nMessage queue id: 98317\n-1\nMessage queue id: 0'
+	assert_output --partial "Shared memory id: 65536"
+	assert_output --partial "Semaphore id: 7"
+}
+
+@test "runc: *_next_id chooses the id of the next object" {
+	next_id runc
+}
+
+@test "crun: *_next_id chooses the id of the next object" {
+	next_id crun
+}
+
+@test "runc: linux.sysctl above the operator's ceiling is refused like a write" {
+	need_runtime runc
+	make_bundle a true
+	local b
+	b=$(bdir a)
+	jq '.linux.sysctl = {"kernel.msgmnb": "2000000"}' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
+	ct_track runc "$(cid runc a)" a
+	run shim runc run -b "$b" "$(cid runc a)" </dev/null
+	assert_failure
+	assert_output --partial "msgmnb"
+	assert_output --partial "invalid argument"
+}
+
+@test "without the view, /proc/sysvipc is masked as before" {
+	need_runtime runc
+	IPCNSD_EXTRA_ARGS=--no-view own_daemon noview
+	run grep -c "view:" "$IT_DIR/noview.log"
+	assert_output 0
+	# The kernel's own (unused) IPC namespace shows through the sysctls;
+	# /proc/sysvipc is an empty read-only tmpfs.
+	run ct_run runc a sh -c 'ipcmk -M 4096 >/dev/null; ls /proc/sysvipc | wc -l; cat /proc/sys/kernel/shmmni'
+	assert_success
+	assert_output $'0\n4096'
+}
