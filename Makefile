@@ -150,6 +150,12 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/lib -o $@ $< $(B)/lib/libipcns.a $(TOOL_LIBS)
+# The core's own cost (no containers): linked with the library.
+$(B)/tests/bench/core-bench: tests/bench/core-bench.c $(B)/lib/libipcns.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -DHAVE_STATE $(DEPFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns.a \
+		$(TOOL_LIBS)
 $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

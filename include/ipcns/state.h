@@ -19,6 +19,7 @@
 #ifndef IPCNS_STATE_H
 #define IPCNS_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -82,16 +83,38 @@ int ipcns_state_foreach_waiter(struct ipcns_ns *ns, int (*cb)(void *arg, struct 
 int ipcns_journal_attach(struct ipcns_ns *ns, int memfd, const struct ipcns_state_ops *ops, const void *fe,
 			 size_t fe_len);
 /* Make every change since the last commit survive a SIGKILL of the
- * daemon.  The front end calls it before it answers a call.  0, or -errno
- * when the change could not be recorded.  */
+ * daemon.  0, or -errno when the change could not be recorded.  */
 int ipcns_journal_commit(struct ipcns_ns *ns);
+/* The same, with a record that call `rec' (the front end's record of it,
+ * at most IPCNS_STATE_WAITER_MAX bytes) is being answered `ret': the
+ * front end calls it right before it sends an answer.  Should the daemon
+ * die before the answer leaves, the next one finds the record
+ * (ipcns_journal_recover) and sends it, so the call is answered once with
+ * the effect the journal holds.  */
+int ipcns_journal_commit_answer(struct ipcns_ns *ns, const void *rec, size_t len, int64_t ret);
 /* Commit, then stop journaling (the memfd keeps the state).  */
 void ipcns_journal_detach(struct ipcns_ns *ns);
+/* The answer that was being sent when the daemon died.  */
+struct ipcns_journal_pending {
+	bool have;
+	int64_t ret;
+	size_t len;
+	uint8_t rec[IPCNS_STATE_WAITER_MAX];
+};
 /* A namespace from a journal memfd: its image and every committed record
  * (a record not committed, torn by a kill, is ignored), then journaling
- * goes on into the same memfd.  Errors as ipcns_state_load.  */
+ * goes on into the same memfd (compacted: a fresh image).  *pending (may
+ * be NULL) gets the answer that was being sent, to send again.  Errors as
+ * ipcns_state_load; the memfd is not written unless the load succeeded.  */
 int ipcns_journal_recover(int memfd, const struct ipcns_host_ops *host, void *host_data,
-			  const struct ipcns_state_ops *ops, struct ipcns_ns **out, char *err, size_t errlen);
+			  const struct ipcns_state_ops *ops, const void *fe, size_t fe_len, struct ipcns_ns **out,
+			  struct ipcns_journal_pending *pending, char *err, size_t errlen);
+/* For the front end: bytes of the memfd in use, records since the last
+ * image, images written.  */
+struct ipcns_journal_stats {
+	uint64_t file_bytes, image_bytes, record_bytes, commits, compactions;
+};
+int ipcns_journal_stats(const struct ipcns_ns *ns, struct ipcns_journal_stats *st);
 
 #ifdef __cplusplus
 }

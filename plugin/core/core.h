@@ -73,7 +73,9 @@ struct ipcns_perm {
 	unsigned int mode; /* S_IRWXUGO plus per-kind flags (SHM_DEST...) */
 	unsigned int seq;
 	bool deleted;
+	uint8_t jstate;           /* journal: enum ipcns_jstate */
 	struct ipcns_perm *hnext; /* key hash chain */
+	struct ipcns_perm *jnext; /* journal: the kind's dirty list */
 };
 
 struct ipcns_ids {
@@ -144,7 +146,51 @@ struct ipcns_ns {
 	/* Objects per creator uid, for the quota: small open list.  */
 	struct ipcns_uid_count *uid_counts;
 	size_t uid_counts_len, uid_counts_cap;
+	/* The journal (journal.c), NULL when the state is not journaled.  */
+	struct ipcns_journal *journal;
+	bool jshm; /* some segment may have changed since the last commit */
 };
+
+/* ---- Journal hooks: mark what a change touched, so the next commit
+ * writes it.  A few instructions when nothing is journaled.  */
+enum ipcns_jstate {
+	IPCNS_J_CLEAN,
+	IPCNS_J_META, /* changed; a queue's messages are journaled one by one */
+	IPCNS_J_FULL, /* to be written whole */
+	IPCNS_J_NEW,  /* created since the last commit */
+};
+void ipcns_journal_mark(struct ipcns_ns *ns, int kind, struct ipcns_perm *p, int state);
+void ipcns_journal_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p);
+struct msgq;
+struct msgq_msg;
+void ipcns_journal_msg(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, int op);
+void ipcns_journal_starved(struct ipcns_ns *ns);
+void ipcns_journal_close(struct ipcns_ns *ns);
+static inline void ipcns_jdirty(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	if (__builtin_expect(ns->journal != NULL, 0) && p->jstate == IPCNS_J_CLEAN)
+		ipcns_journal_mark(ns, kind, p, IPCNS_J_META);
+}
+static inline void ipcns_jnew(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_mark(ns, kind, p, IPCNS_J_NEW);
+}
+static inline void ipcns_jmsg(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, int op)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_msg(ns, q, m, op);
+}
+static inline void ipcns_jstarved(struct ipcns_ns *ns)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_starved(ns);
+}
+static inline void ipcns_jdel(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_del(ns, kind, p);
+}
 
 int64_t ipcns_now(struct ipcns_ns *ns);
 void ipcns_limit_hit(struct ipcns_ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -134,6 +134,7 @@ static inline bool msg_fits_inqueue(const struct msgq *q, uint64_t msgsz)
 static void enqueue(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m)
 {
 	ipcns_list_add_tail(&q->messages, &m->link);
+	ipcns_jmsg(ns, q, m, 1);
 	q->cbytes += m->size;
 	q->qnum++;
 	ns->msg_bytes += m->size;
@@ -142,6 +143,7 @@ static void enqueue(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m)
 
 static void dequeue_free(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m)
 {
+	ipcns_jmsg(ns, q, m, 2);
 	ipcns_list_del(&m->link);
 	q->cbytes -= m->size;
 	q->qnum--;
@@ -157,6 +159,7 @@ static void dequeue_free(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m
  * copy, release the waiter.  */
 static void waiter_finish(struct ipcns_ns *ns, struct msgq_waiter *mw)
 {
+	ipcns_jdirty(ns, IPCNS_MSG, &mw->q->perm);
 	ipcns_list_del(&mw->qlink);
 	ipcns_list_del(&mw->nslink);
 	ipcns_list_del(&mw->starvelink);
@@ -430,6 +433,7 @@ static void freeque(struct ipcns_ns *ns, struct msgq *q)
 	ipcns_list_for_each_safe(pos, tmp, &q->messages)
 		dequeue_free(ns, q, ipcns_list_entry(pos, struct msgq_msg, link));
 	ipcns_uid_quota_put(ns, q->perm.cuid);
+	ipcns_jdel(ns, IPCNS_MSG, &q->perm);
 	free(q);
 }
 
@@ -462,6 +466,7 @@ static long newque(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int
 		ipcns_uid_quota_put(ns, cred->euid);
 		return ret;
 	}
+	ipcns_jnew(ns, IPCNS_MSG, &q->perm);
 	struct msgq *made = steal_pointer(&q);
 	/* The queue stands only if the caller gets its id: one interrupted
 	 * meanwhile restarts the call (SA_RESTART), which must not find the
@@ -509,6 +514,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	if (ret < 0)
 		return ret;
 	struct msgq *q = msgq_of(p);
+	ipcns_jdirty(ns, IPCNS_MSG, p);
 	ret = ipcns_ipcperms(c, p, IPCNS_S_IWUGO);
 	if (ret < 0)
 		return ret;
@@ -564,6 +570,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		if (!quota_full)
 			quota_hit(ns);
 		ipcns_list_add_tail(&ns->msg->starved, &s->starvelink);
+		ipcns_jstarved(ns);
 	}
 	goto out;
 sent:
@@ -617,6 +624,7 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	if (ret < 0)
 		return ret;
 	struct msgq *q = msgq_of(p);
+	ipcns_jdirty(ns, IPCNS_MSG, p);
 	ret = ipcns_ipcperms(c, p, IPCNS_S_IRUGO);
 	if (ret < 0)
 		return ret;
@@ -757,6 +765,7 @@ static long msgctl_set(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, u
 	if (ret < 0)
 		return ret;
 	struct msgq *q = msgq_of(p);
+	ipcns_jdirty(ns, IPCNS_MSG, p);
 
 	/* msgctl_down takes msg_qbytes as an int and compares it with the
 	 * unsigned msgmnb: a negative value needs CAP_SYS_RESOURCE and is

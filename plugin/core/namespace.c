@@ -83,6 +83,9 @@ void ipcns_ns_free(struct ipcns_ns *ns)
 {
 	if (!ns)
 		return;
+	/* The journal keeps the last committed state; tearing down is not a
+	 * change to record.  */
+	ipcns_journal_close(ns);
 	for (int i = 0; i < 3; i++) {
 		if (kinds[i]->release)
 			kinds[i]->release(ns);

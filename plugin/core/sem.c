@@ -64,6 +64,7 @@ static int sem_obtain_check(struct ipcns_ns *ns, int id, struct sem_array **out)
 	int ret = ipcns_ids_obtain_check(&ns->ids[IPCNS_SEM], id, &p);
 	if (ret < 0)
 		return ret;
+	ipcns_jdirty(ns, IPCNS_SEM, p);
 	*out = sem_from_perm(p);
 	return 0;
 }
@@ -182,6 +183,7 @@ static void queue_free(struct ipcns_ns *ns, struct sem_queue *q)
 {
 	struct ipcns_waiter *w = q->w;
 
+	ipcns_jdirty(ns, IPCNS_SEM, &q->sma->perm);
 	ipcns_list_del(&q->set_link);
 	ipcns_list_del(&q->ns_link);
 	w->core = NULL;
@@ -334,6 +336,7 @@ again:
 static void do_smart_update(struct ipcns_ns *ns, struct sem_array *sma, const struct sembuf *sops, int nsops,
 			    int otime)
 {
+	ipcns_jdirty(ns, IPCNS_SEM, &sma->perm);
 	otime |= do_smart_wakeup_zero(ns, sma, sops, nsops);
 
 	if (!ipcns_list_empty(&sma->pending_alter)) {
@@ -556,6 +559,7 @@ static void freeary(struct ipcns_ns *ns, struct sem_array *sma, bool answer)
 	ipcns_ids_remove(&ns->ids[IPCNS_SEM], &sma->perm);
 	ipcns_uid_quota_put(ns, sma->perm.cuid);
 	ns->used_sems -= sma->nsems;
+	ipcns_jdel(ns, IPCNS_SEM, &sma->perm);
 	free(sma);
 }
 
@@ -604,6 +608,7 @@ static long sem_newary(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		return ret;
 	}
 	ns->used_sems += nsems;
+	ipcns_jnew(ns, IPCNS_SEM, &sma->perm);
 	struct sem_array *made = steal_pointer(&sma);
 	/* The set stands only if the caller gets its id: one interrupted
 	 * meanwhile restarts the call (SA_RESTART), which must not find the
@@ -953,6 +958,7 @@ static int semctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 	ret = ipcns_ctl_obtain_check(&ns->ids[IPCNS_SEM], c, semid, &p);
 	if (ret < 0)
 		return ret;
+	ipcns_jdirty(ns, IPCNS_SEM, p);
 	struct sem_array *sma = sem_from_perm(p);
 	if (cmd == IPC_RMID) {
 		/* Removed once the caller has its 0: a restarted IPC_RMID

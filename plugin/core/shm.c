@@ -62,6 +62,7 @@ _Static_assert(sizeof(struct ipcns_shm_info) == sizeof(struct shm_info), "shm_in
 
 void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
 {
+	ipcns_jdel(ns, IPCNS_SHM, &shp->perm);
 	ns->shm_tot -= shm_pages(shp);
 	ns->shm_bytes_quota_used -= shm_pages(shp) * (uint64_t)page_size();
 	ipcns_uid_quota_put(ns, shp->perm.cuid);
@@ -338,6 +339,7 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	shp->ctime = ipcns_now(ns);
 	ns->shm_tot += numpages;
 	ns->shm_bytes_quota_used += numpages * ps;
+	ipcns_jnew(ns, IPCNS_SHM, &shp->perm);
 	struct ipcns_shm *done = steal_pointer(&shp);
 	/* Under shm_rmid_forced, Linux's exit_shm destroys the segments an
 	 * exiting creator leaves unattached: hear of the creator's exit.  */
@@ -415,6 +417,7 @@ static long shm_attach_failed(struct ipcns_ns *ns, struct ipcns_shm *shp, long e
 
 long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_t addr, int shmflg)
 {
+	ns->jshm = true;
 	uint64_t shmlba = (uint64_t)page_size();
 	int prot, acc_mode, flags = MAP_SHARED;
 	struct ipcns_perm *p;
@@ -542,6 +545,7 @@ static struct ipcns_shm *shm_by_file(struct ipcns_ns *ns, dev_t dev, ino_t ino)
 
 long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 {
+	ns->jshm = true;
 	uint64_t ps = (uint64_t)page_size();
 	struct dt_ctx dc = { .ns = ns, .addr = addr };
 	cleanup_free struct ipcns_vma *vmas = NULL;
@@ -787,6 +791,7 @@ static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 
 long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf)
 {
+	ns->jshm = true;
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	int ret;
 

@@ -494,6 +494,7 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 
 int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
 {
+	ns->jshm = true;
 	if (ns->host && ns->host->tracks_processes && ns->host->vma_at && ns->host->proc_maps &&
 	    ns->host->tracks_processes(ns->host_data))
 		return shm_scan_holders(ns, keep);
@@ -532,11 +533,13 @@ static void shm_drop_holder(struct ipcns_ns *ns, pid_t tgid, bool creator_gone)
 
 void ipcns_shm_process_exit(struct ipcns_ns *ns, pid_t tgid)
 {
+	ns->jshm = true;
 	shm_drop_holder(ns, tgid, true);
 }
 
 void ipcns_shm_process_exec(struct ipcns_ns *ns, pid_t tgid)
 {
+	ns->jshm = true;
 	shm_drop_holder(ns, tgid, false);
 }
 
@@ -558,6 +561,7 @@ static int fork_count_cb(void *arg, const struct ipcns_vma *v)
 
 void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 {
+	ns->jshm = true;
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	int64_t now = ipcns_now(ns);
 	pid_t ns_child = 0, ns_ppid = 0;
@@ -625,6 +629,7 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 
 void ipcns_ns_shm_reap(struct ipcns_ns *ns)
 {
+	ns->jshm = true;
 	/* The safety net: every process, in case one escaped tracking.  */
 	shm_scan_full(ns, NULL);
 }

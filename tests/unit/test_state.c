@@ -47,7 +47,7 @@ ssize_t ipcns_state_save_version(struct ipcns_ns *ns, const struct ipcns_state_o
 /* ---- A namespace world: processes, a clock, and what the state ops
  * need (fd slots, waiter records).  */
 #define NPROC 5
-#define MAXW 64
+#define MAXW 4096
 #define MAXSLOT 16
 
 struct world {
@@ -58,6 +58,9 @@ struct world {
 	/* Waiters in the order they were parked (their tag is the index).  */
 	struct fake_waiter *w[MAXW];
 	int nw;
+	/* Called from the namespace's clock, in the middle of a call.  */
+	void (*on_now)(struct world *w);
+	void *test;
 };
 
 struct saver {
@@ -66,11 +69,15 @@ struct saver {
 	int slots[MAXSLOT];
 	int nslots;
 	int dropped_tag; /* load: the call with this tag is gone (-1 none) */
+	const bool *alive; /* load: which tags still wait (NULL: all) */
 };
 
 static int64_t w_now(void *host)
 {
-	return ((struct world *)host)->clock;
+	struct world *w = host;
+	if (w->on_now)
+		w->on_now(w);
+	return w->clock;
 }
 static const struct ipcns_host_ops world_host_ops = {
 	.scan_vmas = fake_host_scan,
@@ -104,10 +111,13 @@ static int sv_waiter_save(void *arg, struct ipcns_waiter *w, void *buf, size_t c
 {
 	struct saver *s = arg;
 	struct fake_waiter *fw = (struct fake_waiter *)w;
-	struct wrec r = { .proc = (uint32_t)(fw->proc - s->from->p) };
-	for (r.tag = 0; r.tag < (uint32_t)s->from->nw && s->from->w[r.tag] != fw; r.tag++)
+	/* A waiter of the saved world, or of the loaded one (which goes on
+	 * journaling).  */
+	struct world *wd = s->to && fw->proc >= s->to->p && fw->proc < s->to->p + NPROC ? s->to : s->from;
+	struct wrec r = { .proc = (uint32_t)(fw->proc - wd->p) };
+	for (r.tag = 0; r.tag < (uint32_t)wd->nw && wd->w[r.tag] != fw; r.tag++)
 		;
-	if (r.proc >= NPROC || r.tag == (uint32_t)s->from->nw || cap < sizeof(r))
+	if (r.proc >= NPROC || r.tag == (uint32_t)wd->nw || cap < sizeof(r))
 		return -EINVAL;
 	memcpy(buf, &r, sizeof(r));
 	return sizeof(r);
@@ -119,7 +129,7 @@ static struct ipcns_waiter *sv_waiter_load(void *arg, const void *rec, size_t le
 	if (len != sizeof(r))
 		return NULL;
 	memcpy(&r, rec, sizeof(r));
-	if (r.proc >= NPROC || r.tag >= MAXW || (int)r.tag == s->dropped_tag)
+	if (r.proc >= NPROC || r.tag >= MAXW || (int)r.tag == s->dropped_tag || (s->alive && !s->alive[r.tag]))
 		return NULL;
 	struct ipcns_waiter *w = fake_park(&s->to->p[r.proc].c);
 	if (w) {
@@ -777,6 +787,294 @@ static void test_v1_migration(void **state)
 	world_free(b);
 }
 
+/* ---- The journal: a randomized model test.  Random calls are made on a
+ * journaled namespace, committed after each call as the daemon commits
+ * before its answers; "crashes" copy the memfd as a SIGKILL leaves it, at
+ * commit boundaries and in the middle of calls (with records written but
+ * not committed, and garbage after them as a torn write leaves), and the
+ * namespace recovered from each copy must show exactly what the live one
+ * showed at its last commit.  */
+
+struct jt {
+	struct world *a;
+	struct saver sv;
+	struct ipcns_state_ops ops;
+	int memfd;
+	unsigned int seed;
+	bool alive[MAXW]; /* per tag, at the last commit */
+	struct snap expect; /* observables at the last commit */
+	int crash_mid;      /* memfd copy taken in the middle of a call, -1 none */
+	int recoveries, mid_recoveries, torn;
+	int sems[4], queues[4], nsems, nqueues, shms[2], nshms;
+};
+
+static int memfd_copy(int from)
+{
+	struct stat st;
+	assert_int_equal(fstat(from, &st), 0);
+	int to = memfd_create("journal-copy", MFD_CLOEXEC);
+	assert_true(to >= 0);
+	assert_int_equal(ftruncate(to, st.st_size), 0);
+	void *src = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, from, 0);
+	void *dst = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, to, 0);
+	assert_true(src != MAP_FAILED && dst != MAP_FAILED);
+	memcpy(dst, src, (size_t)st.st_size);
+	munmap(src, (size_t)st.st_size);
+	munmap(dst, (size_t)st.st_size);
+	return to;
+}
+
+/* A torn write: garbage after the committed end of the active region.  */
+static void tear(int fd, unsigned int *seed)
+{
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	uint64_t roff[2], rcap[2], state;
+	memcpy(roff, m + 16, 16);
+	memcpy(rcap, m + 32, 16);
+	memcpy(&state, m + 48, 8);
+	int a = (int)(state >> 63);
+	uint64_t end = state & ~(1ULL << 63);
+	uint64_t room = rcap[a] - end;
+	for (uint64_t i = 0; i < room && i < 64; i++)
+		m[roff[a] + end + i] = (uint8_t)rand_r(seed);
+	munmap(m, (size_t)st.st_size);
+}
+
+static void jt_recover_check(struct jt *t, int fd)
+{
+	char err[256];
+	struct world *b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	b->clock = t->a->clock;
+	t->sv.to = b;
+	t->sv.alive = t->alive;
+	struct ipcns_journal_pending pend;
+	int ret = ipcns_journal_recover(fd, &world_host_ops, b, &t->ops, NULL, 0, &b->ns, &pend, err, sizeof(err));
+	if (ret < 0)
+		fail_msg("recover: %d %s", ret, err);
+	struct snap got;
+	snapshot(b, &got);
+	if (got.len != t->expect.len || memcmp(got.p, t->expect.p, got.len) != 0) {
+		size_t i = 0;
+		while (i < got.len && i < t->expect.len && got.p[i] == t->expect.p[i])
+			i++;
+		fail_msg("recovered state differs at byte %zu (%zu vs %zu bytes)", i, got.len, t->expect.len);
+	}
+	free(got.p);
+	world_free(b);
+	t->sv.to = NULL;
+	t->sv.alive = NULL;
+}
+
+static void jt_on_now(struct world *w)
+{
+	struct jt *t = w->test;
+	if (t->crash_mid < 0 && rand_r(&t->seed) % 8 == 0)
+		t->crash_mid = memfd_copy(t->memfd);
+}
+
+static void jt_commit(struct jt *t)
+{
+	struct world *a = t->a;
+	ipcns_ns_sweep(a->ns);
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	for (int i = 0; i < a->nw; i++)
+		t->alive[i] = a->w[i] && a->w[i]->alive && !a->w[i]->released;
+	free(t->expect.p);
+	a->on_now = NULL;
+	snapshot(a, &t->expect);
+	a->on_now = jt_on_now;
+}
+
+static void maybe_park(struct world *w, int i, long ret)
+{
+	if (ret == IPCNS_PARKED)
+		parked(w, i, ret);
+}
+
+static void jt_step(struct jt *t)
+{
+	struct world *a = t->a;
+	struct ipcns_ns *ns = a->ns;
+	unsigned int r = (unsigned int)rand_r(&t->seed);
+	int who = (int)(r % NPROC);
+	r /= NPROC;
+	int op = (int)(r % 12);
+	r /= 12;
+	static struct msgbuf64 bufs[64];
+	static unsigned int nbuf;
+
+	switch (op) {
+	case 0:
+	case 1:
+		if (t->nsems) {
+			int id = t->sems[r % (unsigned int)t->nsems];
+			short flg = (short)((r & 8 ? SEM_UNDO : 0) | (r & 16 ? IPC_NOWAIT : 0));
+			maybe_park(a, who, semop1(a, who, id, (unsigned short)((r >> 5) % 3), (short)((int)((r >> 7) % 5) - 2), flg));
+		}
+		break;
+	case 2:
+		if (t->nsems) {
+			int id = t->sems[r % (unsigned int)t->nsems];
+			struct sembuf two[2] = { { (unsigned short)((r >> 3) % 3), (short)((int)((r >> 5) % 3) - 1), SEM_UNDO },
+						 { (unsigned short)((r >> 7) % 3), (short)((int)((r >> 9) % 3) - 1), 0 } };
+			maybe_park(a, who, ipcns_semtimedop(ns, C(a, who), id, ptr(two), 2, 0));
+		}
+		break;
+	case 3:
+		if (t->nsems)
+			ipcns_semctl(ns, C(a, who), t->sems[r % (unsigned int)t->nsems], (int)((r >> 3) % 3), SETVAL,
+				     (r >> 5) % 4);
+		break;
+	case 4:
+	case 5:
+		if (t->nqueues) {
+			char text[48];
+			size_t n = (r >> 3) % 40;
+			for (size_t i = 0; i < n; i++)
+				text[i] = (char)('a' + (r + i) % 26);
+			text[n] = 0;
+			maybe_park(a, who, snd(a, who, t->queues[r % (unsigned int)t->nqueues], 1 + (r >> 9) % 4, text,
+					       (r >> 12) & 1 ? IPC_NOWAIT : 0));
+		}
+		break;
+	case 6:
+		if (t->nqueues) {
+			struct msgbuf64 *b = &bufs[nbuf++ % 64];
+			maybe_park(a, who, ipcns_msgrcv(ns, C(a, who), t->queues[r % (unsigned int)t->nqueues], ptr(b), 64,
+						      (int64_t)((r >> 3) % 7) - 3, (r >> 6) & 1 ? IPC_NOWAIT : 0));
+		}
+		break;
+	case 7: {
+		/* Make or remove an object.  */
+		int kind = (int)(r % 3);
+		bool make = (r >> 2) & 1;
+		if (kind == 0 && make && t->nsems < 4) {
+			long id = ipcns_semget(ns, C(a, 0), IPC_PRIVATE, 3, 0666);
+			assert_true(id >= 0);
+			t->sems[t->nsems++] = (int)id;
+		} else if (kind == 0 && !make && t->nsems) {
+			int i = (int)((r >> 3) % (unsigned int)t->nsems);
+			assert_int_equal(ipcns_semctl(ns, C(a, 0), t->sems[i], 0, IPC_RMID, 0), 0);
+			t->sems[i] = t->sems[--t->nsems];
+		} else if (kind == 1 && make && t->nqueues < 4) {
+			long id = ipcns_msgget(ns, C(a, 0), (int32_t)(0x100 + t->nqueues + (r & 0xf0)), IPC_CREAT | 0666);
+			assert_true(id >= 0);
+			bool dup = false;
+			for (int i = 0; i < t->nqueues; i++)
+				dup |= t->queues[i] == id;
+			if (!dup)
+				t->queues[t->nqueues++] = (int)id;
+		} else if (kind == 1 && !make && t->nqueues) {
+			int i = (int)((r >> 3) % (unsigned int)t->nqueues);
+			assert_int_equal(ipcns_msgctl(ns, C(a, 0), t->queues[i], IPC_RMID, 0), 0);
+			t->queues[i] = t->queues[--t->nqueues];
+		} else if (kind == 2 && make && t->nshms < 2) {
+			long id = ipcns_shmget(ns, C(a, 0), IPC_PRIVATE, 4096 * (1 + (r >> 3) % 3), 0600);
+			assert_true(id >= 0);
+			t->shms[t->nshms++] = (int)id;
+		} else if (kind == 2 && !make && t->nshms) {
+			int i = (int)((r >> 3) % (unsigned int)t->nshms);
+			assert_int_equal(ipcns_shmctl(ns, C(a, 0), t->shms[i], IPC_RMID, 0), 0);
+			t->shms[i] = t->shms[--t->nshms];
+		}
+		break;
+	}
+	case 8:
+		/* A parked caller interrupted.  */
+		if (a->nw) {
+			struct fake_waiter *fw = a->w[r % (unsigned int)a->nw];
+			if (fw && !fw->released)
+				fw->alive = false;
+		}
+		break;
+	case 9:
+		/* A process exits: its undo adjustments are applied.  */
+		if (who != 0)
+			ipcns_ns_process_exit(ns, a->p[who].host_tgid);
+		break;
+	case 10:
+		/* A queue's size or mode changes.  */
+		if (t->nqueues) {
+			struct msqid_ds ds;
+			int id = t->queues[r % (unsigned int)t->nqueues];
+			assert_int_equal(ipcns_msgctl(ns, C(a, 0), id, IPC_STAT, ptr(&ds)), 0);
+			ds.msg_qbytes = 20 + (r >> 3) % 200;
+			ds.msg_perm.mode = (r >> 11) & 1 ? 0666 : 0644;
+			assert_int_equal(ipcns_msgctl(ns, C(a, 0), id, IPC_SET, ptr(&ds)), 0);
+		}
+		break;
+	case 11:
+		/* An operator's sysctl: limits and next ids are journaled.  */
+		if (r & 1)
+			ipcns_sysctl_write(ns, IPCNS_SYSCTL_MSGMAX, "4096", 4, 0, NULL, NULL, 0);
+		else
+			ipcns_sysctl_write(ns, IPCNS_SYSCTL_SEM_NEXT_ID, "70000", 5, 0, NULL, NULL, 0);
+		break;
+	}
+}
+
+static void test_journal_crashes(void **state)
+{
+	struct jt *t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	t->seed = 4242;
+	t->crash_mid = -1;
+	t->sv.dropped_tag = -1;
+	t->a = world_new(NULL);
+	t->a->test = t;
+	t->ops = saver_ops(&t->sv);
+	t->sv.from = t->a;
+	t->memfd = memfd_create("journal", MFD_CLOEXEC);
+	assert_true(t->memfd >= 0);
+	assert_int_equal(ipcns_journal_attach(t->a->ns, t->memfd, &t->ops, "ns", 2), 0);
+	jt_commit(t);
+
+	for (int step = 0; step < 1500 && t->a->nw < MAXW - 8; step++) {
+		jt_step(t);
+		/* A copy taken in the middle of the call: what the last commit
+		 * holds, whatever the call wrote after it.  */
+		if (t->crash_mid >= 0) {
+			if (rand_r(&t->seed) & 1) {
+				tear(t->crash_mid, &t->seed);
+				t->torn++;
+			}
+			jt_recover_check(t, t->crash_mid);
+			close(t->crash_mid);
+			t->crash_mid = -1;
+			t->mid_recoveries++;
+		}
+		jt_commit(t);
+		if (rand_r(&t->seed) % 10 == 0) {
+			int fd = memfd_copy(t->memfd);
+			if (rand_r(&t->seed) & 1) {
+				tear(fd, &t->seed);
+				t->torn++;
+			}
+			jt_recover_check(t, fd);
+			close(fd);
+			t->recoveries++;
+		}
+	}
+	struct ipcns_journal_stats st;
+	assert_int_equal(ipcns_journal_stats(t->a->ns, &st), 0);
+	print_message("journal: %d recoveries at commits, %d in the middle of calls, %d torn; %llu commits, "
+		      "%llu images, %llu bytes of file\n",
+		      t->recoveries, t->mid_recoveries, t->torn, (unsigned long long)st.commits,
+		      (unsigned long long)st.compactions, (unsigned long long)st.file_bytes);
+	assert_true(t->recoveries > 50 && t->mid_recoveries > 50);
+	t->a->on_now = NULL;
+	free(t->expect.p);
+	close(t->memfd);
+	saver_close(&t->sv);
+	world_free(t->a);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +1084,7 @@ int main(void)
 		cmocka_unit_test(test_names_what_is_wrong),
 		cmocka_unit_test(test_refuses_newer_version),
 		cmocka_unit_test(test_v1_migration),
+		cmocka_unit_test(test_journal_crashes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
