@@ -214,6 +214,11 @@ struct ipcns_host_ops {
 	/* The file of process tgid's VMA spanning exactly [start, end): 0,
 	 * or -ENOENT.  May be NULL.  */
 	int (*vma_at)(void *host, pid_t tgid, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino);
+	/* The file-backed VMAs of process tgid that overlap [start, end),
+	 * found without looking at the process's other VMAs (Linux 6.11's
+	 * PROCMAP_QUERY): its cost does not grow with the process's VMA
+	 * count.  -EOPNOTSUPP when the host cannot; may be NULL.  */
+	int (*vmas_in)(void *host, pid_t tgid, uint64_t start, uint64_t end, ipcns_vma_cb cb, void *arg);
 	/* True when the host reports every fork, exec and exit of the
 	 * namespace's processes (ipcns_ns_process_*) before the calls that
 	 * follow them: then only the known holders of a segment need to be

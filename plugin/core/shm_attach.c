@@ -424,6 +424,75 @@ static bool holder_records_hold(struct ipcns_ns *ns, struct ipcns_shm **segs, si
 	return true;
 }
 
+/* The segment's VMAs found in one attach record's range.  `whole': they
+ * tile the range exactly, each at the file offset of its distance from
+ * the attach address, so they are the attach split in pieces (mprotect,
+ * madvise) and no piece of it left the range (munmap, mremap).  */
+struct range_count {
+	const struct ipcns_shm *shp;
+	uint64_t base, next;
+	uint32_t n;
+	bool whole;
+};
+
+static int range_count_cb(void *arg, const struct ipcns_vma *v)
+{
+	struct range_count *rc = arg;
+	if (v->dev != rc->shp->dev || v->ino != rc->shp->ino) {
+		rc->whole = false;
+		return 0;
+	}
+	if (v->start != rc->next || v->offset != v->start - rc->base)
+		rc->whole = false;
+	rc->next = v->end;
+	rc->n++;
+	return 0;
+}
+
+/* Count shp's VMAs of tgid in [addr, addr + len): 0, or -errno.  */
+static int range_count(struct ipcns_ns *ns, const struct ipcns_shm *shp, pid_t tgid, uint64_t addr, uint64_t len,
+		       struct range_count *rc)
+{
+	*rc = (struct range_count){ .shp = shp, .base = addr, .next = addr, .whole = true };
+	int ret = ns->host->vmas_in(ns->host_data, tgid, addr, addr + len, range_count_cb, rc);
+	if (rc->next != addr + len)
+		rc->whole = false;
+	return ret;
+}
+
+/* tgid's VMAs of each segment within the ranges of its attach records,
+ * asked of the kernel range by range: do they still add up to the counts
+ * of the last look?  Then a split or partly unmapped attach (its record
+ * no longer one whole VMA) is verified without reading every VMA of the
+ * process, however many it holds.  1 when they do, 0 when not (or the
+ * host cannot tell): the maps are read then.  */
+static int holder_ranges_hold(struct ipcns_ns *ns, struct ipcns_shm **segs, size_t n, pid_t tgid)
+{
+	if (!ns->host->vmas_in)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ipcns_shm *shp = segs[i];
+		struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
+		uint32_t total = 0;
+		struct ipcns_list *pos;
+		ipcns_list_for_each(pos, &shp->attaches) {
+			struct shm_attach *a = attach_of_seg(pos);
+			struct range_count rc;
+			if (a->proc->tgid != tgid)
+				continue;
+			int ret = range_count(ns, shp, tgid, a->addr, a->len, &rc);
+			if (ret < 0)
+				return ret == -EOPNOTSUPP || ret == -ESRCH || ret == -ENOENT || ret == -EACCES ? 0 : ret;
+			if (!rc.whole)
+				return 0; /* moved, unmapped or stale: read the maps */
+			total += rc.n;
+		}
+		if (total != (h ? h->nvmas : 0))
+			return 0;
+	}
+	return 1;
+}
+
 /* Look at the known holders only: enough when the host reports every
  * fork, exec and exit, since a process can only come to map a segment by
  * shmat or by fork.  What a holder may have done unseen (munmap, mremap,
@@ -458,7 +527,13 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 	struct scan_ctx sc = { .ns = ns, .byino = byino, .n = n, .dev = byino[0]->dev };
 	for (size_t j = 0; j < nt; j++) {
 		pid_t t = tgids[j];
-		if (holder_records_hold(ns, byino, n, t)) {
+		int held = holder_records_hold(ns, byino, n, t);
+		if (!held) {
+			held = holder_ranges_hold(ns, byino, n, t);
+			if (held < 0)
+				return held;
+		}
+		if (held) {
 			for (size_t i = 0; i < n; i++) {
 				struct shm_holder *h = holder_find(byino[i]->holders, byino[i]->nholders, t);
 				if (h && holder_push(&byino[i]->scan, &byino[i]->nscan, &byino[i]->cap_scan, t,
@@ -473,7 +548,10 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 		if (sc.err < 0)
 			return sc.err;
 		/* Records that no longer hold are dropped, so one munmap does
-		 * not cost a read of the maps at every look.  */
+		 * not cost a read of the maps at every look.  A record whose
+		 * range still holds VMAs of its segment (split by mprotect,
+		 * partly unmapped) is kept where the host can count them
+		 * range by range: the next look verifies it that way.  */
 		for (size_t i = 0; i < n; i++) {
 			struct ipcns_shm *shp = byino[i];
 			struct ipcns_list *pos, *tmp;
@@ -481,10 +559,15 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 				struct shm_attach *a = attach_of_seg(pos);
 				dev_t dev;
 				ino_t ino;
-				if (a->proc->tgid == t &&
-				    (ns->host->vma_at(ns->host_data, t, a->addr, a->addr + a->len, &dev, &ino) < 0 ||
-				     dev != shp->dev || ino != shp->ino))
-					attach_del(ns, a);
+				if (a->proc->tgid != t)
+					continue;
+				if (ns->host->vma_at(ns->host_data, t, a->addr, a->addr + a->len, &dev, &ino) == 0 &&
+				    dev == shp->dev && ino == shp->ino)
+					continue;
+				struct range_count rc;
+				if (ns->host->vmas_in && range_count(ns, shp, t, a->addr, a->len, &rc) == 0 && rc.whole)
+					continue;
+				attach_del(ns, a);
 			}
 		}
 	}

@@ -5,9 +5,11 @@
  * chose.  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -124,13 +126,83 @@ int ipcns_proc_ipc_inode(pid_t pid, ino_t *ino)
 	return 0;
 }
 
-int ipcns_proc_maps(pid_t pid, ipcns_vma_cb cb, void *arg)
+/* PROCMAP_QUERY (Linux 6.11, uapi linux/fs.h; defined here for older
+ * headers): an ioctl on /proc/PID/maps that answers "the first VMA at or
+ * after this address" with filters, without formatting any text.  */
+struct ipcns_procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start, vma_end;
+	uint64_t vma_flags;
+	uint64_t vma_page_size;
+	uint64_t vma_offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
+	uint32_t vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define IPCNS_PROCMAP_QUERY _IOWR('f', 17, struct ipcns_procmap_query)
+#define IPCNS_PROCMAP_VMA_READABLE 0x01
+#define IPCNS_PROCMAP_VMA_WRITABLE 0x02
+#define IPCNS_PROCMAP_VMA_EXECUTABLE 0x04
+#define IPCNS_PROCMAP_COVERING_OR_NEXT_VMA 0x10
+#define IPCNS_PROCMAP_FILE_BACKED_VMA 0x20
+
+/* The kernel has no PROCMAP_QUERY: read the text.  Atomic.  */
+static bool procmap_missing;
+
+/* The file-backed VMAs of the process, one ioctl each: the kernel skips
+ * anonymous ones itself, so a process's own thousands of anonymous VMAs
+ * cost a tree walk, not a line of text each (60,000 VMAs: 6 ms against
+ * 100 ms and more).  -ENOTTY: no PROCMAP_QUERY here.  */
+static int proc_maps_query(int fd, pid_t pid, uint64_t start, uint64_t end, ipcns_vma_cb cb, void *arg)
 {
-	char path[64], line[1024];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
+	uint64_t addr = start;
+	while (addr < end) {
+		struct ipcns_procmap_query q = {
+			.size = sizeof(q),
+			.query_flags = IPCNS_PROCMAP_COVERING_OR_NEXT_VMA | IPCNS_PROCMAP_FILE_BACKED_VMA,
+			.query_addr = addr,
+		};
+		if (ioctl(fd, IPCNS_PROCMAP_QUERY, &q) < 0) {
+			if (errno == ENOENT)
+				return 0; /* no VMA after addr */
+			if (errno == EINTR)
+				continue;
+			return errno == EINVAL && addr == start ? -ENOTTY : -errno;
+		}
+		if (q.vma_end <= addr)
+			return -EIO;
+		addr = q.vma_end;
+		if (q.inode == 0 || q.vma_start >= end)
+			continue;
+		struct ipcns_vma v = {
+			.start = q.vma_start,
+			.end = q.vma_end,
+			.offset = q.vma_offset,
+			.dev = makedev(q.dev_major, q.dev_minor),
+			.ino = (ino_t)q.inode,
+			.prot = (q.vma_flags & IPCNS_PROCMAP_VMA_READABLE ? PROT_READ : 0) |
+				(q.vma_flags & IPCNS_PROCMAP_VMA_WRITABLE ? PROT_WRITE : 0) |
+				(q.vma_flags & IPCNS_PROCMAP_VMA_EXECUTABLE ? PROT_EXEC : 0),
+			.pid = pid,
+		};
+		int ret = cb(arg, &v);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int proc_maps_text(int fd, pid_t pid, ipcns_vma_cb cb, void *arg)
+{
+	char line[1024];
+	FILE *f = fdopen(fd, "re");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
 	int ret = 0;
 	while (ret == 0 && fgets(line, sizeof(line), f)) {
 		unsigned long long s, e, off, ino;
@@ -163,6 +235,24 @@ int ipcns_proc_maps(pid_t pid, ipcns_vma_cb cb, void *arg)
 	}
 	fclose(f);
 	return ret;
+}
+
+int ipcns_proc_maps(pid_t pid, ipcns_vma_cb cb, void *arg)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	if (!__atomic_load_n(&procmap_missing, __ATOMIC_RELAXED)) {
+		int ret = proc_maps_query(fd, pid, 0, UINT64_MAX, cb, arg);
+		if (ret != -ENOTTY) {
+			close(fd);
+			return ret;
+		}
+		__atomic_store_n(&procmap_missing, true, __ATOMIC_RELAXED);
+	}
+	return proc_maps_text(fd, pid, cb, arg);
 }
 
 /* ---- Host services.  */
@@ -252,6 +342,24 @@ static int host_proc_maps(void *data, pid_t tgid, ipcns_vma_cb cb, void *arg)
 	return ipcns_proc_maps(tgid, cb, arg);
 }
 
+static int host_vmas_in(void *data, pid_t tgid, uint64_t start, uint64_t end, ipcns_vma_cb cb, void *arg)
+{
+	(void)data;
+	if (__atomic_load_n(&procmap_missing, __ATOMIC_RELAXED))
+		return -EOPNOTSUPP;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tgid);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	int ret = proc_maps_query(fd, tgid, start, end, cb, arg);
+	if (ret == -ENOTTY) {
+		__atomic_store_n(&procmap_missing, true, __ATOMIC_RELAXED);
+		return -EOPNOTSUPP;
+	}
+	return ret;
+}
+
 static int host_vma_at(void *data, pid_t tgid, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino)
 {
 	char path[96];
@@ -279,5 +387,6 @@ const struct ipcns_host_ops ipcns_host_proc_ops = {
 	.watch_exit = host_watch_exit,
 	.proc_maps = host_proc_maps,
 	.vma_at = host_vma_at,
+	.vmas_in = host_vmas_in,
 	.tracks_processes = host_tracks_processes,
 };

@@ -402,3 +402,45 @@ stat_us() {
 	assert_output '[1,1]'
 	kill_ct runc holder "$ns"
 }
+
+# vmas_us RT NAME N SECS: IPC_STAT of a split segment attached in a
+# container whose two processes hold N VMAs each; microseconds per call.
+vmas_us() {
+	local out
+	out=$(ct_run "$1" "$2" "$HOSTILE" vmas "$3" "$4") || {
+		echo "container $2 failed: $out" >&2
+		return 1
+	}
+	sed -n 's/^VMAS n=[0-9]* calls=[0-9]* us_per_call=\([0-9]*\)$/\1/p' <<<"$out"
+}
+
+# Issue 11 hole 3: a container whose processes hold ~60,000 VMAs each and
+# loop IPC_STAT on a segment whose attach they split cost ipcnsd a read of
+# all their maps per call (138-207 ms a call measured on main, growing
+# with the VMA count), and ps waited for it.  Now the attach is verified
+# range by range with PROCMAP_QUERY (about 20 us a call whatever the VMA
+# count), ps reads published snapshots and the probe is `health'.
+@test "runc: processes with 60,000 VMAs each cost the same per IPC_STAT as with 2,000, and never slow ps or health" {
+	need_runtime runc
+	local few many i s e ms=()
+	few=$(vmas_us runc few 2000 3)
+	[ -n "$few" ]
+	ct_start runc many "$HOSTILE" vmas 60000 8
+	sleep 3
+	for i in $(seq 5); do
+		s=$(date +%s%N)
+		timeout 5 "$IT_QUERY" "$IPCNS_SOCKET" '{"command":"ps"}' >/dev/null || fail "ps did not answer"
+		e=$(date +%s%N)
+		ms+=($(((e - s) / 1000000)))
+		run timeout 5 "$IT_QUERY" "$IPCNS_SOCKET" '{"command":"health"}'
+		assert_output --partial '"ok":true'
+		sleep 0.2
+	done
+	run ct_wait runc many 60
+	assert_output 0
+	many=$(sed -n 's/^VMAS n=[0-9]* calls=[0-9]* us_per_call=\([0-9]*\)$/\1/p' "$(bdir many)/out")
+	[ -n "$many" ]
+	echo "# IPC_STAT: $few us a call with 2,000 VMAs a process, $many us with 60,000; ps took ${ms[*]} ms" >&3
+	# 30 times the VMAs: a cost that grew with them would be ~30 times.
+	[ "$many" -le $((few * 8 + 200)) ] || fail "IPC_STAT cost grows with the VMA count: $few us -> $many us"
+}
