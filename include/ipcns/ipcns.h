@@ -126,10 +126,22 @@ struct ipcns_caller_ops {
 	int (*read)(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len);
 	int (*write)(struct ipcns_caller *c, uint64_t addr, const void *buf, size_t len);
 	/* Map `fd' (a segment's memfd) into the caller: mmap(addr, len, prot,
-	 * flags, fd, 0) run by the caller.  Stores the address.  */
+	 * flags, fd, 0) run by the caller; 0 with the address in *mapped, or
+	 * -errno.  A side effect is part of the contract: a front end that
+	 * runs the mmap in the caller's own thread (ADDFD, then the seccomp
+	 * notification answered and the thread held stopped under ptrace, as
+	 * the notification layer does) has answered the call once it got
+	 * that far, whatever the mmap gave.  From then on the call's result
+	 * travels in the thread's registers, not in a seccomp answer: the
+	 * front end writes what the core finally returns (the address, or an
+	 * error of a later check) into the return register when it lets the
+	 * thread go, and ipcns_caller_answer() fails.  So after shm_map the
+	 * core still returns the call's one true result, and may undo the
+	 * mapping with shm_unmap in the same stopped thread.  */
 	int (*shm_map)(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t len, int prot,
 		       int flags, uint64_t *mapped);
-	/* munmap(addr, len) run by the caller.  */
+	/* munmap(addr, len) run by the caller (the same stopped thread after
+	 * shm_map; shmdt's own answer otherwise, as shm_map's).  */
 	int (*shm_unmap)(struct ipcns_caller *c, uint64_t addr, uint64_t len);
 	/* Enumerate the caller process's file-backed VMAs.  */
 	int (*maps)(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg);
@@ -192,7 +204,18 @@ struct ipcns_waiter {
 	void *core;                  /* core's private state */
 };
 
-/* Host services a namespace needs.  */
+/* The machine's memory numbers shmget checks (ipcns_host_ops.vm_read).  */
+enum ipcns_vm {
+	IPCNS_VM_OVERCOMMIT_MEMORY, /* vm.overcommit_memory */
+	IPCNS_VM_ADMIN_RESERVE_KB,  /* vm.admin_reserve_kbytes */
+	IPCNS_VM_HUGETLB_SHM_GROUP, /* vm.hugetlb_shm_group */
+	IPCNS_VM_COMMIT_LIMIT_KB,   /* CommitLimit of /proc/meminfo */
+	IPCNS_VM_COMMITTED_AS_KB,   /* Committed_AS of /proc/meminfo */
+	IPCNS_VM_TOTAL_KB,          /* RAM plus swap (sysinfo) */
+};
+
+/* Host services a namespace needs.  The core reads nothing of the
+ * machine itself: every number and clock comes through here.  */
 struct ipcns_host_ops {
 	/* Call cb for every file-backed VMA of every process that can hold a
 	 * mapping of this namespace's segments (shm_nattch is the number of
@@ -200,6 +223,13 @@ struct ipcns_host_ops {
 	int (*scan_vmas)(void *host, ipcns_vma_cb cb, void *arg);
 	/* Wall-clock seconds for the *_time fields; NULL means time(2).  */
 	int64_t (*now)(void *host);
+	/* CLOCK_MONOTONIC ns, the clock of semtimedop's deadlines (struct
+	 * ipcns_waiter.deadline); NULL means clock_gettime(2).  */
+	int64_t (*mono_ns)(void *host);
+	/* One of the machine's memory numbers, or -1 when it is unknown.  May
+	 * be NULL: every number unknown, so no shmget is refused by the
+	 * overcommit accounting and only CAP_IPC_LOCK allows SHM_HUGETLB.  */
+	long long (*vm_read)(void *host, enum ipcns_vm what);
 	/* A quota or limit was hit: for the log.  May be NULL.  */
 	void (*limit_hit)(void *host, const char *what);
 	/* The pid of host process `tgid' and of its parent, both in the

@@ -192,7 +192,11 @@ static inline void ipcns_jdel(struct ipcns_ns *ns, int kind, struct ipcns_perm *
 		ipcns_journal_del(ns, kind, p);
 }
 
+/* The host's clocks (wall seconds, CLOCK_MONOTONIC ns) and memory
+ * numbers (-1: unknown), ipcns_host_ops.  */
 int64_t ipcns_now(struct ipcns_ns *ns);
+int64_t ipcns_mono(struct ipcns_ns *ns);
+long long ipcns_vm_read(struct ipcns_ns *ns, enum ipcns_vm what);
 void ipcns_limit_hit(struct ipcns_ns *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Linux's ipcperms(): 0, or -EACCES; or -errno when the caller's

@@ -81,13 +81,6 @@ static void list_splice_head(struct ipcns_list *list, struct ipcns_list *head)
 	ipcns_list_init(list);
 }
 
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 /* ---- Applying operations.  */
 
 static void sem_revert_one(struct sem_array *sma, const struct sembuf *sop, struct sem_undo *un)
@@ -678,7 +671,7 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 		if (ts.tv_sec < 0 || (uint64_t)ts.tv_nsec >= (uint64_t)NSEC_PER_SEC)
 			return -EINVAL;
 		/* ktime_add_safe(ktime_get(), timespec64_to_ktime()) saturates.  */
-		int64_t now = monotonic_ns();
+		int64_t now = ipcns_mono(ns);
 		if (ts.tv_sec >= INT64_MAX / NSEC_PER_SEC ||
 		    ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec > INT64_MAX - now)
 			deadline = INT64_MAX;
@@ -739,7 +732,7 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 
 	/* Must sleep.  A timeout already over ends the sleep at once with
 	 * EAGAIN, as schedule_hrtimeout() on a past expiry does.  */
-	if (deadline >= 0 && deadline <= monotonic_ns())
+	if (deadline >= 0 && deadline <= ipcns_mono(ns))
 		return -EAGAIN;
 	cleanup_free struct sem_queue *q = calloc(1, sizeof(*q) + nsops * sizeof(*sops));
 	if (!q)

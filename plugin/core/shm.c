@@ -13,7 +13,6 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
 
 #include "shm.h"
 
@@ -145,31 +144,6 @@ struct shm_get_arg {
 	uint64_t size;
 };
 
-/* The first number in a small /proc file (after `key' when not NULL), or
- * -1.  */
-static long long proc_num(const char *path, const char *key)
-{
-	char buf[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *at = buf;
-	if (key) {
-		at = strstr(buf, key);
-		if (!at)
-			return -1;
-		at += strlen(key);
-	}
-	char *end;
-	long long v = strtoll(at, &end, 10);
-	return end == at ? -1 : v;
-}
-
 /* Linux's shmem_acct_size(): a segment made without SHM_NORESERVE (and
  * any one when vm.overcommit_memory is 2) is charged to the overcommit
  * accounting, and __vm_enough_memory() may refuse it with ENOMEM.  A
@@ -178,16 +152,16 @@ static long long proc_num(const char *path, const char *key)
  * mode 2, past CommitLimit, less the admin reserve without CAP_SYS_ADMIN
  * (the per-process user reserve is not known here).  The daemon does
  * not add the segment to Committed_AS as Linux would.  */
-static int shm_enough_memory(uint64_t pages, bool cap_sys_admin)
+static int shm_enough_memory(struct ipcns_ns *ns, uint64_t pages, bool cap_sys_admin)
 {
 	uint64_t ps = (uint64_t)page_size();
-	long long mode = proc_num("/proc/sys/vm/overcommit_memory", NULL);
+	long long mode = ipcns_vm_read(ns, IPCNS_VM_OVERCOMMIT_MEMORY);
 	if (mode == 1)
 		return 0;
 	if (mode == 2) {
-		long long limit_kb = proc_num("/proc/meminfo", "CommitLimit:");
-		long long committed_kb = proc_num("/proc/meminfo", "Committed_AS:");
-		long long reserve_kb = proc_num("/proc/sys/vm/admin_reserve_kbytes", NULL);
+		long long limit_kb = ipcns_vm_read(ns, IPCNS_VM_COMMIT_LIMIT_KB);
+		long long committed_kb = ipcns_vm_read(ns, IPCNS_VM_COMMITTED_AS_KB);
+		long long reserve_kb = ipcns_vm_read(ns, IPCNS_VM_ADMIN_RESERVE_KB);
 		if (limit_kb < 0 || committed_kb < 0)
 			return 0;
 		uint64_t allowed = (uint64_t)limit_kb * 1024 / ps;
@@ -197,21 +171,20 @@ static int shm_enough_memory(uint64_t pages, bool cap_sys_admin)
 		uint64_t committed = (uint64_t)committed_kb * 1024 / ps;
 		return committed + pages < committed || committed + pages >= allowed ? -ENOMEM : 0;
 	}
-	struct sysinfo si;
-	if (sysinfo(&si) < 0)
+	long long total_kb = ipcns_vm_read(ns, IPCNS_VM_TOTAL_KB);
+	if (total_kb < 0)
 		return 0;
-	uint64_t total = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit / ps;
-	return pages > total ? -ENOMEM : 0;
+	return pages > (uint64_t)total_kb * 1024 / ps ? -ENOMEM : 0;
 }
 
 /* May the caller create SHM_HUGETLB segments: CAP_IPC_LOCK, or a member
  * of vm.hugetlb_shm_group (Linux's can_do_hugetlb_shm()).  Linux no
  * longer lets RLIMIT_MEMLOCK allow it.  */
-static bool shm_can_hugetlb(const struct ipcns_cred *cred)
+static bool shm_can_hugetlb(struct ipcns_ns *ns, const struct ipcns_cred *cred)
 {
 	if (ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK))
 		return true;
-	long long g = proc_num("/proc/sys/vm/hugetlb_shm_group", NULL);
+	long long g = ipcns_vm_read(ns, IPCNS_VM_HUGETLB_SHM_GROUP);
 	return g >= 0 && ipcns_cred_in_group(cred, (gid_t)g);
 }
 
@@ -278,8 +251,8 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		if (size > (uint64_t)LLONG_MAX)
 			return -EINVAL;
 		if (!(shmflg & SHM_NORESERVE) ||
-		    proc_num("/proc/sys/vm/overcommit_memory", NULL) == 2) {
-			ret = shm_enough_memory(numpages, ipcns_cred_capable(cred, IPCNS_CAP_SYS_ADMIN));
+		    ipcns_vm_read(ns, IPCNS_VM_OVERCOMMIT_MEMORY) == 2) {
+			ret = shm_enough_memory(ns, numpages, ipcns_cred_capable(cred, IPCNS_CAP_SYS_ADMIN));
 			if (ret < 0)
 				return ret;
 		}
@@ -297,7 +270,7 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		return -errno;
 	}
 	/* Then hugetlb_file_setup(): the permission, then the reservation.  */
-	if ((shmflg & SHM_HUGETLB) && !shm_can_hugetlb(cred))
+	if ((shmflg & SHM_HUGETLB) && !shm_can_hugetlb(ns, cred))
 		return -EPERM;
 	struct stat st;
 	if (fstat(fd, &st) < 0)

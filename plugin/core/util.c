@@ -262,6 +262,22 @@ int64_t ipcns_now(struct ipcns_ns *ns)
 	return (int64_t)time(NULL);
 }
 
+int64_t ipcns_mono(struct ipcns_ns *ns)
+{
+	struct timespec ts;
+	if (ns->host && ns->host->mono_ns)
+		return ns->host->mono_ns(ns->host_data);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+long long ipcns_vm_read(struct ipcns_ns *ns, enum ipcns_vm what)
+{
+	if (ns->host && ns->host->vm_read)
+		return ns->host->vm_read(ns->host_data, what);
+	return -1;
+}
+
 void ipcns_limit_hit(struct ipcns_ns *ns, const char *fmt, ...)
 {
 	char buf[256];

@@ -12,8 +12,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include "events.h"
 #include "notify.h"
 
 /* Read a small /proc file whole.  */
@@ -373,6 +376,58 @@ static int host_vma_at(void *data, pid_t tgid, uint64_t start, uint64_t end, dev
 	return 0;
 }
 
+/* The first number in a small /proc file (after `key' when not NULL), or
+ * -1.  */
+static long long proc_num(const char *path, const char *key)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *at = buf;
+	if (key) {
+		at = strstr(buf, key);
+		if (!at)
+			return -1;
+		at += strlen(key);
+	}
+	char *end;
+	long long v = strtoll(at, &end, 10);
+	return end == at ? -1 : v;
+}
+
+static long long host_vm_read(void *data, enum ipcns_vm what)
+{
+	struct sysinfo si;
+	switch (what) {
+	case IPCNS_VM_OVERCOMMIT_MEMORY:
+		return proc_num("/proc/sys/vm/overcommit_memory", NULL);
+	case IPCNS_VM_ADMIN_RESERVE_KB:
+		return proc_num("/proc/sys/vm/admin_reserve_kbytes", NULL);
+	case IPCNS_VM_HUGETLB_SHM_GROUP:
+		return proc_num("/proc/sys/vm/hugetlb_shm_group", NULL);
+	case IPCNS_VM_COMMIT_LIMIT_KB:
+		return proc_num("/proc/meminfo", "CommitLimit:");
+	case IPCNS_VM_COMMITTED_AS_KB:
+		return proc_num("/proc/meminfo", "Committed_AS:");
+	case IPCNS_VM_TOTAL_KB:
+		if (sysinfo(&si) < 0)
+			return -1;
+		return (long long)(((uint64_t)si.totalram + si.totalswap) * si.mem_unit / 1024);
+	}
+	return -1;
+}
+
+static int64_t host_mono_ns(void *data)
+{
+	return ipcns_mono_ns();
+}
+
 static bool host_tracks_processes(void *data)
 {
 	struct ipcns_host *h = data;
@@ -382,6 +437,8 @@ static bool host_tracks_processes(void *data)
 const struct ipcns_host_ops ipcns_host_proc_ops = {
 	.scan_vmas = host_scan_vmas,
 	.now = NULL,
+	.mono_ns = host_mono_ns,
+	.vm_read = host_vm_read,
 	.limit_hit = host_limit_hit,
 	.proc_info = host_proc_info,
 	.watch_exit = host_watch_exit,

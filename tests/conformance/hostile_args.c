@@ -407,13 +407,7 @@ static bool overcommit_heuristic(void)
 {
 	/* Mode 0 refuses a segment larger than RAM + swap (ENOMEM); with
 	 * mode 1 the kernel accepts it.  */
-	FILE *f = fopen("/proc/sys/vm/overcommit_memory", "re");
-	int mode = -1;
-	if (f) {
-		if (fscanf(f, "%d", &mode) != 1)
-			mode = -1;
-		fclose(f);
-	}
+	long mode = conf_read_long("/proc/sys/vm/overcommit_memory");
 	return mode == 0 || mode == 2;
 }
 

@@ -176,27 +176,13 @@ static void test_key_reuse(void)
 	CHECK_ERR(shm_get(KEY_A, 0, 0), ENOENT);
 }
 
-static long read_long(const char *path)
-{
-	char buf[64];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 /* Without SHM_NORESERVE, shmem charges the whole segment to the overcommit
  * accounting when it is created (__vm_enough_memory): in the heuristic
  * mode a segment larger than RAM plus swap is refused with ENOMEM; with
  * SHM_NORESERVE nothing is charged unless overcommit is "never".  */
 static void test_overcommit(void)
 {
-	long mode = read_long("/proc/sys/vm/overcommit_memory");
+	long mode = conf_read_long("/proc/sys/vm/overcommit_memory");
 	struct sysinfo si;
 	struct shm_info info0, info1;
 	if (mode < 0 || sysinfo(&si) < 0) {

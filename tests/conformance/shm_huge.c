@@ -23,30 +23,16 @@ struct pool {
 	long free, resv, overcommit;
 };
 
-static long read_num(const char *path)
-{
-	char buf[64];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 static struct pool pool_of(unsigned long kb)
 {
 	struct pool p = { false, kb * 1024, 0, 0, 0 };
 	char path[128];
 	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages", kb);
-	p.free = read_num(path);
+	p.free = conf_read_long(path);
 	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/resv_hugepages", kb);
-	p.resv = read_num(path);
+	p.resv = conf_read_long(path);
 	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_overcommit_hugepages", kb);
-	p.overcommit = read_num(path);
+	p.overcommit = conf_read_long(path);
 	p.exists = p.free >= 0 && p.resv >= 0 && p.overcommit >= 0;
 	return p;
 }
@@ -177,7 +163,7 @@ int main(void)
 	else
 		CHECK_ERR(shm_get(IPC_PRIVATE, 4096, SHM_HUGETLB | SHM_NORESERVE | SHM_HUGE_1GB | 0600), EINVAL);
 
-	long group = read_num("/proc/sys/vm/hugetlb_shm_group");
+	long group = conf_read_long("/proc/sys/vm/hugetlb_shm_group");
 	gid_t outsider = group == 2500 ? 2501 : 2500;
 	const struct conf_who unpriv = { "uid 2500", 2500, outsider, 0, { 0 }, false, 0, RLIM_INFINITY };
 	conf_run_as(&unpriv, unpriv_calls, NULL);

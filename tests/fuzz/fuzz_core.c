@@ -676,6 +676,14 @@ static int64_t host_now(void *host)
 	return W.now;
 }
 
+/* The same fake clock for deadlines, so that a run does not depend on
+ * how fast it goes; the machine's memory numbers stay unknown (no
+ * overcommit refusal), so that it does not depend on the machine.  */
+static int64_t host_mono(void *host)
+{
+	return W.now * 1000000000;
+}
+
 static void host_limit_hit(void *host, const char *what)
 {
 	(void)what;
@@ -728,6 +736,7 @@ static bool host_tracks(void *host)
 static const struct ipcns_host_ops host_ops = {
 	.scan_vmas = host_scan,
 	.now = host_now,
+	.mono_ns = host_mono,
 	.limit_hit = host_limit_hit,
 	.proc_info = host_proc_info,
 	.watch_exit = host_watch_exit,

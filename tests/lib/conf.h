@@ -62,6 +62,24 @@ static int conf_failed, conf_checks;
 		exit(77);                                                                          \
 	} while (0)
 
+/* The number a small /proc or /sys file starts with, or -1 when it cannot
+ * be read: the machine's settings some checks depend on.  */
+static inline long conf_read_long(const char *path)
+{
+	char buf[64];
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n == 0)
+		return -1;
+	buf[n] = '\0';
+	char *end;
+	long v = strtol(buf, &end, 10);
+	return end == buf ? -1 : v;
+}
+
 static inline int conf_done(const char *name)
 {
 	if (conf_failed) {

@@ -54,6 +54,10 @@ struct fixture {
 	int hits;
 	pid_t watched[16];
 	int nwatched;
+	/* The machine's memory numbers the host reports; all unknown (-1)
+	 * unless vm_set.  */
+	bool vm_set;
+	long long vm[IPCNS_VM_TOTAL_KB + 1];
 };
 
 static long pgsz;
@@ -105,9 +109,16 @@ static int fx_watch(void *host, pid_t tgid)
 	return 0;
 }
 
+static long long fx_vm_read(void *host, enum ipcns_vm what)
+{
+	struct fixture *f = host;
+	return f->vm_set ? f->vm[what] : -1;
+}
+
 static const struct ipcns_host_ops fx_host = {
 	.scan_vmas = fx_scan,
 	.now = fx_now,
+	.vm_read = fx_vm_read,
 	.limit_hit = fx_hit,
 	.proc_info = fx_proc_info,
 	.watch_exit = fx_watch,
@@ -313,24 +324,64 @@ static void test_get(void **state)
 	assert_int_equal(ds.shm_ctime, 1000);
 	assert_int_equal(ds.shm_atime, 0);
 	assert_int_equal(ds.shm_nattch, 0);
-	/* Sizes above shmmax; above the largest file (shmem's EINVAL);
-	 * a huge one without SHM_NORESERVE is refused by the overcommit
-	 * accounting unless overcommit is "always".  */
+	/* Sizes above shmmax; above the largest file (shmem's EINVAL); a
+	 * huge one with SHM_NORESERVE is not charged (test_overcommit).  */
 	assert_int_equal(get(f, &f->root, IPC_PRIVATE, IPCNS_SHMMAX + 1, 0600), -EINVAL);
 	assert_int_equal(get(f, &f->root, IPC_PRIVATE, (1ULL << 63) + 4096, 0600 | SHM_NORESERVE), -EINVAL);
 	long big = get(f, &f->root, IPC_PRIVATE, 1ULL << 50, 0600 | SHM_NORESERVE);
 	assert_int_equal(big, 1);
 	assert_int_equal(info(f).shm_tot, 1 + (1ULL << 50) / (uint64_t)pgsz);
 	assert_int_equal(ctl(f, &f->root, 1, IPC_RMID, NULL), 0);
-	FILE *fo = fopen("/proc/sys/vm/overcommit_memory", "re");
-	int mode = -1;
-	if (fo) {
-		if (fscanf(fo, "%d", &mode) != 1)
-			mode = -1;
-		fclose(fo);
-	}
-	if (mode == 0 || mode == 2)
-		assert_int_equal(get(f, &f->root, IPC_PRIVATE, 1ULL << 50, 0600), -ENOMEM);
+}
+
+/* shmem_acct_size() and __vm_enough_memory() against the numbers the
+ * host reports (1 GiB of RAM and swap; in mode 2 a CommitLimit of 1 GiB
+ * with 8 KiB left and a 4 KiB admin reserve).  */
+static void test_overcommit(void **state)
+{
+	struct fixture *f = *state;
+	long id;
+	uint64_t ps = (uint64_t)pgsz;
+
+	/* Numbers unknown: nothing is refused.  */
+	id = get(f, &f->root, IPC_PRIVATE, 1ULL << 50, 0600);
+	assert_true(id >= 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), 0);
+
+	f->vm_set = true;
+	f->vm[IPCNS_VM_TOTAL_KB] = 1 << 20;
+	f->vm[IPCNS_VM_COMMIT_LIMIT_KB] = 1 << 20;
+	f->vm[IPCNS_VM_COMMITTED_AS_KB] = (1 << 20) - 2 * (long long)ps / 1024;
+	f->vm[IPCNS_VM_ADMIN_RESERVE_KB] = (long long)ps / 1024;
+	f->vm[IPCNS_VM_HUGETLB_SHM_GROUP] = -1;
+
+	/* Heuristic (0): more than RAM plus swap at once is refused, unless
+	 * SHM_NORESERVE.  */
+	f->vm[IPCNS_VM_OVERCOMMIT_MEMORY] = 0;
+	assert_int_equal(get(f, &f->user, IPC_PRIVATE, (1ULL << 30) + ps, 0600), -ENOMEM);
+	id = get(f, &f->user, IPC_PRIVATE, (1ULL << 30) + ps, 0600 | SHM_NORESERVE);
+	assert_true(id >= 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), 0);
+	id = get(f, &f->user, IPC_PRIVATE, 1ULL << 30, 0600);
+	assert_true(id >= 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), 0);
+
+	/* Always (1): never refused.  */
+	f->vm[IPCNS_VM_OVERCOMMIT_MEMORY] = 1;
+	id = get(f, &f->user, IPC_PRIVATE, 1ULL << 50, 0600);
+	assert_true(id >= 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), 0);
+
+	/* Never (2): one page fits below CommitLimit for CAP_SYS_ADMIN only
+	 * (the admin reserve is kept from the others), SHM_NORESERVE or
+	 * not.  */
+	f->vm[IPCNS_VM_OVERCOMMIT_MEMORY] = 2;
+	assert_int_equal(get(f, &f->user, IPC_PRIVATE, ps, 0600), -ENOMEM);
+	assert_int_equal(get(f, &f->user, IPC_PRIVATE, ps, 0600 | SHM_NORESERVE), -ENOMEM);
+	id = get(f, &f->root, IPC_PRIVATE, ps, 0600);
+	assert_true(id >= 0);
+	assert_int_equal(ctl(f, &f->root, (int)id, IPC_RMID, NULL), 0);
+	assert_int_equal(get(f, &f->root, IPC_PRIVATE, 2 * ps, 0600), -ENOMEM);
 }
 
 static void test_get_limits(void **state)
@@ -815,6 +866,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overcommit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_limits, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_errors, setup, teardown),
