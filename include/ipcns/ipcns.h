@@ -62,6 +62,11 @@ extern "C" {
 /* Default quotas that Linux does not have (see spec/annotations.md).  0
  * means unlimited.  */
 #define IPCNS_DEFAULT_MSG_BYTES (64ULL << 20)
+/* What the daemon may hold for one namespace (spec/annotations.md
+ * explains the figures): memory, over which a call gets ENOMEM as when
+ * Linux's allocation for it fails, and file descriptors.  */
+#define IPCNS_DEFAULT_MEM_BYTES (128ULL << 20)
+#define IPCNS_DEFAULT_FDS 16384U
 
 /* The kernel-style limits of one namespace, and ipcns's own quotas.  */
 struct ipcns_limits {
@@ -75,6 +80,10 @@ struct ipcns_limits {
 	uint64_t quota_shm_bytes; /* sum of shm_segsz rounded to pages */
 	uint64_t quota_msg_bytes; /* message bytes held by the daemon */
 	uint32_t quota_objects_per_uid; /* objects of the three kinds per creator uid */
+	/* Budgets of what the daemon holds for the namespace, 0 =
+	 * unlimited (only the operator can say so).  */
+	uint64_t quota_mem_bytes; /* every byte of its objects and records */
+	uint32_t quota_fds;       /* memfds, pidfds, notify fds, its own */
 };
 
 void ipcns_limits_default(struct ipcns_limits *l);
@@ -264,6 +273,28 @@ void ipcns_ns_free(struct ipcns_ns *ns);
 const struct ipcns_limits *ipcns_ns_limits(const struct ipcns_ns *ns);
 int ipcns_ns_set_limits(struct ipcns_ns *ns, const struct ipcns_limits *limits);
 
+/* What the namespaces of one front end hold together, against the
+ * operator's daemon-wide ceilings; shared by namespaces that different
+ * threads serve, so updated atomically.  0 = no ceiling.  */
+struct ipcns_pool {
+	uint64_t mem_limit;
+	uint64_t mem_used;
+	uint64_t fd_limit;
+	uint64_t fds_used;
+};
+/* Charge the namespace to `pool' from now on; what it holds already is
+ * moved in.  ipcns_ns_free gives back whatever it still holds.  */
+void ipcns_ns_set_pool(struct ipcns_ns *ns, struct ipcns_pool *pool);
+/* What the front end holds for the namespace (parked calls, watches,
+ * pidfds, notify fds), charged to its budgets and the pool: 0, or
+ * -ENOMEM (memory) / -EMFILE (fds) over a budget or the pool's ceiling.
+ * `force' charges fds past the budgets (what a namespace needs to
+ * exist).  */
+int ipcns_ns_mem_charge(struct ipcns_ns *ns, uint64_t bytes);
+void ipcns_ns_mem_uncharge(struct ipcns_ns *ns, uint64_t bytes);
+int ipcns_ns_fd_charge(struct ipcns_ns *ns, unsigned int n, bool force);
+void ipcns_ns_fd_uncharge(struct ipcns_ns *ns, unsigned int n);
+
 /* Drop parked calls whose caller went away (alive() false).  Returns how
  * many were dropped.  */
 int ipcns_ns_sweep(struct ipcns_ns *ns);
@@ -290,6 +321,8 @@ struct ipcns_usage {
 	uint64_t msg_bytes;    /* bytes in all queues */
 	uint64_t msg_count;    /* messages in all queues */
 	uint32_t parked;       /* parked calls */
+	uint64_t mem_bytes;    /* daemon memory held for it (quota_mem_bytes) */
+	uint32_t fds;          /* daemon fds held for it (quota_fds) */
 };
 void ipcns_ns_usage(const struct ipcns_ns *ns, struct ipcns_usage *u);
 

@@ -28,6 +28,46 @@
 /* Largest sequence number: INT_MAX >> 15, as Linux's ipcid_seq_max().  */
 #define IPCNS_SEQ_MAX (INT32_MAX >> 15)
 
+/* ---- Budgets (budget.c): every byte and fd the daemon holds for a
+ * namespace is charged to it, so that no container can make the daemon
+ * hold more than its namespace's limits say.  Charged is what malloc
+ * takes (the request, a 16-byte header, malloc's size word, rounded to
+ * its 16-byte granule): a counter add per allocation, no system call.  Temporaries freed before a call
+ * returns are not charged; they are bounded by the kernel-style limits
+ * (semopm, semmsl, the number of segments).  */
+struct ipcns_budget {
+	uint64_t mem_used, mem_limit; /* limit 0: none */
+	uint32_t fds_used, fd_limit;
+	struct ipcns_pool *pool;      /* daemon-wide, may be NULL */
+};
+/* malloc, calloc(1, size) and realloc charged to b (which may be NULL:
+ * not charged): NULL with errno ENOMEM over the budget.  What they return
+ * is freed by ipcns_mem_free (never free(3)), which uncharges the budget
+ * it was charged to; realloc keeps it.  */
+void *ipcns_mem_alloc(struct ipcns_budget *b, size_t size);
+void *ipcns_mem_zalloc(struct ipcns_budget *b, size_t size);
+void *ipcns_mem_realloc(struct ipcns_budget *b, void *p, size_t size);
+/* Charged but never refused: for what mirrors state the kernel already
+ * holds (who maps a segment), which a namespace at its budget must still
+ * be able to look at, to remove what it no longer needs.  */
+void *ipcns_mem_realloc_force(struct ipcns_budget *b, void *p, size_t size);
+void ipcns_mem_free(void *p);
+static inline void cleanup_memp(void *p)
+{
+	ipcns_mem_free(*(void **)p);
+}
+#define cleanup_mem __attribute__((cleanup(cleanup_memp)))
+int ipcns_budget_mem_charge(struct ipcns_budget *b, uint64_t bytes);
+/* Charged but never refused (memory the namespace's state already needs,
+ * as its journal's pages).  */
+void ipcns_budget_mem_force(struct ipcns_budget *b, uint64_t bytes);
+void ipcns_budget_mem_uncharge(struct ipcns_budget *b, uint64_t bytes);
+/* 0 or -EMFILE (the caller turns it into its call's errno).  */
+int ipcns_budget_fd_charge(struct ipcns_budget *b, unsigned int n, bool force);
+void ipcns_budget_fd_uncharge(struct ipcns_budget *b, unsigned int n);
+/* Everything still charged goes back to the pool.  */
+void ipcns_budget_release(struct ipcns_budget *b);
+
 /* ---- The idr: a radix tree from index (0..IPCNS_IPCMNI-1) to pointer,
  * with a bitmap of full subtrees so the lowest free index is found in
  * O(depth), as Linux's idr_alloc().  Three levels: 8 x 64 x 64.  */
@@ -41,6 +81,7 @@ struct ipcns_idr_mid {
 	struct ipcns_idr_leaf *leaf[64];
 };
 struct ipcns_idr {
+	struct ipcns_budget *budget; /* its nodes are charged here */
 	int next;     /* where the cyclic allocation resumes */
 	uint8_t full; /* mid i has no free slot */
 	struct ipcns_idr_mid *mid[8];
@@ -126,6 +167,7 @@ struct ipcns_msg_state;
 
 struct ipcns_ns {
 	struct ipcns_limits limits;
+	struct ipcns_budget budget;
 	const struct ipcns_host_ops *host;
 	void *host_data;
 	struct ipcns_ids ids[3]; /* by enum ipcns_kind */

@@ -19,15 +19,17 @@ void ipcns_idr_init(struct ipcns_idr *idr)
 
 void ipcns_idr_destroy(struct ipcns_idr *idr)
 {
+	struct ipcns_budget *b = idr->budget;
 	for (int t = 0; t < TOP_SLOTS; t++) {
 		struct ipcns_idr_mid *m = idr->mid[t];
 		if (!m)
 			continue;
 		for (int i = 0; i < 64; i++)
-			free(m->leaf[i]);
-		free(m);
+			ipcns_mem_free(m->leaf[i]);
+		ipcns_mem_free(m);
 	}
 	memset(idr, 0, sizeof(*idr));
+	idr->budget = b;
 }
 
 static inline int split(int idx, int *t, int *m, int *l)
@@ -85,17 +87,17 @@ static int idr_store(struct ipcns_idr *idr, int idx, void *p)
 	int l = idx & 63;
 	struct ipcns_idr_mid *mid = idr->mid[t];
 	if (!mid) {
-		mid = calloc(1, sizeof(*mid));
+		mid = ipcns_mem_zalloc(idr->budget, sizeof(*mid));
 		if (!mid)
 			return -ENOMEM;
 		idr->mid[t] = mid;
 	}
 	struct ipcns_idr_leaf *leaf = mid->leaf[m];
 	if (!leaf) {
-		leaf = calloc(1, sizeof(*leaf));
+		leaf = ipcns_mem_zalloc(idr->budget, sizeof(*leaf));
 		if (!leaf) {
 			if (!mid->any) {
-				free(mid);
+				ipcns_mem_free(mid);
 				idr->mid[t] = NULL;
 			}
 			return -ENOMEM;
@@ -169,11 +171,11 @@ void ipcns_idr_remove(struct ipcns_idr *idr, int idx)
 	idr->full &= (uint8_t)~(1u << t);
 	if (leaf->used == 0) {
 		/* Free empty leaves so an idle namespace stays small.  */
-		free(leaf);
+		ipcns_mem_free(leaf);
 		mid->leaf[m] = NULL;
 		mid->any &= ~(1ULL << m);
 		if (mid->any == 0) {
-			free(mid);
+			ipcns_mem_free(mid);
 			idr->mid[t] = NULL;
 		}
 	}
@@ -222,7 +224,7 @@ void ipcns_ids_init(struct ipcns_ids *ids)
 void ipcns_ids_destroy(struct ipcns_ids *ids)
 {
 	ipcns_idr_destroy(&ids->idr);
-	free(ids->hash);
+	ipcns_mem_free(ids->hash);
 	ids->hash = NULL;
 	ids->hash_size = ids->hash_count = 0;
 }
@@ -246,7 +248,7 @@ struct ipcns_perm *ipcns_ids_find_key(const struct ipcns_ids *ids, int32_t key)
 static int hash_grow(struct ipcns_ids *ids)
 {
 	unsigned int nsize = ids->hash_size ? ids->hash_size * 2 : 8;
-	struct ipcns_perm **nh = calloc(nsize, sizeof(*nh));
+	struct ipcns_perm **nh = ipcns_mem_zalloc(ids->idr.budget, nsize * sizeof(*nh));
 	if (!nh)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < ids->hash_size; i++) {
@@ -258,7 +260,7 @@ static int hash_grow(struct ipcns_ids *ids)
 			nh[b] = p;
 		}
 	}
-	free(ids->hash);
+	ipcns_mem_free(ids->hash);
 	ids->hash = nh;
 	ids->hash_size = nsize;
 	return 0;

@@ -777,6 +777,10 @@ static void parse_ns(struct rd *r, struct img_model *m)
 	l->quota_shm_bytes = R64(r);
 	l->quota_msg_bytes = R64(r);
 	l->quota_objects_per_uid = R32(r);
+	/* Not in the image (yet): the defaults, which the front end sets
+	 * again from the operator's policy.  */
+	l->quota_mem_bytes = IPCNS_DEFAULT_MEM_BYTES;
+	l->quota_fds = IPCNS_DEFAULT_FDS;
 	for (int k = 0; k < 3; k++) {
 		m->ids[k].seq = R32(r);
 		m->ids[k].last_idx = RI32(r);
@@ -1616,11 +1620,12 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 		      (unsigned long long)want);
 		return;
 	}
-	struct ipcns_shm *shp = calloc(1, sizeof(*shp));
+	struct ipcns_shm *shp = ipcns_mem_zalloc(&ns->budget, sizeof(*shp));
 	if (!shp) {
 		bfail(b, -ENOMEM, "out of memory");
 		return;
 	}
+	shp->budget = &ns->budget;
 	ipcns_list_init(&shp->attaches);
 	set_perm(&shp->perm, &ms->perm);
 	shp->segsz = ms->segsz;
@@ -1631,7 +1636,6 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 	shp->lpid = ms->lpid;
 	shp->creator_tgid = ms->creator_tgid;
 	shp->fd = move_fd(&cfd);
-	shp->fd_ro = -1;
 	shp->dev = st.st_dev;
 	shp->ino = st.st_ino;
 	shp->hugetlb = ms->hugetlb;
@@ -1642,10 +1646,10 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 	shp->detached_to_zero = ms->detached_to_zero;
 	shp->attached_once = ms->attached_once;
 	if (ms->nholders) {
-		shp->holders = calloc(ms->nholders, sizeof(*shp->holders));
+		shp->holders = ipcns_mem_realloc_force(&ns->budget, NULL, ms->nholders * sizeof(*shp->holders));
 		if (!shp->holders) {
 			close(shp->fd);
-			free(shp);
+			ipcns_mem_free(shp);
 			bfail(b, -ENOMEM, "out of memory");
 			return;
 		}
@@ -1655,13 +1659,14 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 	int ret = ipcns_ids_restore(&ns->ids[IPCNS_SHM], &shp->perm);
 	if (ret < 0) {
 		close(shp->fd);
-		free(shp->holders);
-		free(shp);
+		ipcns_mem_free(shp->holders);
+		ipcns_mem_free(shp);
 		bfail(b, ret, "segment id %d: %s", id, strerror(-ret));
 		return;
 	}
 	ns->shm_tot += shm_pages(shp);
 	ns->shm_bytes_quota_used += shm_pages(shp) * (uint64_t)page_size();
+	ipcns_budget_fd_charge(&ns->budget, 1, true);
 	/* attach_record drops what it cannot allocate: a hint only.  */
 	for (uint32_t i = 0; i < ms->nattaches; i++)
 		attach_record(ns, shp, ms->attaches[i].tgid, ms->attaches[i].addr, ms->attaches[i].len);
@@ -1687,7 +1692,7 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 	struct ipcns_sem_state *st = ns->sem;
 	int id = ms->perm.id;
 
-	struct sem_array *sma = calloc(1, sizeof(*sma) + ms->nsems * sizeof(struct sem));
+	struct sem_array *sma = ipcns_mem_zalloc(&ns->budget, sizeof(*sma) + ms->nsems * sizeof(struct sem));
 	if (!sma) {
 		bfail(b, -ENOMEM, "out of memory");
 		return;
@@ -1708,7 +1713,7 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 	}
 	int ret = ipcns_ids_restore(&ns->ids[IPCNS_SEM], &sma->perm);
 	if (ret < 0) {
-		free(sma);
+		ipcns_mem_free(sma);
 		bfail(b, ret, "semaphore set id %d: %s", id, strerror(-ret));
 		return;
 	}
@@ -1720,20 +1725,20 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 		const struct m_undo *mu = &ms->undos[i];
 		struct sem_undo_list *ulp = ulp_find(st, mu->host_tgid);
 		if (!ulp) {
-			ulp = calloc(1, sizeof(*ulp));
+			ulp = ipcns_mem_zalloc(&ns->budget, sizeof(*ulp));
 			if (ulp) {
 				ulp->host_tgid = mu->host_tgid;
 				ulp->ns_tgid = mu->ns_tgid;
 				ipcns_list_init(&ulp->undos);
 			}
-			if (!ulp || ulp_insert(st, ulp) < 0) {
-				free(ulp);
+			if (!ulp || ulp_insert(ns, st, ulp) < 0) {
+				ipcns_mem_free(ulp);
 				bfail(b, -ENOMEM, "out of memory");
 				return;
 			}
 			watch(b, mu->host_tgid);
 		}
-		struct sem_undo *un = calloc(1, sizeof(*un) + ms->nsems * sizeof(short));
+		struct sem_undo *un = ipcns_mem_zalloc(&ns->budget, sizeof(*un) + ms->nsems * sizeof(short));
 		if (!un) {
 			bfail(b, -ENOMEM, "out of memory");
 			return;
@@ -1746,7 +1751,7 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 	}
 	for (uint32_t i = 0; i < ms->nq; i++) {
 		const struct m_semq *mq = &ms->q[i];
-		struct sem_queue *q = calloc(1, sizeof(*q) + mq->nsops * sizeof(struct sembuf));
+		struct sem_queue *q = ipcns_mem_zalloc(&ns->budget, sizeof(*q) + mq->nsops * sizeof(struct sembuf));
 		if (!q) {
 			bfail(b, -ENOMEM, "out of memory");
 			return;
@@ -1754,7 +1759,7 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 		struct ipcns_waiter *w = load_waiter(b, &mq->w);
 		if (!w) {
 			/* The call is gone: dropped, as a sweep would.  */
-			free(q);
+			ipcns_mem_free(q);
 			continue;
 		}
 		memcpy(q->sops, mq->sops, mq->nsops * sizeof(struct sembuf));
@@ -1787,9 +1792,9 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 	unmerge_queues(sma);
 }
 
-static struct msgq_msg *msg_new(const uint8_t *text, uint64_t size, int64_t mtype)
+static struct msgq_msg *msg_new(struct ipcns_ns *ns, const uint8_t *text, uint64_t size, int64_t mtype)
 {
-	struct msgq_msg *m = malloc(sizeof(*m) + size);
+	struct msgq_msg *m = ipcns_mem_alloc(&ns->budget, sizeof(*m) + size);
 	if (!m)
 		return NULL;
 	ipcns_list_init(&m->link);
@@ -1803,14 +1808,14 @@ static struct msgq_msg *msg_new(const uint8_t *text, uint64_t size, int64_t mtyp
 static struct msgq_waiter *msgw_new(struct bld *b, struct msgq *q, int32_t tgid, const struct m_waiter *mw,
 				    struct ipcns_list *list)
 {
-	struct msgq_waiter *x = calloc(1, sizeof(*x));
+	struct msgq_waiter *x = ipcns_mem_zalloc(&b->ns->budget, sizeof(*x));
 	if (!x) {
 		bfail(b, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	struct ipcns_waiter *w = load_waiter(b, mw);
 	if (!w) {
-		free(x);
+		ipcns_mem_free(x);
 		return NULL;
 	}
 	ipcns_list_init(&x->starvelink);
@@ -1829,7 +1834,7 @@ static void build_msq(struct bld *b, struct m_msq *mq)
 	struct ipcns_ns *ns = b->ns;
 	int id = mq->perm.id;
 
-	struct msgq *q = calloc(1, sizeof(*q));
+	struct msgq *q = ipcns_mem_zalloc(&ns->budget, sizeof(*q));
 	if (!q) {
 		bfail(b, -ENOMEM, "out of memory");
 		return;
@@ -1846,12 +1851,12 @@ static void build_msq(struct bld *b, struct m_msq *mq)
 	ipcns_list_init(&q->senders);
 	int ret = ipcns_ids_restore(&ns->ids[IPCNS_MSG], &q->perm);
 	if (ret < 0) {
-		free(q);
+		ipcns_mem_free(q);
 		bfail(b, ret, "message queue id %d: %s", id, strerror(-ret));
 		return;
 	}
 	for (uint32_t i = 0; i < mq->nmsgs; i++) {
-		struct msgq_msg *m = msg_new(mq->msgs[i].text, mq->msgs[i].size, mq->msgs[i].mtype);
+		struct msgq_msg *m = msg_new(ns, mq->msgs[i].text, mq->msgs[i].size, mq->msgs[i].mtype);
 		if (!m) {
 			bfail(b, -ENOMEM, "out of memory");
 			return;
@@ -1878,7 +1883,7 @@ static void build_msq(struct bld *b, struct m_msq *mq)
 		struct m_send *x = &mq->send[i];
 		struct msgq_msg *copy = NULL;
 		if (x->starve_rank == UINT32_MAX) {
-			copy = msg_new(x->copy, x->msgsz, x->mtype);
+			copy = msg_new(ns, x->copy, x->msgsz, x->mtype);
 			if (!copy) {
 				bfail(b, -ENOMEM, "out of memory");
 				return;
@@ -1886,7 +1891,7 @@ static void build_msq(struct bld *b, struct m_msq *mq)
 		}
 		struct msgq_waiter *s = msgw_new(b, q, x->tgid, &x->w, &q->senders);
 		if (!s) {
-			free(copy);
+			ipcns_mem_free(copy);
 			continue;
 		}
 		s->msgp = x->msgp;
@@ -1935,7 +1940,7 @@ int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void
 		b.ns->ids[k].next_id = m->ids[k].next_id;
 	}
 	if (m->nuid) {
-		b.ns->uid_counts = calloc(m->nuid, sizeof(*b.ns->uid_counts));
+		b.ns->uid_counts = ipcns_mem_zalloc(&b.ns->budget, m->nuid * sizeof(*b.ns->uid_counts));
 		if (!b.ns->uid_counts) {
 			ipcns_ns_free(b.ns);
 			return -ENOMEM;

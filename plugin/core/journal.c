@@ -63,6 +63,10 @@ struct jns_print {
 };
 
 struct ipcns_journal {
+	/* Its namespace's: the memfd's pages and the fd are ipcnsd's, held
+	 * for the namespace, charged (never refused: they mirror state the
+	 * namespace holds already).  */
+	struct ipcns_budget *budget;
 	int fd;
 	uint8_t *map;
 	size_t size;
@@ -110,6 +114,7 @@ static int j_grow(struct ipcns_journal *j, size_t size)
 			 : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
+	ipcns_budget_mem_force(j->budget, size - j->size);
 	j->map = m;
 	j->size = size;
 	return 0;
@@ -486,12 +491,13 @@ static int journal_open(struct ipcns_ns *ns, int memfd, const struct ipcns_state
 		free(j);
 		return -errno;
 	}
+	j->budget = &ns->budget;
+	ipcns_budget_fd_charge(j->budget, 1, true);
 	j->ops = *ops;
 	j->fe_len = fe_len;
 	if (fe_len)
 		memcpy(j->fe, fe, fe_len);
 	*out = j;
-	(void)ns;
 	return 0;
 }
 
@@ -499,6 +505,8 @@ static void journal_free(struct ipcns_journal *j)
 {
 	if (j->map)
 		munmap(j->map, j->size);
+	ipcns_budget_mem_uncharge(j->budget, j->size);
+	ipcns_budget_fd_uncharge(j->budget, 1);
 	close(j->fd);
 	free(j);
 }

@@ -24,7 +24,10 @@
  * cannot hold its copy does not keep one: it keeps the address of its
  * message and reads it again from its own memory when it can proceed
  * (it is blocked in the system call meanwhile).  Parked-call records are
- * not charged: there is one per blocked thread of the container.  */
+ * not charged to this quota (there is one per blocked thread of the
+ * container); they, the messages and everything else count against the
+ * namespace's memory budget (budget.c), where msgsnd gets ENOMEM as when
+ * Linux's load_msg() cannot allocate.  */
 #include <assert.h>
 #include <limits.h>
 #include <stddef.h>
@@ -108,9 +111,11 @@ static void quota_hit(struct ipcns_ns *ns)
 
 /* Linux's load_msg: the message is copied in before anything else is
  * looked at.  */
-static int msg_load(struct ipcns_caller *c, uint64_t addr, uint64_t size, int64_t mtype, struct msgq_msg **out)
+static int msg_load(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr, uint64_t size, int64_t mtype,
+		    struct msgq_msg **out)
 {
-	cleanup_free struct msgq_msg *m = malloc(sizeof(*m) + size);
+	/* alloc_msg(): over the namespace's memory budget, ENOMEM.  */
+	cleanup_mem struct msgq_msg *m = ipcns_mem_alloc(&ns->budget, sizeof(*m) + size);
 	if (!m)
 		return -ENOMEM;
 	if (size > 0) {
@@ -150,7 +155,7 @@ static void dequeue_free(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m
 	ns->msg_bytes -= m->size;
 	ns->msg_hdrs--;
 	quota_uncharge(ns, msg_cost(m->size));
-	free(m);
+	ipcns_mem_free(m);
 }
 
 /* ---- Parked calls.  */
@@ -165,12 +170,12 @@ static void waiter_finish(struct ipcns_ns *ns, struct msgq_waiter *mw)
 	ipcns_list_del(&mw->starvelink);
 	if (mw->msg) {
 		quota_uncharge(ns, msg_cost(mw->msg->size));
-		free(mw->msg);
+		ipcns_mem_free(mw->msg);
 	}
 	mw->w->core = NULL;
 	mw->w->ops->release(mw->w);
 	ns->parked--;
-	free(mw);
+	ipcns_mem_free(mw);
 }
 
 /* Answer a parked call and finish it.  The result of deliver(): < 0 when
@@ -196,9 +201,9 @@ static long waiter_park(struct ipcns_ns *ns, struct ipcns_caller *c, struct msgq
 	return IPCNS_PARKED;
 }
 
-static struct msgq_waiter *waiter_new(struct msgq *q, pid_t tgid)
+static struct msgq_waiter *waiter_new(struct ipcns_ns *ns, struct msgq *q, pid_t tgid)
 {
-	struct msgq_waiter *mw = calloc(1, sizeof(*mw));
+	struct msgq_waiter *mw = ipcns_mem_zalloc(&ns->budget, sizeof(*mw));
 	if (!mw)
 		return NULL;
 	ipcns_list_init(&mw->qlink);
@@ -324,7 +329,7 @@ static void msg_deliver(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m,
 	if (pipelined_send(ns, q, m)) {
 		if (charged)
 			quota_uncharge(ns, msg_cost(m->size));
-		free(m);
+		ipcns_mem_free(m);
 		return;
 	}
 	enqueue(ns, q, m);
@@ -352,7 +357,7 @@ static bool sender_wake(struct ipcns_ns *ns, struct msgq *q, struct msgq_waiter 
 		struct msgq_msg *m;
 		if (!quota_charge(ns, msg_cost(s->msgsz)))
 			return false;
-		ret = msg_load(w->caller, s->msgp + sizeof(int64_t), s->msgsz, s->mtype, &m);
+		ret = msg_load(ns, w->caller, s->msgp + sizeof(int64_t), s->msgsz, s->mtype, &m);
 		if (ret < 0) {
 			quota_uncharge(ns, msg_cost(s->msgsz));
 			waiter_answer(ns, s, ret);
@@ -369,7 +374,7 @@ static bool sender_wake(struct ipcns_ns *ns, struct msgq *q, struct msgq_waiter 
 	pid_t tgid = s->tgid;
 	if (waiter_answer(ns, s, 0) < 0) {
 		quota_uncharge(ns, msg_cost(m->size));
-		free(m);
+		ipcns_mem_free(m);
 		return true;
 	}
 	msg_deliver(ns, q, m, true, tgid);
@@ -434,7 +439,7 @@ static void freeque(struct ipcns_ns *ns, struct msgq *q)
 		dequeue_free(ns, q, ipcns_list_entry(pos, struct msgq_msg, link));
 	ipcns_uid_quota_put(ns, q->perm.cuid);
 	ipcns_jdel(ns, IPCNS_MSG, &q->perm);
-	free(q);
+	ipcns_mem_free(q);
 }
 
 /* ---- msgget.  */
@@ -447,7 +452,8 @@ static long newque(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int
 	if (ret < 0)
 		return ret;
 
-	cleanup_free struct msgq *q = calloc(1, sizeof(*q));
+	/* newque()'s kvmalloc: over the namespace's memory budget, ENOMEM.  */
+	cleanup_mem struct msgq *q = ipcns_mem_zalloc(&ns->budget, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->perm.key = key;
@@ -489,7 +495,7 @@ long ipcns_msgget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int 
 
 long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64_t msgp, uint64_t msgsz, int msgflg)
 {
-	cleanup_free struct msgq_msg *m = NULL;
+	cleanup_mem struct msgq_msg *m = NULL;
 	struct ipcns_perm *p;
 	struct msgq_waiter *s;
 	int64_t mtype;
@@ -506,7 +512,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		return -EINVAL;
 	if (mtype < 1)
 		return -EINVAL;
-	ret = msg_load(c, msgp + sizeof(mtype), msgsz, mtype, &m);
+	ret = msg_load(ns, c, msgp + sizeof(mtype), msgsz, mtype, &m);
 	if (ret < 0)
 		return ret;
 
@@ -551,7 +557,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		goto out;
 	}
 
-	s = waiter_new(q, tgid);
+	s = waiter_new(ns, q, tgid);
 	if (!s) {
 		ret = -ENOMEM;
 		goto out;
@@ -561,7 +567,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	s->mtype = mtype;
 	ret = waiter_park(ns, c, s, &q->senders);
 	if (ret != IPCNS_PARKED) {
-		free(s);
+		ipcns_mem_free(s);
 		goto out;
 	}
 	if (!quota_full && quota_charge(ns, cost)) {
@@ -667,7 +673,7 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	ret = ipcns_caller_pids(c, NULL, &tgid);
 	if (ret < 0)
 		return ret;
-	struct msgq_waiter *r = waiter_new(q, tgid);
+	struct msgq_waiter *r = waiter_new(ns, q, tgid);
 	if (!r)
 		return -ENOMEM;
 	r->mode = mode;
@@ -677,7 +683,7 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	r->bufsz = msgsz;
 	ret = waiter_park(ns, c, r, &q->receivers);
 	if (ret != IPCNS_PARKED)
-		free(r);
+		ipcns_mem_free(r);
 	return ret;
 }
 
@@ -838,7 +844,7 @@ long ipcns_msgctl(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, int cm
 
 static int msg_kind_init(struct ipcns_ns *ns)
 {
-	struct ipcns_msg_state *st = calloc(1, sizeof(*st));
+	struct ipcns_msg_state *st = ipcns_mem_zalloc(&ns->budget, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	ipcns_list_init(&st->waiters);
@@ -866,12 +872,12 @@ static void msg_kind_destroy(struct ipcns_ns *ns, struct ipcns_perm *p)
 	ipcns_list_for_each_safe(pos, tmp, &q->messages)
 		dequeue_free(ns, q, ipcns_list_entry(pos, struct msgq_msg, link));
 	ipcns_idr_remove(&ns->ids[IPCNS_MSG].idr, p->id % IPCNS_SEQ_MULTIPLIER);
-	free(q);
+	ipcns_mem_free(q);
 }
 
 static void msg_kind_fini(struct ipcns_ns *ns)
 {
-	free(ns->msg);
+	ipcns_mem_free(ns->msg);
 	ns->msg = NULL;
 }
 

@@ -47,6 +47,8 @@ void ipcns_limits_default(struct ipcns_limits *l)
 	l->msgmnb = IPCNS_MSGMNB;
 	l->msgmni = IPCNS_MSGMNI;
 	l->quota_msg_bytes = IPCNS_DEFAULT_MSG_BYTES;
+	l->quota_mem_bytes = IPCNS_DEFAULT_MEM_BYTES;
+	l->quota_fds = IPCNS_DEFAULT_FDS;
 }
 
 static int destroy_obj(struct ipcns_ns *ns, const struct ipcns_kind_ops *ops, struct ipcns_perm *p, void *arg)
@@ -66,8 +68,14 @@ struct ipcns_ns *ipcns_ns_new(const struct ipcns_limits *limits, const struct ip
 		ipcns_limits_default(&ns->limits);
 	ns->host = host;
 	ns->host_data = host_data;
-	for (int i = 0; i < 3; i++)
+	ns->budget.mem_limit = ns->limits.quota_mem_bytes;
+	ns->budget.fd_limit = ns->limits.quota_fds;
+	/* The namespace itself is charged too, whatever the budget.  */
+	ns->budget.mem_used = sizeof(*ns);
+	for (int i = 0; i < 3; i++) {
 		ipcns_ids_init(&ns->ids[i]);
+		ns->ids[i].idr.budget = &ns->budget;
+	}
 	for (int i = 0; i < 3; i++) {
 		if (kinds[i]->init && kinds[i]->init(ns) < 0) {
 			ipcns_ns_free(ns);
@@ -94,7 +102,8 @@ void ipcns_ns_free(struct ipcns_ns *ns)
 	}
 	for (int i = 0; i < 3; i++)
 		ipcns_ids_destroy(&ns->ids[i]);
-	free(ns->uid_counts);
+	ipcns_mem_free(ns->uid_counts);
+	ipcns_budget_release(&ns->budget);
 	free(ns);
 }
 
@@ -108,6 +117,8 @@ int ipcns_ns_set_limits(struct ipcns_ns *ns, const struct ipcns_limits *limits)
 	if (limits->semmsl < 0 || limits->semmns < 0 || limits->semopm < 0 || limits->semmni < 0)
 		return -EINVAL;
 	ns->limits = *limits;
+	ns->budget.mem_limit = limits->quota_mem_bytes;
+	ns->budget.fd_limit = limits->quota_fds;
 	return 0;
 }
 
@@ -151,6 +162,8 @@ void ipcns_ns_usage(const struct ipcns_ns *ns, struct ipcns_usage *u)
 	u->msg_bytes = ns->msg_bytes;
 	u->msg_count = ns->msg_hdrs;
 	u->parked = ns->parked;
+	u->mem_bytes = ns->budget.mem_used;
+	u->fds = ns->budget.fds_used;
 }
 
 struct list_ctx {

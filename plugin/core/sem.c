@@ -182,7 +182,7 @@ static void queue_free(struct ipcns_ns *ns, struct sem_queue *q)
 	w->core = NULL;
 	w->ops->release(w);
 	ns->parked--;
-	free(q);
+	ipcns_mem_free(q);
 }
 
 /* Linux moves the single-sop decrements back to their semaphores when no
@@ -405,11 +405,11 @@ struct sem_undo_list *ulp_find(struct ipcns_sem_state *st, pid_t tgid)
 	return NULL;
 }
 
-int ulp_insert(struct ipcns_sem_state *st, struct sem_undo_list *ulp)
+int ulp_insert(struct ipcns_ns *ns, struct ipcns_sem_state *st, struct sem_undo_list *ulp)
 {
 	if (st->ulp_count >= st->ulp_hash_size) {
 		unsigned int nsize = st->ulp_hash_size ? st->ulp_hash_size * 2 : 16;
-		struct sem_undo_list **nh = calloc(nsize, sizeof(*nh));
+		struct sem_undo_list **nh = ipcns_mem_zalloc(&ns->budget, nsize * sizeof(*nh));
 		if (!nh)
 			return -ENOMEM;
 		for (unsigned int i = 0; i < st->ulp_hash_size; i++) {
@@ -421,7 +421,7 @@ int ulp_insert(struct ipcns_sem_state *st, struct sem_undo_list *ulp)
 				nh[b] = u;
 			}
 		}
-		free(st->ulp_hash);
+		ipcns_mem_free(st->ulp_hash);
 		st->ulp_hash = nh;
 		st->ulp_hash_size = nsize;
 	}
@@ -452,7 +452,7 @@ static void undo_free(struct sem_undo *un)
 {
 	ipcns_list_del(&un->set_link);
 	ipcns_list_del(&un->proc_link);
-	free(un);
+	ipcns_mem_free(un);
 }
 
 /* find_alloc_undo: the caller's adjustments for `sma', created (zeroed)
@@ -484,11 +484,11 @@ static int find_alloc_undo(struct ipcns_ns *ns, struct ipcns_caller *c, struct s
 		}
 	}
 
-	cleanup_free struct sem_undo *un = calloc(1, sizeof(*un) + (size_t)sma->nsems * sizeof(short));
+	cleanup_mem struct sem_undo *un = ipcns_mem_zalloc(&ns->budget, sizeof(*un) + (size_t)sma->nsems * sizeof(short));
 	if (!un)
 		return -ENOMEM;
 	if (!ulp) {
-		cleanup_free struct sem_undo_list *nulp = calloc(1, sizeof(*nulp));
+		cleanup_mem struct sem_undo_list *nulp = ipcns_mem_zalloc(&ns->budget, sizeof(*nulp));
 		if (!nulp)
 			return -ENOMEM;
 		nulp->host_tgid = host_tgid;
@@ -503,7 +503,7 @@ static int find_alloc_undo(struct ipcns_ns *ns, struct ipcns_caller *c, struct s
 			if (ret < 0)
 				return ret == -ENOENT ? ret : -ENOMEM;
 		}
-		ret = ulp_insert(st, nulp);
+		ret = ulp_insert(ns, st, nulp);
 		if (ret < 0)
 			return ret;
 		ulp = steal_pointer(&nulp);
@@ -553,7 +553,7 @@ static void freeary(struct ipcns_ns *ns, struct sem_array *sma, bool answer)
 	ipcns_uid_quota_put(ns, sma->perm.cuid);
 	ns->used_sems -= sma->nsems;
 	ipcns_jdel(ns, IPCNS_SEM, &sma->perm);
-	free(sma);
+	ipcns_mem_free(sma);
 }
 
 static long sem_newary(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int flg, void *arg)
@@ -574,7 +574,9 @@ static long sem_newary(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	if ((size_t)nsems > (INT_MAX - sizeof(struct sem_array)) / sizeof(struct sem))
 		return -ENOMEM;
 
-	cleanup_free struct sem_array *sma = calloc(1, sizeof(*sma) + (size_t)nsems * sizeof(struct sem));
+	/* newary()'s kvzalloc: over the namespace's memory budget, ENOMEM.  */
+	cleanup_mem struct sem_array *sma =
+		ipcns_mem_zalloc(&ns->budget, sizeof(*sma) + (size_t)nsems * sizeof(struct sem));
 	if (!sma)
 		return -ENOMEM;
 	sma->perm.key = key;
@@ -734,7 +736,7 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 	 * EAGAIN, as schedule_hrtimeout() on a past expiry does.  */
 	if (deadline >= 0 && deadline <= ipcns_mono(ns))
 		return -EAGAIN;
-	cleanup_free struct sem_queue *q = calloc(1, sizeof(*q) + nsops * sizeof(*sops));
+	cleanup_mem struct sem_queue *q = ipcns_mem_zalloc(&ns->budget, sizeof(*q) + nsops * sizeof(*sops));
 	if (!q)
 		return -ENOMEM;
 	struct ipcns_waiter *w = c->ops->park(c);
@@ -1018,7 +1020,7 @@ long ipcns_semctl(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, int se
 
 static int sem_kind_init(struct ipcns_ns *ns)
 {
-	struct ipcns_sem_state *st = calloc(1, sizeof(*st));
+	struct ipcns_sem_state *st = ipcns_mem_zalloc(&ns->budget, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	ipcns_list_init(&st->waiters);
@@ -1041,11 +1043,11 @@ static void sem_kind_fini(struct ipcns_ns *ns)
 		struct sem_undo_list *u = st->ulp_hash[i], *next;
 		for (; u; u = next) {
 			next = u->hnext;
-			free(u);
+			ipcns_mem_free(u);
 		}
 	}
-	free(st->ulp_hash);
-	free(st);
+	ipcns_mem_free(st->ulp_hash);
+	ipcns_mem_free(st);
 	ns->sem = NULL;
 }
 
@@ -1108,7 +1110,7 @@ void ipcns_sem_process_exit(struct ipcns_ns *ns, pid_t tgid)
 		do_smart_update(ns, sma, NULL, 0, 1);
 		unmerge_queues(sma);
 	}
-	free(ulp);
+	ipcns_mem_free(ulp);
 }
 
 bool ipcns_sem_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)

@@ -73,7 +73,7 @@ static inline struct sem_array *sem_from_perm(struct ipcns_perm *p)
 
 /* The undo lists of the namespace's processes, by host tgid.  */
 struct sem_undo_list *ulp_find(struct ipcns_sem_state *st, pid_t tgid);
-int ulp_insert(struct ipcns_sem_state *st, struct sem_undo_list *ulp);
+int ulp_insert(struct ipcns_ns *ns, struct ipcns_sem_state *st, struct sem_undo_list *ulp);
 /* Linux's unmerge_queues: back to their semaphores' lists when no complex
  * operation sleeps.  */
 void unmerge_queues(struct sem_array *sma);

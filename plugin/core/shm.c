@@ -66,12 +66,12 @@ void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
 	ns->shm_bytes_quota_used -= shm_pages(shp) * (uint64_t)page_size();
 	ipcns_uid_quota_put(ns, shp->perm.cuid);
 	ipcns_ids_remove(&ns->ids[IPCNS_SHM], &shp->perm);
-	if (shp->fd >= 0)
+	if (shp->fd >= 0) {
 		close(shp->fd);
-	if (shp->fd_ro >= 0)
-		close(shp->fd_ro);
+		ipcns_budget_fd_uncharge(&ns->budget, 1);
+	}
 	shm_attach_release(ns, shp);
-	free(shp);
+	ipcns_mem_free(shp);
 }
 
 /* Linux's shm_may_destroy: removed and no longer attached, or orphaned
@@ -230,11 +230,13 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	if (ret < 0)
 		return ret;
 
-	cleanup_free struct ipcns_shm *shp = calloc(1, sizeof(*shp));
+	/* newseg()'s kvmalloc: over the namespace's memory budget, ENOMEM.  */
+	cleanup_mem struct ipcns_shm *shp = ipcns_mem_zalloc(&ns->budget, sizeof(*shp));
 	if (!shp)
 		return -ENOMEM;
+	shp->budget = &ns->budget;
 	ipcns_list_init(&shp->attaches);
-	shp->fd = shp->fd_ro = -1;
+	shp->fd = -1;
 	shp->perm.key = key;
 	shp->perm.mode = (unsigned int)shmflg & IPCNS_S_IRWXUGO;
 	shp->segsz = size;
@@ -298,12 +300,23 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	shp->dev = st.st_dev;
 	shp->ino = st.st_ino;
 
+	/* The memfd is held for the namespace: within its fd budget.  Linux's
+	 * newseg() fails with ENFILE when the file table is full (its
+	 * shmem file is counted against fs.file-max); the namespace's fd
+	 * budget is its file table here.  */
+	if (ipcns_budget_fd_charge(&ns->budget, 1, false) < 0) {
+		ipcns_limit_hit(ns, "fd budget (%u) reached: shmget ENFILE", ns->limits.quota_fds);
+		return -ENFILE;
+	}
 	ret = ipcns_uid_quota_take(ns, cred->euid);
-	if (ret < 0)
+	if (ret < 0) {
+		ipcns_budget_fd_uncharge(&ns->budget, 1);
 		return ret;
+	}
 	ret = ipcns_ids_add(&ns->ids[IPCNS_SHM], &shp->perm, (int)ns->limits.shmmni, cred);
 	if (ret < 0) {
 		ipcns_uid_quota_put(ns, cred->euid);
+		ipcns_budget_fd_uncharge(&ns->budget, 1);
 		return ret;
 	}
 	shp->fd = move_fd(&fd);
@@ -352,22 +365,23 @@ long ipcns_shmget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, uint
 
 /* ---- shmat / shmdt.  */
 
+/* The fd to map: the segment's own, or for a read-only attach one opened
+ * O_RDONLY for this attach alone (the caller closes it once it is
+ * installed): a read-only attach must not be upgradable by mprotect, as
+ * Linux maps a file opened O_RDONLY, and the daemon keeps no second fd
+ * per segment.  */
 static int shm_fd_for(struct ipcns_shm *shp, bool rdonly)
 {
 	if (!rdonly)
 		return shp->fd;
-	if (shp->fd_ro < 0) {
-		/* A read-only attach must not be upgradable by mprotect:
-		 * Linux maps a file opened O_RDONLY.  */
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", shp->fd);
-		shp->fd_ro = open(path, O_RDONLY | O_CLOEXEC);
-		/* Out of fds in the daemon: shmat's errno for resources is
-		 * ENOMEM (it has neither EMFILE nor ENFILE).  */
-		if (shp->fd_ro < 0)
-			return errno == EMFILE || errno == ENFILE ? -ENOMEM : -errno;
-	}
-	return shp->fd_ro;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", shp->fd);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Out of fds in the daemon: shmat's errno for resources is ENOMEM
+	 * (it has neither EMFILE nor ENFILE).  */
+	if (fd < 0)
+		return errno == EMFILE || errno == ENFILE ? -ENOMEM : -errno;
+	return fd;
 }
 
 /* do_shmat() counts the attach before it maps and uncounts it after, so a
@@ -451,6 +465,8 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	uint64_t len = shp->hugetlb ? (size + shp->hugesize - 1) / shp->hugesize * shp->hugesize : size;
 	uint64_t mapped = 0;
 	ret = c->ops->shm_map(c, fd, addr, len, prot, flags, &mapped);
+	if (fd != shp->fd)
+		close(fd);
 	if (ret < 0) {
 		/* find_vma_intersection() says EINVAL where MAP_FIXED_NOREPLACE
 		 * says EEXIST.  No fd left for the mapping (the caller's table

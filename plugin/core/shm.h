@@ -17,12 +17,12 @@ struct shm_holder {
 
 struct ipcns_shm {
 	struct ipcns_perm perm; /* first: ids hold &perm */
+	struct ipcns_budget *budget; /* its namespace's: holders, records */
 	uint64_t segsz;
 	int64_t atime, dtime, ctime;
 	pid_t cpid, lpid;      /* in the caller's pid namespace */
 	pid_t creator_tgid;    /* host, for shm_rmid_forced */
 	int fd;                /* O_RDWR memfd */
-	int fd_ro;             /* O_RDONLY reopen for SHM_RDONLY, lazily */
 	dev_t dev;
 	ino_t ino;
 	bool hugetlb;

@@ -28,12 +28,14 @@ static struct shm_holder *holder_find(struct shm_holder *v, uint32_t n, pid_t tg
 	return NULL;
 }
 
-static int holder_push(struct shm_holder **v, uint32_t *n, uint32_t *cap, pid_t tgid, pid_t ns_tgid,
-		       uint32_t nvmas)
+/* The arrays are charged to the namespace, never refused: they count
+ * mappings the processes already have.  */
+static int holder_push(struct ipcns_budget *b, struct shm_holder **v, uint32_t *n, uint32_t *cap, pid_t tgid,
+		       pid_t ns_tgid, uint32_t nvmas)
 {
 	if (*n == *cap) {
 		uint32_t ncap = *cap ? *cap * 2 : 4;
-		struct shm_holder *nv = realloc(*v, ncap * sizeof(*nv));
+		struct shm_holder *nv = ipcns_mem_realloc_force(b, *v, ncap * sizeof(*nv));
 		if (!nv)
 			return -ENOMEM;
 		*v = nv;
@@ -50,7 +52,7 @@ void holder_adjust(struct ipcns_shm *shp, pid_t tgid, pid_t ns_tgid, int delta)
 {
 	struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
 	if (!h) {
-		if (delta <= 0 || holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, tgid, ns_tgid,
+		if (delta <= 0 || holder_push(shp->budget, &shp->holders, &shp->nholders, &shp->cap_holders, tgid, ns_tgid,
 					      0) < 0)
 			return;
 		h = &shp->holders[shp->nholders - 1];
@@ -89,12 +91,12 @@ static struct shm_proc *proc_get(struct ipcns_ns *ns, pid_t tgid)
 	struct shm_proc *p = proc_find(ns, tgid);
 	if (p)
 		return p;
-	if (!ns->shm && !(ns->shm = calloc(1, sizeof(*ns->shm))))
+	if (!ns->shm && !(ns->shm = ipcns_mem_zalloc(&ns->budget, sizeof(*ns->shm))))
 		return NULL;
 	struct ipcns_shm_state *st = ns->shm;
 	if (st->nprocs >= st->proc_hash_size) {
 		unsigned int nsize = st->proc_hash_size ? st->proc_hash_size * 2 : 16;
-		struct shm_proc **nh = calloc(nsize, sizeof(*nh));
+		struct shm_proc **nh = ipcns_mem_zalloc(&ns->budget, nsize * sizeof(*nh));
 		if (!nh)
 			return NULL;
 		for (unsigned int i = 0; i < st->proc_hash_size; i++) {
@@ -105,11 +107,11 @@ static struct shm_proc *proc_get(struct ipcns_ns *ns, pid_t tgid)
 				nh[b] = q;
 			}
 		}
-		free(st->proc_hash);
+		ipcns_mem_free(st->proc_hash);
 		st->proc_hash = nh;
 		st->proc_hash_size = nsize;
 	}
-	p = calloc(1, sizeof(*p));
+	p = ipcns_mem_zalloc(&ns->budget, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->tgid = tgid;
@@ -134,13 +136,13 @@ static void proc_put(struct ipcns_ns *ns, struct shm_proc *p)
 			break;
 		}
 	}
-	free(p);
+	ipcns_mem_free(p);
 }
 
 void attach_record(struct ipcns_ns *ns, struct ipcns_shm *shp, pid_t tgid, uint64_t addr, uint64_t len)
 {
 	struct shm_proc *p = proc_get(ns, tgid);
-	struct shm_attach *a = p ? calloc(1, sizeof(*a)) : NULL;
+	struct shm_attach *a = p ? ipcns_mem_zalloc(&ns->budget, sizeof(*a)) : NULL;
 	if (!a) {
 		if (p)
 			proc_put(ns, p);
@@ -159,7 +161,7 @@ static void attach_unlink(struct shm_attach *a)
 {
 	ipcns_list_del(&a->seg_link);
 	ipcns_list_del(&a->proc_link);
-	free(a);
+	ipcns_mem_free(a);
 }
 
 static void attach_del(struct ipcns_ns *ns, struct shm_attach *a)
@@ -225,15 +227,15 @@ void shm_attach_release(struct ipcns_ns *ns, struct ipcns_shm *shp)
 	struct ipcns_list *pos, *tmp;
 	ipcns_list_for_each_safe(pos, tmp, &shp->attaches)
 		attach_del(ns, attach_of_seg(pos));
-	free(shp->holders);
-	free(shp->scan);
+	ipcns_mem_free(shp->holders);
+	ipcns_mem_free(shp->scan);
 }
 
 void shm_attach_state_free(struct ipcns_ns *ns)
 {
 	if (ns->shm) {
-		free(ns->shm->proc_hash);
-		free(ns->shm);
+		ipcns_mem_free(ns->shm->proc_hash);
+		ipcns_mem_free(ns->shm);
 		ns->shm = NULL;
 	}
 }
@@ -276,7 +278,7 @@ static int scan_cb(void *arg, const struct ipcns_vma *v)
 		return 0;
 	}
 	struct shm_holder *old = holder_find(shp->holders, shp->nholders, v->pid);
-	if (holder_push(&shp->scan, &shp->nscan, &shp->cap_scan, v->pid, old ? old->ns_tgid : 0, 1) < 0)
+	if (holder_push(shp->budget, &shp->scan, &shp->nscan, &shp->cap_scan, v->pid, old ? old->ns_tgid : 0, 1) < 0)
 		sc->err = -ENOMEM;
 	return 0;
 }
@@ -536,7 +538,7 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 		if (held) {
 			for (size_t i = 0; i < n; i++) {
 				struct shm_holder *h = holder_find(byino[i]->holders, byino[i]->nholders, t);
-				if (h && holder_push(&byino[i]->scan, &byino[i]->nscan, &byino[i]->cap_scan, t,
+				if (h && holder_push(byino[i]->budget, &byino[i]->scan, &byino[i]->nscan, &byino[i]->cap_scan, t,
 						     h->ns_tgid, h->nvmas) < 0)
 					return -ENOMEM;
 			}
@@ -693,7 +695,7 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 		 * shm_lpid becomes the parent.  */
 		shp->atime = now;
 		shp->lpid = h->ns_tgid;
-		holder_push(&shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, n[i]);
+		holder_push(shp->budget, &shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, n[i]);
 		shp->detached_to_zero = false;
 		/* The child's mappings are at the parent's addresses.  */
 		struct shm_proc *pp = proc_find(ns, parent);

@@ -230,7 +230,7 @@ int ipcns_uid_quota_take(struct ipcns_ns *ns, uid_t uid)
 	}
 	if (ns->uid_counts_len == ns->uid_counts_cap) {
 		size_t ncap = ns->uid_counts_cap ? ns->uid_counts_cap * 2 : 4;
-		struct ipcns_uid_count *n = realloc(ns->uid_counts, ncap * sizeof(*n));
+		struct ipcns_uid_count *n = ipcns_mem_realloc(&ns->budget, ns->uid_counts, ncap * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		ns->uid_counts = n;

@@ -76,13 +76,16 @@ struct plugin {
 static void plog(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void plog(struct plugin *p, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], line[1200], out[4 * sizeof(line)];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	/* crun's own messages go to its stderr too.  */
-	fprintf(stderr, "ipcns-crun: container %s: %s\n", p && p->id ? p->id : "?", buf);
+	/* crun's own messages go to its stderr too.  Escaped: the id and
+	 * what the message quotes may come from the container.  */
+	int n = snprintf(line, sizeof(line), "container %s: %s", p && p->id ? p->id : "?", buf);
+	ipcns_escape(line, n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, out, sizeof(out));
+	fprintf(stderr, "ipcns-crun: %s\n", out);
 }
 
 static int add_src(struct plugin *p, enum src_kind kind, int fd)

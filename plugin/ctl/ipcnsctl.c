@@ -16,9 +16,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "notify.h"
+
 #define DEFAULT_SOCKET "/run/ipcns/ipcnsd.sock"
 
 static const char *sock_path = DEFAULT_SOCKET;
+
+/* A string from ipcnsd for the terminal: container ids, namespace names
+ * and error messages carry what containers chose.  Four rotating
+ * buffers, for up to four in one printf.  */
+static const char *esc(const char *s)
+{
+	static char bufs[4][1024];
+	static int next;
+	char *b = bufs[next++ % 4];
+	return ipcns_esc(s, b, sizeof(bufs[0]));
+}
 
 static json_t *request(json_t *req)
 {
@@ -71,7 +84,7 @@ static json_t *request(json_t *req)
 	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		const char *e = json_string_value(json_object_get(reply, "error"));
-		fprintf(stderr, "ipcnsctl: %s\n", e ? e : "request failed");
+		fprintf(stderr, "ipcnsctl: %s\n", e ? esc(e) : "request failed");
 		json_decref(reply);
 		return NULL;
 	}
@@ -112,9 +125,9 @@ static void print_ps(json_t *r)
 		{
 			if (off < sizeof(cts) - 1)
 				off += (size_t)snprintf(cts + off, sizeof(cts) - off, "%s%s", off ? "," : "",
-							json_string_value(json_object_get(c, "id")));
+							esc(json_string_value(json_object_get(c, "id"))));
 		}
-		printf("%-22s %-24s ", json_string_value(json_object_get(ns, "namespace")), cts);
+		printf("%-22s %-24s ", esc(json_string_value(json_object_get(ns, "namespace"))), cts);
 		if (json_is_true(json_object_get(ns, "busy"))) {
 			/* Its worker is inside a call that does not end. */
 			printf("(busy: a call has not ended; is the container paused?)\n");
@@ -145,8 +158,8 @@ static void print_ipcs(json_t *r)
 		"key        semid      owner      perms      nsems",
 		"key        msqid      owner      perms      used-bytes   messages",
 	};
-	printf("Container %s, namespace %s\n", json_string_value(json_object_get(r, "container")),
-	       json_string_value(json_object_get(r, "namespace")));
+	printf("Container %s, namespace %s\n", esc(json_string_value(json_object_get(r, "container"))),
+	       esc(json_string_value(json_object_get(r, "namespace"))));
 	for (int k = 0; k < 3; k++) {
 		size_t i;
 		json_t *o;
@@ -261,7 +274,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "health") && !json_is_true(json_object_get(reply, "ok")))
 		rc = 1;
 	if (json) {
-		json_dumpf(reply, stdout, JSON_INDENT(2));
+		/* Non-ASCII as \uXXXX: no byte a terminal could act on.  */
+		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 		putchar('\n');
 	} else if (!strcmp(cmd, "health")) {
 		if (rc)

@@ -36,12 +36,14 @@ static json_t *u64_json(uint64_t v)
 
 static json_t *limits_json(const struct ipcns_limits *l)
 {
-	return json_pack("{s:o, s:o, s:I, s:i, s:[i,i,i,i], s:I, s:I, s:I, s:o, s:o, s:I}", "shmmax", u64_json(l->shmmax),
+	return json_pack("{s:o, s:o, s:I, s:i, s:[i,i,i,i], s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:I}", "shmmax",
+			 u64_json(l->shmmax),
 			 "shmall", u64_json(l->shmall), "shmmni", (json_int_t)l->shmmni, "shm_rmid_forced",
 			 l->shm_rmid_forced, "sem", l->semmsl, l->semmns, l->semopm, l->semmni, "msgmax",
 			 (json_int_t)l->msgmax, "msgmnb", (json_int_t)l->msgmnb, "msgmni", (json_int_t)l->msgmni,
 			 "quota_shm_bytes", u64_json(l->quota_shm_bytes), "quota_msg_bytes",
-			 u64_json(l->quota_msg_bytes), "quota_objects_per_uid", (json_int_t)l->quota_objects_per_uid);
+			 u64_json(l->quota_msg_bytes), "quota_objects_per_uid", (json_int_t)l->quota_objects_per_uid,
+			 "quota_mem_bytes", u64_json(l->quota_mem_bytes), "quota_fds", (json_int_t)l->quota_fds);
 }
 
 /* The daemon's own footprint: heap in use (what a namespace and its
@@ -57,8 +59,14 @@ static json_t *daemon_json(void)
 		closedir(dir);
 		nfd -= 3; /* ".", ".." and the one opendir holds */
 	}
-	return json_pack("{s:I, s:i, s:b, s:I}", "heap_bytes", (json_int_t)mi.uordblks, "fds", nfd,
-			 "tracks_processes", tracker_running(), "connector_overruns", (json_int_t)tracker_overruns());
+	/* And what the namespaces hold together against the ceilings.  */
+	return json_pack("{s:I, s:i, s:b, s:I, s:I, s:I, s:I, s:I}", "heap_bytes", (json_int_t)mi.uordblks, "fds",
+			 nfd, "tracks_processes", tracker_running(), "connector_overruns",
+			 (json_int_t)tracker_overruns(), "ns_mem_bytes",
+			 (json_int_t)__atomic_load_n(&D.pool.mem_used, __ATOMIC_RELAXED), "mem_limit",
+			 (json_int_t)D.pool.mem_limit, "ns_fds",
+			 (json_int_t)__atomic_load_n(&D.pool.fds_used, __ATOMIC_RELAXED), "fd_limit",
+			 (json_int_t)__atomic_load_n(&D.pool.fd_limit, __ATOMIC_RELAXED));
 }
 
 /* Every namespace as its worker last published it: ps never takes a
@@ -83,12 +91,13 @@ static json_t *cmd_ps(void)
 								     (int)c->pid, "notify_fds", c->nfds,
 								     "created", (json_int_t)c->created));
 		json_array_append_new(
-			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i}, s:b, s:I, s:I, s:I, s:o}",
+			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:I, s:I}, s:b, s:I, s:I, s:I, s:o}",
 				       "namespace", e->key, "containers", cts, "usage", "shm_ids", (int)u->shm_ids,
 				       "sem_ids", (int)u->sem_ids, "msg_ids", (int)u->msg_ids, "shm_pages",
 				       (json_int_t)u->shm_pages, "sem_total", (json_int_t)u->sem_total, "msg_bytes",
 				       (json_int_t)u->msg_bytes, "msg_count", (json_int_t)u->msg_count, "parked",
-				       (int)u->parked, "busy", busy, "usage_age_ms",
+				       (int)u->parked, "mem_bytes", (json_int_t)u->mem_bytes, "fds", (json_int_t)u->fds,
+				       "busy", busy, "usage_age_ms",
 				       (json_int_t)(in.updated ? (now - in.updated) / 1000000 : -1), "calls",
 				       (json_int_t)in.calls, "rescans", (json_int_t)in.rescans, "limits", limits));
 	}

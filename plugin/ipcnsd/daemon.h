@@ -23,6 +23,18 @@ struct ev {
 
 struct nsent;
 
+/* What one namespace may make ipcnsd log (log.c): LOG_BURST lines per
+ * LOG_WINDOW_S seconds, then one line saying how many were suppressed.
+ * Its own lock: any thread logs.  */
+#define LOG_BURST 20
+#define LOG_WINDOW_S 10
+struct logrl {
+	pthread_mutex_t lock;
+	int64_t window; /* CLOCK_MONOTONIC second the window opened */
+	unsigned int lines;
+	unsigned long suppressed;
+};
+
 /* A container, in the registry (D.reg_lock).  */
 struct container {
 	struct container *next;
@@ -48,6 +60,7 @@ struct nfd_ent {
 	 * for 0, in one the namespace serves).  */
 	ino_t ipc_ino;
 	bool verified;           /* its first notification was checked */
+	bool over_budget;        /* past its namespace's fd budget: dropped */
 };
 
 struct watch {
@@ -120,6 +133,7 @@ struct nsent {
 	struct nfd_ent *mail;
 	/* Reads and writes of its /proc files are queued (view.c).  */
 	bool view_pending;
+	struct logrl logrl;  /* its log lines */
 };
 
 struct daemon {
@@ -137,6 +151,9 @@ struct daemon {
 	int nworkers;
 	bool sync_wakeup;
 	bool listen_paused;    /* out of fds: the socket is out of the loop */
+	/* What all namespaces hold together, against the operator's
+	 * ceilings (budget.c).  */
+	struct ipcns_pool pool;
 	/* Cross-thread flags are read and written with __atomic builtins,
 	 * never through volatile.  */
 	bool stop;
@@ -151,8 +168,40 @@ static inline bool daemon_stopping(void)
 }
 
 
-/* log.c */
+/* log.c: a line on stderr, escaped whole (ipcns_escape).  */
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line about a namespace (key names it), rate-limited by rl.  */
+void nslog(struct logrl *rl, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void logrl_init(struct logrl *rl);
+/* Say how many lines were suppressed once the window is over (the
+ * worker's tick), or now when final.  */
+void logrl_flush(struct logrl *rl, const char *key, bool final);
+void logrl_destroy(struct logrl *rl, const char *key);
+
+/* budget.c: the operator's budgets.  */
+struct budget_policy {
+	uint64_t mem_default, mem_max; /* a namespace's memory; 0 = none */
+	uint32_t fds_default, fds_max; /* its fds */
+	bool mem_max_set, fds_max_set, mem_total_set;
+};
+extern struct budget_policy B;
+/* Fewest fds a namespace can live with: its own (NSENT_FDS) and a few
+ * notify fds.  */
+#define BUDGET_MIN_FDS 16
+/* What a namespace costs in fds before its containers do anything: its
+ * epoll, eventfd and two timerfds, and room for the /proc files and the
+ * read-only fd one call opens at a time.  */
+#define NSENT_FDS 8
+/* --ns-mem-bytes and the others: 0, or -1 with a message.  */
+int budget_option(const char *opt, const char *val);
+/* After the options: check them, raise RLIMIT_NOFILE, set the pool.  */
+int budget_init(void);
+/* The fd ceiling from RLIMIT_NOFILE again (the main thread's tick).  */
+void budget_fd_ceiling(void);
+/* The budgets of a new namespace from its first container's annotations
+ * (already parsed into l) and the operator's policy: 0, or -errno with a
+ * message.  */
+int budget_apply(json_t *annotations, struct ipcns_limits *l, char *err, size_t errlen);
 
 /* worker.c: namespaces, their workers, the proc connector.  */
 /* Start the thread that reads the proc connector: 0, or -errno when

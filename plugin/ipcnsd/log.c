@@ -1,25 +1,108 @@
 /* SPDX-License-Identifier: MIT */
-/* ipcnsd's log: one line per event on stderr, with a UTC timestamp.  */
+/* ipcnsd's log: one line per event on stderr (the journal under
+ * systemd).  Every line is escaped as a whole (ipcns_escape), so that a
+ * container id, a namespace name from an annotation or a path a
+ * container chose cannot end a line, forge one or drive a terminal; and
+ * what one namespace can make ipcnsd say is rate-limited, so that a
+ * container failing calls in a loop neither floods the disk nor makes
+ * journald drop other containers' lines (journald's own limit is per
+ * service, not per container).  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "daemon.h"
 
-void dlog(const char *fmt, ...)
+static void log_line(const char *msg, size_t len, bool truncated)
 {
-	char ts[32];
+	char ts[32], out[4 * 1024 + 16];
 	struct timespec now;
 	struct tm tm;
-	va_list ap;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	ipcns_escape(msg, len, out, sizeof(out));
 	flockfile(stderr);
-	fprintf(stderr, "%s.%03ldZ ipcnsd: ", ts, now.tv_nsec / 1000000);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s.%03ldZ ipcnsd: %s%s\n", ts, now.tv_nsec / 1000000, out, truncated ? " [...]" : "");
 	funlockfile(stderr);
+}
+
+static void vlog(const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n < 0)
+		return;
+	log_line(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, (size_t)n >= sizeof(buf));
+}
+
+void dlog(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+void logrl_init(struct logrl *rl)
+{
+	pthread_mutex_init(&rl->lock, NULL);
+	rl->window = mono_s();
+	rl->lines = 0;
+	rl->suppressed = 0;
+}
+
+/* The window is over: say what it suppressed and open the next.  Its
+ * lock held.  */
+static void logrl_roll(struct logrl *rl, const char *key, int64_t now)
+{
+	if (rl->suppressed)
+		dlog("namespace %s: %lu log lines suppressed in the last %lld s (at most %d lines per %d s per namespace)",
+		     key, rl->suppressed, (long long)(now - rl->window), LOG_BURST, LOG_WINDOW_S);
+	rl->window = now;
+	rl->lines = 0;
+	rl->suppressed = 0;
+}
+
+void nslog(struct logrl *rl, const char *key, const char *fmt, ...)
+{
+	int64_t now = mono_s();
+	pthread_mutex_lock(&rl->lock);
+	if (now - rl->window >= LOG_WINDOW_S)
+		logrl_roll(rl, key, now);
+	bool say = rl->lines < LOG_BURST;
+	if (say)
+		rl->lines++;
+	else
+		rl->suppressed++;
+	pthread_mutex_unlock(&rl->lock);
+	if (!say)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void logrl_flush(struct logrl *rl, const char *key, bool final)
+{
+	int64_t now = mono_s();
+	pthread_mutex_lock(&rl->lock);
+	if (rl->suppressed && (final || now - rl->window >= LOG_WINDOW_S))
+		logrl_roll(rl, key, now);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+void logrl_destroy(struct logrl *rl, const char *key)
+{
+	logrl_flush(rl, key, true);
+	pthread_mutex_destroy(&rl->lock);
 }

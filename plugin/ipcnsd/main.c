@@ -163,6 +163,8 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 	} else {
 		struct ipcns_limits limits;
 		int ret = ipcns_limits_from_state(r->state, &limits, err, errlen);
+		if (ret == 0)
+			ret = budget_apply(json_object_get(r->state, "annotations"), &limits, err, errlen);
 		if (ret < 0)
 			return ret;
 		/* A linux.sysctl value is a write of the sysctl: the
@@ -422,6 +424,7 @@ static void main_tick(void)
 	if (read(D.tick_ev.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
 	listen_resume();
+	budget_fd_ceiling();
 }
 
 static void listen_pause(void)
@@ -495,14 +498,20 @@ static void handle_event(struct ev *ev)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ipcnsd [--socket PATH] [--no-sync-wakeup] [--view DIR | --no-view]\n"
-		   "              [--ceiling kernel.NAME=VALUE]...\n"
+		   "              [--ceiling kernel.NAME=VALUE]... [BUDGETS]\n"
 		   "Serve System V IPC to containers whose seccomp listenerPath is PATH\n"
 		   "(default " DEFAULT_SOCKET ").  Runs in the foreground; logs to stderr.\n"
 		   "  --view DIR      where to mount the containers' /proc/sysvipc and IPC sysctls\n"
 		   "                  (default: PATH with .sock replaced by .view); --no-view: none,\n"
 		   "                  /proc/sysvipc is masked in containers\n"
 		   "  --ceiling K=V   the largest value containers may give the IPC sysctl K\n"
-		   "                  (linux.sysctl or a write), e.g. kernel.msgmnb=1048576\n");
+		   "                  (linux.sysctl or a write), e.g. kernel.msgmnb=1048576\n"
+		   "Budgets (sizes take K, M, G, T; 0 = none; spec/ipcnsd.md):\n"
+		   "  --ns-mem-bytes N      daemon memory per namespace (default 128M)\n"
+		   "  --ns-mem-bytes-max N  most an org.ipcns.mem-bytes annotation may ask (default: --ns-mem-bytes)\n"
+		   "  --ns-fds N            daemon fds per namespace (default 16384)\n"
+		   "  --ns-fds-max N        most an org.ipcns.fds annotation may ask (default: --ns-fds)\n"
+		   "  --mem-bytes N         daemon memory for all namespaces (default: a quarter of RAM)\n");
 }
 
 int main(int argc, char **argv)
@@ -513,6 +522,11 @@ int main(int argc, char **argv)
 		{ "view", required_argument, NULL, 'v' },
 		{ "no-view", no_argument, NULL, 'N' },
 		{ "ceiling", required_argument, NULL, 'c' },
+		{ "ns-mem-bytes", required_argument, NULL, 'B' },
+		{ "ns-mem-bytes-max", required_argument, NULL, 'B' },
+		{ "ns-fds", required_argument, NULL, 'B' },
+		{ "ns-fds-max", required_argument, NULL, 'B' },
+		{ "mem-bytes", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -521,12 +535,16 @@ int main(int argc, char **argv)
 	bool sync_wakeup = true;
 	const char *view_dir = NULL;
 	bool view = true;
-	int c;
+	int c, oi = 0;
 	ipcns_limits_no_ceiling(&ceiling);
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;
-	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:h", opts, &oi)) != -1) {
 		switch (c) {
+		case 'B':
+			if (budget_option(opts[oi].name, optarg) < 0)
+				return 2;
+			break;
 		case 's':
 			path = optarg;
 			break;
@@ -578,6 +596,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ipcnsd: must run as root (it answers other processes' system calls)\n");
 		return 1;
 	}
+	if (budget_init() < 0)
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	/* One malloc arena for every thread: what a namespace costs is
 	 * bounded and measured (mallinfo2 in `ipcnsctl ps') in one place,

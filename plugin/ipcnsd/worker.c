@@ -153,25 +153,33 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 	if (armed)
 		return 0;
 	/* Only this namespace's lock holder arms its watches, and only it
-	 * frees them: w stays valid.  */
+	 * frees them: w stays valid.  The pidfd is the namespace's, within
+	 * its fd budget (the core turns -EMFILE into its call's errno).  */
+	int ret = ipcns_ns_fd_charge(e->ns, 1, false);
+	if (ret < 0)
+		return ret;
 	int fd = ipcns_pidfd_open(tgid);
-	if (fd < 0)
+	if (fd < 0) {
+		ipcns_ns_fd_uncharge(e->ns, 1);
 		return fd;
+	}
 	pthread_mutex_lock(&T.lock);
 	if (!w && !(w = watch_new_locked(e, tgid))) {
 		pthread_mutex_unlock(&T.lock);
 		close(fd);
+		ipcns_ns_fd_uncharge(e->ns, 1);
 		return -ENOMEM;
 	}
 	/* The process may have exited between the event that named it and
 	 * pidfd_open: a pidfd to an exited process is readable at once.  */
 	w->ev.fd = fd;
-	int ret = ipcns_ep_add(e->epfd, fd, &w->ev);
+	ret = ipcns_ep_add(e->epfd, fd, &w->ev);
 	if (ret < 0) {
 		w->ev.fd = -1;
 		watch_unlink(w);
 		free(w);
 		close(fd);
+		ipcns_ns_fd_uncharge(e->ns, 1);
 	}
 	pthread_mutex_unlock(&T.lock);
 	return ret;
@@ -187,6 +195,7 @@ static void pidfd_fired(struct watch *w)
 	pid_t tgid = w->tgid;
 	ipcns_ep_del(e->epfd, w->ev.fd);
 	close(w->ev.fd);
+	ipcns_ns_fd_uncharge(e->ns, 1);
 	free(w);
 	ipcns_ns_process_exit(e->ns, tgid);
 }
@@ -283,8 +292,8 @@ static void pevent_post(bool fork, pid_t tgid, pid_t child)
 		struct pevent *pe = malloc(sizeof(*pe));
 		if (!pe || (fork && !watch_find_locked(e, child) && !watch_new_locked(e, child))) {
 			free(pe);
-			dlog("namespace %s: out of memory: a %s event of process %d is lost", e->key,
-			     fork ? "fork" : "exec", (int)tgid);
+			nslog(&e->logrl, e->key, "namespace %s: out of memory: a %s event of process %d is lost",
+			      e->key, fork ? "fork" : "exec", (int)tgid);
 			continue;
 		}
 		*pe = (struct pevent){ .fork = fork, .tgid = tgid, .child = child };
@@ -409,11 +418,21 @@ static bool mail_apply(struct nsent *e)
 	while (ne) {
 		struct nfd_ent *next = ne->nsnext;
 		ipcns_nfd_init(&ne->nf, ne->ev.fd, e->ns, &nfd_ops, ne);
+		/* The notify fd is held for the namespace, within its fd
+		 * budget (its first one whatever the budget): one past it is
+		 * dropped at its first event, and its processes' calls fail
+		 * with ENOSYS as if no listener were there.  */
+		if (ipcns_ns_fd_charge(e->ns, 1, e->nfds == NULL) < 0) {
+			ne->over_budget = true;
+			nslog(&e->logrl, e->key,
+			      "container %s: namespace %s holds its budget of %u fds: its new notify fd is dropped",
+			      ne->ct->id, e->key, ipcns_ns_limits(e->ns)->quota_fds);
+		}
 		/* Only a hint for the scans until its first call proves it;
 		 * a failure (no memory) leaves the process to the checks of
 		 * its first notification.  */
 		if (ne->ipc_ino && ipcns_host_add_inode(&e->host, ne->ipc_ino) < 0)
-			dlog("namespace %s: out of memory recording an IPC namespace", e->key);
+			nslog(&e->logrl, e->key, "namespace %s: out of memory recording an IPC namespace", e->key);
 		ne->nsnext = e->nfds;
 		e->nfds = ne;
 		ne = next;
@@ -505,7 +524,7 @@ static void host_limit_hit(struct ipcns_host *h, const char *what)
 	pthread_mutex_lock(&e->info_lock);
 	memcpy(names, e->info.names, sizeof(names));
 	pthread_mutex_unlock(&e->info_lock);
-	dlog("namespace %s (container %s): %s", e->key, names, what);
+	nslog(&e->logrl, e->key, "namespace %s (container %s): %s", e->key, names, what);
 }
 
 /* Its containers' names for the log; D.reg_lock held.  */
@@ -583,6 +602,7 @@ void nsent_destroy(struct nsent *e)
 	}
 	pthread_mutex_unlock(&T.lock);
 	pthread_mutex_unlock(&e->lock);
+	logrl_destroy(&e->logrl, e->key);
 	dlog("namespace %s released (%u segments, %u semaphore sets, %u queues freed)", e->key, u.shm_ids,
 	     u.sem_ids, u.msg_ids);
 	if (e->epfd >= 0)
@@ -607,6 +627,7 @@ struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_
 		return NULL;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_mutex_init(&e->info_lock, NULL);
+	logrl_init(&e->logrl);
 	e->inbox_tail = &e->inbox;
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->wake_ev = (struct ev){ EV_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
@@ -632,6 +653,10 @@ struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_
 		}
 		goto fail;
 	}
+	/* Its memory and fds count for the daemon-wide ceilings; its own fds
+	 * are charged whatever the budget (it cannot be served without).  */
+	ipcns_ns_set_pool(e->ns, &D.pool);
+	ipcns_ns_fd_charge(e->ns, NSENT_FDS, true);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
@@ -661,6 +686,7 @@ fail:
 	ipcns_tick_fini(&e->tick);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->info_lock);
+	pthread_mutex_destroy(&e->logrl.lock);
 	ipcns_host_free(&e->host);
 	free(e->inodes);
 	free(e->key);
@@ -695,7 +721,7 @@ static int nfd_watch_exit(struct ipcns_nfd *nf, pid_t tgid)
 static void nfd_log(struct ipcns_nfd *nf, const char *msg)
 {
 	struct nfd_ent *ne = nf->owner;
-	dlog("container %s: %s", ne->ct->id, msg);
+	nslog(&ne->ct->nse->logrl, ne->ct->nse->key, "container %s: %s", ne->ct->id, msg);
 }
 
 static const struct ipcns_nfd_ops nfd_ops = {
@@ -749,8 +775,11 @@ bool nfd_close(struct nfd_ent *ne)
 	/* One still in the mailbox at the shutdown was never the worker's.  */
 	if (ne->nf.ns) {
 		ipcns_nfd_hangup(&ne->nf);
+		if (!ne->over_budget)
+			ipcns_ns_fd_uncharge(e->ns, 1);
 		if (ne->nf.nwaiters)
-			dlog("container %s: %d parked calls outlived their notify fd", ne->ct->id, ne->nf.nwaiters);
+			nslog(&e->logrl, e->key, "container %s: %d parked calls outlived their notify fd", ne->ct->id,
+			      ne->nf.nwaiters);
 	}
 	pthread_mutex_unlock(&e->lock);
 	close(ne->ev.fd);
@@ -790,17 +819,18 @@ static bool nfd_first_call_ok(struct nsent *e, struct nfd_ent *ne, const struct 
 	if (ret == 0 && ipcns_seccomp_id_valid(ne->ev.fd, req->id) < 0)
 		return true; /* gone: nothing to check, nothing to answer */
 	if (ret < 0) {
-		dlog("container %s: cannot read the IPC namespace of pid %u: %s; its notify fd is dropped",
-		     ne->ct->id, req->pid, strerror(-ret));
+		nslog(&e->logrl, e->key, "container %s: cannot read the IPC namespace of pid %u: %s; its notify fd is dropped",
+		      ne->ct->id, req->pid, strerror(-ret));
 		return false;
 	}
 	bool ok = ne->ipc_ino ? ino == ne->ipc_ino : false;
 	for (size_t i = 0; !ok && !ne->ipc_ino && i < e->host.n_inodes; i++)
 		ok = e->host.ipc_inodes[i] == ino;
 	if (!ok)
-		dlog("container %s: pid %u calls from kernel IPC namespace %llu, which namespace %s was not given "
-		     "for it: its notify fd is dropped",
-		     ne->ct->id, req->pid, (unsigned long long)ino, e->key);
+		nslog(&e->logrl, e->key,
+		      "container %s: pid %u calls from kernel IPC namespace %llu, which namespace %s was not given "
+		      "for it: its notify fd is dropped",
+		      ne->ct->id, req->pid, (unsigned long long)ino, e->key);
 	return ok;
 }
 
@@ -808,6 +838,8 @@ static bool nfd_first_call_ok(struct nsent *e, struct nfd_ent *ne, const struct 
  * hung up or is dropped (the caller closes it after the batch).  */
 static bool nfd_ready(struct nsent *e, struct nfd_ent *ne, bool in, bool hup, uint64_t *calls)
 {
+	if (ne->over_budget)
+		return in || hup;
 	if (!in)
 		return hup;
 	int ret;
@@ -830,7 +862,7 @@ static bool nfd_ready(struct nsent *e, struct nfd_ent *ne, bool in, bool hup, ui
 	if (ret != -EAGAIN)
 		(*calls)++;
 	if (ret < 0 && ret != -EAGAIN)
-		dlog("container %s: answering a call failed: %s", ne->ct->id, strerror(-ret));
+		nslog(&e->logrl, e->key, "container %s: answering a call failed: %s", ne->ct->id, strerror(-ret));
 	return false;
 }
 
@@ -872,7 +904,7 @@ static void *worker(void *arg)
 			if (n + 1 > cappf) {
 				/* Out of memory for the poll set: try again
 				 * shortly rather than serve no fd.  */
-				dlog("namespace %s: out of memory for its poll set", e->key);
+				nslog(&e->logrl, e->key, "namespace %s: out of memory for its poll set", e->key);
 				usleep(10000);
 				continue;
 			}
@@ -920,6 +952,7 @@ static void *worker(void *arg)
 			}
 			case EV_TICK:
 				ipcns_tick_fire(&e->tick, e->ns);
+				logrl_flush(&e->logrl, e->key, false);
 				break;
 			case EV_WAKE: {
 				uint64_t v;

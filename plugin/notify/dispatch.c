@@ -456,6 +456,9 @@ static int op_watch_exit(struct ipcns_caller *c)
 
 /* ---- Parked calls.  */
 
+/* What malloc takes for one (its size word, 16-byte granules).  */
+#define PWAITER_COST ((sizeof(struct ipcns_pwaiter) + sizeof(size_t) + 15) & ~(size_t)15)
+
 static bool w_alive(struct ipcns_waiter *w)
 {
 	struct ipcns_pwaiter *pw = (struct ipcns_pwaiter *)w;
@@ -480,6 +483,7 @@ static void w_release(struct ipcns_waiter *w)
 	if (pw->timer_slot >= 0 && nf->ops && nf->ops->disarm_timer)
 		nf->ops->disarm_timer(nf, w);
 	nf->nwaiters--;
+	ipcns_ns_mem_uncharge(nf->ns, PWAITER_COST);
 	free(pw);
 }
 
@@ -505,9 +509,18 @@ static const struct ipcns_caller_ops ncall_ops;
 static struct ipcns_waiter *op_park(struct ipcns_caller *c)
 {
 	struct ncall *n = ncall_of(c);
-	struct ipcns_pwaiter *pw = calloc(1, sizeof(*pw));
-	if (!pw)
+	/* A parked call is held for the namespace: charged to its memory
+	 * budget, over which the call gets ENOMEM (the core's answer when
+	 * it cannot park).  */
+	if (ipcns_ns_mem_charge(n->nf->ns, PWAITER_COST) < 0) {
+		errno = ENOMEM;
 		return NULL;
+	}
+	struct ipcns_pwaiter *pw = calloc(1, sizeof(*pw));
+	if (!pw) {
+		ipcns_ns_mem_uncharge(n->nf->ns, PWAITER_COST);
+		return NULL;
+	}
 	pw->call = *n;
 	pw->call.c.ops = &ncall_ops;
 	memset(&pw->call.remote, 0, sizeof(pw->call.remote));

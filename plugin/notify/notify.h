@@ -136,4 +136,13 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6]);
  * let it go.  */
 int ipcns_remote_end(struct ipcns_remote *r, long ret);
 
+/* ---- Strings a container controls, for a log line or a terminal: every
+ * byte outside printable ASCII written as \xHH and the backslash as
+ * \\, so that none can end the line, forge another or drive a
+ * terminal.  Writes at most outlen - 1 characters and the NUL (a
+ * truncated escape is left out whole); the length written.  */
+size_t ipcns_escape(const char *in, size_t inlen, char *out, size_t outlen);
+/* The same for a C string (NULL gives "(none)"): buf, for printf.  */
+const char *ipcns_esc(const char *in, char *buf, size_t len);
+
 #endif

@@ -105,6 +105,14 @@ static int apply_annotation(struct ipcns_limits *l, const char *key, const char 
 		ret = parse_u64(val, UINT32_MAX, &v);
 		if (!ret)
 			l->quota_objects_per_uid = (uint32_t)v;
+	} else if (!strcmp(key, "org.ipcns.mem-bytes")) {
+		ret = parse_u64(val, UINT64_MAX, &v);
+		if (!ret)
+			l->quota_mem_bytes = v;
+	} else if (!strcmp(key, "org.ipcns.fds")) {
+		ret = parse_u64(val, UINT32_MAX, &v);
+		if (!ret)
+			l->quota_fds = (uint32_t)v;
 	} else {
 		return 0;
 	}

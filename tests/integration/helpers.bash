@@ -231,6 +231,7 @@ bdir() {
 #   BUNDLE_IPC_PATH=/proc/PID/ns/ipc  join that kernel IPC namespace
 #   BUNDLE_CAPS=all                   root's capabilities (IT_ALL_CAPS)
 #   BUNDLE_ENV="K=V ..."              more environment variables
+#   BUNDLE_ANNOTATIONS='{"k": "v"}'   annotations (a JSON object)
 make_bundle() {
 	local name=$1 b
 	shift
@@ -249,12 +250,14 @@ make_bundle() {
 	jq "${jqargs[@]}" --argjson nargs "$i" --arg build "$IT_BUILD" --arg tools "$IT_BUILD/tests/integration" \
 		--arg xchg "$BATS_TEST_TMPDIR/xchg" --arg ipc "${BUNDLE_IPC_PATH:-}" \
 		--arg caps "${BUNDLE_CAPS:-}" --argjson allcaps "$IT_ALL_CAPS" --arg env "${BUNDLE_ENV:-}" \
+		--argjson annotations "${BUNDLE_ANNOTATIONS:-null}" \
 		--arg ctb "$CT_BUILD" --arg ctt "$CT_TOOLS" --arg ctx "$CT_XCHG" '
 		.process.terminal = false
 		| .process.args = [range(0; $nargs) as $k | $ARGS.named["a\($k)"]]
 		| .process.env += ($env | split(" ") | map(select(. != "")))
 		| .root.readonly = true
 		| .hostname = "ipcns-it"
+		| if $annotations != null then .annotations = (.annotations // {}) + $annotations else . end
 		| del(.linux.resources)
 		| .mounts = [.mounts[] | select(.destination != "/sys/fs/cgroup")]
 			+ (["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"]
@@ -510,6 +513,10 @@ ps_ns() {
 # daemon_fds / daemon_memfds: open fds of ipcnsd, and those that are memfds.
 daemon_fds() {
 	ls "/proc/$IPCNSD_PID/fd" | wc -l
+}
+# daemon_rss_kb: ipcnsd's resident memory.
+daemon_rss_kb() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$IPCNSD_PID/status"
 }
 daemon_memfds() {
 	ls -l "/proc/$IPCNSD_PID/fd" | grep -c memfd || true

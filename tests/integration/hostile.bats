@@ -181,14 +181,15 @@ cpu_ticks() {
 }
 
 # ipcnsd's file descriptors are a resource of the whole node: every segment
-# holds a memfd in the daemon (and one more once it is attached
-# SHM_RDONLY), every process it watches a pidfd.  Here the test's ipcnsd
-# gets RLIMIT_NOFILE 256, standing for the unit's 1048576 against many
-# containers at shmmni 4096, and one container takes segments until shmget
-# fails.  What it sees are errnos Linux has for those calls, never EMFILE:
-# shmget ENFILE (no fd for the memfd) or ENOMEM (none to read the caller's
-# credentials in /proc), a read-only shmat (a read-only open of the memfd
-# in the daemon) and a SEM_UNDO semop (a pidfd) ENOMEM.
+# holds a memfd in the daemon, every process it watches a pidfd.  Here the
+# test's ipcnsd gets RLIMIT_NOFILE 256, standing for the unit's 1048576
+# against many containers at shmmni 4096, and one container takes segments
+# until shmget fails.  What it sees are errnos Linux has for those calls,
+# never EMFILE: shmget ENFILE (no fd for the memfd, or the namespaces
+# together at ipcnsd's RLIMIT_NOFILE less its reserve) or ENOMEM (none to
+# read the caller's credentials in /proc), a read-only shmat (a read-only
+# open of the memfd in the daemon, for the attach only: it may find room)
+# and a SEM_UNDO semop (a pidfd) ENOMEM.
 fd_hog() {
 	own_daemon "$1"
 	prlimit --pid "$OWN_PID" --nofile=256:256
@@ -200,7 +201,7 @@ fd_hog() {
 	need_runtime runc
 	fd_hog fdhog
 	run cat "$(bdir fdhog)/out"
-	assert_output --regexp "FILL n=[0-9]+ shmget=(ENFILE|ENOMEM) shmat_rdonly=ENOMEM semop_undo=ENOMEM"
+	assert_output --regexp "FILL n=[0-9]+ shmget=(ENFILE|ENOMEM) shmat_rdonly=(ok|ENOMEM) semop_undo=ENOMEM"
 	touch "$BATS_TEST_TMPDIR/xchg/go"
 	run ct_wait runc fdhog 20
 	assert_output 0
@@ -444,3 +445,165 @@ vmas_us() {
 	# 30 times the VMAs: a cost that grew with them would be ~30 times.
 	[ "$many" -le $((few * 8 + 200)) ] || fail "IPC_STAT cost grows with the VMA count: $few us -> $many us"
 }
+
+# ---- Budgets (issue 11 holes 2, 9, 12): what ipcnsd holds and logs for a
+# namespace is bounded by that namespace's budgets (spec/security.md).
+
+# pool_empty: no namespace holds anything in ipcnsd.
+pool_empty() {
+	ctl | jq -e '.daemon.ns_mem_bytes == 0 and .daemon.ns_fds == 0' >/dev/null
+}
+
+# Hole 2: every byte ipcnsd holds for a namespace counts against its
+# memory budget (default 128 MiB, ipcnsd --ns-mem-bytes).  The issue's
+# reproducer: 300 semget(IPC_PRIVATE, 32000), each about 1.5 MB of
+# ipcnsd, took it from 2.2 MB to 453 MB RSS.  Now the container gets
+# ENOMEM at its budget, for semget as when Linux's newary() cannot
+# allocate and for msgsnd as when load_msg() cannot, and ipcnsd grows by
+# about the budget; another container is served meanwhile.
+@test "runc: a container's semaphore sets and messages stop at its namespace's memory budget" {
+	need_runtime runc
+	local rss0 rss1 pid ns line
+	own_daemon memhog
+	rss0=$(daemon_rss_kb)
+	ct_start runc memhog "$HOSTILE" memhog 300 "$CT_XCHG"
+	wait_out runc memhog "^MEMHOG" 120
+	rss1=$(daemon_rss_kb)
+	line=$(grep '^MEMHOG' "$(bdir memhog)/out")
+	echo "# $line; ipcnsd VmRSS ${rss0} kB before, ${rss1} kB holding it" >&3
+	[[ $line =~ ^MEMHOG\ sets=([0-9]+)\ semget=ENOMEM\ msgs=[0-9]+\ msgsnd=ENOMEM$ ]] ||
+		fail "not stopped by the budget: $line"
+	[ "${BASH_REMATCH[1]}" -lt 300 ]
+	# The budget, and what malloc and the sanitizer keep around it.
+	[ $((rss1 - rss0)) -lt $((170 * 1024)) ] || fail "ipcnsd grew by $((rss1 - rss0)) kB"
+	pid=$(ct_pid runc memhog)
+	ns=$(ns_of_pid "$pid")
+	run ps_ns "$ns"
+	assert_success
+	run jq -e '.usage.mem_bytes <= .limits.quota_mem_bytes and .usage.mem_bytes > 120 * 1048576
+		and .limits.quota_mem_bytes == 134217728' <<<"$output"
+	assert_success
+	victim_ms runc victim 200 >/dev/null || fail "another container was not served"
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait runc memhog 30
+	assert_output 0
+	wait_for 10 ns_absent "$ns" || fail "namespace $ns is still there"
+	wait_for 10 pool_empty || fail "the namespaces still hold: $(ctl | jq -c .daemon)"
+}
+
+# The budgets a namespace gets: the operator's default, or what its first
+# container's annotations ask up to the operator's ceiling; 0 (no
+# budget) and more than the ceiling are refused with a log line naming
+# the ceiling, and the container's calls then get ENOSYS (no listener).
+# The operator's values are checked when ipcnsd starts.
+@test "runc: annotations choose a namespace's budgets only within the operator's ceilings" {
+	need_runtime runc
+	local line
+	run "$IT_BUILD/bin/ipcnsd" --socket "$BATS_TEST_TMPDIR/x.sock" --ns-mem-bytes lots
+	assert_failure 2
+	assert_output --partial "--ns-mem-bytes 'lots': not a number of bytes"
+	run "$IT_BUILD/bin/ipcnsd" --socket "$BATS_TEST_TMPDIR/x.sock" --ns-fds 64 --ns-fds-max 32
+	assert_failure 2
+	assert_output --partial "above the ceiling --ns-fds-max 32"
+	IPCNSD_EXTRA_ARGS="--ns-mem-bytes 64M --ns-mem-bytes-max 96M" own_daemon ceilings
+	# Lower: ENOMEM sooner.
+	BUNDLE_ANNOTATIONS='{"org.ipcns.mem-bytes": "16777216"}' ct_start runc small "$HOSTILE" memhog 300 "$CT_XCHG"
+	wait_out runc small "^MEMHOG" 60
+	line=$(grep '^MEMHOG' "$(bdir small)/out")
+	[[ $line =~ ^MEMHOG\ sets=([0-9]+)\ semget=ENOMEM ]] || fail "$line"
+	[ "${BASH_REMATCH[1]}" -le 11 ] || fail "16 MiB held ${BASH_REMATCH[1]} sets of 32000"
+	# Without annotation: the operator's default.
+	ct_start runc dflt "$HOSTILE" memhog 300 "$CT_XCHG"
+	wait_out runc dflt "^MEMHOG" 60
+	line=$(grep '^MEMHOG' "$(bdir dflt)/out")
+	[[ $line =~ ^MEMHOG\ sets=([0-9]+)\ semget=ENOMEM ]] || fail "$line"
+	[ "${BASH_REMATCH[1]}" -ge 30 ] && [ "${BASH_REMATCH[1]}" -le 43 ] || fail "64 MiB held ${BASH_REMATCH[1]} sets"
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	# Over the ceiling, or unbounded: refused.
+	BUNDLE_ANNOTATIONS='{"org.ipcns.mem-bytes": "1073741824"}' run ct_run runc big "$HOSTILE" memhog 1 "$CT_XCHG"
+	assert_output --partial "MEMHOG sets=0 semget=ENOSYS"
+	BUNDLE_ANNOTATIONS='{"org.ipcns.mem-bytes": "0"}' run ct_run runc zero "$HOSTILE" memhog 1 "$CT_XCHG"
+	assert_output --partial "MEMHOG sets=0 semget=ENOSYS"
+	run grep -c 'org.ipcns.mem-bytes = "1073741824" is above the operator.s ceiling 100663296 (ipcnsd --ns-mem-bytes-max)' "$IPCNSD_LOG"
+	assert_output 1
+	run grep -c 'org.ipcns.mem-bytes = "0": no budget is the operator.s to give' "$IPCNSD_LOG"
+	assert_output 1
+	run ct_wait runc small 20
+	assert_output 0
+	run ct_wait runc dflt 20
+	assert_output 0
+}
+
+# Hole 9: ipcnsd's fds are counted per namespace (its memfds, the pidfds
+# of its watched processes, its notify fds and its own), against its fd
+# budget (default 16384, ipcnsd --ns-fds; here the annotation's 100); no
+# second fd is kept per read-only attach.  At the budget shmget gets
+# ENFILE (Linux's newseg() when the file table is full) and a SEM_UNDO
+# semop that needs a pidfd ENOMEM (find_alloc_undo), never EMFILE; other
+# containers still register.  One container used to take ipcnsd from 10
+# to 9,208 fds.  ipcnsd also raises its soft RLIMIT_NOFILE to the hard
+# limit.
+@test "runc: a container at its namespace's fd budget gets Linux's errnos and ipcnsd serves others" {
+	need_runtime runc
+	local fds0 fds1 pid ns soft hard
+	ulimit -Sn 1024
+	own_daemon fdbudget
+	ulimit -Sn "$(ulimit -Hn)"
+	read -r soft hard < <(awk '/^Max open files/ {print $4, $5}' "/proc/$OWN_PID/limits")
+	[ "$soft" = "$hard" ] || fail "ipcnsd's RLIMIT_NOFILE is $soft of $hard"
+	fds0=$(daemon_fds)
+	BUNDLE_ANNOTATIONS='{"org.ipcns.fds": "100"}' ct_start runc fdhog "$HOSTILE" fdhog "$CT_XCHG"
+	wait_out runc fdhog "^FDHOG" 60
+	fds1=$(daemon_fds)
+	echo "# $(grep '^FDHOG' "$(bdir fdhog)/out"); ipcnsd fds: $fds0 before, $fds1 holding it" >&3
+	run cat "$(bdir fdhog)/out"
+	assert_output --regexp "FDHOG n=[0-9]+ shmget=ENFILE shmat_rdonly=ok semop_undo=ENOMEM"
+	[ $((fds1 - fds0)) -le 100 ] || fail "ipcnsd holds $((fds1 - fds0)) fds for a budget of 100"
+	pid=$(ct_pid runc fdhog)
+	ns=$(ns_of_pid "$pid")
+	run ps_ns "$ns"
+	run jq -e '.usage.fds <= .limits.quota_fds and .limits.quota_fds == 100' <<<"$output"
+	assert_success
+	victim_ms runc victim 200 >/dev/null || fail "another container was not served"
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait runc fdhog 30
+	assert_output 0
+	wait_for 10 fds_back_to "$fds0" || fail "ipcnsd has $(daemon_fds) fds, $fds0 before"
+}
+
+# Hole 12: one line per failing call flooded the log (75,914 lines in 3 s
+# from one container) and printed names from annotations raw.  Now a
+# namespace's lines are rate-limited (20 per 10 s, then one "N log lines
+# suppressed"), and every line is escaped as a whole: a namespace name or
+# an annotation value with a newline or an escape sequence can neither
+# forge a line nor reach a terminal, in the log or in ipcnsctl's output.
+@test "runc: a container cannot flood ipcnsd's log or write control characters into it or ipcnsctl's output" {
+	need_runtime runc
+	local n line
+	own_daemon logflood
+	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "evil\nFORGED ipcnsd: fake line\u001b[31m", "org.ipcns.objects-per-uid": "1"}' \
+		ct_start runc flood "$HOSTILE" logflood 4
+	run "$IT_BUILD/bin/ipcnsctl" --socket "$IPCNS_SOCKET" ps
+	assert_success
+	[[ $output != *$'\e'* ]] || fail "ipcnsctl printed an ESC: $(cat -A <<<"$output")"
+	assert_output --partial 'name:evil\x0aFORGED ipcnsd: fake line\x1b[31m'
+	run "$IT_BUILD/bin/ipcnsctl" --socket "$IPCNS_SOCKET" --json ps
+	[[ $output != *$'\e'* ]] || fail "ipcnsctl --json printed an ESC"
+	run ct_wait runc flood 30
+	assert_output 0
+	line=$(grep '^LOGFLOOD' "$(bdir flood)/out")
+	BUNDLE_ANNOTATIONS='{"org.ipcns.msg-bytes": "1\nFORGED ipcnsd: other\u001b[0m"}' run ct_run runc badval "$HOSTILE" victim 1
+	n=$(grep -c 'evil' "$IPCNSD_LOG")
+	echo "# $line; ipcnsd logged $n lines about that namespace" >&3
+	# 20 lines per 10 s, its creation and release, the summary lines.
+	[ "$n" -le 30 ] || fail "$n lines about one namespace in 4 s"
+	run grep -E 'log lines suppressed in the last [0-9]+ s' "$IPCNSD_LOG"
+	assert_success
+	run grep -c $'\e' "$IPCNSD_LOG"
+	assert_output 0
+	run grep -c '^FORGED' "$IPCNSD_LOG"
+	assert_output 0
+	run grep -c 'annotation org.ipcns.msg-bytes = "1\\x0aFORGED ipcnsd: other\\x1b\[0m": not a number' "$IPCNSD_LOG"
+	assert_output 1
+}
+

@@ -38,7 +38,21 @@
  *   fill DIR         create segments until shmget fails, then try a
  *                    read-only shmat and a SEM_UNDO semop; print "FILL n=N
  *                    shmget=E shmat_rdonly=E semop_undo=E"; hold
- *                    everything until DIR/go exists.  */
+ *                    everything until DIR/go exists.
+ *   memhog N DIR     issue 11 hole 2: up to N semget(IPC_PRIVATE, 32000)
+ *                    (each costs ipcnsd about 1.5 MB), then queues filled
+ *                    with messages, until a call fails; print "MEMHOG
+ *                    sets=N semget=E msgs=M msgsnd=E"; hold everything
+ *                    until DIR/go exists.
+ *   fdhog DIR        issue 11 hole 9: segments, each attached read-only,
+ *                    and forked children attached to one, until shmget
+ *                    fails; then a SEM_UNDO semop; print "FDHOG n=N
+ *                    shmget=E shmat_rdonly=E semop_undo=E"; hold until
+ *                    DIR/go exists.
+ *   logflood SECS    issue 11 hole 12: SECS seconds of calls that make
+ *                    ipcnsd log (semget over the objects-per-uid quota the
+ *                    container gave itself, which logs each hit); print
+ *                    "LOGFLOOD calls=N".  */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -640,6 +654,102 @@ static int forks(long n)
 	return 0;
 }
 
+/* ---- memhog, fdhog, logflood: the budget holes of issue 11.  */
+static int memhog(long n, const char *dir)
+{
+	long sets = 0;
+	const char *sem_err = "none", *snd_err = "none";
+	for (; sets < n; sets++) {
+		if (semget(IPC_PRIVATE, 32000, IPC_CREAT | 0600) < 0) {
+			sem_err = strerrorname_np(errno);
+			break;
+		}
+	}
+	/* Messages, in as many queues as it takes: ipcnsd holds them.  */
+	static struct mb m = { .mtype = 1 };
+	long msgs = 0;
+	for (int q = -1;;) {
+		if (q < 0 && (q = msgget(IPC_PRIVATE, IPC_CREAT | 0600)) < 0) {
+			snd_err = strerrorname_np(errno);
+			break;
+		}
+		if (msgsnd(q, &m, 8192, IPC_NOWAIT) == 0) {
+			msgs++;
+			continue;
+		}
+		if (errno != EAGAIN || msgs > 200000) {
+			snd_err = strerrorname_np(errno);
+			break;
+		}
+		q = -1; /* full: the next queue */
+	}
+	printf("MEMHOG sets=%ld semget=%s msgs=%ld msgsnd=%s\n", sets, sem_err, msgs, snd_err);
+	wait_file(dir, "go");
+	return 0;
+}
+
+static int fdhog(const char *dir)
+{
+	int n = 0, id, first = -1;
+	const char *at_err = "ok";
+	int sem = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+	while ((id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600)) >= 0) {
+		if (first < 0)
+			first = id;
+		n++;
+		/* Each read-only attach used to leave a second fd in ipcnsd.  */
+		if (shmat(id, NULL, SHM_RDONLY) == (void *)-1)
+			at_err = strerrorname_np(errno);
+	}
+	const char *get_err = strerrorname_np(errno);
+	/* Children holding an attachment: a pidfd each in ipcnsd.  */
+	for (int i = 0; i < 64; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			shmat(first, NULL, 0);
+			wait_file(dir, "go");
+			_exit(0);
+		}
+	}
+	msleep(500);
+	/* A SEM_UNDO semop of a process ipcnsd does not watch yet: it needs
+	 * a pidfd.  */
+	int pfd[2];
+	char res[64] = "?";
+	if (pipe(pfd) < 0)
+		die("pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sembuf up = { 0, 1, SEM_UNDO };
+		const char *e = semop(sem, &up, 1) < 0 ? strerrorname_np(errno) : "ok";
+		if (write(pfd[1], e, strlen(e)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	ssize_t got = read(pfd[0], res, sizeof(res) - 1);
+	res[got > 0 ? got : 0] = '\0';
+	waitpid(pid, NULL, 0);
+	printf("FDHOG n=%d shmget=%s shmat_rdonly=%s semop_undo=%s\n", n, get_err, at_err, res);
+	wait_file(dir, "go");
+	while (wait(NULL) > 0)
+		;
+	return 0;
+}
+
+static int logflood(double secs)
+{
+	long calls = 0;
+	double end = now() + secs;
+	while (now() < end) {
+		for (int i = 0; i < 100; i++)
+			semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+		calls += 100;
+	}
+	printf("LOGFLOOD calls=%ld\n", calls);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -667,7 +777,14 @@ int main(int argc, char **argv)
 		return stat_mode(atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "forks"))
 		return forks(atol(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "memhog"))
+		return memhog(atol(argv[2]), argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "fdhog"))
+		return fdhog(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "logflood"))
+		return logflood(atof(argv[2]));
 	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
-			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | stat N | forks N\n");
+			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | stat N | forks N |"
+			" memhog N DIR | fdhog DIR | logflood SECS\n");
 	return 2;
 }

@@ -57,7 +57,8 @@ static int send_fd(const char *path, const char *msg, int fd)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: ipcns-run [--socket PATH] [--id ID] [--namespace NAME] [--host-ipc] -- COMMAND [ARG]...\n"
+	fprintf(f, "Usage: ipcns-run [--socket PATH] [--id ID] [--namespace NAME] [--annotation KEY=VALUE]...\n"
+		   "                 [--host-ipc] -- COMMAND [ARG]...\n"
 		   "Run COMMAND with its System V IPC served by ipcnsd.\n");
 }
 
@@ -66,15 +67,27 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "id", required_argument, NULL, 'i' },
 		{ "namespace", required_argument, NULL, 'n' }, { "host-ipc", no_argument, NULL, 'H' },
+		{ "annotation", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
+	json_t *annotations = json_object();
 	const char *path = getenv("IPCNS_SOCKET"), *id = NULL, *nsname = NULL;
 	int new_ipc = 1, c;
 	char idbuf[64];
 	if (!path || !*path)
 		path = "/run/ipcns/ipcnsd.sock";
-	while ((c = getopt_long(argc, argv, "+s:i:n:Hh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:i:n:a:Hh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'a': {
+			char *eq = strchr(optarg, '=');
+			if (!eq) {
+				fprintf(stderr, "ipcns-run: --annotation %s: expected KEY=VALUE\n", optarg);
+				return 125;
+			}
+			*eq = '\0';
+			json_object_set_new(annotations, optarg, json_string(eq + 1));
+			break;
+		}
 		case 's':
 			path = optarg;
 			break;
@@ -137,7 +150,10 @@ int main(int argc, char **argv)
 	json_t *state = json_pack("{s:s, s:s, s:s, s:i, s:s}", "ociVersion", "1.0.2", "id", id, "status", "creating",
 				  "pid", (int)getpid(), "bundle", "");
 	if (nsname)
-		json_object_set_new(state, "annotations", json_pack("{s:s}", "org.ipcns.namespace", nsname));
+		json_object_set_new(annotations, "org.ipcns.namespace", json_string(nsname));
+	if (json_object_size(annotations))
+		json_object_set(state, "annotations", annotations);
+	json_decref(annotations);
 	json_t *msg = json_pack("{s:s, s:[s], s:i, s:s, s:o}", "ociVersion", "1.0.2", "fds", "seccompFd", "pid",
 				(int)getpid(), "metadata", "", "state", state);
 	char *text = json_dumps(msg, JSON_COMPACT);

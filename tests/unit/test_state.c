@@ -261,6 +261,9 @@ static void snapshot(struct world *w, struct snap *s)
 
 	memset(s, 0, sizeof(*s));
 	ipcns_ns_usage(w->ns, &u);
+	/* Memory held depends on how the namespace grew (the capacity of
+	 * its tables and arrays), not on what a caller can observe.  */
+	u.mem_bytes = 0;
 	sput(s, &u, sizeof(u));
 	/* The limits and the *_next_id, as the sysctl files show them.  */
 	for (int i = 0; i < IPCNS_SYSCTL_COUNT; i++) {
