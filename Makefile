@@ -231,10 +231,20 @@ $(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(CORE_SRC) $(wildcard include/ipcns
 	@mkdir -p $(@D)
 	@echo "  FUZZ-LD $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_core.c $(CORE_SRC)
+# The state loader and the journal's recovery (tests/fuzz/fuzz_state.c):
+# `make fuzz-state', corpus tests/fuzz/state-corpus.
+$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/core/*.h)
+	@mkdir -p $(@D)
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_state.c $(CORE_SRC)
+.PHONY: fuzz-state
 fuzz: $(B)/fuzz/fuzz_core
 	@tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
-fuzz-regress: $(B)/fuzz/fuzz_core
+fuzz-state: $(B)/fuzz/fuzz_state
+	@FUZZ_TARGET=state tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+fuzz-regress: $(B)/fuzz/fuzz_core $(B)/fuzz/fuzz_state
 	@tests/fuzz/run.sh regress
+	@FUZZ_TARGET=state tests/fuzz/run.sh regress
 
 # Cross-compile check for aarch64, not part of check: every C source (the
 # library, ipcnsd, ipcnsctl, the crun plugin, ipcns-runtime and ipcns-hook,

@@ -347,7 +347,13 @@ static int compact(struct ipcns_ns *ns)
 	size_t need = w.len, old_size = j->size;
 	struct jhdr *h = hdr(j);
 	uint64_t off = h->roff[other], cap = h->rcap[other];
-	if (cap < need + J_SLACK / 4 || off < J_HDR) {
+	uint64_t aoff = h->roff[j->active], aend = aoff + h->rcap[j->active];
+	/* The other region is reused only when it is big enough, inside the
+	 * file and clear of the header and of the active region, which
+	 * holds the committed state until the switch (a journal left by
+	 * another daemon is not trusted for that).  */
+	if (cap < need + J_SLACK / 4 || off < J_HDR || off > j->size || cap > j->size - off ||
+	    (off < aend && aoff < off + cap)) {
 		/* Too small: a new place at the end of the file, room for
 		 * the records that will follow.  */
 		off = (j->size + J_HDR - 1) & ~(uint64_t)(J_HDR - 1);

@@ -24,10 +24,21 @@
 # commit the file as tests/fuzz/regress/<what-it-was> with the fix.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-F=build/fuzz/fuzz_core
-CORPUS=tests/fuzz/corpus
-REGRESS=tests/fuzz/regress
-WORK=build/fuzz/work
+# FUZZ_TARGET=state: the state loader (fuzz_state, tests/fuzz/state-corpus,
+# tests/fuzz/state-regress) instead of the core (fuzz_core).
+if [ "${FUZZ_TARGET:-core}" = state ]; then
+	F=build/fuzz/fuzz_state
+	CORPUS=tests/fuzz/state-corpus
+	REGRESS=tests/fuzz/state-regress
+	WORK=build/fuzz/state-work
+	MAXLEN=131072 # a journal is a header page and its regions
+else
+	F=build/fuzz/fuzz_core
+	CORPUS=tests/fuzz/corpus
+	REGRESS=tests/fuzz/regress
+	WORK=build/fuzz/work
+	MAXLEN=4096
+fi
 [ -x "$F" ] || { echo "run.sh: $F is not built (make fuzz or make fuzz-regress)" >&2; exit 1; }
 # Leaks are errors; a parked call that is never released is one too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
@@ -40,7 +51,7 @@ fuzz)
 	rm -f build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-*
 	log=build/fuzz/fuzz.log
 	echo "fuzz: $secs s on $(ls "$CORPUS" | wc -l) corpus files + $(ls "$REGRESS" 2>/dev/null | wc -l) reproducers; log $log"
-	"$F" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	"$F" -max_total_time="$secs" -max_len=$MAXLEN -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix=build/fuzz/ "$WORK" "$CORPUS" "$REGRESS" >"$log" 2>&1
 	rc=$?
 	grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|DONE|INITED' "$log" | tail -4
@@ -76,7 +87,7 @@ merge)
 	# always stay.
 	snap=build/fuzz/work.snapshot out=build/fuzz/merged
 	rm -rf "$snap" "$out" && mkdir -p "$snap" "$out" && cp "$WORK"/* "$snap"/ 2>/dev/null
-	"$F" -set_cover_merge=1 -use_counters=0 -max_len=4096 "$out" "$CORPUS" "$REGRESS" "$snap" \
+	"$F" -set_cover_merge=1 -use_counters=0 -max_len=$MAXLEN "$out" "$CORPUS" "$REGRESS" "$snap" \
 		>build/fuzz/merge.log 2>&1 || { tail build/fuzz/merge.log; exit 1; }
 	before=$(ls "$CORPUS" | wc -l)
 	find "$CORPUS" -maxdepth 1 -type f ! -name 'seed-*' -delete

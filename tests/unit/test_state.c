@@ -443,6 +443,21 @@ static void wake_all(struct world *w, const struct objs *o)
 	assert_int_equal(snd(w, 1, o->qrecv, 5, "five", 0), 0);
 }
 
+/* STATE_WRITE_SEEDS=DIR: the images and journals of these tests become
+ * seeds of the state fuzzer (tests/fuzz/state-corpus).  */
+static void write_seed(const char *name, const void *buf, size_t len)
+{
+	const char *dir = getenv("STATE_WRITE_SEEDS");
+	char path[512];
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/seed-%s", dir, name);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+}
+
 static void round_trip(struct world *a, struct world **out, struct saver *sv)
 {
 	struct ipcns_state_ops ops = saver_ops(sv);
@@ -456,6 +471,7 @@ static void round_trip(struct world *a, struct world **out, struct saver *sv)
 	assert_non_null(buf);
 	assert_int_equal(ipcns_state_save(a->ns, &ops, "fe", 2, buf, need, NULL), (ssize_t)need);
 	assert_int_equal(ipcns_state_check(buf, need, err, sizeof(err)), IPCNS_STATE_VERSION);
+	write_seed("image-round-trip", buf, need);
 	const void *fe;
 	size_t fe_len;
 	assert_int_equal(ipcns_state_fe(buf, need, &fe, &fe_len), 0);
@@ -1052,6 +1068,14 @@ static void test_journal_crashes(void **state)
 			t->mid_recoveries++;
 		}
 		jt_commit(t);
+		if (step == 60 && getenv("STATE_WRITE_SEEDS")) {
+			struct stat st;
+			assert_int_equal(fstat(t->memfd, &st), 0);
+			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, t->memfd, 0);
+			assert_true(m != MAP_FAILED);
+			write_seed("journal-random", m, (size_t)st.st_size);
+			munmap(m, (size_t)st.st_size);
+		}
 		if (rand_r(&t->seed) % 10 == 0) {
 			int fd = memfd_copy(t->memfd);
 			if (rand_r(&t->seed) & 1) {
