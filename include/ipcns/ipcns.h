@@ -94,8 +94,9 @@ struct ipcns_cred {
 	uid_t euid;
 	gid_t egid;
 	gid_t fsgid;
-	int ngroups;
-	gid_t groups[64]; /* supplementary groups; more are ignored */
+	int ngroups;      /* all of them, may be more than are kept here */
+	gid_t groups[64]; /* the first supplementary groups; the caller's
+			   * ops->in_group answers for the others */
 	uint64_t cap_effective; /* bit n = capability n */
 };
 
@@ -131,6 +132,10 @@ struct ipcns_caller_ops {
 	/* The caller's process id: on the host (tgid) and in its own pid
 	 * namespace (what shm_lpid, sempid, msg_lspid report).  */
 	int (*pids)(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid);
+	/* Is gid one of the caller's supplementary groups: 1, 0 or -errno.
+	 * Asked only when it has more than struct ipcns_cred keeps.  May be
+	 * NULL: such a caller's call fails with EIO.  */
+	int (*in_group)(struct ipcns_caller *c, gid_t gid);
 	/* Copy from/to the caller's memory; -EFAULT for a bad address.  */
 	int (*read)(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len);
 	int (*write)(struct ipcns_caller *c, uint64_t addr, const void *buf, size_t len);
@@ -184,6 +189,7 @@ struct ipcns_caller {
 };
 
 int ipcns_caller_cred(struct ipcns_caller *c, const struct ipcns_cred **out);
+int ipcns_caller_in_group(struct ipcns_caller *c, const struct ipcns_cred *cred, gid_t gid);
 int ipcns_caller_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid);
 
 /* A parked call.  The front end allocates it in caller->ops->park; the core

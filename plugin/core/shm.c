@@ -180,12 +180,12 @@ static int shm_enough_memory(struct ipcns_ns *ns, uint64_t pages, bool cap_sys_a
 /* May the caller create SHM_HUGETLB segments: CAP_IPC_LOCK, or a member
  * of vm.hugetlb_shm_group (Linux's can_do_hugetlb_shm()).  Linux no
  * longer lets RLIMIT_MEMLOCK allow it.  */
-static bool shm_can_hugetlb(struct ipcns_ns *ns, const struct ipcns_cred *cred)
+static bool shm_can_hugetlb(struct ipcns_ns *ns, struct ipcns_caller *c, const struct ipcns_cred *cred)
 {
 	if (ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK))
 		return true;
 	long long g = ipcns_vm_read(ns, IPCNS_VM_HUGETLB_SHM_GROUP);
-	return g >= 0 && ipcns_cred_in_group(cred, (gid_t)g);
+	return g >= 0 && ipcns_caller_in_group(c, cred, (gid_t)g) > 0;
 }
 
 static int shm_reserve_hugetlb(int fd, uint64_t len)
@@ -272,7 +272,7 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		return -errno;
 	}
 	/* Then hugetlb_file_setup(): the permission, then the reservation.  */
-	if ((shmflg & SHM_HUGETLB) && !shm_can_hugetlb(ns, cred))
+	if ((shmflg & SHM_HUGETLB) && !shm_can_hugetlb(ns, c, cred))
 		return -EPERM;
 	struct stat st;
 	if (fstat(fd, &st) < 0)

@@ -37,6 +37,20 @@ static int resource_errno(int ret)
 	return ret == -EMFILE || ret == -ENFILE ? -ENOMEM : ret;
 }
 
+/* Linux's in_group_p(): the fsgid or a supplementary group.  The
+ * credentials hold the first groups; a caller with more is asked for the
+ * others (ops->in_group) rather than guessed about.  1, 0 or -errno.  */
+int ipcns_caller_in_group(struct ipcns_caller *c, const struct ipcns_cred *cred, gid_t gid)
+{
+	if (ipcns_cred_in_group(cred, gid))
+		return 1;
+	if (cred->ngroups <= (int)ARRAY_SIZE(cred->groups))
+		return 0;
+	if (!c->ops->in_group)
+		return -EIO;
+	return resource_errno(c->ops->in_group(c, gid));
+}
+
 int ipcns_caller_cred(struct ipcns_caller *c, const struct ipcns_cred **out)
 {
 	if (!c->have_cred) {
@@ -123,7 +137,12 @@ int ipcns_ipcperms(struct ipcns_caller *c, const struct ipcns_perm *p, int flag)
 			ret = ipcns_caller_cred(c, &cred);
 			if (ret < 0)
 				return ret;
-			in_group = ipcns_cred_in_group(cred, p->cgid) || ipcns_cred_in_group(cred, p->gid);
+			ret = ipcns_caller_in_group(c, cred, p->cgid);
+			if (ret == 0)
+				ret = ipcns_caller_in_group(c, cred, p->gid);
+			if (ret < 0)
+				return ret;
+			in_group = ret > 0;
 		}
 		if (in_group)
 			granted >>= 3;

@@ -249,6 +249,16 @@ static int op_caps(struct ipcns_caller *c, uint64_t *eff)
 	return 0;
 }
 
+static int op_in_group(struct ipcns_caller *c, gid_t gid)
+{
+	struct ncall *n = ncall_of(c);
+	int ret = ipcns_proc_in_group(n->tid, gid);
+	if (ret < 0)
+		return ret == -ESRCH ? -ENOENT : ret;
+	int valid = call_valid(n);
+	return valid < 0 ? valid : ret;
+}
+
 static int op_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid)
 {
 	struct ncall *n = ncall_of(c);
@@ -539,6 +549,7 @@ static const struct ipcns_caller_ops ncall_ops = {
 	.ids = op_ids,
 	.caps = op_caps,
 	.pids = op_pids,
+	.in_group = op_in_group,
 	.read = op_read,
 	.write = op_write,
 	.shm_map = op_shm_map,

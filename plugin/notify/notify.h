@@ -107,6 +107,9 @@ struct ipcns_proc_status {
 	struct ipcns_cred cred;
 };
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st);
+/* Is gid one of tid's supplementary groups (the whole list is read):
+ * 1, 0 or -errno.  */
+int ipcns_proc_in_group(pid_t tid, gid_t gid);
 
 /* ---- Remote syscalls in a thread blocked in a notification.  */
 struct ipcns_remote {

@@ -19,25 +19,52 @@
 #include "events.h"
 #include "notify.h"
 
-/* Read a small /proc file whole.  */
-static ssize_t read_file(const char *path, char *buf, size_t size)
+/* Read a /proc file whole: into `buf' when it fits, else into a heap
+ * buffer returned in *heap (the caller frees it).  A seq_file such as
+ * /proc/PID/status is generated once, at the first read, and the later
+ * reads of the same open file continue in that one snapshot.  The text,
+ * NUL-terminated, is at *heap ? *heap : buf; its length is returned.  */
+#define PROC_FILE_MAX (8U << 20)
+static ssize_t read_file(const char *path, char *buf, size_t size, char **heap)
 {
+	*heap = NULL;
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	char *at = buf;
 	size_t n = 0;
-	while (n + 1 < size) {
-		ssize_t r = read(fd, buf + n, size - 1 - n);
+	for (;;) {
+		if (n + 1 == size) {
+			if (size >= PROC_FILE_MAX) {
+				free(*heap);
+				*heap = NULL;
+				return -EFBIG;
+			}
+			char *nb = realloc(*heap, size * 4);
+			if (!nb) {
+				free(*heap);
+				*heap = NULL;
+				return -ENOMEM;
+			}
+			if (!*heap)
+				memcpy(nb, buf, n);
+			*heap = at = nb;
+			size *= 4;
+		}
+		ssize_t r = read(fd, at + n, size - 1 - n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			int err = errno;
+			free(*heap);
+			*heap = NULL;
+			return -err;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
-	buf[n] = '\0';
+	at[n] = '\0';
 	return (ssize_t)n;
 }
 
@@ -57,51 +84,124 @@ static long last_num(const char *s)
 	return v;
 }
 
+/* `n' decimal numbers separated by blanks, then the end of the line:
+ * anything else (a cut line, a field the kernel does not write) is an
+ * error, never a guess.  */
+static int parse_nums(const char *s, unsigned long *out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *e;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s < '0' || *s > '9')
+			return -EIO;
+		errno = 0;
+		out[i] = strtoul(s, &e, 10);
+		if (errno)
+			return -EIO;
+		s = e;
+	}
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s == '\n' ? 0 : -EIO;
+}
+
+/* A capability set: the kernel prints exactly 16 hex digits.  */
+static int parse_caps(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (int i = 0; i < 16; i++, s++) {
+		int d;
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else
+			return -EIO;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (*s != '\n')
+		return -EIO;
+	*out = v;
+	return 0;
+}
+
+/* Call cb for each gid of a "Groups:" line; -EIO for a malformed one.  */
+static int parse_groups(const char *s, int (*cb)(void *arg, gid_t g), void *arg)
+{
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\n')
+			return 0;
+		if (*s < '0' || *s > '9')
+			return -EIO;
+		char *e;
+		errno = 0;
+		unsigned long g = strtoul(s, &e, 10);
+		if (errno || g > UINT32_MAX)
+			return -EIO;
+		int ret = cb(arg, (gid_t)g);
+		if (ret)
+			return ret;
+		s = e;
+	}
+}
+
+static int store_group(void *arg, gid_t g)
+{
+	struct ipcns_cred *c = arg;
+	if (c->ngroups < (int)ARRAY_SIZE(c->groups))
+		c->groups[c->ngroups] = g;
+	c->ngroups++;
+	return 0;
+}
+
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 {
-	char path[64], buf[4096];
+	char path[64], sbuf[4096];
+	cleanup_free char *heap = NULL;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	ssize_t n = read_file(path, buf, sizeof(buf));
+	ssize_t n = read_file(path, sbuf, sizeof(sbuf), &heap);
 	if (n < 0)
-		return n == -ENOENT ? -ESRCH : (int)n;
+		return n == -ENOENT ? -ESRCH : n == -EFBIG ? -EIO : (int)n;
+	char *buf = heap ? heap : sbuf;
 	memset(st, 0, sizeof(*st));
-	int seen = 0;
-	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+	int seen = 0, ret = 0;
+	/* Every line ends with '\n' (the file was read to its end): a line
+	 * without one is a cut, refused by the parsers.  */
+	for (char *line = buf; ret == 0 && line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		unsigned long v[4];
 		if (!strncmp(line, "Tgid:", 5)) {
-			st->tgid = (pid_t)strtol(line + 5, NULL, 10);
+			ret = parse_nums(line + 5, v, 1);
+			st->tgid = (pid_t)v[0];
 			seen |= 1;
 		} else if (!strncmp(line, "PPid:", 5)) {
-			st->ppid = (pid_t)strtol(line + 5, NULL, 10);
+			ret = parse_nums(line + 5, v, 1);
+			st->ppid = (pid_t)v[0];
 		} else if (!strncmp(line, "NStgid:", 7)) {
 			st->ns_tgid = (pid_t)last_num(line + 7);
 		} else if (!strncmp(line, "Uid:", 4)) {
-			unsigned long r, e;
-			if (sscanf(line + 4, "%lu %lu", &r, &e) == 2)
-				st->cred.euid = (uid_t)e;
+			ret = parse_nums(line + 4, v, 4);
+			st->cred.euid = (uid_t)v[1];
 			seen |= 2;
 		} else if (!strncmp(line, "Gid:", 4)) {
-			unsigned long r, e, s, f;
-			if (sscanf(line + 4, "%lu %lu %lu %lu", &r, &e, &s, &f) == 4) {
-				st->cred.egid = (gid_t)e;
-				st->cred.fsgid = (gid_t)f;
-			}
+			ret = parse_nums(line + 4, v, 4);
+			st->cred.egid = (gid_t)v[1];
+			st->cred.fsgid = (gid_t)v[3];
 			seen |= 4;
 		} else if (!strncmp(line, "Groups:", 7)) {
-			char *s = line + 7, *e;
-			char *end = s + strcspn(s, "\n");
-			while (s < end && st->cred.ngroups < (int)ARRAY_SIZE(st->cred.groups)) {
-				unsigned long g = strtoul(s, &e, 10);
-				if (e == s || e > end)
-					break;
-				st->cred.groups[st->cred.ngroups++] = (gid_t)g;
-				s = e;
-			}
+			ret = parse_groups(line + 7, store_group, &st->cred);
+			seen |= 16;
 		} else if (!strncmp(line, "CapEff:", 7)) {
-			st->cred.cap_effective = strtoull(line + 7, NULL, 16);
+			ret = parse_caps(line + 7, &st->cred.cap_effective);
 			seen |= 8;
 		}
 	}
-	if (seen != 15)
+	if (ret < 0 || seen != 31)
 		return -EIO;
 	if (st->ns_tgid == 0)
 		st->ns_tgid = st->tgid;
@@ -109,13 +209,38 @@ int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 	 * parent's innermost NSpid when both live in the same namespace.  */
 	st->ns_ppid = st->ppid;
 	if (st->ppid > 0 && st->ns_tgid != st->tgid) {
+		cleanup_free char *pheap = NULL;
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)st->ppid);
-		if (read_file(path, buf, sizeof(buf)) > 0) {
-			char *l = strstr(buf, "\nNSpid:");
+		if (read_file(path, sbuf, sizeof(sbuf), &pheap) > 0) {
+			char *l = strstr(pheap ? pheap : sbuf, "\nNSpid:");
 			st->ns_ppid = l ? (pid_t)last_num(l + 7) : 0;
 		}
 	}
 	return 0;
+}
+
+struct find_group {
+	gid_t gid;
+};
+
+static int match_group(void *arg, gid_t g)
+{
+	return ((struct find_group *)arg)->gid == g;
+}
+
+int ipcns_proc_in_group(pid_t tid, gid_t gid)
+{
+	char path[64], sbuf[4096];
+	cleanup_free char *heap = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	ssize_t n = read_file(path, sbuf, sizeof(sbuf), &heap);
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : n == -EFBIG ? -EIO : (int)n;
+	char *l = strstr(heap ? heap : sbuf, "\nGroups:");
+	if (!l)
+		return -EIO;
+	struct find_group fg = { gid };
+	return parse_groups(l + 8, match_group, &fg);
 }
 
 int ipcns_proc_ipc_inode(pid_t pid, ino_t *ino)
