@@ -6,6 +6,8 @@
  *   ipcnsctl [--socket PATH] [--json] rm CONTAINER shm|sem|msg ID
  * Talks to ipcnsd over its socket (spec/control.md).  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <pwd.h>
@@ -110,16 +112,80 @@ static const char *owner(json_int_t uid)
 	return buf;
 }
 
+/* ---- ps: a table whose columns are as wide as their widest cell.  */
+
+#define PS_COLS 9
+#define PS_BUSY "(busy: a call has not ended; is the container paused?)"
+
+struct table {
+	char *(*cell)[PS_COLS];
+	size_t rows, cap;
+};
+
+static void table_add(struct table *t, char *row[PS_COLS])
+{
+	if (t->rows == t->cap) {
+		size_t ncap = t->cap ? 2 * t->cap : 16;
+		void *n = realloc(t->cell, ncap * sizeof(*t->cell));
+		if (!n) {
+			fprintf(stderr, "ipcnsctl: out of memory\n");
+			exit(1);
+		}
+		t->cell = n;
+		t->cap = ncap;
+	}
+	for (int k = 0; k < PS_COLS; k++)
+		t->cell[t->rows][k] = row[k] ? strdup(row[k]) : NULL;
+	t->rows++;
+}
+
+/* Cells left NULL end the row (a busy namespace's note spans them).  */
+static void table_print(struct table *t)
+{
+	size_t w[PS_COLS] = { 0 };
+	for (size_t r = 0; r < t->rows; r++)
+		for (int k = 0; k < PS_COLS - 1 && t->cell[r][k + 1]; k++)
+			if (strlen(t->cell[r][k]) > w[k])
+				w[k] = strlen(t->cell[r][k]);
+	for (size_t r = 0; r < t->rows; r++) {
+		for (int k = 0; k < PS_COLS && t->cell[r][k]; k++) {
+			if (k == PS_COLS - 1 || !t->cell[r][k + 1])
+				printf("%s\n", t->cell[r][k]);
+			else
+				printf("%-*s  ", (int)w[k], t->cell[r][k]);
+		}
+		for (int k = 0; k < PS_COLS; k++)
+			free(t->cell[r][k]);
+	}
+	free(t->cell);
+}
+
+/* used/limit, with "unlimited" for a limit no machine reaches (the
+ * kernel's defaults for shmall and shmmax are close to 2^64), as ipcs -l
+ * words the sizes: kbytes.  */
+static void kb_of_limit(char *buf, size_t len, uint64_t used_pages, uint64_t limit_pages)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t used_kb = used_pages * (pg / 1024);
+	if (limit_pages > UINT64_MAX / pg || limit_pages >= IPCNS_SHMALL)
+		snprintf(buf, len, "%llu/unlimited", (unsigned long long)used_kb);
+	else
+		snprintf(buf, len, "%llu/%llu", (unsigned long long)used_kb,
+			 (unsigned long long)(limit_pages * (pg / 1024)));
+}
+
 static void print_ps(json_t *r)
 {
+	struct table t = { 0 };
 	size_t i, j;
 	json_t *ns, *c;
-	printf("%-22s %-24s %-13s %-17s %-17s %-19s %s\n", "NAMESPACE", "CONTAINERS", "SHM SEGMENTS", "SHM PAGES",
-	       "SEM SETS/SEMS", "MSG QUEUES/BYTES", "PARKED");
+	table_add(&t, (char *[PS_COLS]){ "NAMESPACE", "CONTAINERS", "SHM SEGMENTS", "SHM KBYTES", "SEM SETS",
+					 "SEMAPHORES", "MSG QUEUES", "MSG BYTES", "PARKED" });
 	json_array_foreach(json_object_get(r, "namespaces"), i, ns)
 	{
 		json_t *u = json_object_get(ns, "usage"), *l = json_object_get(ns, "limits");
-		char cts[256] = "", col[64];
+		json_t *sem = json_object_get(l, "sem");
+		char cts[4096] = "", shm[48], kb[64], sets[48], sems[48], msg[48], bytes[32], parked[32];
 		size_t off = 0;
 		json_array_foreach(json_object_get(ns, "containers"), j, c)
 		{
@@ -127,26 +193,24 @@ static void print_ps(json_t *r)
 				off += (size_t)snprintf(cts + off, sizeof(cts) - off, "%s%s", off ? "," : "",
 							esc(json_string_value(json_object_get(c, "id"))));
 		}
-		printf("%-22s %-24s ", esc(json_string_value(json_object_get(ns, "namespace"))), cts);
+		const char *name = esc(json_string_value(json_object_get(ns, "namespace")));
 		if (json_is_true(json_object_get(ns, "busy"))) {
-			/* Its worker is inside a call that does not end. */
-			printf("(busy: a call has not ended; is the container paused?)\n");
+			/* Its worker is inside a call that does not end.  */
+			table_add(&t, (char *[PS_COLS]){ (char *)name, cts, PS_BUSY });
 			continue;
 		}
-		snprintf(col, sizeof(col), "%lld/%lld", (long long)geti(u, "shm_ids"), (long long)geti(l, "shmmni"));
-		printf("%-13s ", col);
-		snprintf(col, sizeof(col), "%llu/%llu", (unsigned long long)geti(u, "shm_pages"),
-			 (unsigned long long)geti(l, "shmall"));
-		printf("%-17s ", col);
-		json_t *sem = json_object_get(l, "sem");
-		snprintf(col, sizeof(col), "%lld/%lld %lld/%lld", (long long)geti(u, "sem_ids"),
-			 (long long)json_integer_value(json_array_get(sem, 3)), (long long)geti(u, "sem_total"),
+		snprintf(shm, sizeof(shm), "%lld/%lld", (long long)geti(u, "shm_ids"), (long long)geti(l, "shmmni"));
+		kb_of_limit(kb, sizeof(kb), (uint64_t)geti(u, "shm_pages"), (uint64_t)geti(l, "shmall"));
+		snprintf(sets, sizeof(sets), "%lld/%lld", (long long)geti(u, "sem_ids"),
+			 (long long)json_integer_value(json_array_get(sem, 3)));
+		snprintf(sems, sizeof(sems), "%lld/%lld", (long long)geti(u, "sem_total"),
 			 (long long)json_integer_value(json_array_get(sem, 1)));
-		printf("%-17s ", col);
-		snprintf(col, sizeof(col), "%lld/%lld %lld", (long long)geti(u, "msg_ids"), (long long)geti(l, "msgmni"),
-			 (long long)geti(u, "msg_bytes"));
-		printf("%-19s %lld\n", col, (long long)geti(u, "parked"));
+		snprintf(msg, sizeof(msg), "%lld/%lld", (long long)geti(u, "msg_ids"), (long long)geti(l, "msgmni"));
+		snprintf(bytes, sizeof(bytes), "%lld", (long long)geti(u, "msg_bytes"));
+		snprintf(parked, sizeof(parked), "%lld", (long long)geti(u, "parked"));
+		table_add(&t, (char *[PS_COLS]){ (char *)name, cts, shm, kb, sets, sems, msg, bytes, parked });
 	}
+	table_print(&t);
 }
 
 static void print_ipcs(json_t *r)

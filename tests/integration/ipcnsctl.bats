@@ -24,6 +24,14 @@ CTL() { "$IT_BUILD/bin/ipcnsctl" --socket "$IPCNS_SOCKET" "$@"; }
 	assert_output --partial "NAMESPACE"
 	assert_output --partial "$id"
 	assert_output --partial "1/4096"
+	# Sizes in kbytes as ipcs -l gives them, the kernel's default shmall
+	# as "unlimited", and every row's columns under their heading.
+	assert_output --partial " 8/unlimited "
+	local hdr row
+	hdr=$(grep '^NAMESPACE' <<<"$output")
+	row=$(grep -F -- "$id" <<<"$output")
+	[ "$(awk '{ print index($0, "SHM SEGMENTS") }' <<<"$hdr")" = "$(awk '{ print index($0, " 1/4096") + 1 }' <<<"$row")" ]
+	[ "$(awk '{ print index($0, "PARKED") }' <<<"$hdr")" = "$(awk '{ print length($0) }' <<<"$row")" ]
 
 	run CTL ipcs "$id"
 	assert_success
