@@ -3,6 +3,7 @@
  * caller backed by the notifying thread, and answer it.  */
 #include <linux/audit.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
+#include "events.h"
 #include "notify.h"
 
 #if defined(__x86_64__)
@@ -34,12 +36,28 @@ struct ncall {
 	struct ipcns_remote remote;
 	struct ipcns_pwaiter *parked;
 	bool answered;
+	const struct seccomp_data *data; /* the call, while it is handled */
+	int64_t t0;                      /* received no earlier than this */
+};
+
+/* A parked call as its thread's index knows it; after the call ended
+ * without our answer (a signal interrupted the wait), a ghost (pw NULL)
+ * until the thread calls again.  */
+struct ipcns_park_rec {
+	struct ipcns_park_rec *next;
+	struct ipcns_pwaiter *pw; /* NULL: a ghost */
+	pid_t tid;
+	uint64_t id;
+	int64_t t0;
+	struct seccomp_data data;
 };
 
 struct ipcns_pwaiter {
 	struct ipcns_waiter w;
 	struct ncall call;
 	int timer_slot;
+	struct ipcns_park_rec *rec; /* NULL once withdrawn */
+	bool delivered;
 };
 
 static struct ncall *ncall_of(struct ipcns_caller *c)
@@ -468,6 +486,114 @@ static int op_watch_exit(struct ipcns_caller *c)
 
 /* What malloc takes for one (its size word, 16-byte granules).  */
 #define PWAITER_COST ((sizeof(struct ipcns_pwaiter) + sizeof(size_t) + 15) & ~(size_t)15)
+#define REC_COST ((sizeof(struct ipcns_park_rec) + sizeof(size_t) + 15) & ~(size_t)15)
+
+/* Ghosts kept per notify fd; beyond, those of exited threads are
+ * dropped, then any (its thread's restart is then served as a new
+ * call).  */
+#define GHOSTS_MAX 1024
+
+static struct ipcns_park_rec **park_bucket(struct ipcns_nfd *nf, pid_t tid)
+{
+	return &nf->parks[(uint32_t)tid & (nf->parks_cap - 1)];
+}
+
+static int park_add(struct ipcns_nfd *nf, struct ipcns_park_rec *rec)
+{
+	if (nf->nparks + 1 > nf->parks_cap / 2) {
+		uint32_t ncap = nf->parks_cap ? nf->parks_cap * 2 : 64;
+		struct ipcns_park_rec **nb = calloc(ncap, sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < nf->parks_cap; i++) {
+			while (nf->parks[i]) {
+				struct ipcns_park_rec *r = nf->parks[i];
+				nf->parks[i] = r->next;
+				r->next = nb[(uint32_t)r->tid & (ncap - 1)];
+				nb[(uint32_t)r->tid & (ncap - 1)] = r;
+			}
+		}
+		free(nf->parks);
+		nf->parks = nb;
+		nf->parks_cap = ncap;
+	}
+	struct ipcns_park_rec **b = park_bucket(nf, rec->tid);
+	rec->next = *b;
+	*b = rec;
+	nf->nparks++;
+	return 0;
+}
+
+static void park_unlink(struct ipcns_nfd *nf, struct ipcns_park_rec *rec)
+{
+	for (struct ipcns_park_rec **pp = park_bucket(nf, rec->tid); *pp; pp = &(*pp)->next) {
+		if (*pp == rec) {
+			*pp = rec->next;
+			nf->nparks--;
+			if (!rec->pw)
+				nf->nghosts--;
+			return;
+		}
+	}
+}
+
+/* Records are charged to the namespace's memory budget like the parked
+ * calls they index; a ghost stays charged until its thread calls again.  */
+static void rec_free(struct ipcns_nfd *nf, struct ipcns_park_rec *rec)
+{
+	ipcns_ns_mem_uncharge(nf->ns, REC_COST);
+	free(rec);
+}
+
+static void park_forget(struct ipcns_nfd *nf, struct ipcns_park_rec *rec)
+{
+	park_unlink(nf, rec);
+	rec_free(nf, rec);
+	if (nf->dead && nf->nparks == 0) {
+		free(nf->parks);
+		nf->parks = NULL;
+		nf->parks_cap = 0;
+	}
+}
+
+static void park_prune(struct ipcns_nfd *nf, bool any)
+{
+	for (uint32_t i = 0; i < nf->parks_cap && nf->nghosts > GHOSTS_MAX / 2; i++) {
+		struct ipcns_park_rec *r = nf->parks[i], *next;
+		for (; r; r = next) {
+			next = r->next;
+			if (!r->pw && (any || (kill(r->tid, 0) < 0 && errno == ESRCH)))
+				park_forget(nf, r);
+		}
+	}
+}
+
+static void park_ghost(struct ipcns_nfd *nf, struct ipcns_park_rec *rec)
+{
+	rec->pw = NULL;
+	nf->nghosts++;
+	if (nf->nghosts > GHOSTS_MAX) {
+		park_prune(nf, false);
+		park_prune(nf, true);
+	}
+}
+
+/* The record of thread tid's earlier call, taken out of the index.  */
+static struct ipcns_park_rec *park_take(struct ipcns_nfd *nf, pid_t tid)
+{
+	for (struct ipcns_park_rec **pp = park_bucket(nf, tid); *pp; pp = &(*pp)->next) {
+		struct ipcns_park_rec *r = *pp;
+		if (r->tid != tid)
+			continue;
+		*pp = r->next;
+		nf->nparks--;
+		if (!r->pw)
+			nf->nghosts--;
+		r->next = NULL;
+		return r;
+	}
+	return NULL;
+}
 
 static bool w_alive(struct ipcns_waiter *w)
 {
@@ -481,9 +607,10 @@ static int w_deliver(struct ipcns_waiter *w, long ret)
 	struct ipcns_nfd *nf = pw->call.nf;
 	if (nf->dead)
 		return -ENOENT;
-	if (ret < 0)
-		return ipcns_seccomp_send(nf->fd, pw->call.id, 0, (int)ret);
-	return ipcns_seccomp_send(nf->fd, pw->call.id, ret, 0);
+	int sret = ret < 0 ? ipcns_seccomp_send(nf->fd, pw->call.id, 0, (int)ret)
+			   : ipcns_seccomp_send(nf->fd, pw->call.id, ret, 0);
+	pw->delivered = sret == 0;
+	return sret;
 }
 
 static void w_release(struct ipcns_waiter *w)
@@ -494,6 +621,16 @@ static void w_release(struct ipcns_waiter *w)
 		nf->ops->disarm_timer(nf, w);
 	nf->nwaiters--;
 	ipcns_ns_mem_uncharge(nf->ns, PWAITER_COST);
+	struct ipcns_park_rec *rec = pw->rec;
+	if (rec) {
+		/* Answered, or the fd is gone: forget the call.  Dropped
+		 * unanswered: its thread was interrupted, and may come back
+		 * with the same call (restarted by the kernel).  */
+		if (pw->delivered || nf->dead)
+			park_forget(nf, rec);
+		else
+			park_ghost(nf, rec);
+	}
 	free(pw);
 }
 
@@ -535,10 +672,27 @@ static struct ipcns_waiter *op_park(struct ipcns_caller *c)
 	pw->call.c.ops = &ncall_ops;
 	memset(&pw->call.remote, 0, sizeof(pw->call.remote));
 	pw->call.parked = NULL;
+	pw->call.data = NULL;
 	pw->w.ops = &pwaiter_ops;
 	pw->w.caller = &pw->call.c;
 	pw->w.deadline = -1;
 	pw->timer_slot = -1;
+	ipcns_sigwatch_poll();
+	/* Without its record (no memory) the call is served as before
+	 * when its thread comes back restarted: it waits again.  */
+	struct ipcns_park_rec *rec = NULL;
+	if (n->data && ipcns_ns_mem_charge(n->nf->ns, REC_COST) == 0) {
+		rec = malloc(sizeof(*rec));
+		if (!rec)
+			ipcns_ns_mem_uncharge(n->nf->ns, REC_COST);
+	}
+	if (rec) {
+		*rec = (struct ipcns_park_rec){ .pw = pw, .tid = n->tid, .id = n->id, .t0 = n->t0, .data = *n->data };
+		if (park_add(n->nf, rec) < 0)
+			rec_free(n->nf, rec);
+		else
+			pw->rec = rec;
+	}
 	n->nf->nwaiters++;
 	n->parked = pw;
 	return &pw->w;
@@ -587,6 +741,12 @@ void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const str
 	nf->ops = ops;
 	nf->owner = owner;
 	nf->arch = NATIVE_ARCH;
+	/* Before the first call can park, so no handler goes unseen.  */
+	int ret = ipcns_sigwatch_start();
+	static bool told;
+	if (ret < 0 && !__atomic_exchange_n(&told, true, __ATOMIC_RELAXED))
+		nlog(nf, "no signal:signal_deliver watch (%s): a msgsnd or msgrcv restarted after a signal handler "
+			 "with SA_RESTART waits again instead of failing with EINTR", strerror(-ret));
 }
 
 /* Arguments are truncated as the kernel's SYSCALL_DEFINE prototypes
@@ -623,12 +783,97 @@ static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const 
 	}
 }
 
+/* The number of arguments that make two calls the same.  */
+static int call_nargs(int nr)
+{
+	switch (nr) {
+	case SYS_semop:
+		return 3;
+	case SYS_semtimedop:
+	case SYS_msgsnd:
+		return 4;
+	case SYS_msgrcv:
+		return 5;
+	default:
+		return 0;
+	}
+}
+
+/* Thread rec->tid calls again while its earlier call was parked: that
+ * call ended without our answer, so a signal interrupted the wait.
+ * seccomp ends an interrupted wait with -ERESTARTSYS: the kernel restarts
+ * the call after a stop (SIGSTOP, a freezer, a ptrace stop) and after a
+ * handler with SA_RESTART; after a handler without it the caller got
+ * EINTR and this is a new call.  Linux's semop and semtimedop end with
+ * EINTR whenever a signal woke them (a stop included, signal(7)); msgsnd
+ * and msgrcv return -ERESTARTNOHAND: restarted after a stop, EINTR after
+ * any handler.  -EINTR when this call is such a restart that Linux would
+ * have ended with EINTR, else 0.  */
+static int restart_verdict(struct ipcns_nfd *nf, const struct ipcns_park_rec *rec, const struct seccomp_data *d)
+{
+	int nargs = call_nargs(d->nr);
+	if (!nargs || rec->data.nr != d->nr || rec->data.instruction_pointer != d->instruction_pointer ||
+	    memcmp(rec->data.args, d->args, (size_t)nargs * sizeof(d->args[0])))
+		return 0;
+	bool sem = d->nr == SYS_semop || d->nr == SYS_semtimedop;
+	int first = ipcns_sigwatch_first(rec->tid, rec->t0);
+	switch (first) {
+	case IPCNS_SIG_RESTART:
+		return -EINTR;
+	case IPCNS_SIG_NORESTART:
+		return 0;
+	case IPCNS_SIG_NONE:
+		return sem ? -EINTR : 0;
+	default:
+		/* Unknown (no watch here, or its ring overflowed): a semop
+		 * ends with EINTR either way unless the caller saw EINTR
+		 * already; a msgsnd or msgrcv is served again.  */
+		if (nf->unknown_restarts++ % 1000 == 0)
+			nlog(nf, "pid %d: restarted syscall %d: whether a signal handler ran is unknown (%llu times)",
+			     (int)rec->tid, d->nr, (unsigned long long)nf->unknown_restarts);
+		return sem ? -EINTR : 0;
+	}
+}
+
+/* A new notification from a thread with a record: withdraw the earlier
+ * call (its waiter, still queued in the core unless a sweep or a wake-up
+ * dropped it already) and say whether this one is answered EINTR.  */
+static int restarted(struct ipcns_nfd *nf, struct ipcns_park_rec *rec, const struct seccomp_data *d)
+{
+	if (rec->pw && ipcns_seccomp_id_valid(nf->fd, rec->id) == 0) {
+		/* Still waiting: not this thread's earlier call after all
+		 * (cannot happen; keep it).  */
+		if (park_add(nf, rec) < 0) {
+			rec->pw->rec = NULL;
+			rec_free(nf, rec);
+		}
+		return 0;
+	}
+	int verdict = restart_verdict(nf, rec, d);
+	if (rec->pw) {
+		struct ipcns_pwaiter *pw = rec->pw;
+		pw->rec = NULL;
+		ipcns_waiter_expire(nf->ns, &pw->w); /* not alive: dropped, not answered */
+	}
+	rec_free(nf, rec);
+	return verdict;
+}
+
 int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 {
-	struct ncall n = { .c = { .ops = &ncall_ops }, .nf = nf, .id = req->id, .tid = (pid_t)req->pid };
+	struct ncall n = { .c = { .ops = &ncall_ops }, .nf = nf, .id = req->id, .tid = (pid_t)req->pid,
+			   .data = &req->data };
 	long ret;
 
 	nf->handled++;
+	n.t0 = nf->recv_ns ? nf->recv_ns : ipcns_mono_ns();
+	nf->recv_ns = 0;
+	struct ipcns_park_rec *rec = nf->nparks ? park_take(nf, n.tid) : NULL;
+	if (rec && restarted(nf, rec, &req->data) == -EINTR) {
+		nf->eintr++;
+		int sret = ipcns_seccomp_send(nf->fd, req->id, 0, -EINTR);
+		return sret == -ENOENT ? 0 : sret;
+	}
 	if (req->data.arch != nf->arch) {
 		/* A compat (32-bit) caller: its structures differ; Linux
 		 * would serve it, we do not (see spec/compatibility.md).  */
@@ -665,6 +910,9 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 int ipcns_nfd_handle_one(struct ipcns_nfd *nf)
 {
 	struct seccomp_notif req;
+	/* A signal that interrupts the call after its receipt is delivered
+	 * after this time (restart_verdict).  */
+	nf->recv_ns = ipcns_mono_ns();
 	int ret = ipcns_seccomp_recv(nf->fd, &req);
 	if (ret == -ENOENT || ret == -EINTR || ret == -EAGAIN)
 		return -EAGAIN;
@@ -677,4 +925,19 @@ void ipcns_nfd_hangup(struct ipcns_nfd *nf)
 {
 	nf->dead = true;
 	ipcns_ns_sweep(nf->ns);
+	/* What is left are ghosts, and calls the core still holds (their
+	 * release frees their records).  */
+	for (uint32_t i = 0; i < nf->parks_cap; i++) {
+		struct ipcns_park_rec *r = nf->parks[i], *next;
+		for (; r; r = next) {
+			next = r->next;
+			if (!r->pw)
+				park_forget(nf, r);
+		}
+	}
+	if (nf->nparks == 0) {
+		free(nf->parks);
+		nf->parks = NULL;
+		nf->parks_cap = 0;
+	}
 }

@@ -51,6 +51,13 @@ struct ipcns_nfd {
 	int nwaiters;         /* parked calls still referencing this nfd */
 	uint32_t arch;        /* AUDIT_ARCH_* accepted */
 	uint64_t handled, errors;
+	/* Parked calls by thread, and the calls that ended without our
+	 * answer (a signal), until their thread calls again.  */
+	struct ipcns_park_rec **parks;
+	uint32_t parks_cap, nparks, nghosts;
+	int64_t recv_ns;      /* CLOCK_MONOTONIC before the current RECV, or 0 */
+	uint64_t eintr;       /* restarted calls answered EINTR */
+	uint64_t unknown_restarts;
 };
 
 void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const struct ipcns_nfd_ops *ops,
@@ -69,6 +76,20 @@ struct ipcns_pwaiter *ipcns_pwaiter_of(struct ipcns_waiter *w);
 /* Index slot the front end may use (heap position), -1 when unused.  */
 int *ipcns_waiter_timer_slot(struct ipcns_waiter *w);
 struct ipcns_nfd *ipcns_waiter_nfd(struct ipcns_waiter *w);
+
+/* ---- Signal handlers run by threads (sigwatch.c): one sampling perf
+ * event per CPU on the signal:signal_deliver tracepoint.  */
+/* Start watching (once): 0, or -errno when it is impossible here.  */
+int ipcns_sigwatch_start(void);
+#define IPCNS_SIG_NONE 0      /* no handler ran */
+#define IPCNS_SIG_RESTART 1   /* the first handler had SA_RESTART */
+#define IPCNS_SIG_NORESTART 2 /* the first handler had no SA_RESTART */
+/* The first handler that ran in thread tid after `since' (CLOCK_MONOTONIC
+ * ns): IPCNS_SIG_*, or -EIO when it cannot be known.  */
+int ipcns_sigwatch_first(pid_t tid, int64_t since);
+/* Empty the rings if nobody else is at it (cheap when they are empty):
+ * called at every park, so they do not overflow between questions.  */
+void ipcns_sigwatch_poll(void);
 
 /* ---- Thread ids to process ids, cached.  A thread's tgid and its pid
  * in its own namespace do not change while it lives; the cache is only

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Conformance: sleeping semop.  Wake-up order (FIFO per semaphore, complex
  * operations merged into one FIFO with single ones, no starvation
- * protection), wait-for-zero, EINTR (handler without SA_RESTART: a
- * restarted call is an inherent difference under seccomp), EIDRM,
+ * protection), wait-for-zero, EINTR (handler without SA_RESTART; the
+ * other signal cases are in sig_intr), EIDRM,
  * timeouts, GETNCNT/GETZCNT with real sleeping children, and that an
  * interrupted or killed sleeper consumes nothing.  A child's state is
  * learnt by polling GETNCNT/GETZCNT, never by sleeping a fixed time.  */
