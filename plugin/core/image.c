@@ -13,7 +13,9 @@
  * Formats.  v1 kept one sem_otime per set; v2 keeps it per semaphore, as
  * Linux does (IPC_STAT reports the largest).  A v1 set is migrated by
  * giving its time to its first semaphore and 0 to the others, which
- * reports the same sem_otime now and after any later semop.  */
+ * reports the same sem_otime now and after any later semop.  v2 also
+ * keeps the namespace's budgets (quota_mem_bytes, quota_fds); a v1 image
+ * gets the defaults.  */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -217,7 +219,7 @@ static void put_waiter(struct wbuf *w, const struct ipcns_state_ops *ops, struct
 	wb_bytes(w, rec, (size_t)n);
 }
 
-void img_put_ns(struct wbuf *w, struct ipcns_ns *ns)
+void img_put_ns(struct wbuf *w, struct ipcns_ns *ns, int version)
 {
 	const struct ipcns_limits *l = &ns->limits;
 	size_t at = wb_rec_begin(w, REC_NS);
@@ -235,6 +237,10 @@ void img_put_ns(struct wbuf *w, struct ipcns_ns *ns)
 	W64(w, l->quota_shm_bytes);
 	W64(w, l->quota_msg_bytes);
 	W32(w, l->quota_objects_per_uid);
+	if (version >= 2) {
+		W64(w, l->quota_mem_bytes);
+		W32(w, l->quota_fds);
+	}
 	for (int k = 0; k < 3; k++) {
 		W32(w, ns->ids[k].seq);
 		W32(w, ns->ids[k].last_idx);
@@ -449,7 +455,7 @@ void img_put_image(struct wbuf *w, struct ipcns_ns *ns, const struct ipcns_state
 	W64(w, 0);
 	wb_bytes(w, fe, fe_len);
 	wb_pad8(w);
-	img_put_ns(w, ns);
+	img_put_ns(w, ns, version);
 	for (int k = 0; k < 3; k++) {
 		struct ipcns_ids *ids = &ns->ids[k];
 		for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
@@ -777,10 +783,15 @@ static void parse_ns(struct rd *r, struct img_model *m)
 	l->quota_shm_bytes = R64(r);
 	l->quota_msg_bytes = R64(r);
 	l->quota_objects_per_uid = R32(r);
-	/* Not in the image (yet): the defaults, which the front end sets
-	 * again from the operator's policy.  */
-	l->quota_mem_bytes = IPCNS_DEFAULT_MEM_BYTES;
-	l->quota_fds = IPCNS_DEFAULT_FDS;
+	if (m->version >= 2) {
+		l->quota_mem_bytes = R64(r);
+		l->quota_fds = R32(r);
+	} else {
+		/* Migration v1 -> v2: v1 had no budgets; the defaults, which
+		 * the front end sets again from the operator's policy.  */
+		l->quota_mem_bytes = IPCNS_DEFAULT_MEM_BYTES;
+		l->quota_fds = IPCNS_DEFAULT_FDS;
+	}
 	for (int k = 0; k < 3; k++) {
 		m->ids[k].seq = R32(r);
 		m->ids[k].last_idx = RI32(r);

@@ -175,7 +175,7 @@ static void j_publish(struct ipcns_journal *j)
 
 static void put_ns(struct wbuf *w, void *a, void *b)
 {
-	img_put_ns(w, a);
+	img_put_ns(w, a, IPCNS_STATE_VERSION);
 }
 static void put_shm(struct wbuf *w, void *a, void *b)
 {

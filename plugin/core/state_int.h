@@ -43,7 +43,7 @@ size_t wb_rec_begin(struct wbuf *w, uint32_t type);
 void wb_rec_end(struct wbuf *w, size_t at);
 
 /* Records of the objects, as the image and the journal write them.  */
-void img_put_ns(struct wbuf *w, struct ipcns_ns *ns);
+void img_put_ns(struct wbuf *w, struct ipcns_ns *ns, int version);
 void img_put_shm(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns_shm *shp);
 void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_array *sma, int version);
 void img_put_msq(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns_ns *ns, struct msgq *q,

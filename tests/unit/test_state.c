@@ -497,10 +497,17 @@ static void test_round_trip(void **state)
 	struct objs o;
 	struct world *b;
 
+	struct ipcns_limits l = *ipcns_ns_limits(a->ns);
+	l.quota_mem_bytes = 77 << 20;
+	l.quota_fds = 777;
+	l.quota_objects_per_uid = 100;
+	assert_int_equal(ipcns_ns_set_limits(a->ns, &l), 0);
 	build(a, &o);
 	round_trip(a, &b, &sv);
 	assert_int_equal(b->nw, a->nw);
 	assert_same_snapshot(a, b);
+	/* Every limit, budgets and quotas included.  */
+	assert_memory_equal(ipcns_ns_limits(a->ns), ipcns_ns_limits(b->ns), sizeof(struct ipcns_limits));
 
 	/* The same wake-ups: the same answers in the same order, the same
 	 * state after.  */
