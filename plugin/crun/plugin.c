@@ -377,6 +377,13 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 		plog(p, "%s", err);
 		return ret;
 	}
+	/* The budgets have no operator here to lift them: an annotation may
+	 * choose a number, never none.  */
+	if (!limits.quota_mem_bytes || !limits.quota_fds) {
+		plog(p, "annotation %s = \"0\": no budget is not a container's to choose",
+		     !limits.quota_mem_bytes ? "org.ipcns.mem-bytes" : "org.ipcns.fds");
+		return -EPERM;
+	}
 
 	p->host.owner = p;
 	p->host.watch_exit = host_watch_exit;
