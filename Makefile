@@ -199,6 +199,8 @@ install: $(BINS)
 	install -m 0755 $(filter $(B)/bin/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(filter %.so,$(BINS)) $(DESTDIR)$(PREFIX)/lib/
 	install -D -m 0644 spec/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service
+	# The safe annotation policy (spec/security.md); an operator's own file is kept.
+	[ -e $(DESTDIR)/etc/ipcns/config.json ] || install -m 0644 spec/ipcns-config.json $(DESTDIR)/etc/ipcns/config.json
 	install -d $(DESTDIR)/usr/share/containers/oci/hooks.d
 	install -m 0644 $(wildcard spec/hooks.d/*.json) $(DESTDIR)/usr/share/containers/oci/hooks.d/
 

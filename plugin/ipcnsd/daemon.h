@@ -244,6 +244,26 @@ void nsent_leave(struct nsent *e);
  * batch of calls this long.  */
 #define NSENT_BUSY_MS 1000
 
+/* policy.c: the operator's trust policy for annotations.  */
+#define POLICY_PATH "/etc/ipcns/config.json"
+#define POLICY_NQUOTAS 3 /* shm-bytes, msg-bytes, objects-per-uid */
+enum policy_ns { POLICY_NS_IGNORE, POLICY_NS_SCOPED, POLICY_NS_GLOBAL };
+struct policy {
+	enum policy_ns ns_name; /* org.ipcns.namespace */
+	bool honour[POLICY_NQUOTAS];
+	uint64_t ceiling[POLICY_NQUOTAS]; /* 0: none */
+};
+extern struct policy P;
+/* Read the "ipcnsd" object of the file (missing: the defaults): 0, or
+ * -errno with a message naming the file and key.  */
+int policy_load(const char *path, char *err, size_t errlen);
+/* A new namespace's limits from the registering container's state, as
+ * the policy lets its annotations set them.  */
+int policy_limits(json_t *state, struct ipcns_limits *l, char *err, size_t errlen);
+/* The registry key of the namespace a container names (NULL: none) from
+ * kernel IPC namespace ino.  */
+int policy_ns_key(const char *name, ino_t ino, char *key, size_t keylen);
+
 /* control.c: the operator's protocol on the same socket.  */
 json_t *ipcnsd_control(json_t *req);
 

@@ -149,10 +149,7 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 		return -EINVAL;
 	}
 	char key[300];
-	if (r->name)
-		snprintf(key, sizeof(key), "name:%.250s", r->name);
-	else
-		snprintf(key, sizeof(key), "ipc:%llu", (unsigned long long)r->ino);
+	policy_ns_key(r->name, r->ino, key, sizeof(key));
 	struct nsent *e = nsent_find(key);
 	if (e) {
 		if (nsent_add_inode(e, r->ino) < 0) {
@@ -162,7 +159,7 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 		view_ns_inode(e, r->ino);
 	} else {
 		struct ipcns_limits limits;
-		int ret = ipcns_limits_from_state(r->state, &limits, err, errlen);
+		int ret = policy_limits(r->state, &limits, err, errlen);
 		if (ret == 0)
 			ret = budget_apply(json_object_get(r->state, "annotations"), &limits, err, errlen);
 		if (ret < 0)
@@ -498,7 +495,7 @@ static void handle_event(struct ev *ev)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ipcnsd [--socket PATH] [--no-sync-wakeup] [--view DIR | --no-view]\n"
-		   "              [--ceiling kernel.NAME=VALUE]... [BUDGETS]\n"
+		   "              [--ceiling kernel.NAME=VALUE]... [--config FILE] [BUDGETS]\n"
 		   "Serve System V IPC to containers whose seccomp listenerPath is PATH\n"
 		   "(default " DEFAULT_SOCKET ").  Runs in the foreground; logs to stderr.\n"
 		   "  --view DIR      where to mount the containers' /proc/sysvipc and IPC sysctls\n"
@@ -506,6 +503,9 @@ static void usage(FILE *f)
 		   "                  /proc/sysvipc is masked in containers\n"
 		   "  --ceiling K=V   the largest value containers may give the IPC sysctl K\n"
 		   "                  (linux.sysctl or a write), e.g. kernel.msgmnb=1048576\n"
+		   "  --config FILE   the operator's policy for org.ipcns.* annotations: the \"ipcnsd\"\n"
+		   "                  object of FILE (default " POLICY_PATH ", or IPCNS_CONFIG;\n"
+		   "                  a missing file means the safe defaults, spec/security.md)\n"
 		   "Budgets (sizes take K, M, G, T; 0 = none; spec/ipcnsd.md):\n"
 		   "  --ns-mem-bytes N      daemon memory per namespace (default 128M)\n"
 		   "  --ns-mem-bytes-max N  most an org.ipcns.mem-bytes annotation may ask (default: --ns-mem-bytes)\n"
@@ -527,6 +527,7 @@ int main(int argc, char **argv)
 		{ "ns-fds", required_argument, NULL, 'B' },
 		{ "ns-fds-max", required_argument, NULL, 'B' },
 		{ "mem-bytes", required_argument, NULL, 'B' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -534,6 +535,7 @@ int main(int argc, char **argv)
 	const char *path = getenv("IPCNS_SOCKET");
 	bool sync_wakeup = true;
 	const char *view_dir = NULL;
+	const char *config = getenv("IPCNS_CONFIG");
 	bool view = true;
 	int c, oi = 0;
 	ipcns_limits_no_ceiling(&ceiling);
@@ -556,6 +558,9 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			view = false;
+			break;
+		case 'C':
+			config = optarg;
 			break;
 		case 'c': {
 			/* --ceiling kernel.msgmnb=1048576: the largest value a
@@ -592,6 +597,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	char perr[512];
+	if (!config || !*config)
+		config = POLICY_PATH;
+	if (policy_load(config, perr, sizeof(perr)) < 0) {
+		fprintf(stderr, "ipcnsd: %s\n", perr);
+		return 2;
+	}
+	static const char *const ns_modes[] = { "ignore", "scoped", "global" };
+	dlog("annotation policy (%s): org.ipcns.namespace %s; shm-bytes %s, ceiling %llu; msg-bytes %s, ceiling %llu; "
+	     "objects-per-uid %s, ceiling %llu (0: none)",
+	     config, ns_modes[P.ns_name], P.honour[0] ? "honoured" : "ignored", (unsigned long long)P.ceiling[0],
+	     P.honour[1] ? "honoured" : "ignored", (unsigned long long)P.ceiling[1],
+	     P.honour[2] ? "honoured" : "ignored", (unsigned long long)P.ceiling[2]);
 	if (geteuid() != 0) {
 		fprintf(stderr, "ipcnsd: must run as root (it answers other processes' system calls)\n");
 		return 1;

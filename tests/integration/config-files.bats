@@ -24,9 +24,9 @@ py() {
 @test "config files: the Kubernetes YAML parses and names the ipcns handler" {
 	"$PY" -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed (tests/deps.sh installs it)"
 	run py '
-import sys, yaml
+import json, sys, yaml
 docs = {}
-for f in sys.argv[1:]:
+for f in sys.argv[1:4]:
     for d in yaml.safe_load_all(open(f)):
         docs[d["kind"]] = d
 rc = docs["RuntimeClass"]
@@ -43,16 +43,24 @@ assert ds["spec"]["updateStrategy"]["type"] == "OnDelete"
 (c,) = pod["containers"]
 assert c["securityContext"]["privileged"] is True
 assert c["command"] == ["/usr/local/bin/ipcnsd", "--socket", "/run/ipcns/ipcnsd.sock"], c["command"]
-(m,) = c["volumeMounts"]
-(v,) = [v for v in pod["volumes"] if v["name"] == m["name"]]
-assert m["mountPath"] == "/run/ipcns" and v["hostPath"]["path"] == "/run/ipcns", (m, v)
+mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+assert sorted(mounts) == ["/etc/ipcns", "/run/ipcns"], mounts
+vols = {v["name"]: v for v in pod["volumes"]}
+assert vols[mounts["/run/ipcns"]["name"]]["hostPath"]["path"] == "/run/ipcns", vols
+# The safe annotation policy, the same as spec/ipcns-config.json.
+cm = docs["ConfigMap"]
+assert vols[mounts["/etc/ipcns"]["name"]]["configMap"]["name"] == cm["metadata"]["name"], (vols, cm)
+policy = json.loads(cm["data"]["config.json"])
+assert policy == json.load(open(sys.argv[4])), policy
+assert policy["ipcnsd"]["annotations"]["org.ipcns.namespace"] == "scoped", policy
+assert c["livenessProbe"]["exec"]["command"][-1] == "health", c["livenessProbe"]
 demo = docs["Pod"]
 assert demo["spec"]["runtimeClassName"] == "ipcns"
 assert all(k.startswith("org.ipcns.") for k in demo["metadata"]["annotations"])
 print("ok", sorted(docs))
-' "$K8S/runtimeclass.yaml" "$K8S/daemonset.yaml" "$K8S/pod.yaml"
+' "$K8S/runtimeclass.yaml" "$K8S/daemonset.yaml" "$K8S/pod.yaml" "$REPO/spec/ipcns-config.json"
 	assert_success
-	assert_output "ok ['DaemonSet', 'Namespace', 'Pod', 'RuntimeClass']"
+	assert_output "ok ['ConfigMap', 'DaemonSet', 'Namespace', 'Pod', 'RuntimeClass']"
 }
 
 @test "config files: the containerd and CRI-O snippets parse and run ipcns-runtime" {
@@ -124,6 +132,12 @@ precreate"
 	done
 	[ -f "$d/usr/local/lib/libipcns-crun.so" ] || fail "not installed: /usr/local/lib/libipcns-crun.so"
 	cmp "$REPO/spec/ipcnsd.service" "$d/etc/systemd/system/ipcnsd.service"
+	# The safe annotation policy, and an operator's own file kept.
+	cmp "$REPO/spec/ipcns-config.json" "$d/etc/ipcns/config.json"
+	echo '{"ipcnsd": {}}' >"$d/etc/ipcns/config.json"
+	run make -C "$REPO" --no-print-directory install DESTDIR="$d" PREFIX=/usr/local
+	assert_success
+	[ "$(cat "$d/etc/ipcns/config.json")" = '{"ipcnsd": {}}' ] || fail "make install replaced the operator's config.json"
 	for f in "$REPO"/spec/hooks.d/*.json; do
 		cmp "$f" "$d/usr/share/containers/oci/hooks.d/${f##*/}"
 	done

@@ -607,3 +607,56 @@ pool_empty() {
 	assert_output 1
 }
 
+# Issue 11 hole 4: annotations are the pod author's.  By default
+# (no operator configuration) a namespace name reaches only containers of
+# the same kernel IPC namespace, and a quota annotation cannot lift a
+# quota past its ceiling ("0", no quota, included).  Before, a container
+# naming another's namespace joined it and read and removed its objects,
+# and msg-bytes "0" turned the message quota off.
+@test "runc: a container naming another pod's namespace does not reach it, and cannot lift its quota" {
+	need_runtime runc
+	local pid ns
+	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "tenant-a"}' ct_start runc a "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out runc a "^HELD"
+	pid=$(ct_pid runc a)
+	ns=$(ctl | jq -r --arg c "$(cid runc a)" '.namespaces[] | select(.containers[].id == $c) | .namespace')
+	[ "$ns" = "name:$(ns_of_pid "$pid" | sed 's/^ipc://')/tenant-a" ] || fail "namespace of a: $ns"
+	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "tenant-a", "org.ipcns.msg-bytes": "0"}' \
+		run ct_run runc b "$HOSTILE" probe "$CT_XCHG/ids"
+	assert_success
+	assert_output --partial "PROBE nothing reachable"
+	run ps_ns "$ns"
+	run jq -c '[.usage.shm_ids, .usage.sem_ids, .usage.msg_ids, (.containers | length)]' <<<"$output"
+	assert_output '[1,1,1,1]'
+	# b's own namespace had its quota capped at the default ceiling.
+	BUNDLE_ANNOTATIONS='{"org.ipcns.msg-bytes": "0"}' ct_start runc c "$HOSTILE" hold "$CT_XCHG/ids-c"
+	wait_out runc c "^HELD"
+	run ps_ns "$(ns_of_pid "$(ct_pid runc c)")"
+	run jq -c '.limits.quota_msg_bytes' <<<"$output"
+	assert_output 67108864
+}
+
+# The operator opts in: names shared across kernel IPC namespaces
+# ("global") and a lower ceiling; a malformed policy stops ipcnsd with a
+# message naming the key.
+@test "runc: the operator's annotation policy in its configuration file decides" {
+	need_runtime runc
+	local cfg=$BATS_TEST_TMPDIR/config.json
+	echo '{"ipcnsd": {"annotations": {"org.ipcns.namespace": "sometimes"}}}' >"$cfg"
+	run timeout 10 env IPCNS_CONFIG="$cfg" "$IT_BUILD/bin/ipcnsd" --socket "$IT_DIR/bad.sock"
+	assert_failure 2
+	assert_output --partial 'ipcnsd.annotations.org.ipcns.namespace must be "ignore", "scoped" or "global"'
+	echo '{"ipcnsd": {"annotations": {"org.ipcns.namespace": "global", "org.ipcns.shm-bytes": "ignore"},
+		"ceilings": {"org.ipcns.msg-bytes": "1048576"}}}' >"$cfg"
+	IPCNS_CONFIG=$cfg own_daemon policy
+	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "shared", "org.ipcns.msg-bytes": "4194304", "org.ipcns.shm-bytes": "4096"}' \
+		ct_start runc a "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out runc a "^HELD"
+	run ps_ns name:shared
+	run jq -c '[.limits.quota_msg_bytes, .limits.quota_shm_bytes]' <<<"$output"
+	assert_output '[1048576,0]'
+	# Another kernel IPC namespace naming it joins it.
+	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "shared"}' run ct_run runc b "$HOSTILE" probe "$CT_XCHG/ids"
+	assert_failure
+	assert_output --partial "shmctl(their shm id, IPC_STAT) = 0"
+}
