@@ -398,11 +398,6 @@ static int op_shm_unmap(struct ipcns_caller *c, uint64_t addr, uint64_t len)
 	return r < 0 ? (int)r : 0;
 }
 
-struct maps_filter {
-	ipcns_vma_cb cb;
-	void *arg;
-};
-
 static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
 {
 	struct ncall *n = ncall_of(c);
@@ -416,8 +411,6 @@ static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
 	return call_valid(n);
 }
 
-/* The caller's soft RLIMIT_MEMLOCK.  prlimit(2) on a process of another
- * uid needs CAP_SYS_RESOURCE; /proc/PID/limits does not.  */
 /* One stat of /proc/PID/map_files/START-END instead of reading all of
  * /proc/PID/maps (4 us against 25 us and more).  */
 static int op_vma_at(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino)
@@ -441,6 +434,8 @@ static int op_vma_at(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t
 	return 0;
 }
 
+/* The caller's soft RLIMIT_MEMLOCK.  prlimit(2) on a process of another
+ * uid needs CAP_SYS_RESOURCE; /proc/PID/limits does not.  */
 static int op_memlock(struct ipcns_caller *c, uint64_t *limit)
 {
 	struct ncall *n = ncall_of(c);
@@ -715,11 +710,6 @@ static const struct ipcns_caller_ops ncall_ops = {
 	.watch_exit = op_watch_exit,
 	.answer = op_answer,
 };
-
-struct ipcns_pwaiter *ipcns_pwaiter_of(struct ipcns_waiter *w)
-{
-	return (struct ipcns_pwaiter *)w;
-}
 
 int *ipcns_waiter_timer_slot(struct ipcns_waiter *w)
 {

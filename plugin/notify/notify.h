@@ -18,7 +18,6 @@
 int ipcns_seccomp_recv(int fd, struct seccomp_notif *req);
 /* 0, or -ENOENT when the notification is no longer valid.  */
 int ipcns_seccomp_send(int fd, uint64_t id, int64_t val, int error);
-int ipcns_seccomp_send_continue(int fd, uint64_t id);
 int ipcns_seccomp_id_valid(int fd, uint64_t id);
 /* Install `srcfd' in the target; the fd number there, or -errno.  */
 int ipcns_seccomp_addfd(int fd, uint64_t id, int srcfd, bool cloexec);
@@ -71,9 +70,9 @@ int ipcns_nfd_handle_one(struct ipcns_nfd *nf);
 /* The fd hung up: drop its parked calls.  */
 void ipcns_nfd_hangup(struct ipcns_nfd *nf);
 
-/* Waiter deadline accessor for the front end's timer structure.  */
-struct ipcns_pwaiter *ipcns_pwaiter_of(struct ipcns_waiter *w);
-/* Index slot the front end may use (heap position), -1 when unused.  */
+/* For the front end's deadlines (events.h): an index slot it may use
+ * (the heap position), -1 when unused, and the notify fd of a parked
+ * call.  */
 int *ipcns_waiter_timer_slot(struct ipcns_waiter *w);
 struct ipcns_nfd *ipcns_waiter_nfd(struct ipcns_waiter *w);
 
