@@ -1,0 +1,112 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# Signals and parked calls in real containers (spec/compatibility.md,
+# "Signals and blocked calls"): a container whose init waits in msgrcv or
+# semop with a signal() SIGTERM handler stops on `kill TERM` (the way
+# `docker stop` asks); a debugger inside the container (strace -p, gdb -p)
+# attaches to a caller parked in msgrcv, the call goes on and completes,
+# and the caller's state is S throughout.  Every other signal case is
+# tests/conformance/sig_intr, which conformance.bats runs in runc, crun and
+# crun-plugin containers.
+
+load helpers
+
+setup_file() { ipcns_setup_file; }
+teardown_file() { ipcns_teardown_file; }
+setup() { ipcns_setup; }
+teardown() { ipcns_teardown; }
+
+SIG_PARK=$CT_TOOLS/sig-park
+
+# state_of RT NAME: the state letter of the container's init in /proc.
+state_of() {
+	local pid
+	pid=$(ct_pid "$1" "$2") || return 1
+	sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat"
+}
+
+# A container whose init waits in CALL with a SIGTERM handler stops with
+# its own exit status when the runtime sends SIGTERM.
+daemon_stops() {
+	local r=$1 call=$2 id
+	id=$(cid "$r" "d$call")
+	ct_start "$r" "d$call" "$SIG_PARK" daemon "$call"
+	wait_out "$r" "d$call" READY
+	# Parked, and seen as sleeping.
+	wait_for 10 test "$(state_of "$r" "d$call")" = S
+	sleep 0.2
+	assert_equal "$(state_of "$r" "d$call")" S
+	rt "$r" kill "$id" TERM
+	run ct_wait "$r" "d$call" 10
+	assert_success
+	assert_output 42
+	run cat "$(bdir "d$call")/out"
+	assert_output --partial "stopped after 1 calls"
+}
+
+@test "runc: a daemon waiting in msgrcv stops on SIGTERM (signal() handler)" {
+	need_runtime runc
+	daemon_stops runc msgrcv
+}
+
+@test "runc: a daemon waiting in semop stops on SIGTERM (signal() handler)" {
+	need_runtime runc
+	daemon_stops runc semop
+}
+
+@test "crun: a daemon waiting in msgrcv stops on SIGTERM (signal() handler)" {
+	need_runtime crun
+	daemon_stops crun msgrcv
+}
+
+@test "crun: a daemon waiting in semop stops on SIGTERM (signal() handler)" {
+	need_runtime crun
+	daemon_stops crun semop
+}
+
+# Inside the container: a receiver parked in msgrcv; strace -p and gdb -p
+# attach to it and detach; it stays in S; a message then reaches it.
+debugger_attach() {
+	local r=$1
+	command -v strace >/dev/null || skip "no strace"
+	command -v gdb >/dev/null || skip "no gdb"
+	BUNDLE_CAPS=all run ct_run "$r" dbg sh -c '
+		st() { sed "s/.*) \(.\).*/\1/" /proc/$1/stat; }
+		'"$SIG_PARK"' recv >/tmp/recv.out 2>&1 &
+		p=$!
+		i=0
+		until [ "$(cat /proc/$p/syscall 2>/dev/null | cut -d" " -f1)" = 70 ] && [ "$(st $p)" = S ]; do
+			i=$((i + 1)); [ $i -lt 200 ] || { echo "never parked"; exit 1; }; sleep 0.05
+		done
+		sleep 0.2
+		echo "state before: $(st $p)"
+		timeout 5 strace -p $p -o /tmp/strace.out & s=$!
+		sleep 1
+		kill -INT $s; wait $s
+		echo "strace: $(head -c 300 /tmp/strace.out | tr "\n" " ")"
+		echo "state after strace: $(st $p)"
+		timeout 20 gdb -p $p -batch -nx -ex "info registers rip" 2>&1 | grep -E "^rip|ptrace|Operation not permitted" | head -3
+		sleep 0.2
+		echo "state after gdb: $(st $p)"
+		'"$SIG_PARK"' send hello
+		wait $p
+		echo "receiver: $? $(cat /tmp/recv.out)"'
+	assert_success
+	assert_line "state before: S"
+	assert_line --partial "strace: msgrcv("
+	assert_line "state after strace: S"
+	assert_line --regexp "^rip +0x"
+	refute_output --partial "Operation not permitted"
+	assert_line "state after gdb: S"
+	assert_line "receiver: 0 received hello"
+}
+
+@test "runc: strace -p and gdb -p attach to a caller parked in msgrcv; it goes on" {
+	need_runtime runc
+	debugger_attach runc
+}
+
+@test "crun: strace -p and gdb -p attach to a caller parked in msgrcv; it goes on" {
+	need_runtime crun
+	debugger_attach crun
+}
