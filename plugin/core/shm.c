@@ -59,7 +59,9 @@ struct ipcns_shm_info {
 };
 _Static_assert(sizeof(struct ipcns_shm_info) == sizeof(struct shm_info), "shm_info layout");
 
-void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
+/* punch: the segment dies because nothing maps it (not because its
+ * namespace is freed, when mappings may outlive the daemon's fd).  */
+static void shm_free(struct ipcns_ns *ns, struct ipcns_shm *shp, bool punch)
 {
 	ipcns_jdel(ns, IPCNS_SHM, &shp->perm);
 	ns->shm_tot -= shm_pages(shp);
@@ -67,11 +69,23 @@ void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
 	ipcns_uid_quota_put(ns, shp->perm.cuid);
 	ipcns_ids_remove(&ns->ids[IPCNS_SHM], &shp->perm);
 	if (shp->fd >= 0) {
+		/* Nothing maps it any more, as far as the maps tell; but a
+		 * process may have kept a file of it (a sibling thread's dup
+		 * while shmat had it installed).  Linux frees the pages now:
+		 * so do we, so that such a file reads nothing of the segment
+		 * and holds no memory past the quotas.  */
+		if (punch)
+			fallocate(shp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)shm_file_size(shp));
 		close(shp->fd);
 		ipcns_budget_fd_uncharge(&ns->budget, 1);
 	}
 	shm_attach_release(ns, shp);
 	ipcns_mem_free(shp);
+}
+
+void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp)
+{
+	shm_free(ns, shp, true);
 }
 
 /* Linux's shm_may_destroy: removed and no longer attached, or orphaned
@@ -271,6 +285,13 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 			return -ENFILE;
 		return -errno;
 	}
+	/* Nobody but the daemon may open the file again: while shmat has it
+	 * installed in a caller, a thread or process of the container can
+	 * reach it at /proc/PID/fd/N, and a reopen is checked against this
+	 * inode only (owner the daemon, mode 0), not against the segment's
+	 * ipc_perm (spec/security.md).  */
+	if (fchmod(fd, 0) < 0)
+		return -errno;
 	/* Then hugetlb_file_setup(): the permission, then the reservation.  */
 	if ((shmflg & SHM_HUGETLB) && !shm_can_hugetlb(ns, c, cred))
 		return -EPERM;
@@ -286,17 +307,17 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	}
 	if (ftruncate(fd, (off_t)filesize) < 0)
 		return -errno;
-	if (shp->hugetlb) {
-		/* SHM_NORESERVE: no huge pages set aside; a fault that finds
-		 * none is SIGBUS, as in Linux.  */
-		if (!shp->noreserve) {
-			ret = shm_reserve_hugetlb(fd, filesize);
-			if (ret < 0)
-				return ret;
-		}
-	} else if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		return -errno;
+	/* SHM_NORESERVE: no huge pages set aside; a fault that finds none
+	 * is SIGBUS, as in Linux.  */
+	if (shp->hugetlb && !shp->noreserve) {
+		ret = shm_reserve_hugetlb(fd, filesize);
+		if (ret < 0)
+			return ret;
 	}
+	/* A file a container kept (see above) must not resize the segment
+	 * under its other attachers: hugetlb memfds take these seals too.  */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -errno;
 	shp->dev = st.st_dev;
 	shp->ino = st.st_ino;
 
@@ -377,6 +398,14 @@ static int shm_fd_for(struct ipcns_shm *shp, bool rdonly)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", shp->fd);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmod(shp->fd, 0400) == 0) {
+		/* A daemon without CAP_DAC_OVERRIDE (crun's plugin, rootless)
+		 * opens its own mode-0 file for the moment of the open.  */
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		int err = errno;
+		fchmod(shp->fd, 0);
+		errno = err;
+	}
 	/* Out of fds in the daemon: shmat's errno for resources is ENOMEM
 	 * (it has neither EMFILE nor ENFILE).  */
 	if (fd < 0)
@@ -840,7 +869,7 @@ long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cm
 
 static void shm_kind_destroy(struct ipcns_ns *ns, struct ipcns_perm *p)
 {
-	shm_destroy(ns, shm_of(p));
+	shm_free(ns, shm_of(p), false);
 }
 
 static int shm_kind_refresh(struct ipcns_ns *ns)

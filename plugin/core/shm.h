@@ -69,6 +69,14 @@ static inline uint64_t shm_pages(const struct ipcns_shm *shp)
 	return (shp->segsz + ps - 1) / ps;
 }
 
+/* The memfd's size: segsz, in whole huge pages for SHM_HUGETLB.  */
+static inline uint64_t shm_file_size(const struct ipcns_shm *shp)
+{
+	if (!shp->hugetlb)
+		return shp->segsz;
+	return (shp->segsz + shp->hugesize - 1) / shp->hugesize * shp->hugesize;
+}
+
 static inline uint64_t shm_nattch(const struct ipcns_shm *shp)
 {
 	uint64_t n = 0;

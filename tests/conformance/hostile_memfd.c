@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* Hostile attachers: a sibling thread races shmat for the file behind
+ * the segment.
+ *
+ * Under ipcnsd a segment is a memfd, installed in the caller's fd table
+ * for the moment of the mapping.  A thread of the same process can reach
+ * it there: reopen /proc/self/fd/N (a new open file, checked against the
+ * memfd inode's owner and mode), or dup it (the same open file).
+ * Natively there is no such file at all.  Whatever the race gives, no
+ * process may get more than its attach grants:
+ *
+ *  1. uid 65534, which may only attach read-only a 0644 segment of uid
+ *     1234, must never get a writable file or mapping of it, however
+ *     many SHM_RDONLY attaches its sibling thread races (reopen
+ *     O_RDWR, then mmap PROT_WRITE).
+ *  2. A file it kept (dup) must not show the segment's contents once the
+ *     segment is removed and detached everywhere: Linux has destroyed it.
+ *  3. A kept file of a SHM_HUGETLB segment must not shrink or grow it
+ *     (every attacher would get SIGBUS past the new end).
+ *
+ * Natively the thread never finds a file and every check passes
+ * trivially; the program runs the same races there.
+ *
+ * Runner contract: see shm_common.h.  */
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "conf_wait.h"
+#include "shm_common.h"
+
+#define SEG_SIZE 65536
+#define SECRET 0x5a
+#define TRIES 3000
+
+struct thief {
+	int fd_no;              /* the fd number shmat's file gets */
+	int mode;               /* 0: reopen O_RDWR; 1: dup */
+	volatile int stop;
+	volatile int got;       /* an fd on the segment's file, or -1 */
+	volatile int writable;  /* it was opened for writing */
+};
+
+/* Is fd a segment's file (a memfd named SYSV...)?  */
+static bool is_segment_file(int fd)
+{
+	char path[64], link[256];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return strstr(link, "SYSV") != NULL;
+}
+
+static void *thief_run(void *arg)
+{
+	struct thief *t = arg;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", t->fd_no);
+	while (!t->stop) {
+		int fd;
+		if (t->mode == 0)
+			fd = open(path, O_RDWR | O_CLOEXEC);
+		else
+			fd = fcntl(t->fd_no, F_DUPFD_CLOEXEC, 100);
+		if (fd < 0)
+			continue;
+		if (!is_segment_file(fd)) {
+			close(fd);
+			continue;
+		}
+		t->writable = (fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY;
+		t->got = fd;
+		break;
+	}
+	return NULL;
+}
+
+/* The lowest free fd: where shmat's file lands.  */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/* Attach (flg) and detach until the thief has a file or TRIES runs.  */
+static int race(int id, int flg, int mode, bool *writable)
+{
+	struct thief t = { .fd_no = lowest_free_fd(), .mode = mode, .got = -1 };
+	pthread_t th;
+	if (pthread_create(&th, NULL, thief_run, &t) != 0) {
+		CONF_FAIL("pthread_create");
+		return -1;
+	}
+	for (int i = 0; i < TRIES && t.got < 0; i++) {
+		void *p = (void *)shm_at(id, NULL, flg);
+		if (p == (void *)-1) {
+			CONF_FAIL("shmat: %s", strerror(errno));
+			break;
+		}
+		shm_dt(p);
+	}
+	t.stop = 1;
+	pthread_join(th, NULL);
+	*writable = t.writable;
+	return t.got;
+}
+
+static int seg_ro, seg_huge;
+
+/* 1: no write access through the race.  */
+static void reopen_child(void *arg)
+{
+	(void)arg;
+	CHECK_ERR(shm_at(seg_ro, NULL, 0), EACCES);
+	bool writable = false;
+	int fd = race(seg_ro, SHM_RDONLY, 0, &writable);
+	conf_checks++;
+	if (fd >= 0) {
+		CONF_FAIL("uid 65534 reopened the file of a segment it may only read (%s)",
+			  writable ? "read-write" : "read-only");
+		unsigned char *w = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (w != MAP_FAILED) {
+			w[1] = 0x77;
+			CONF_FAIL("and wrote into it");
+			munmap(w, SEG_SIZE);
+		}
+		close(fd);
+	}
+}
+
+/* 2: a kept file shows nothing of a destroyed segment.  */
+static void keep_child(void *arg)
+{
+	int *kept = arg;
+	bool writable = false;
+	*kept = race(seg_ro, SHM_RDONLY, 1, &writable);
+	conf_checks++;
+	if (*kept >= 0 && writable)
+		CONF_FAIL("a read-only attach handed out a writable file");
+}
+
+/* 3: the kept file of a hugetlb segment cannot resize it.  */
+static void huge_child(void *arg)
+{
+	(void)arg;
+	bool writable = false;
+	int fd = race(seg_huge, 0, 1, &writable);
+	if (fd < 0)
+		return;
+	struct stat before, after;
+	CHECK_OK(fstat(fd, &before));
+	CHECK_ERR(ftruncate(fd, 0), EPERM);
+	CHECK_ERR(ftruncate(fd, before.st_size * 2), EPERM);
+	CHECK_OK(fstat(fd, &after));
+	CHECK_EQ(after.st_size, before.st_size);
+	close(fd);
+}
+
+static void make_seg(void *arg)
+{
+	(void)arg;
+	long id = CHECK_OK(shm_get(IPC_PRIVATE, SEG_SIZE, IPC_CREAT | 0644));
+	conf_sh->val[0] = id;
+	unsigned char *p = (unsigned char *)shm_at((int)id, NULL, 0);
+	if (p == (void *)-1) {
+		CONF_FAIL("shmat: %s", strerror(errno));
+		return;
+	}
+	memset(p, SECRET, SEG_SIZE);
+	shm_dt(p);
+}
+
+int main(void)
+{
+	conf_start();
+	static const struct conf_who owner = { "uid 1234", 1234, 1234, 0, { 0 }, false, 0, RLIM_INFINITY };
+	static const struct conf_who nobody = { "uid 65534", 65534, 65534, 0, { 0 }, false, 0, RLIM_INFINITY };
+
+	conf_run_as(&owner, make_seg, NULL);
+	seg_ro = (int)conf_sh->val[0];
+	if (seg_ro < 0)
+		return conf_done("hostile_memfd");
+	conf_run_as(&nobody, reopen_child, NULL);
+
+	/* 2, in one process that keeps its file across the removal.  */
+	int pfd[2];
+	if (pipe(pfd) < 0) {
+		CONF_FAIL("pipe");
+		return conf_done("hostile_memfd");
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		conf_checks = conf_failed = 0;
+		conf_become(&nobody);
+		int kept = -1;
+		keep_child(&kept);
+		/* Tell the parent to remove the segment, wait for it.  */
+		char c = 1;
+		if (write(pfd[1], &c, 1) != 1)
+			CONF_FAIL("pipe write");
+		while (conf_sh->val[1] == 0)
+			conf_msleep(1);
+		if (kept >= 0) {
+			unsigned char *r = mmap(NULL, SEG_SIZE, PROT_READ, MAP_SHARED, kept, 0);
+			conf_checks++;
+			if (r != MAP_FAILED) {
+				/* The pages of a destroyed segment are gone: a
+				 * kept file reads zeros, never the contents.  */
+				for (int i = 0; i < SEG_SIZE; i += 4096)
+					if (r[i] == SECRET) {
+						CONF_FAIL("a file kept past IPC_RMID still reads the segment");
+						break;
+					}
+				munmap(r, SEG_SIZE);
+			}
+			printf("# kept a file of the segment: yes\n");
+		}
+		conf_child_exit();
+	}
+	close(pfd[1]);
+	char c;
+	if (read(pfd[0], &c, 1) != 1)
+		CONF_FAIL("pipe read");
+	CHECK_OK(shm_ctl(seg_ro, IPC_RMID, NULL));
+	/* Destroyed: nobody maps it any more (IPC_STAT on its id fails).  */
+	struct shmid_ds ds;
+	CHECK_ERR(shm_ctl(seg_ro, IPC_STAT, &ds), EINVAL);
+	conf_sh->val[1] = 1;
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	conf_checks += conf_sh->checks;
+	conf_failed += conf_sh->failed;
+	conf_sh->checks = conf_sh->failed = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		CONF_FAIL("keeper child ended with status %#x", st);
+
+	/* 3: a hugetlb segment without reservation (no pool needed).  */
+	seg_huge = (int)shm_get(IPC_PRIVATE, SEG_SIZE, IPC_CREAT | SHM_HUGETLB | SHM_NORESERVE | 0666);
+	if (seg_huge < 0) {
+		printf("# no SHM_HUGETLB here (%s): part 3 not run\n", strerror(errno));
+	} else {
+		conf_run_as(&nobody, huge_child, NULL);
+		CHECK_OK(shm_ctl(seg_huge, IPC_RMID, NULL));
+	}
+	return conf_done("hostile_memfd");
+}
