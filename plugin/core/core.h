@@ -218,6 +218,11 @@ static inline void ipcns_jnew(struct ipcns_ns *ns, int kind, struct ipcns_perm *
 	if (__builtin_expect(ns->journal != NULL, 0))
 		ipcns_journal_mark(ns, kind, p, IPCNS_J_NEW);
 }
+static inline void ipcns_jfull(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_mark(ns, kind, p, IPCNS_J_FULL);
+}
 static inline void ipcns_jmsg(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, int op)
 {
 	if (__builtin_expect(ns->journal != NULL, 0))

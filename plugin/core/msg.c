@@ -146,7 +146,8 @@ static void enqueue(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m)
 	ns->msg_hdrs++;
 }
 
-static void dequeue_free(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m)
+/* Out of the queue, still held (and charged).  */
+static void unqueue(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m)
 {
 	ipcns_jmsg(ns, q, m, 2);
 	ipcns_list_del(&m->link);
@@ -154,6 +155,22 @@ static void dequeue_free(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m
 	q->qnum--;
 	ns->msg_bytes -= m->size;
 	ns->msg_hdrs--;
+}
+
+/* Back in the queue after `prev', where unqueue took it from.  */
+static void requeue(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, struct ipcns_list *prev)
+{
+	ipcns_list_add(prev, &m->link);
+	q->cbytes += m->size;
+	q->qnum++;
+	ns->msg_bytes += m->size;
+	ns->msg_hdrs++;
+	ipcns_jfull(ns, IPCNS_MSG, &q->perm);
+}
+
+static void dequeue_free(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m)
+{
+	unqueue(ns, q, m);
 	quota_uncharge(ns, msg_cost(m->size));
 	ipcns_mem_free(m);
 }
@@ -309,30 +326,61 @@ static bool pipelined_send(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg 
 			waiter_answer(ns, r, ret);
 			continue;
 		}
-		pid_t tgid = r->tgid;
-		if (waiter_answer(ns, r, (long)n) < 0)
-			continue;
-		q->lrpid = tgid;
+		/* The receive is recorded before the answer (a journal
+		 * commit made as it leaves holds it) and undone if the
+		 * answer does not arrive.  */
+		int64_t rtime = q->rtime;
+		pid_t lrpid = q->lrpid;
+		q->lrpid = r->tgid;
 		q->rtime = ipcns_now(ns);
+		if (waiter_answer(ns, r, (long)n) < 0) {
+			q->lrpid = lrpid;
+			q->rtime = rtime;
+			continue;
+		}
 		return true;
 	}
 	return false;
 }
 
-/* Send a message that fits: to a waiting receiver, else into the queue.
- * Takes `m'.  `charged': its cost is already charged to the quota (and is
- * given back when a receiver takes it).  */
-static void msg_deliver(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, bool charged, pid_t tgid)
+/* Send a message that fits, its cost charged to the quota, and answer
+ * its sender (the caller c, or the parked sender s) 0.  The sender learns
+ * of its success before anyone can see its message; and the message is
+ * in the queue when the answer leaves, so that a journal commit made as
+ * it leaves holds it (state.h).  If the answer does not reach the sender,
+ * the message goes away with it and the interrupted msgsnd sent nothing.
+ * Then a waiting receiver that wants it takes it, as Linux's
+ * pipelined_send() does before queuing: the receivers waiting want none
+ * of the messages queued before, so handing them the newest is the same.
+ * Takes `m'; the answer's result (< 0: nothing was sent).  */
+static int msg_send(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, pid_t tgid, struct ipcns_caller *c,
+		    struct msgq_waiter *s)
 {
+	int64_t stime = q->stime;
+	pid_t lspid = q->lspid;
+
 	q->lspid = tgid;
 	q->stime = ipcns_now(ns);
-	if (pipelined_send(ns, q, m)) {
-		if (charged)
-			quota_uncharge(ns, msg_cost(m->size));
-		ipcns_mem_free(m);
-		return;
-	}
 	enqueue(ns, q, m);
+	int ar = s ? waiter_answer(ns, s, 0) : ipcns_caller_answer(c, 0);
+	if (ar < 0) {
+		unqueue(ns, q, m);
+		q->lspid = lspid;
+		q->stime = stime;
+		quota_uncharge(ns, msg_cost(m->size));
+		ipcns_mem_free(m);
+		return ar;
+	}
+	if (!ipcns_list_empty(&q->receivers)) {
+		unqueue(ns, q, m);
+		if (pipelined_send(ns, q, m)) {
+			quota_uncharge(ns, msg_cost(m->size));
+			ipcns_mem_free(m);
+		} else {
+			enqueue(ns, q, m);
+		}
+	}
+	return ar;
 }
 
 /* A parked sender whose message fits in its queue now retries, as
@@ -367,17 +415,8 @@ static bool sender_wake(struct ipcns_ns *ns, struct msgq *q, struct msgq_waiter 
 		ipcns_list_del(&s->starvelink);
 	}
 
-	/* The sender learns of its success before anyone can see its
-	 * message: if the answer does not reach it, the message goes away
-	 * with it and the interrupted msgsnd sent nothing.  */
 	struct msgq_msg *m = steal_pointer(&s->msg);
-	pid_t tgid = s->tgid;
-	if (waiter_answer(ns, s, 0) < 0) {
-		quota_uncharge(ns, msg_cost(m->size));
-		ipcns_mem_free(m);
-		return true;
-	}
-	msg_deliver(ns, q, m, true, tgid);
+	msg_send(ns, q, m, s->tgid, NULL, s);
 	return true;
 }
 
@@ -532,17 +571,10 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	bool quota_full = false;
 	if (msg_fits_inqueue(q, msgsz)) {
 		if (quota_charge(ns, cost)) {
-			/* As for a woken sender: the caller learns of its
-			 * success before anyone can see its message, so an
-			 * interrupted msgsnd sends nothing.  */
-			int ar = ipcns_caller_answer(c, 0);
-			if (ar < 0) {
-				quota_uncharge(ns, cost);
-				ret = IPCNS_ANSWERED;
-				goto out;
-			}
-			msg_deliver(ns, q, steal_pointer(&m), true, tgid);
-			ret = ar == 0 ? IPCNS_ANSWERED : 0;
+			/* As for a woken sender: an interrupted msgsnd
+			 * sends nothing.  */
+			int ar = msg_send(ns, q, steal_pointer(&m), tgid, c, NULL);
+			ret = ar <= 0 ? IPCNS_ANSWERED : 0;
 			goto out;
 		}
 		/* A waiting receiver takes the message without it being held,
@@ -656,13 +688,25 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		ret = c->ops->write(c, msgp, &m->mtype, sizeof(m->mtype) + n);
 		if (ret < 0)
 			return ret;
-		/* The message leaves the queue only once the caller has it.  */
-		int ar = ipcns_caller_answer(c, (long)n);
-		if (ar < 0)
-			return IPCNS_ANSWERED;
+		/* The message is taken before the answer (a journal commit
+		 * made as it leaves holds that) and put back where it was if
+		 * the answer does not reach the caller: it leaves the queue
+		 * only once the caller has it.  */
+		struct ipcns_list *prev = m->link.prev;
+		int64_t rtime = q->rtime;
+		pid_t lrpid = q->lrpid;
 		q->rtime = ipcns_now(ns);
 		q->lrpid = tgid;
-		dequeue_free(ns, q, m);
+		unqueue(ns, q, m);
+		int ar = ipcns_caller_answer(c, (long)n);
+		if (ar < 0) {
+			requeue(ns, q, m, prev);
+			q->rtime = rtime;
+			q->lrpid = lrpid;
+			return IPCNS_ANSWERED;
+		}
+		quota_uncharge(ns, msg_cost(m->size));
+		ipcns_mem_free(m);
 		ss_wakeup(ns, q);
 		retry_starved(ns);
 		return ar == 0 ? IPCNS_ANSWERED : (long)n;

@@ -1109,6 +1109,113 @@ static void test_journal_crashes(void **state)
 	free(t);
 }
 
+/* ---- Commit before answer: a front end commits (with the record of the
+ * call) right before it sends each answer.  A SIGKILL just after that
+ * commit must leave a journal that holds the call's effect, and the
+ * answer to send again.  */
+static struct {
+	struct ipcns_ns *ns;
+	int memfd, copy;
+	int answers;
+} ac;
+
+static int answering(struct ipcns_caller *c, long ret)
+{
+	uint32_t rec = 0xca11 + (uint32_t)ac.answers++;
+	assert_int_equal(ipcns_journal_commit_answer(ac.ns, &rec, sizeof(rec), ret), 0);
+	if (ac.copy >= 0)
+		close(ac.copy);
+	/* The daemon dies here: the answer never left.  */
+	ac.copy = memfd_copy(ac.memfd);
+	return 0;
+}
+
+static void recover_copy(struct world *b, struct saver *sv, struct ipcns_journal_pending *pend)
+{
+	char err[256];
+	struct ipcns_state_ops ops = saver_ops(sv);
+	sv->to = b;
+	int ret = ipcns_journal_recover(ac.copy, &world_host_ops, b, &ops, NULL, 0, &b->ns, pend, err, sizeof(err));
+	if (ret < 0)
+		fail_msg("recover: %s", err);
+}
+
+static void test_answer_commits_effect(void **state)
+{
+	struct world *a = world_new(NULL);
+	struct saver sv = { .dropped_tag = -1, .from = a };
+	struct ipcns_state_ops ops = saver_ops(&sv);
+	struct ipcns_caller_ops answering_ops = fake_caller_ops;
+	struct ipcns_journal_pending pend;
+	struct msqid_ds ds;
+	answering_ops.answer = answering;
+
+	ac.ns = a->ns;
+	ac.copy = -1;
+	ac.memfd = memfd_create("journal", MFD_CLOEXEC);
+	assert_true(ac.memfd >= 0);
+	assert_int_equal(ipcns_journal_attach(a->ns, ac.memfd, &ops, NULL, 0), 0);
+	int q = (int)ipcns_msgget(a->ns, C(a, 0), IPC_PRIVATE, 0666);
+	assert_true(q >= 0);
+	assert_int_equal(snd(a, 0, q, 1, "first", 0), 0);
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	a->p[2].c.ops = &answering_ops;
+
+	/* msgsnd: the message is in the journal the moment its sender is
+	 * answered.  */
+	assert_int_equal(snd(a, 2, q, 2, "second", 0), IPCNS_ANSWERED);
+	struct world *b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
+	assert_int_equal(ds.msg_qnum, 2);
+	assert_int_equal(ds.msg_lspid, a->p[2].ns_tgid);
+	assert_true(pend.have);
+	assert_int_equal(pend.ret, 0);
+	world_free(b);
+
+	/* msgrcv: the message is gone from the journal the moment its
+	 * receiver is answered (else it would be received twice).  */
+	struct msgbuf64 m;
+	assert_int_equal(ipcns_msgrcv(a->ns, C(a, 2), q, ptr(&m), 64, 0, 0), IPCNS_ANSWERED);
+	assert_memory_equal(m.mtext, "first", 5);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
+	assert_int_equal(ds.msg_qnum, 1);
+	assert_int_equal(ds.msg_lrpid, a->p[2].ns_tgid);
+	assert_true(pend.have);
+	assert_int_equal(pend.ret, 5);
+	assert_int_equal(pend.len, 4);
+	uint32_t rec;
+	memcpy(&rec, pend.rec, 4);
+	assert_int_equal(rec, 0xca11 + 1);
+	world_free(b);
+
+	/* semop: the decrement is there too.  */
+	int s = (int)ipcns_semget(a->ns, C(a, 0), IPC_PRIVATE, 1, 0666);
+	assert_int_equal(ipcns_semctl(a->ns, C(a, 0), s, 0, SETVAL, 3), 0);
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	assert_int_equal(semop1(a, 2, s, 0, -1, SEM_UNDO), IPCNS_ANSWERED);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 2);
+	ipcns_ns_process_exit(b->ns, b->p[2].host_tgid);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 3);
+	world_free(b);
+
+	close(ac.copy);
+	close(ac.memfd);
+	saver_close(&sv);
+	a->p[2].c.ops = &fake_caller_ops;
+	world_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1119,6 +1226,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_newer_version),
 		cmocka_unit_test(test_v1_migration),
 		cmocka_unit_test(test_journal_crashes),
+		cmocka_unit_test(test_answer_commits_effect),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
