@@ -501,6 +501,8 @@ static void usage(FILE *f)
 		   "  --view DIR      where to mount the containers' /proc/sysvipc and IPC sysctls\n"
 		   "                  (default: PATH with .sock replaced by .view); --no-view: none,\n"
 		   "                  /proc/sysvipc is masked in containers\n"
+		   "  --view-fd N     take over the view's FUSE session from a previous ipcnsd:\n"
+		   "                  N is its /dev/fuse fd, inherited (the mount stays)\n"
 		   "  --ceiling K=V   the largest value containers may give the IPC sysctl K\n"
 		   "                  (linux.sysctl or a write), e.g. kernel.msgmnb=1048576\n"
 		   "  --config FILE   the operator's policy for org.ipcns.* annotations: the \"ipcnsd\"\n"
@@ -521,6 +523,7 @@ int main(int argc, char **argv)
 		{ "no-sync-wakeup", no_argument, NULL, 'n' },
 		{ "view", required_argument, NULL, 'v' },
 		{ "no-view", no_argument, NULL, 'N' },
+		{ "view-fd", required_argument, NULL, 'F' },
 		{ "ceiling", required_argument, NULL, 'c' },
 		{ "ns-mem-bytes", required_argument, NULL, 'B' },
 		{ "ns-mem-bytes-max", required_argument, NULL, 'B' },
@@ -537,6 +540,7 @@ int main(int argc, char **argv)
 	const char *view_dir = NULL;
 	const char *config = getenv("IPCNS_CONFIG");
 	bool view = true;
+	int view_adopt = -1;
 	int c, oi = 0;
 	ipcns_limits_no_ceiling(&ceiling);
 	if (!path || !*path)
@@ -562,6 +566,19 @@ int main(int argc, char **argv)
 		case 'C':
 			config = optarg;
 			break;
+		case 'F': {
+			/* The /dev/fuse fd of the view's mount, served by a
+			 * previous ipcnsd, inherited.  */
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || fd < 3 || fd > INT32_MAX || fcntl((int)fd, F_GETFD) < 0) {
+				fprintf(stderr, "ipcnsd: --view-fd %s: not an open file descriptor above 2\n", optarg);
+				return 2;
+			}
+			view_adopt = (int)fd;
+			fcntl(view_adopt, F_SETFD, FD_CLOEXEC);
+			break;
+		}
 		case 'c': {
 			/* --ceiling kernel.msgmnb=1048576: the largest value a
 			 * container may set, through linux.sysctl or a write.  */
@@ -657,7 +674,7 @@ int main(int argc, char **argv)
 			snprintf(dir, sizeof(dir), "%s", view_dir);
 		else
 			ipcns_view_dir(path, dir, sizeof(dir));
-		view_start(dir, &ceiling);
+		view_start(dir, &ceiling, view_adopt);
 	}
 
 	while (!daemon_stopping()) {
@@ -686,7 +703,7 @@ int main(int argc, char **argv)
 		if (nfd_close(D.nfds))
 			nsent_destroy(e);
 	}
-	view_stop();
+	view_stop(false);
 	unlink(path);
 	dlog("stopped");
 	return 0;

@@ -29,6 +29,7 @@
 #define FUSE_USE_VERSION 34
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <poll.h>
@@ -118,6 +119,9 @@ static struct {
 	ino_t own_userns;
 	/* Reads and writes whose namespace is registering.  */
 	struct vreq *pending;
+	/* The session's fd came from a previous ipcnsd (--view-fd): it is
+	 * left mounted when we stop.  */
+	bool adopted;
 } V = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1, .stopfd = -1 };
 
 /* ---- The table of namespaces.  */
@@ -826,15 +830,55 @@ static const struct fuse_lowlevel_ops ops = {
 
 /* ---- The session.  */
 
+/* Adopting the /dev/fuse fd of a mount that a previous ipcnsd served: the
+ * kernel made its FUSE_INIT with that daemon and sends none again, but
+ * libfuse answers nothing before one.  Give it one as the kernel would;
+ * its reply goes to a request the kernel does not have, which the kernel
+ * refuses (ENOENT) and libfuse ignores.  The kernel keeps what it agreed
+ * with the previous daemon, the same build or an older one.  */
+static void adopt_init(void)
+{
+	struct {
+		struct fuse_in_header h;
+		struct fuse_init_in in;
+	} msg;
+	memset(&msg, 0, sizeof(msg));
+	msg.h.len = sizeof(msg);
+	msg.h.opcode = FUSE_INIT;
+	msg.h.unique = UINT64_MAX - 1;
+	msg.in.major = FUSE_KERNEL_VERSION;
+	msg.in.minor = FUSE_KERNEL_MINOR_VERSION;
+	msg.in.max_readahead = 128 * 1024;
+	/* FUSE_MAX_PAGES: libfuse then reads with the buffer the kernel was
+	 * told of (a smaller one is EINVAL).  */
+	msg.in.flags = FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_MAX_PAGES;
+	struct fuse_buf buf = { .mem = &msg, .size = sizeof(msg) };
+	fuse_session_process_buf(V.se, &buf);
+}
+
 static void *view_thread(void *arg)
 {
 	struct fuse_buf buf = { .mem = NULL };
 	int fd = fuse_session_fd(V.se);
 	bool pending = false;
+	if (V.adopted) {
+		/* A mount made for us and never served has its INIT queued;
+		 * one a previous ipcnsd served has had it.  */
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int ret = poll(&pf, 1, 0) == 1 ? fuse_session_receive_buf(V.se, &buf) : 0;
+		bool init = ret > 0 && buf.size >= sizeof(struct fuse_in_header) &&
+			    ((struct fuse_in_header *)buf.mem)->opcode == FUSE_INIT;
+		if (!init)
+			adopt_init();
+		if (ret > 0)
+			fuse_session_process_buf(V.se, &buf);
+	}
 	while (!fuse_session_exited(V.se)) {
 		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = V.stopfd, .events = POLLIN } };
-		int n = poll(pf, 2, pending ? 100 : -1);
+		/* Reads waiting for a registration are looked at every
+		 * 100 ms.  */
 		pending = expire_pending();
+		int n = poll(pf, 2, pending ? 100 : -1);
 		if (n == 0)
 			continue;
 		if (n < 0) {
@@ -863,7 +907,12 @@ static void *view_thread(void *arg)
 	return NULL;
 }
 
-int view_start(const char *dir, const struct ipcns_limits *ceiling)
+int view_fd(void)
+{
+	return V.running ? fuse_session_fd(V.se) : -1;
+}
+
+int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd)
 {
 	struct stat sb;
 	V.ceiling = ceiling;
@@ -877,7 +926,9 @@ int view_start(const char *dir, const struct ipcns_limits *ceiling)
 	}
 	/* A mount a previous ipcnsd left (its server gone: ENOTCONN).  */
 	struct statfs sf;
-	if (statfs(dir, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC)
+	if (adopt_fd >= 0)
+		; /* its mount, taken over */
+	else if (statfs(dir, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC)
 		umount2(dir, MNT_DETACH);
 	else if (stat(dir, &sb) < 0 && errno == ENOTCONN)
 		umount2(dir, MNT_DETACH);
@@ -893,8 +944,12 @@ int view_start(const char *dir, const struct ipcns_limits *ceiling)
 		dlog("view: cannot start a FUSE session: containers get /proc/sysvipc masked");
 		return -EIO;
 	}
-	if (fuse_session_mount(V.se, dir) != 0) {
-		dlog("view: cannot mount FUSE at %s: containers get /proc/sysvipc masked", dir);
+	char fdpath[32];
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", adopt_fd);
+	V.adopted = adopt_fd >= 0;
+	if (fuse_session_mount(V.se, adopt_fd >= 0 ? fdpath : dir) != 0) {
+		dlog("view: cannot %s FUSE at %s: containers get /proc/sysvipc masked",
+		     adopt_fd >= 0 ? "take over the session of" : "mount", dir);
 		fuse_session_destroy(V.se);
 		V.se = NULL;
 		return -EIO;
@@ -909,11 +964,12 @@ int view_start(const char *dir, const struct ipcns_limits *ceiling)
 		return -err;
 	}
 	V.running = true;
-	dlog("view: /proc/sysvipc and the IPC sysctls served at %s", dir);
+	dlog("view: /proc/sysvipc and the IPC sysctls served at %s%s", dir,
+	     adopt_fd >= 0 ? " (session taken over)" : "");
 	return 0;
 }
 
-void view_stop(void)
+void view_stop(bool handed)
 {
 	if (!V.running)
 		return;
@@ -922,8 +978,13 @@ void view_stop(void)
 		dlog("view: stopping its thread: %s", strerror(errno));
 	pthread_join(V.thread, NULL);
 	/* Without a keeper to hand it to, the session ends with ipcnsd:
-	 * lazily unmounted, so that the next ipcnsd mounts afresh.  */
-	fuse_session_unmount(V.se);
+	 * lazily unmounted, so that the next ipcnsd mounts afresh.  Handed
+	 * over, the mount stays, served by the next ipcnsd; requests wait in
+	 * the kernel meanwhile.  */
+	if (!handed && !V.adopted)
+		fuse_session_unmount(V.se);
+	else if (!handed)
+		umount2(V.dir, MNT_DETACH);
 	fuse_session_destroy(V.se);
 	V.se = NULL;
 	close(V.stopfd);

@@ -4,6 +4,7 @@
 #ifndef IPCNSD_VIEW_H
 #define IPCNSD_VIEW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -11,12 +12,19 @@
 
 struct nsent;
 
-/* Mount the view at dir and serve it from a thread of its own.  Writes
+/* Mount the view at dir and serve it from a thread of its own; or, with
+ * adopt_fd >= 0, serve the /dev/fuse fd of the mount at dir that a
+ * previous ipcnsd served (handed over by the keeper, --view-fd).  Writes
  * above `ceiling' are refused (kept, not copied).  0, or -errno after a
  * log line: containers then get today's masking.  */
-int view_start(const char *dir, const struct ipcns_limits *ceiling);
-/* After every namespace is gone: stop serving, unmount.  */
-void view_stop(void);
+int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd);
+/* The session's /dev/fuse fd, for the keeper to hold across a restart; -1
+ * when the view is not served.  */
+int view_fd(void);
+/* After every namespace is gone: stop serving.  handed: the keeper holds
+ * the fd for the next ipcnsd, the mount stays; otherwise it is
+ * unmounted.  */
+void view_stop(bool handed);
 /* Namespace e serves kernel IPC namespace ino (0: only make e known).
  * Any thread; takes only the view's leaf lock.  */
 void view_ns_inode(struct nsent *e, ino_t ino);

@@ -225,3 +225,35 @@ next_id() {
 	assert_success
 	assert_output $'0\n4096'
 }
+
+@test "runc: a container's view survives ipcnsd's restart (its FUSE fd handed over)" {
+	need_runtime runc
+	own_daemon tk
+	local old=$OWN_PID new wrapper=$BATS_TEST_TMPDIR/takeover.sh
+	ct_start runc a sh -c 'touch /xchg/ready; while [ ! -e /xchg/go ]; do sleep 0.05; done
+		cat /proc/sysvipc/shm; cat /proc/sys/kernel/shmmni; echo end'
+	wait_ready runc a ready
+	# The next daemon takes the fd as a keeper would hold it, and starts
+	# once the old one is gone (SIGKILL: nothing unmounted).
+	printf '#!/bin/sh\nexec %s %s -- %s "$@" --view-fd 3\n' "$IT_BUILD/tests/integration/view-takeover" "$old" \
+		"$IT_BUILD/bin/ipcnsd" >"$wrapper"
+	chmod +x "$wrapper"
+	IPCNS_IT_DAEMON=$wrapper ipcnsd_launch "$IT_DIR/tk.sock" "$IT_DIR/tk2.log"
+	new=$LAUNCHED_PID
+	kill -KILL "$old"
+	wait_for 10 grep -q "session taken over" "$IT_DIR/tk2.log"
+	export IPCNSD_PID=$new IPCNSD_LOG=$IT_DIR/tk2.log
+	OWN_PID=$new
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait runc a
+	assert_output 0
+	run cat "$(bdir a)/out"
+	refute_output --partial "not connected"
+	assert_line --regexp '^ +key +shmid perms'
+	assert_line 4096
+	assert_line end
+	# And it serves new containers on the same mount.
+	run ct_run runc b cat /proc/sys/kernel/sem
+	assert_success
+	assert_output $'32000\t1024000000\t500\t32000'
+}
