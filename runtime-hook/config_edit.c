@@ -4,7 +4,7 @@
  * The config.json edit: one SCMP_ACT_NOTIFY rule for the System V IPC system
  * calls, those names taken out of every other rule, the listener socket, and
  * /proc/sysvipc masked, or, when ipcnsd serves it, the hook that mounts the
- * view from inside (spec/view.md).  DESIGN.md "Data flow" step 1, spec/runtime.md.  */
+ * view from inside (spec/view.md).  spec/architecture.md "Data flow" step 1, spec/runtime.md.  */
 #include <errno.h>
 #include <string.h>
 

@@ -432,7 +432,7 @@ static void nfd_attach(struct plugin *p, int seccomp_fd, const struct seccomp_no
 {
 	ino_t ino;
 	p->nf.fd = seccomp_fd;
-	/* The same wake-up mode as ipcnsd (DESIGN.md, "Facts measured").  */
+	/* The same wake-up mode as ipcnsd (spec/architecture.md, "Facts measured").  */
 	ipcns_seccomp_sync_wakeup(seccomp_fd);
 	if (p->host.n_inodes == 0 && ipcns_proc_ipc_inode((pid_t)req->pid, &ino) == 0 &&
 	    ipcns_seccomp_id_valid(seccomp_fd, req->id) == 0)

@@ -2,7 +2,7 @@
 /* Remote system calls in a thread blocked in a seccomp notification, for
  * the moment of shmat/shmdt only.
  *
- * The order matters (see DESIGN.md): seize the thread; check the
+ * The order matters (spec/architecture.md, "The data path of a shmat"): seize the thread; check the
  * notification is still valid, which proves the seized tid is the caller;
  * interrupt it; answer the notification; then wait for the stop.  Waiting
  * for the stop before answering hangs when the runtime loaded the filter

@@ -139,7 +139,7 @@ run_oci_seccomp_notify_version"
 	local nofile
 	# Each segment is a memfd in the crun process, which takes the
 	# container's RLIMIT_NOFILE: room for kernel.shmmni (4096) segments,
-	# without raising the hard limit (not possible here, DESIGN.md).
+	# without raising the hard limit (not possible here, spec/architecture.md).
 	nofile=$(ulimit -Hn)
 	[ "$nofile" = unlimited ] || [ "$nofile" -gt 8192 ] && nofile=8192
 	PLUGIN_NOFILE=$nofile conformance_programs "crun plugin" plugin_run

@@ -30,7 +30,7 @@ IT_TIMEOUT=${IT_TIMEOUT:-120} # seconds a runtime command may take
 CONSUMER=$CT_BUILD/examples/shm_consumer
 
 # Capabilities of a container made with BUNDLE_CAPS=all: root's, less
-# CAP_SYS_RESOURCE, which is not usable on these machines (DESIGN.md).
+# CAP_SYS_RESOURCE, which is not usable on these machines (spec/architecture.md).
 IT_ALL_CAPS='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_DAC_READ_SEARCH","CAP_FOWNER","CAP_FSETID","CAP_KILL",
 "CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_LINUX_IMMUTABLE","CAP_NET_BIND_SERVICE","CAP_NET_BROADCAST",
 "CAP_NET_ADMIN","CAP_NET_RAW","CAP_IPC_LOCK","CAP_IPC_OWNER","CAP_SYS_MODULE","CAP_SYS_RAWIO",
@@ -183,7 +183,7 @@ need_runtime() {
 
 # crun needs cgroup2 on /sys/fs/cgroup, which these machines mount only at
 # /sys/fs/cgroup/unified: give it a private mount namespace with that mount
-# (DESIGN.md, "Facts measured").
+# (spec/architecture.md, "Facts measured").
 in_cgroup2() {
 	unshare -m sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' in_cgroup2 "$@"
 }
@@ -245,7 +245,7 @@ make_bundle() {
 		jqargs+=(--arg "a$i" "$a")
 		i=$((i + 1))
 	done
-	# No linux.resources: crun cannot apply them here (DESIGN.md); no
+	# No linux.resources: crun cannot apply them here (spec/architecture.md); no
 	# cgroup mount, for the same reason.
 	jq "${jqargs[@]}" --argjson nargs "$i" --arg build "$IT_BUILD" --arg tools "$IT_BUILD/tests/integration" \
 		--arg xchg "$BATS_TEST_TMPDIR/xchg" --arg ipc "${BUNDLE_IPC_PATH:-}" \
@@ -497,7 +497,7 @@ ctl() {
 }
 
 # ns_of_pid PID: ipcnsd's name of the namespace of the container whose init
-# is PID (the kernel IPC namespace inode, DESIGN.md "Data flow" 3).
+# is PID (the kernel IPC namespace inode, spec/architecture.md "Data flow" 3).
 ns_of_pid() {
 	local link
 	link=$(readlink "/proc/$1/ns/ipc") || return 1

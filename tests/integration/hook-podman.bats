@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # ipcns-hook under podman: spec/hooks.d's two files (paths pointed at this
 # build and this file's ipcnsd) in a --hooks-dir, containers annotated
-# org.ipcns.enable=true.  podman as DESIGN.md found it working here:
+# org.ipcns.enable=true.  podman as it runs here (spec/architecture.md, "Facts measured"):
 # cgroupfs, runc, no network, rlimits not raised, an image imported from a
 # local tarball; its own storage under IT_DIR.
 
