@@ -6,8 +6,10 @@
  *    the blocked thread (tgkill): EINTR, never restarted (signal(7));
  *  - a signal to the process that another thread handles, an ignored
  *    signal: the call goes on sleeping, then completes;
- *  - a stop and a continue (SIGSTOP, SIGCONT), and a debugger's attach
- *    (PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_DETACH): what Linux does,
+ *  - a stop and a continue (SIGSTOP, SIGCONT), a debugger's attach
+ *    (PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_DETACH), a cgroup v2 freeze
+ *    and thaw (left out where no cgroup of our own can be made): what
+ *    Linux does,
  *    which differs between the calls: msgsnd and msgrcv restart, semop
  *    and semtimedop fail with EINTR (signal(7), "Interruption of system
  *    calls and library functions by stop signals");
@@ -28,6 +30,7 @@
 #include <sys/msg.h>
 #include <sys/ptrace.h>
 #include <sys/sem.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,12 +54,13 @@ enum scase {
 	C_STOP,         /* SIGSTOP, SIGCONT */
 	C_PTRACE,       /* PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_DETACH */
 	C_RETRY,        /* no SA_RESTART: EINTR, then the same call sleeps again */
+	C_FREEZE,       /* cgroup v2 freezer: frozen, then thawed */
 	NCASES
 };
 static const char *const case_name[] = { "SA_RESTART handler", "handler without SA_RESTART", "signal() handler",
 					 "sigaltstack handler", "tgkill to the thread", "handled by another thread",
 					 "ignored signal", "SIGSTOP/SIGCONT", "ptrace attach",
-					 "the same call again after EINTR" };
+					 "the same call again after EINTR", "cgroup freezer" };
 
 struct shared {
 	int ready, done;
@@ -98,6 +102,7 @@ static bool expect_eintr(enum op op, enum scase c)
 		return false;
 	case C_STOP:
 	case C_PTRACE:
+	case C_FREEZE:
 		return op == OP_SEMOP || op == OP_SEMTIMEDOP;
 	default:
 		return true;
@@ -320,10 +325,77 @@ static void check_completed(enum op op)
 	}
 }
 
+/* A cgroup v2 directory of our own, where the children of C_FREEZE go,
+ * or NULL when there is none to be had here (a container without its
+ * cgroup mounted): that case is then left out, and said so.  */
+static char cg_dir[128];
+
+static bool cg_write(const char *file, const char *val)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", cg_dir, file);
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return false;
+	bool ok = fputs(val, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+static bool cg_frozen(void)
+{
+	char path[256], line[64];
+	snprintf(path, sizeof(path), "%s/cgroup.events", cg_dir);
+	FILE *f = fopen(path, "re");
+	bool frozen = false;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strcmp(line, "frozen 1\n"))
+			frozen = true;
+	fclose(f);
+	return frozen;
+}
+
+static bool cg_setup(void)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		char probe[160];
+		snprintf(probe, sizeof(probe), "%s/cgroup.procs", roots[i]);
+		if (access(probe, F_OK))
+			continue;
+		snprintf(cg_dir, sizeof(cg_dir), "%s/sig_intr.%d", roots[i], (int)getpid());
+		if (mkdir(cg_dir, 0755) == 0) {
+			if (!access(strcat(strcpy(probe, cg_dir), "/cgroup.freeze"), W_OK))
+				return true;
+			rmdir(cg_dir);
+		}
+	}
+	cg_dir[0] = 0;
+	return false;
+}
+
+static void freeze_thaw(pid_t pid)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	CHECK_TRUE(cg_write("cgroup.procs", buf));
+	CHECK_TRUE(cg_write("cgroup.freeze", "1"));
+	int i;
+	for (i = 0; i < 5000 && !cg_frozen(); i++)
+		conf_msleep(1);
+	CHECK_TRUE(cg_frozen());
+	conf_msleep(20);
+	CHECK_TRUE(cg_write("cgroup.freeze", "0"));
+}
+
 static void signal_it(enum scase c, pid_t pid)
 {
 	int st;
 	switch (c) {
+	case C_FREEZE:
+		freeze_thaw(pid);
+		break;
 	case C_TGKILL:
 		CHECK_OK(syscall(SYS_tgkill, pid, sh->tid, SIGUSR1));
 		break;
@@ -392,7 +464,7 @@ static void run_case(enum op op, enum scase c)
 				CONF_FAIL("never woken");
 		}
 	}
-	if (c != C_IGNORED && c != C_STOP && c != C_PTRACE) {
+	if (c != C_IGNORED && c != C_STOP && c != C_PTRACE && c != C_FREEZE) {
 		for (int i = 0; i < 2000 && !sh->handled; i++)
 			conf_msleep(1);
 		CHECK_EQ(sh->handled, 1);
@@ -468,9 +540,15 @@ int main(void)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		CONF_SKIP("no shared memory for the report");
+	bool cg = cg_setup();
+	if (!cg)
+		printf("# no cgroup v2 directory of our own here: the freezer case is left out\n");
 	for (int op = 0; op < NOPS; op++)
 		for (int c = 0; c < NCASES; c++)
-			run_case((enum op)op, (enum scase)c);
+			if (c != C_FREEZE || cg)
+				run_case((enum op)op, (enum scase)c);
+	if (cg)
+		rmdir(cg_dir);
 	for (int op = 0; op < NOPS; op++)
 		run_daemon((enum op)op);
 	return conf_done("sig_intr");
