@@ -426,9 +426,13 @@ struct ipcns_sysctl_who {
 int ipcns_sysctl_permission(int which, const struct ipcns_sysctl_who *who, int mask);
 /* No ceiling: every limit at the largest value Linux accepts.  */
 void ipcns_limits_no_ceiling(struct ipcns_limits *l);
-/* The first of l's kernel limits above ceiling: 0, or -EINVAL with its
- * name and both values in what.  */
-int ipcns_limits_check_ceiling(const struct ipcns_limits *l, const struct ipcns_limits *ceiling, char *what,
+/* Each kernel limit of l lowered to o's where o's is lower.  */
+void ipcns_limits_min(struct ipcns_limits *l, const struct ipcns_limits *o);
+/* The operator's ceiling over the limits a container's config set: a
+ * limit left at Linux's default is lowered to its ceiling, one the config
+ * set above it is refused: 0, or -EINVAL with its name and both values in
+ * what.  */
+int ipcns_limits_apply_ceiling(struct ipcns_limits *l, const struct ipcns_limits *ceiling, char *what,
 			       size_t whatlen);
 
 /* ---- /proc/sysvipc/{shm,sem,msg} of a namespace, in Linux's format.

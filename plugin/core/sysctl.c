@@ -113,17 +113,43 @@ void ipcns_limits_no_ceiling(struct ipcns_limits *l)
 	l->msgmni = IPCNS_IPCMNI;
 }
 
-int ipcns_limits_check_ceiling(const struct ipcns_limits *l, const struct ipcns_limits *c, char *what,
-			       size_t whatlen)
+void ipcns_limits_min(struct ipcns_limits *l, const struct ipcns_limits *o)
 {
-	const char *name = NULL;
-	unsigned long long v = 0, max = 0;
+#define MIN(f)                                                                                                     \
+	if (o->f < l->f)                                                                                           \
+		l->f = o->f;
+	MIN(shmmax)
+	MIN(shmall)
+	MIN(shmmni)
+	MIN(semmsl)
+	MIN(semmns)
+	MIN(semopm)
+	MIN(semmni)
+	MIN(msgmax)
+	MIN(msgmnb)
+	MIN(msgmni)
+#undef MIN
+}
+
+int ipcns_limits_apply_ceiling(struct ipcns_limits *l, const struct ipcns_limits *c, char *what, size_t whatlen)
+{
+	struct ipcns_limits d;
+	ipcns_limits_default(&d);
+	/* A limit left at Linux's default starts at the ceiling when the
+	 * default is above it; a value the container chose above it is
+	 * refused, as its write would be.  */
 #define CEIL(field, key)                                                                                           \
-	if (!name && (long long)l->field > (long long)c->field && (uint64_t)l->field > (uint64_t)c->field) {      \
-		name = key;                                                                                        \
-		v = (unsigned long long)l->field;                                                                  \
-		max = (unsigned long long)c->field;                                                                \
+	if ((uint64_t)l->field > (uint64_t)c->field && (long long)l->field > (long long)c->field) {               \
+		if (l->field != d.field) {                                                                         \
+			if (what)                                                                                  \
+				snprintf(what, whatlen, "%s = %llu is above the operator's ceiling %llu", key,   \
+					 (unsigned long long)l->field, (unsigned long long)c->field);            \
+			return -EINVAL;                                                                            \
+		}                                                                                                  \
+		l->field = c->field;                                                                               \
 	}
+	CEIL(shmmax, "kernel.shmmax")
+	CEIL(shmall, "kernel.shmall")
 	CEIL(shmmni, "kernel.shmmni")
 	CEIL(semmsl, "kernel.sem (SEMMSL)")
 	CEIL(semmns, "kernel.sem (SEMMNS)")
@@ -133,22 +159,7 @@ int ipcns_limits_check_ceiling(const struct ipcns_limits *l, const struct ipcns_
 	CEIL(msgmnb, "kernel.msgmnb")
 	CEIL(msgmni, "kernel.msgmni")
 #undef CEIL
-	/* The two unsigned longs compare as such.  */
-	if (!name && l->shmmax > c->shmmax) {
-		name = "kernel.shmmax";
-		v = l->shmmax;
-		max = c->shmmax;
-	}
-	if (!name && l->shmall > c->shmall) {
-		name = "kernel.shmall";
-		v = l->shmall;
-		max = c->shmall;
-	}
-	if (!name)
-		return 0;
-	if (what)
-		snprintf(what, whatlen, "%s = %llu is above the operator's ceiling %llu", name, v, max);
-	return -EINVAL;
+	return 0;
 }
 
 int ipcns_sysctl_format(struct ipcns_ns *ns, int which, char *buf, size_t size)

@@ -252,6 +252,10 @@ struct policy {
 	enum policy_ns ns_name; /* org.ipcns.namespace */
 	bool honour[POLICY_NQUOTAS];
 	uint64_t ceiling[POLICY_NQUOTAS]; /* 0: none */
+	/* The largest values of the kernel limits a container may set
+	 * (linux.sysctl or a write of /proc/sys/kernel/...): --ceiling and
+	 * the file's kernel.* ceilings, the lower of the two.  */
+	struct ipcns_limits sysctl;
 };
 extern struct policy P;
 /* Read the "ipcnsd" object of the file (missing: the defaults): 0, or

@@ -45,9 +45,6 @@
 /* The main thread's tick: listening again after a shortage of fds.  */
 #define MAIN_TICK_SECONDS 1
 
-/* The operator's ceilings on the kernel limits (--ceiling).  */
-static struct ipcns_limits ceiling;
-
 struct daemon D = {
 	.reg_lock = PTHREAD_MUTEX_INITIALIZER,
 	.workers_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -167,7 +164,7 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 		/* A linux.sysctl value is a write of the sysctl: the
 		 * operator's ceiling binds it the same way.  */
 		char what[256];
-		ret = ipcns_limits_check_ceiling(&limits, &ceiling, what, sizeof(what));
+		ret = ipcns_limits_apply_ceiling(&limits, &P.sysctl, what, sizeof(what));
 		if (ret < 0) {
 			snprintf(err, errlen, "container %s: linux.sysctl %s", r->id, what);
 			return ret;
@@ -542,7 +539,7 @@ int main(int argc, char **argv)
 	bool view = true;
 	int view_adopt = -1;
 	int c, oi = 0;
-	ipcns_limits_no_ceiling(&ceiling);
+	ipcns_limits_no_ceiling(&P.sysctl);
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;
 	while ((c = getopt_long(argc, argv, "s:h", opts, &oi)) != -1) {
@@ -587,7 +584,7 @@ int main(int argc, char **argv)
 			int ret = -EINVAL;
 			if (eq && (size_t)(eq - optarg) < sizeof(key)) {
 				snprintf(key, sizeof(key), "%.*s", (int)(eq - optarg), optarg);
-				ret = ipcns_limits_apply_sysctl(&ceiling, key, eq + 1);
+				ret = ipcns_limits_apply_sysctl(&P.sysctl, key, eq + 1);
 			}
 			if (ret <= 0 || !strcmp(key, "kernel.shm_rmid_forced")) {
 				fprintf(stderr,
@@ -622,6 +619,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	static const char *const ns_modes[] = { "ignore", "scoped", "global" };
+	struct ipcns_limits none;
+	ipcns_limits_no_ceiling(&none);
+	if (memcmp(&none, &P.sysctl, sizeof(none)))
+		dlog("ceilings of the kernel limits: shmmax %llu shmall %llu shmmni %u sem %d %d %d %d msgmax %u msgmnb %u "
+		     "msgmni %u",
+		     (unsigned long long)P.sysctl.shmmax, (unsigned long long)P.sysctl.shmall, P.sysctl.shmmni,
+		     P.sysctl.semmsl, P.sysctl.semmns, P.sysctl.semopm, P.sysctl.semmni, P.sysctl.msgmax, P.sysctl.msgmnb,
+		     P.sysctl.msgmni);
 	dlog("annotation policy (%s): org.ipcns.namespace %s; shm-bytes %s, ceiling %llu; msg-bytes %s, ceiling %llu; "
 	     "objects-per-uid %s, ceiling %llu (0: none)",
 	     config, ns_modes[P.ns_name], P.honour[0] ? "honoured" : "ignored", (unsigned long long)P.ceiling[0],
@@ -674,7 +679,7 @@ int main(int argc, char **argv)
 			snprintf(dir, sizeof(dir), "%s", view_dir);
 		else
 			ipcns_view_dir(path, dir, sizeof(dir));
-		view_start(dir, &ceiling, view_adopt);
+		view_start(dir, &P.sysctl, view_adopt);
 	}
 
 	while (!daemon_stopping()) {

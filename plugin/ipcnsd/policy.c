@@ -117,10 +117,24 @@ int policy_load(const char *path, char *err, size_t errlen)
 	{
 		int q = quota_index(key);
 		uint64_t x;
+		if (q < 0 && !strncmp(key, "kernel.", 7) && strcmp(key, "kernel.shm_rmid_forced")) {
+			/* A kernel limit's ceiling (spec/view.md).  */
+			struct ipcns_limits c = P.sysctl;
+			if (ipcns_limits_apply_sysctl(&c, key, json_string_value(v)) <= 0) {
+				snprintf(err, errlen,
+					 "%s: ipcnsd.ceilings.%s: not a kernel limit ipcns serves, or not a value in its range",
+					 path, key);
+				ret = -EINVAL;
+				goto out;
+			}
+			ipcns_limits_min(&P.sysctl, &c);
+			continue;
+		}
 		if (q < 0) {
 			snprintf(err, errlen,
 				 "%s: ipcnsd.ceilings.%s: unknown quota (org.ipcns.shm-bytes, org.ipcns.msg-bytes, "
-				 "org.ipcns.objects-per-uid)",
+				 "org.ipcns.objects-per-uid, or a kernel limit: kernel.shmmax, kernel.shmall, kernel.shmmni, "
+				 "kernel.sem, kernel.msgmax, kernel.msgmnb, kernel.msgmni)",
 				 path, key);
 			ret = -EINVAL;
 			goto out;

@@ -257,3 +257,23 @@ next_id() {
 	assert_success
 	assert_output $'32000\t1024000000\t500\t32000'
 }
+
+@test "runc: kernel.* ceilings from the operator's config file bind writes too" {
+	need_runtime runc
+	printf '{"ipcnsd": {"ceilings": {"kernel.shmmni": "100", "kernel.sem": "250 32000 32 128"}}}\n' \
+		>"$BATS_TEST_TMPDIR/config.json"
+	IPCNSD_EXTRA_ARGS="--config $BATS_TEST_TMPDIR/config.json" own_daemon cfg
+	grep -q "ceilings of the kernel limits: .* shmmni 100 sem 250 32000 32 128" "$IT_DIR/cfg.log"
+	run ct_run runc a sh -c 'echo 101 > /proc/sys/kernel/shmmni; echo "over: $?"; echo 100 > /proc/sys/kernel/shmmni
+		echo "at: $?"; cat /proc/sys/kernel/shmmni; echo 250 32000 32 129 > /proc/sys/kernel/sem; echo "sem: $?"'
+	assert_success
+	assert_output --regexp "over: [12]"
+	assert_output --partial "at: 0"
+	assert_line 100
+	assert_output --regexp "sem: [12]"
+	# A file naming something else stops ipcnsd with a message.
+	printf '{"ipcnsd": {"ceilings": {"kernel.shm_rmid_forced": "1"}}}\n' >"$BATS_TEST_TMPDIR/bad.json"
+	run "$IT_BUILD/bin/ipcnsd" --socket "$IT_DIR/bad.sock" --config "$BATS_TEST_TMPDIR/bad.json"
+	assert_failure
+	assert_output --partial "ipcnsd.ceilings.kernel.shm_rmid_forced"
+}

@@ -241,10 +241,16 @@ static void test_ceiling(void **state)
 	struct ipcns_limits l;
 	ipcns_limits_default(&l);
 	ipcns_limits_no_ceiling(&ceil);
-	assert_int_equal(ipcns_limits_check_ceiling(&l, &ceil, what, sizeof(what)), 0);
+	assert_int_equal(ipcns_limits_apply_ceiling(&l, &ceil, what, sizeof(what)), 0);
+	/* Left at the default: lowered to the ceiling.  */
 	ceil.msgmni = 10;
-	assert_int_equal(ipcns_limits_check_ceiling(&l, &ceil, what, sizeof(what)), -EINVAL);
-	assert_non_null(strstr(what, "kernel.msgmni = 32000"));
+	assert_int_equal(ipcns_limits_apply_ceiling(&l, &ceil, what, sizeof(what)), 0);
+	assert_int_equal(l.msgmni, 10);
+	/* Set above it: refused.  */
+	l.msgmnb = 1 << 20;
+	ceil.msgmnb = 65536;
+	assert_int_equal(ipcns_limits_apply_ceiling(&l, &ceil, what, sizeof(what)), -EINVAL);
+	assert_non_null(strstr(what, "kernel.msgmnb = 1048576 is above the operator's ceiling 65536"));
 }
 
 static void test_proc_text(void **state)
