@@ -31,6 +31,9 @@
  *                    process and a forked child, both with a segment
  *                    attached and split in two VMAs; loop IPC_STAT for
  *                    SECS; print "VMAS n=N calls=C us_per_call=U".
+ *   latency N        N rounds of a semop pair (up, down) and a msgsnd +
+ *                    msgrcv pair, each pair timed; print "LATENCY n=N
+ *                    semop_med=NS semop_p99=NS msg_med=NS msg_p99=NS".
  *   stat N           attach a segment, N IPC_STATs; print "STAT n=N
  *                    us_per_call=U".
  *   forks N          N children that exit at once (events for the proc
@@ -626,6 +629,56 @@ static int vmas(long n, double secs)
 	return 0;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int latency(long n)
+{
+	int sem = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+	int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	int64_t *ts = calloc((size_t)n, sizeof(*ts)), *tm = calloc((size_t)n, sizeof(*tm));
+	if (sem < 0 || q < 0 || !ts || !tm || n < 1)
+		die("latency: creating");
+	for (long i = 0; i < n; i++) {
+		struct sembuf up = { 0, 1, 0 }, down = { 0, -1, 0 };
+		struct mb m = { 1, "" };
+		snprintf(m.mtext, 32, "%ld", i);
+		int64_t t0 = now_ns();
+		if (semop(sem, &up, 1) < 0 || semop(sem, &down, 1) < 0)
+			die("latency: semop");
+		int64_t t1 = now_ns();
+		if (msgsnd(q, &m, 32, 0) < 0)
+			die("latency: msgsnd");
+		if (msgrcv(q, &m, 32, 0, 0) != 32 || atol(m.mtext) != i)
+			die("latency: msgrcv");
+		int64_t t2 = now_ns();
+		ts[i] = t1 - t0;
+		tm[i] = t2 - t1;
+	}
+	if (semctl(sem, 0, GETVAL) != 0)
+		die("latency: the semaphore is not back to 0");
+	qsort(ts, (size_t)n, sizeof(*ts), cmp_i64);
+	qsort(tm, (size_t)n, sizeof(*tm), cmp_i64);
+	long p99 = n * 99 / 100;
+	printf("LATENCY n=%ld semop_med=%lld semop_p99=%lld msg_med=%lld msg_p99=%lld\n", n, (long long)ts[n / 2],
+	       (long long)ts[p99], (long long)tm[n / 2], (long long)tm[p99]);
+	semctl(sem, 0, IPC_RMID);
+	msgctl(q, IPC_RMID, NULL);
+	free(ts);
+	free(tm);
+	return 0;
+}
+
 static int stat_mode(long n)
 {
 	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
@@ -773,6 +826,8 @@ int main(int argc, char **argv)
 		return fill(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "vmas"))
 		return vmas(atol(argv[2]), atof(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "latency"))
+		return latency(atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "stat"))
 		return stat_mode(atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "forks"))
@@ -784,7 +839,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "logflood"))
 		return logflood(atof(argv[2]));
 	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
-			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | stat N | forks N |"
+			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | latency N | stat N | forks N |"
 			" memhog N DIR | fdhog DIR | logflood SECS\n");
 	return 2;
 }
