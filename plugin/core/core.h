@@ -145,6 +145,8 @@ int ipcns_ids_add(struct ipcns_ids *ids, struct ipcns_perm *p, int limit,
 void ipcns_ids_remove(struct ipcns_ids *ids, struct ipcns_perm *p);
 /* Make a key private (shm IPC_RMID while attached).  */
 void ipcns_ids_set_key_private(struct ipcns_ids *ids, struct ipcns_perm *p);
+/* And give it back (that IPC_RMID's answer failed): 0 or -ENOMEM.  */
+int ipcns_ids_set_key(struct ipcns_ids *ids, struct ipcns_perm *p, int32_t key);
 /* ipc_obtain_object_idr: by the index part of id; NULL if none.  */
 struct ipcns_perm *ipcns_ids_obtain_idx(const struct ipcns_ids *ids, int id);
 /* ipc_obtain_object_check: the index and the sequence must match.
@@ -200,6 +202,9 @@ enum ipcns_jstate {
 	IPCNS_J_META, /* changed; a queue's messages are journaled one by one */
 	IPCNS_J_FULL, /* to be written whole */
 	IPCNS_J_NEW,  /* created since the last commit */
+	/* Journaled ahead of the answer that makes the change (removed, or
+	 * written as it will be), and left alone until ipcns_jsettle.  */
+	IPCNS_J_AHEAD,
 };
 void ipcns_journal_mark(struct ipcns_ns *ns, int kind, struct ipcns_perm *p, int state);
 void ipcns_journal_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p);
@@ -208,6 +213,12 @@ struct msgq_msg;
 void ipcns_journal_msg(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, int op);
 void ipcns_journal_starved(struct ipcns_ns *ns);
 void ipcns_journal_close(struct ipcns_ns *ns);
+/* A removal answered before it is made: journaled as done now, so that a
+ * commit made as the answer leaves holds it.  */
+void ipcns_journal_ahead_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p);
+/* The answer is out (or failed): the object is tracked again (written
+ * whole at the next commit).  */
+void ipcns_journal_settle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p);
 static inline void ipcns_jdirty(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
 {
 	if (__builtin_expect(ns->journal != NULL, 0) && p->jstate == IPCNS_J_CLEAN)
@@ -232,6 +243,16 @@ static inline void ipcns_jstarved(struct ipcns_ns *ns)
 {
 	if (__builtin_expect(ns->journal != NULL, 0))
 		ipcns_journal_starved(ns);
+}
+static inline void ipcns_jahead_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_ahead_del(ns, kind, p);
+}
+static inline void ipcns_jsettle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_settle(ns, kind, p);
 }
 static inline void ipcns_jdel(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
 {

@@ -361,6 +361,17 @@ void ipcns_ids_set_key_private(struct ipcns_ids *ids, struct ipcns_perm *p)
 	p->key = 0;
 }
 
+int ipcns_ids_set_key(struct ipcns_ids *ids, struct ipcns_perm *p, int32_t key)
+{
+	p->key = key;
+	if (key == 0)
+		return 0;
+	int ret = hash_insert(ids, p);
+	if (ret < 0)
+		p->key = 0;
+	return ret;
+}
+
 void ipcns_ids_remove(struct ipcns_ids *ids, struct ipcns_perm *p)
 {
 	int idx = p->id % IPCNS_SEQ_MULTIPLIER;

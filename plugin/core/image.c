@@ -333,18 +333,21 @@ static void put_semq_list(struct wbuf *w, const struct ipcns_state_ops *ops, str
 
 /* List numbers of a sleeper: 0 the set's alter list, 1 its const list,
  * 2 + 2i semaphore i's alter list, 3 + 2i its const list.  */
-void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_array *sma, int version)
+/* `a' (may be NULL): a SETVAL or SETALL written as if done.  */
+void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_array *sma, int version,
+		 const struct sem_ahead *a)
 {
 	struct ipcns_list *pos;
 	size_t at = wb_rec_begin(w, REC_SEM);
 	put_perm(w, &sma->perm);
-	W64(w, sma->ctime);
+	W64(w, a ? a->ctime : sma->ctime);
 	W32(w, sma->nsems);
 	if (version == 1)
 		W64(w, set_otime(sma));
 	for (int i = 0; i < sma->nsems; i++) {
-		W32(w, sma->sems[i].semval);
-		W32(w, sma->sems[i].sempid);
+		bool set = a && (a->semnum < 0 || a->semnum == i);
+		W32(w, set ? (a->semnum < 0 ? a->vals[i] : a->val) : sma->sems[i].semval);
+		W32(w, set ? a->pid : sma->sems[i].sempid);
 		if (version >= 2)
 			W64(w, sma->sems[i].otime);
 	}
@@ -356,7 +359,15 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 		struct sem_undo *un = ipcns_list_entry(pos, struct sem_undo, set_link);
 		W32(w, un->ulp->host_tgid);
 		W32(w, un->ulp->ns_tgid);
-		wb_bytes(w, un->semadj, (size_t)sma->nsems * sizeof(short));
+		if (!a) {
+			wb_bytes(w, un->semadj, (size_t)sma->nsems * sizeof(short));
+			continue;
+		}
+		/* A value set by hand voids every adjustment of it.  */
+		for (int i = 0; i < sma->nsems; i++) {
+			short adj = a->semnum < 0 || a->semnum == i ? 0 : un->semadj[i];
+			wb_bytes(w, &adj, sizeof(adj));
+		}
 	}
 	n = 0;
 	ipcns_list_for_each (pos, &sma->waiters)
@@ -460,10 +471,19 @@ void img_put_image(struct wbuf *w, struct ipcns_ns *ns, const struct ipcns_state
 		struct ipcns_ids *ids = &ns->ids[k];
 		for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
 			struct ipcns_perm *p = ipcns_idr_find(&ids->idr, idx);
+			bool gone = false;
+			const struct sem_ahead *a = NULL;
+			/* A change journaled ahead of its answer: the image of
+			 * the journal shows it done.  */
+			if (p->jstate == IPCNS_J_AHEAD) {
+				a = ipcns_journal_ahead_of(ns, p, &gone);
+				if (gone)
+					continue;
+			}
 			if (k == IPCNS_SHM)
 				img_put_shm(w, ops, shm_of(p));
 			else if (k == IPCNS_SEM)
-				img_put_sem(w, ops, container_of(p, struct sem_array, perm), version);
+				img_put_sem(w, ops, container_of(p, struct sem_array, perm), version, a);
 			else
 				img_put_msq(w, ops, ns, msgq_of(p), 0);
 			nrec++;

@@ -77,6 +77,9 @@ struct ipcns_journal {
 	uint64_t wpos, image_len;
 	bool need_compact, starved;
 	int err;
+	/* The one change journaled ahead of its answer, if any.  */
+	struct ipcns_perm *ahead;
+	const struct sem_ahead *ahead_sem;
 	struct ipcns_perm *dirty[3];
 	struct jns_print last_ns;
 	struct ipcns_journal_stats st;
@@ -185,7 +188,16 @@ static void put_shm(struct wbuf *w, void *a, void *b)
 static void put_sem(struct wbuf *w, void *a, void *b)
 {
 	struct ipcns_journal *j = a;
-	img_put_sem(w, &j->ops, b, IPCNS_STATE_VERSION);
+	img_put_sem(w, &j->ops, b, IPCNS_STATE_VERSION, NULL);
+}
+struct ahead_arg {
+	struct ipcns_journal *j;
+	const struct sem_ahead *a;
+};
+static void put_sem_ahead(struct wbuf *w, void *a, void *b)
+{
+	struct ahead_arg *x = a;
+	img_put_sem(w, &x->j->ops, b, IPCNS_STATE_VERSION, x->a);
 }
 struct msq_arg {
 	struct ipcns_ns *ns;
@@ -272,6 +284,12 @@ void ipcns_journal_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
 {
 	struct ipcns_journal *j = ns->journal;
 	bool was_new = p->jstate == IPCNS_J_NEW;
+	if (p->jstate == IPCNS_J_AHEAD) {
+		/* Its removal is journaled already.  */
+		p->jstate = IPCNS_J_CLEAN;
+		j->ahead = NULL;
+		return;
+	}
 	if (p->jstate != IPCNS_J_CLEAN)
 		unlink_dirty(j, kind, p);
 	p->jstate = IPCNS_J_CLEAN;
@@ -284,12 +302,59 @@ void ipcns_journal_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
 	}
 }
 
+void ipcns_journal_ahead_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	ipcns_journal_del(ns, kind, p);
+	p->jstate = IPCNS_J_AHEAD;
+	ns->journal->ahead = p;
+	ns->journal->ahead_sem = NULL;
+}
+
+void ipcns_journal_ahead_sem(struct ipcns_ns *ns, struct sem_array *sma, const struct sem_ahead *a)
+{
+	struct ipcns_journal *j = ns->journal;
+	struct ipcns_perm *p = &sma->perm;
+	if (p->jstate == IPCNS_J_NEW)
+		return; /* written whole at the commit, as it is by then */
+	if (p->jstate != IPCNS_J_CLEAN)
+		unlink_dirty(j, IPCNS_SEM, p);
+	struct ahead_arg x = { j, a };
+	int ret = j_put(j, put_sem_ahead, &x, sma);
+	if (ret < 0 && !j->err)
+		j->err = ret;
+	p->jstate = IPCNS_J_AHEAD;
+	j->ahead = p;
+	j->ahead_sem = a;
+}
+
+/* For an image written while a change is journaled ahead of its answer:
+ * NULL and *gone when the object is to be left out, else the SETVAL or
+ * SETALL to write it with.  */
+const struct sem_ahead *ipcns_journal_ahead_of(struct ipcns_ns *ns, struct ipcns_perm *p, bool *gone)
+{
+	struct ipcns_journal *j = ns->journal;
+	*gone = false;
+	if (!j || j->ahead != p)
+		return NULL;
+	*gone = !j->ahead_sem;
+	return j->ahead_sem;
+}
+
+void ipcns_journal_settle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+{
+	if (p->jstate != IPCNS_J_AHEAD)
+		return;
+	p->jstate = IPCNS_J_CLEAN;
+	ns->journal->ahead = NULL;
+	ipcns_journal_mark(ns, kind, p, IPCNS_J_FULL);
+}
+
 void ipcns_journal_msg(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, int op)
 {
 	struct ipcns_journal *j = ns->journal;
 	/* A queue written whole at the next commit, or going away, needs
 	 * no message records.  */
-	if (q->perm.deleted || q->perm.jstate == IPCNS_J_NEW || q->perm.jstate == IPCNS_J_FULL || j->need_compact)
+	if (q->perm.deleted || q->perm.jstate >= IPCNS_J_FULL || j->need_compact)
 		return;
 	struct msg_arg x = { .id = q->perm.id, .op = (uint32_t)op, .m = m };
 	if (op == MSG_OP_REMOVE) {

@@ -870,10 +870,14 @@ long ipcns_msgctl(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, int cm
 		if (ret < 0)
 			return ret;
 		/* Removed once the caller has its 0: a restarted IPC_RMID
-		 * would find no queue (EINVAL).  */
+		 * would find no queue (EINVAL).  Journaled as removed before
+		 * the answer leaves.  */
+		ipcns_jahead_del(ns, IPCNS_MSG, p);
 		ret = ipcns_caller_answer(c, 0);
-		if (ret < 0)
+		if (ret < 0) {
+			ipcns_jsettle(ns, IPCNS_MSG, p);
 			return IPCNS_ANSWERED;
+		}
 		freeque(ns, msgq_of(p));
 		retry_starved(ns);
 		return ret == 0 ? IPCNS_ANSWERED : 0;

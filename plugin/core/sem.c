@@ -858,8 +858,12 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 	if (ret < 0)
 		return ret;
 	/* Applied only once the caller has its 0: a restarted SETVAL must not
-	 * set the value again after a sleeper it woke took from it.  */
+	 * set the value again after a sleeper it woke took from it.  The
+	 * journal records it done before the answer leaves.  */
+	struct sem_ahead ahead = { .semnum = semnum, .val = val, .pid = ns_tgid, .ctime = ipcns_now(ns) };
+	ipcns_jahead_sem(ns, sma, &ahead);
 	int ar = ipcns_caller_answer(c, 0);
+	ipcns_jsettle(ns, IPCNS_SEM, &sma->perm);
 	if (ar < 0)
 		return IPCNS_ANSWERED;
 
@@ -868,7 +872,7 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 		ipcns_list_entry(pos, struct sem_undo, set_link)->semadj[semnum] = 0;
 	sma->sems[semnum].semval = val;
 	sma->sems[semnum].sempid = ns_tgid;
-	sma->ctime = ipcns_now(ns);
+	sma->ctime = ahead.ctime;
 	do_smart_update(ns, sma, NULL, 0, 0);
 	unmerge_queues(sma);
 	return ar == 0 ? IPCNS_ANSWERED : 0;
@@ -908,7 +912,10 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 		if (ret < 0)
 			return ret;
 		/* As for SETVAL: applied once the caller has its 0.  */
+		struct sem_ahead ahead = { .semnum = -1, .vals = io, .pid = ns_tgid, .ctime = ipcns_now(ns) };
+		ipcns_jahead_sem(ns, sma, &ahead);
 		int ar = ipcns_caller_answer(c, 0);
+		ipcns_jsettle(ns, IPCNS_SEM, &sma->perm);
 		if (ar < 0)
 			return IPCNS_ANSWERED;
 		for (int i = 0; i < nsems; i++) {
@@ -920,7 +927,7 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 			struct sem_undo *un = ipcns_list_entry(pos, struct sem_undo, set_link);
 			memset(un->semadj, 0, (size_t)nsems * sizeof(short));
 		}
-		sma->ctime = ipcns_now(ns);
+		sma->ctime = ahead.ctime;
 		do_smart_update(ns, sma, NULL, 0, 0);
 		unmerge_queues(sma);
 		return ar == 0 ? IPCNS_ANSWERED : 0;
@@ -957,10 +964,14 @@ static int semctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 	struct sem_array *sma = sem_from_perm(p);
 	if (cmd == IPC_RMID) {
 		/* Removed once the caller has its 0: a restarted IPC_RMID
-		 * would find no set (EINVAL).  */
+		 * would find no set (EINVAL).  Journaled as removed before
+		 * the answer leaves.  */
+		ipcns_jahead_del(ns, IPCNS_SEM, p);
 		int ar = ipcns_caller_answer(c, 0);
-		if (ar < 0)
+		if (ar < 0) {
+			ipcns_jsettle(ns, IPCNS_SEM, p);
 			return IPCNS_ANSWERED;
+		}
 		freeary(ns, sma, true);
 		return ar == 0 ? IPCNS_ANSWERED : 0;
 	}

@@ -71,6 +71,22 @@ static inline struct sem_array *sem_from_perm(struct ipcns_perm *p)
 	return container_of(p, struct sem_array, perm);
 }
 
+/* SETVAL (semnum >= 0: val) or SETALL (semnum -1: vals), journaled
+ * before its answer as the set will be after it.  */
+struct sem_ahead {
+	int semnum;
+	int val;
+	const uint16_t *vals;
+	pid_t pid;
+	int64_t ctime;
+};
+void ipcns_journal_ahead_sem(struct ipcns_ns *ns, struct sem_array *sma, const struct sem_ahead *a);
+static inline void ipcns_jahead_sem(struct ipcns_ns *ns, struct sem_array *sma, const struct sem_ahead *a)
+{
+	if (__builtin_expect(ns->journal != NULL, 0))
+		ipcns_journal_ahead_sem(ns, sma, a);
+}
+
 /* The undo lists of the namespace's processes, by host tgid.  */
 struct sem_undo_list *ulp_find(struct ipcns_sem_state *st, pid_t tgid);
 int ulp_insert(struct ipcns_ns *ns, struct ipcns_sem_state *st, struct sem_undo_list *ulp);

@@ -738,15 +738,30 @@ static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 	ret = shm_scan(ns, shp);
 	if (ret < 0)
 		return ret;
-	int ar = ipcns_caller_answer(c, 0);
-	if (ar < 0)
-		return IPCNS_ANSWERED;
+	/* Either way the change is made (or journaled) before the answer
+	 * leaves, so that a journal commit made then holds it, and undone if
+	 * the answer does not arrive.  */
 	if (shm_nattch(shp)) {
-		shp->perm.mode |= SHM_DEST;
+		int32_t key = p->key;
+		p->mode |= SHM_DEST;
 		ipcns_ids_set_key_private(&ns->ids[IPCNS_SHM], p);
-	} else {
-		shm_destroy(ns, shp);
+		int ar = ipcns_caller_answer(c, 0);
+		if (ar < 0) {
+			/* The hash just lost this key: putting it back
+			 * allocates nothing.  */
+			p->mode &= ~(unsigned int)SHM_DEST;
+			ipcns_ids_set_key(&ns->ids[IPCNS_SHM], p, key);
+			return IPCNS_ANSWERED;
+		}
+		return ar == 0 ? IPCNS_ANSWERED : 0;
 	}
+	ipcns_jahead_del(ns, IPCNS_SHM, p);
+	int ar = ipcns_caller_answer(c, 0);
+	if (ar < 0) {
+		ipcns_jsettle(ns, IPCNS_SHM, p);
+		return IPCNS_ANSWERED;
+	}
+	shm_destroy(ns, shp);
 	return ar == 0 ? IPCNS_ANSWERED : 0;
 }
 

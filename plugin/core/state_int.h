@@ -45,12 +45,15 @@ void wb_rec_end(struct wbuf *w, size_t at);
 /* Records of the objects, as the image and the journal write them.  */
 void img_put_ns(struct wbuf *w, struct ipcns_ns *ns, int version);
 void img_put_shm(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns_shm *shp);
-void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_array *sma, int version);
+void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_array *sma, int version,
+		 const struct sem_ahead *a);
 void img_put_msq(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns_ns *ns, struct msgq *q,
 		 uint32_t flags);
 /* A whole image (header included) at w's current end.  */
 void img_put_image(struct wbuf *w, struct ipcns_ns *ns, const struct ipcns_state_ops *ops, const void *fe,
 		   size_t fe_len, int version);
+
+const struct sem_ahead *ipcns_journal_ahead_of(struct ipcns_ns *ns, struct ipcns_perm *p, bool *gone);
 
 /* Reading: an image is parsed into a model, journal records are applied
  * to it, the model is checked as a whole, then a namespace is built.  */

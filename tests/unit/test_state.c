@@ -1117,6 +1117,7 @@ static struct {
 	struct ipcns_ns *ns;
 	int memfd, copy;
 	int answers;
+	bool fail; /* the answer does not reach the caller */
 } ac;
 
 static int answering(struct ipcns_caller *c, long ret)
@@ -1127,7 +1128,7 @@ static int answering(struct ipcns_caller *c, long ret)
 		close(ac.copy);
 	/* The daemon dies here: the answer never left.  */
 	ac.copy = memfd_copy(ac.memfd);
-	return 0;
+	return ac.fail ? -ENOENT : 0;
 }
 
 static void recover_copy(struct world *b, struct saver *sv, struct ipcns_journal_pending *pend)
@@ -1207,6 +1208,72 @@ static void test_answer_commits_effect(void **state)
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 2);
 	ipcns_ns_process_exit(b->ns, b->p[2].host_tgid);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 3);
+	world_free(b);
+
+	/* SETVAL and SETALL: the values, and the adjustments they void.  */
+	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, SETVAL, 7), IPCNS_ANSWERED);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 7);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETPID, 0), b->p[2].ns_tgid);
+	ipcns_ns_process_exit(b->ns, b->p[2].host_tgid);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 7);
+	world_free(b);
+	unsigned short one = 4;
+	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, SETALL, ptr(&one)), IPCNS_ANSWERED);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 4);
+	world_free(b);
+
+	/* An answer that does not arrive: nothing was done, and the journal
+	 * says so once the next commit is made.  */
+	ac.fail = true;
+	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, SETVAL, 9), IPCNS_ANSWERED);
+	assert_int_equal(ipcns_semctl(a->ns, C(a, 0), s, 0, GETVAL, 0), 4);
+	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, IPC_RMID, 0), IPCNS_ANSWERED);
+	assert_int_equal(ipcns_msgctl(a->ns, C(a, 2), q, IPC_RMID, 0), IPCNS_ANSWERED);
+	ac.fail = false;
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	close(ac.copy);
+	ac.copy = memfd_copy(ac.memfd);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 4);
+	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
+	world_free(b);
+
+	/* IPC_RMID of a set, a queue, a segment: gone as the answer leaves.  */
+	int shm = (int)ipcns_shmget(a->ns, C(a, 0), IPC_PRIVATE, 4096, 0666);
+	assert_true(shm >= 0);
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, IPC_RMID, 0), IPCNS_ANSWERED);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), -EINVAL);
+	world_free(b);
+	assert_int_equal(ipcns_msgctl(a->ns, C(a, 2), q, IPC_RMID, 0), IPCNS_ANSWERED);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), -EINVAL);
+	world_free(b);
+	assert_int_equal(ipcns_shmctl(a->ns, C(a, 2), shm, IPC_RMID, 0), IPCNS_ANSWERED);
+	b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	world_procs(b);
+	recover_copy(b, &sv, &pend);
+	struct shmid_ds sds;
+	assert_int_equal(ipcns_shmctl(b->ns, C(b, 0), shm, IPC_STAT, ptr(&sds)), -EINVAL);
 	world_free(b);
 
 	close(ac.copy);
