@@ -142,6 +142,10 @@ struct ipcns_remote {
 	unsigned char saved[512]; /* saved registers (arch specific) */
 	uint64_t sigmask;         /* the thread's blocked signals when stopped */
 	bool have_sigmask;
+	bool at_signal_stop;      /* stopped in a signal-delivery-stop */
+	bool injecting;           /* a syscall of ours is being stepped */
+	bool trapped;             /* the container's filter trapped it (SIGSYS) */
+	uint64_t injected_pc;     /* its address, as SIGSYS reports it */
 };
 /* Seize the calling thread and check the notification is still its: 0,
  * -EPERM when it is already traced, -ENOENT when the call went away.  */

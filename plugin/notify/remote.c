@@ -31,6 +31,9 @@
 
 #include "notify.h"
 
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1 /* si_code of a SECCOMP_RET_TRAP SIGSYS */
+#endif
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
 #endif
@@ -152,20 +155,60 @@ static int regs_put(pid_t tid, ipcns_regs *r)
 
 _Static_assert(sizeof(ipcns_regs) <= sizeof(((struct ipcns_remote *)0)->saved), "register save area");
 
-/* Signals that stopped the thread while we held it: raised again before
- * we let it go, so none is lost.  */
+/* Signals while we hold the thread.
+ *
+ * Once it is stopped, every signal but SIGTRAP and SIGSYS is blocked
+ * (PTRACE_SETSIGMASK) until it is let go: a signal sent meanwhile stays
+ * queued in the kernel with its siginfo, and is delivered, in Linux's
+ * order, when the mask is put back.  SIGTRAP stays unblocked because the
+ * kernel forces the single-step trap, and forcing a blocked signal resets
+ * its handler (force_sig_info_to_task); SIGSYS because a container's
+ * SECCOMP_RET_TRAP on an injected call is forced the same way.
+ *
+ * A signal can still be dequeued before the mask is set (it interrupted
+ * the notification between our check and our interrupt), and SIGSTOP, or
+ * a SIGTRAP or SIGSYS someone sends, cannot be blocked: each stops the
+ * thread in a signal-delivery-stop, having left the queue.  The first one
+ * is kept in hand with its siginfo and delivered by the detach itself
+ * from a signal-delivery-stop (PTRACE_SETSIGINFO, then PTRACE_DETACH with
+ * its number): ahead of those still queued, as Linux would have.  Any
+ * other is queued again at the end: with its siginfo when the kernel lets
+ * a process send that si_code (rt_tgsigqueueinfo), else with tgkill.  */
 #define MAX_HELD_SIGNALS 8
-static __thread int held_signals[MAX_HELD_SIGNALS];
+static __thread siginfo_t held_si[MAX_HELD_SIGNALS];
 static __thread int n_held;
+static __thread siginfo_t hand_si;
+static __thread bool have_hand;
 
-static void hold_signal(int sig)
+static void hold_signal(const siginfo_t *si)
 {
-	for (int i = 0; i < n_held; i++)
-		if (held_signals[i] == sig)
+	if (!have_hand) {
+		hand_si = *si;
+		have_hand = true;
+		return;
+	}
+	/* Standard signals merge while queued: one of each is enough.  */
+	for (int i = 0; i < n_held && si->si_signo < SIGRTMIN; i++)
+		if (held_si[i].si_signo == si->si_signo)
 			return;
 	if (n_held < MAX_HELD_SIGNALS)
-		held_signals[n_held++] = sig;
+		held_si[n_held++] = *si;
 }
+
+/* Queue the held signals again, once the thread is let go.  */
+static void requeue_held(pid_t tgid, pid_t tid)
+{
+	for (int i = 0; i < n_held; i++) {
+		siginfo_t *si = &held_si[i];
+		if (si->si_code < 0 && si->si_code != SI_TKILL &&
+		    syscall(SYS_rt_tgsigqueueinfo, tgid, tid, si->si_signo, si) == 0)
+			continue;
+		syscall(SYS_tgkill, tgid, tid, si->si_signo);
+	}
+	n_held = 0;
+}
+
+#define SIGBIT(s) (1ULL << ((s) - 1))
 
 /* Wait for the next stop of the thread.  Returns 1 for a single-step
  * trap, 0 for any other stop (interrupt, group stop or a signal, which
@@ -187,21 +230,34 @@ static int wait_stop(struct ipcns_remote *r)
 		r->gone = true;
 		return -ESRCH;
 	}
+	r->at_signal_stop = false;
 	if (!WIFSTOPPED(status))
 		return 0;
 	int sig = WSTOPSIG(status);
 	int event = status >> 16;
 	if (event != 0)
 		return 0; /* PTRACE_EVENT_STOP: interrupt or group stop */
-	if (sig == SIGTRAP) {
-		siginfo_t si;
-		/* A single-step trap has a kernel si_code (or arm64's
-		 * pseudo-step, see step_siginfo); a SIGTRAP someone sent has
-		 * SI_USER or SI_TKILL with the sender's pid.  */
-		if (ptrace(PTRACE_GETSIGINFO, r->tid, NULL, &si) == 0 && step_siginfo(&si))
-			return 1;
+	r->at_signal_stop = true;
+	siginfo_t si;
+	if (ptrace(PTRACE_GETSIGINFO, r->tid, NULL, &si) < 0) {
+		memset(&si, 0, sizeof(si));
+		si.si_signo = sig;
+		si.si_code = SI_KERNEL;
 	}
-	hold_signal(sig);
+	/* A single-step trap has a kernel si_code (or arm64's pseudo-step,
+	 * see step_siginfo); a SIGTRAP someone sent has SI_USER or SI_TKILL
+	 * with the sender's pid.  */
+	if (sig == SIGTRAP && step_siginfo(&si))
+		return 1;
+	/* The container's seccomp filter trapped our own injected call
+	 * (SECCOMP_RET_TRAP): not the program's signal.  Only the kernel
+	 * can send SYS_SECCOMP to another thread.  */
+	if (sig == SIGSYS && si.si_code == SYS_SECCOMP && r->injecting &&
+	    (uint64_t)(uintptr_t)si.si_call_addr == r->injected_pc) {
+		r->trapped = true;
+		return 0;
+	}
+	hold_signal(&si);
 	return 0;
 }
 
@@ -211,13 +267,23 @@ static int wait_stop(struct ipcns_remote *r)
  * container could never end.  Only once the thread is not blocked in its
  * notification (answered, or no longer valid): an interrupt cannot end a
  * killable wait (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV).  */
-static void let_go(pid_t tid)
+static void let_go(pid_t tid, int sig)
 {
-	if (ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0 || errno != ESRCH)
+	int st;
+	/* Stopped already without our waiting for it (a signal dequeued
+	 * while we were not looking, as when the call was interrupted
+	 * between the seize and its check): hand its signal back, or the
+	 * detach would drop it.  */
+	if (!sig && waitpid(tid, &st, __WALL | WNOHANG) == tid) {
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return;
+		if (WIFSTOPPED(st) && (st >> 16) == 0)
+			sig = WSTOPSIG(st);
+	}
+	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig) == 0 || errno != ESRCH)
 		return;
 	ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
 	for (;;) {
-		int st;
 		if (waitpid(tid, &st, __WALL) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -227,8 +293,8 @@ static void let_go(pid_t tid)
 			return;
 		if (WIFSTOPPED(st)) {
 			/* A signal-delivery stop hands its signal back.  */
-			int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
-			if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig) == 0)
+			int dsig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+			if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)dsig) == 0)
 				return;
 		}
 	}
@@ -241,11 +307,12 @@ int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t
 	r->notify_fd = notify_fd;
 	r->id = id;
 	n_held = 0;
+	have_hand = false;
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_EXITKILL) < 0)
 		return -errno;
 	/* Valid after the seize: the thread we hold is the caller.  */
 	if (ipcns_seccomp_id_valid(notify_fd, id) < 0) {
-		let_go(tid);
+		let_go(tid, 0);
 		return -ENOENT;
 	}
 	r->seized = true;
@@ -255,7 +322,7 @@ int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t
 void ipcns_remote_release(struct ipcns_remote *r)
 {
 	if (r->seized && !r->active)
-		let_go(r->tid);
+		let_go(r->tid, 0);
 	r->seized = false;
 }
 
@@ -284,12 +351,17 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 	}
 	if (sent < 0)
 		regs_undo_restart((ipcns_regs *)r->saved);
-	/* A single step over a system call is reported with a forced
-	 * SIGTRAP, which unblocks a blocked SIGTRAP: the mask is put back
-	 * at the end.  (An ignored SIGTRAP is reset to the default action
-	 * as well; that cannot be read or restored from here:
-	 * spec/compatibility.md.)  */
+	/* Block what can be blocked for the steps (see hold_signal); the
+	 * mask is put back exactly at the end.  A single step over a system
+	 * call is reported with a forced SIGTRAP, which unblocks a blocked
+	 * SIGTRAP (the mask put back covers it) and resets an ignored one
+	 * to the default action, which cannot be read or restored from here
+	 * (spec/compatibility.md).  */
 	r->have_sigmask = ptrace(PTRACE_GETSIGMASK, r->tid, (void *)sizeof(r->sigmask), &r->sigmask) == 0;
+	if (r->have_sigmask) {
+		uint64_t all = ~(SIGBIT(SIGTRAP) | SIGBIT(SIGSYS));
+		ptrace(PTRACE_SETSIGMASK, r->tid, (void *)sizeof(all), &all);
+	}
 	r->active = true;
 	return 0;
 }
@@ -361,8 +433,13 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 		 * like the step (arm64: sent from outside the pid namespace)
 		 * is held.  */
 		if (regs_pc(&out) != ran_pc) {
-			if (step_siginfo_can_be_sent && stop == 1)
-				hold_signal(SIGTRAP);
+			if (step_siginfo_can_be_sent && stop == 1) {
+				siginfo_t si;
+				memset(&si, 0, sizeof(si));
+				si.si_signo = SIGTRAP;
+				si.si_code = SI_USER;
+				hold_signal(&si);
+			}
 			continue;
 		}
 		/* It ran, and another stop came before its trap, which is
@@ -381,22 +458,41 @@ int ipcns_remote_end(struct ipcns_remote *r, long retval)
 {
 	if (!r->active)
 		return r->gone ? -ESRCH : 0;
+	/* A signal in hand is delivered by the detach, which needs a
+	 * signal-delivery-stop: one more step (getpid) ends in one.  */
+	if (have_hand && !r->at_signal_stop) {
+		long a[6] = { 0 };
+		ipcns_remote_syscall(r, SYS_getpid, a);
+		if (!r->active)
+			return -ESRCH;
+	}
 	ipcns_regs regs;
 	memcpy(&regs, r->saved, sizeof(regs));
 	regs_set_ret(&regs, retval);
 	int ret = regs_put(r->tid, &regs);
-	if (r->have_sigmask && (r->sigmask & (1ULL << (SIGTRAP - 1))))
+	if (r->have_sigmask)
 		ptrace(PTRACE_SETSIGMASK, r->tid, (void *)sizeof(r->sigmask), &r->sigmask);
+	int sig = 0;
+	if (have_hand) {
+		if (r->at_signal_stop && ptrace(PTRACE_SETSIGINFO, r->tid, NULL, &hand_si) == 0) {
+			sig = hand_si.si_signo;
+		} else if (n_held < MAX_HELD_SIGNALS) {
+			memmove(&held_si[1], &held_si[0], (size_t)n_held * sizeof(held_si[0]));
+			held_si[0] = hand_si;
+			n_held++;
+		}
+		have_hand = false;
+	}
 	pid_t tgid = 0;
 	if (n_held) {
 		struct ipcns_proc_status st;
 		if (ipcns_proc_status(r->tid, &st) == 0)
 			tgid = st.tgid;
 	}
-	for (int i = 0; i < n_held && tgid; i++)
-		syscall(SYS_tgkill, tgid, r->tid, held_signals[i]);
+	let_go(r->tid, sig);
+	if (tgid)
+		requeue_held(tgid, r->tid);
 	n_held = 0;
-	let_go(r->tid);
 	r->active = false;
 	r->seized = false;
 	return ret;
