@@ -6,6 +6,9 @@
 #             sleeps in semop (the semaphore set with the same key) until
 #             they are read;
 #   consumer  joins the producer's IPC namespace and reads them;
+#   viewer    joins it too and shows /proc/sysvipc/shm and sysctl
+#             kernel.shmmax as a program inside sees them (served by
+#             ipcnsd), then lowers its namespace's shmmax;
 #   stranger  has an IPC namespace of its own: the same key finds nothing.
 #
 # The daemon runs on a socket of its own under a temp dir and is stopped at
@@ -137,6 +140,21 @@ show_ps | indent
 if [ -x "$B/bin/ipcnsctl" ]; then
 	say "ipcnsctl ipcs demo-producer"
 	"$B/bin/ipcnsctl" --socket "$SOCK" ipcs demo-producer | indent
+fi
+
+say "Container 'viewer': the producer's namespace as a program inside sees it (/proc/sysvipc, sysctl)"
+bundle viewer "/proc/$PRODUCER_PID/ns/ipc" -- sh -c 'cat /proc/sysvipc/shm; sysctl kernel.shmmax kernel.sem
+	sysctl -w kernel.shmmax=1048576; ipcmk -M 2097152 || echo "   (2 MiB is above its shmmax now: EINVAL, as Linux)"'
+rc=0
+run_ct viewer >"$WORK/viewer.out" 2>&1 || rc=$?
+indent <"$WORK/viewer.out"
+[ "$rc" = 0 ] || die "the viewer failed (exit $rc)"
+if grep -q "view: /proc/sysvipc and the IPC sysctls served" "$WORK/ipcnsd.log"; then
+	grep -Eq "^ +$((KEY)) +0 +" "$WORK/viewer.out" || die "the viewer's /proc/sysvipc/shm does not show the producer's segment"
+	grep -q "kernel.shmmax = 1048576" "$WORK/viewer.out" || die "the viewer could not set its namespace's shmmax"
+	echo "   -> served by ipcnsd: the host's kernel.shmmax is still $(cat /proc/sys/kernel/shmmax)"
+else
+	echo "   (ipcnsd does not serve the view here, no /dev/fuse: /proc/sysvipc is masked)"
 fi
 
 say "Container 'stranger': its own IPC namespace, the same key"
