@@ -9,16 +9,14 @@
  *   kill      SIGKILL: the call is gone, it took nothing, sent nothing;
  *   eintr     a signal whose handler has no SA_RESTART: the call fails
  *             with EINTR and had no effect;
- *   restart   a signal whose handler has SA_RESTART: Linux returns EINTR
- *             (these calls are never restarted, signal(7)); under ipcnsd
- *             the call is restarted (spec/compatibility.md, the first
- *             row), so with IPCNS_UNDER=1 the signalled children are
- *             expected to go on waiting and to complete like the others;
+ *   restart   a signal whose handler has SA_RESTART: EINTR (these calls
+ *             are never restarted, signal(7)) and no effect;
  *   stopcont  SIGSTOP then SIGCONT: msgsnd and msgrcv go on waiting
  *             (restarted transparently) and complete later; semop and
  *             semtimedop fail with EINTR (signal(7): "even in the absence
- *             of signal handlers"); under ipcnsd they are restarted like
- *             the others, a deviation of the same kind as SA_RESTART's.
+ *             of signal handlers").
+ * The same under ipcnsd (spec/compatibility.md, "Signals and blocked
+ * calls").
  * Then the parent releases exactly what the waiting children need plus
  * EXTRA, and checks: every waiting child completed exactly once; a
  * semaphore's value is what was posted minus what the survivors took
@@ -62,7 +60,6 @@ struct shared {
 	int sig[NCH];
 };
 static struct shared *sh;
-static int under_ipcnsd;
 static int semid, msqid;
 
 struct msg {
@@ -180,11 +177,7 @@ static void scenario(enum op op, enum fate fate)
 	bool waiting[NCH];
 	for (int i = 0; i < NCH; i++)
 		waiting[i] = true;
-	bool eintr = fate == F_EINTR || (fate == F_RESTART && !under_ipcnsd) ||
-		     (fate == F_STOPCONT && op <= OP_SEMTIMEDOP && !under_ipcnsd);
-	if (under_ipcnsd && (fate == F_RESTART || (fate == F_STOPCONT && op <= OP_SEMTIMEDOP)))
-		printf("# known deviation under ipcnsd, checked as such: %s after %s is restarted, Linux says EINTR\n",
-		       op_name[op], fate_name[fate]);
+	bool eintr = fate == F_EINTR || fate == F_RESTART || (fate == F_STOPCONT && op <= OP_SEMTIMEDOP);
 	for (int i = 0; i < NHIT; i++) {
 		int st = 0;
 		if (fate == F_KILL) {
@@ -325,8 +318,6 @@ static void scenario(enum op op, enum fate fate)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	const char *e = getenv("IPCNS_UNDER");
-	under_ipcnsd = e && !strcmp(e, "1");
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
 		perror("mmap");

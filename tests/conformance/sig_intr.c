@@ -237,7 +237,7 @@ static void wait_parked(enum op op, pid_t pid)
 	if (op == OP_SEMOP || op == OP_SEMTIMEDOP)
 		conf_wait_semcnt(semid, 0, GETNCNT, 1);
 	else
-		conf_msleep(30);
+		conf_msleep(100); /* nothing counts message queue waiters */
 	char st = proc_state(pid, sh->tid);
 	if (st != 'S')
 		CONF_FAIL("the blocked caller's state is %c, want S", st);
@@ -404,9 +404,9 @@ static void signal_it(enum scase c, pid_t pid)
 		CHECK_EQ(waitpid(pid, &st, WUNTRACED), pid);
 		CHECK_TRUE(WIFSTOPPED(st));
 		conf_msleep(20);
+		/* Not waited for: a semop's child may have its EINTR
+		 * and exit before a WCONTINUED wait could see it.  */
 		CHECK_OK(kill(pid, SIGCONT));
-		CHECK_EQ(waitpid(pid, &st, WCONTINUED), pid);
-		CHECK_TRUE(WIFCONTINUED(st));
 		break;
 	case C_PTRACE:
 		CHECK_OK(ptrace(PTRACE_SEIZE, sh->tid, 0, 0));
