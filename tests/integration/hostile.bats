@@ -297,6 +297,36 @@ pause_mid_call() {
 	return 1
 }
 
+# The view from inside (spec/view.md) never waits on another namespace:
+# with a container's worker stuck in its paused shmat, another container
+# reads its /proc/sysvipc and sysctls and writes one at once.
+@test "runc: /proc/sysvipc and sysctl reads of a container are not held up by a paused container's namespace" {
+	need_runtime runc
+	local pid ns start ms
+	ct_start runc frozen "$HOSTILE" storm 4
+	wait_out runc frozen "^STORM" 20
+	pid=$(ct_pid runc frozen)
+	ns=$(ns_of_pid "$pid")
+	pause_mid_call runc frozen "$ns" || skip "no pause caught ipcnsd inside a call of the container"
+	# A reader in the paused namespace waits for its worker...
+	nsenter -t "$pid" -i cat "${IPCNS_SOCKET%.sock}.view/sysvipc/shm" >"$BATS_TEST_TMPDIR/frozen-view" 2>&1 &
+	local reader=$!
+	sleep 0.2
+	start=$(date +%s%N)
+	run ct_run runc other sh -c 'ipcmk -M 4096 >/dev/null; cat /proc/sysvipc/shm | wc -l
+		echo 8192 > /proc/sys/kernel/shmmax && cat /proc/sys/kernel/shmmax'
+	ms=$((($(date +%s%N) - start) / 1000000))
+	kill -0 "$reader" 2>/dev/null || fail "the paused namespace's reader did not wait: $(cat "$BATS_TEST_TMPDIR/frozen-view")"
+	rt runc resume "$(cid runc frozen)"
+	assert_success
+	assert_output $'2\n8192'
+	echo "# the other container's view: ${ms} ms with the paused namespace's worker stuck" >&3
+	# ...and gets its answer once the container goes on.
+	wait "$reader"
+	grep -q "^ *key *shmid" "$BATS_TEST_TMPDIR/frozen-view"
+	kill_ct runc frozen "$ns"
+}
+
 # Issue 11 hole 11: registration never waits for a namespace's worker.
 # Before, a container joining a namespace whose worker was stuck in a
 # frozen container's shmat was refused after 5 s ("busy"), and the main
