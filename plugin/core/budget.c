@@ -164,7 +164,10 @@ int ipcns_budget_fd_charge(struct ipcns_budget *b, unsigned int n, bool force)
 	struct ipcns_pool *pool = b->pool;
 	if (pool) {
 		uint64_t now = __atomic_add_fetch(&pool->fds_used, n, __ATOMIC_RELAXED);
-		if (!force && pool->fd_limit && now > pool->fd_limit) {
+		/* The front end may move its ceiling at any time (ipcnsd reads
+		 * its RLIMIT_NOFILE again every second).  */
+		uint64_t limit = __atomic_load_n(&pool->fd_limit, __ATOMIC_RELAXED);
+		if (!force && limit && now > limit) {
 			__atomic_sub_fetch(&pool->fds_used, n, __ATOMIC_RELAXED);
 			return -EMFILE;
 		}
