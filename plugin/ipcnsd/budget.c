@@ -106,22 +106,29 @@ int budget_init(void)
 			B.fds_default, BUDGET_MIN_FDS);
 		return -1;
 	}
+	/* The ceilings an annotation may ask up to: the command line's, else
+	 * the policy file's (policy.c), else the defaults.  */
 	if (!B.mem_max_set)
-		B.mem_max = B.mem_default;
+		B.mem_max = P.ceiling_set[POLICY_MEM] ? P.ceiling[POLICY_MEM] : B.mem_default;
 	if (!B.fds_max_set)
-		B.fds_max = B.fds_default;
+		B.fds_max = P.ceiling_set[POLICY_FDS] ? P.ceiling[POLICY_FDS] : B.fds_default;
 	/* 0 is "no budget": a ceiling of 0 lets an annotation ask anything. */
 	if (B.mem_max && (B.mem_default == 0 || B.mem_default > B.mem_max)) {
 		fprintf(stderr,
-			"ipcnsd: --ns-mem-bytes %" PRIu64 " is above the ceiling --ns-mem-bytes-max %" PRIu64 "\n",
+			"ipcnsd: --ns-mem-bytes %" PRIu64 " (0: none) is not within its ceiling %" PRIu64
+			" (--ns-mem-bytes-max, or ceilings.org.ipcns.mem-bytes of the policy file)\n",
 			B.mem_default, B.mem_max);
 		return -1;
 	}
 	if (B.fds_max && (B.fds_default == 0 || B.fds_default > B.fds_max)) {
-		fprintf(stderr, "ipcnsd: --ns-fds %" PRIu32 " is above the ceiling --ns-fds-max %" PRIu32 "\n",
+		fprintf(stderr,
+			"ipcnsd: --ns-fds %" PRIu32 " (0: none) is not within its ceiling %" PRIu32
+			" (--ns-fds-max, or ceilings.org.ipcns.fds of the policy file)\n",
 			B.fds_default, B.fds_max);
 		return -1;
 	}
+	P.ceiling[POLICY_MEM] = B.mem_max;
+	P.ceiling[POLICY_FDS] = B.fds_max;
 	if (!B.mem_total_set) {
 		/* A quarter of the machine's memory, for all namespaces. */
 		struct sysinfo si;
@@ -140,48 +147,4 @@ int budget_init(void)
 	}
 	budget_fd_ceiling();
 	return 0;
-}
-
-/* One budget annotation: absent, the operator's default; present, at
- * most the operator's ceiling.  0 (no budget) is the operator's alone to
- * give.  */
-static int apply_one(json_t *annotations, const char *key, uint64_t def, uint64_t max, uint64_t min,
-		     uint64_t *out, char *err, size_t errlen)
-{
-	json_t *v = json_object_get(annotations, key);
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	/* oci_limits.c parsed it already: a number.  */
-	uint64_t want = *out;
-	const char *opt = !strcmp(key, "org.ipcns.fds") ? "--ns-fds-max" : "--ns-mem-bytes-max";
-	if (want == 0 && max != 0) {
-		snprintf(err, errlen, "annotation %s = \"0\": no budget is the operator's to give (ipcnsd %s)",
-			 key, opt);
-		return -EPERM;
-	}
-	if (want < min) {
-		snprintf(err, errlen, "annotation %s = \"%" PRIu64 "\": a namespace needs at least %" PRIu64, key,
-			 want, min);
-		return -ERANGE;
-	}
-	if (max && want > max) {
-		snprintf(err, errlen, "annotation %s = \"%" PRIu64 "\" is above the operator's ceiling %" PRIu64
-			 " (ipcnsd %s)", key, want, max, opt);
-		return -EPERM;
-	}
-	return 0;
-}
-
-int budget_apply(json_t *annotations, struct ipcns_limits *l, char *err, size_t errlen)
-{
-	uint64_t fds = l->quota_fds;
-	int ret = apply_one(annotations, "org.ipcns.mem-bytes", B.mem_default, B.mem_max, 0, &l->quota_mem_bytes,
-			    err, errlen);
-	if (ret == 0)
-		ret = apply_one(annotations, "org.ipcns.fds", B.fds_default, B.fds_max, BUDGET_MIN_FDS, &fds, err,
-				errlen);
-	l->quota_fds = (uint32_t)fds;
-	return ret;
 }

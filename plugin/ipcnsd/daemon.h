@@ -198,10 +198,6 @@ int budget_option(const char *opt, const char *val);
 int budget_init(void);
 /* The fd ceiling from RLIMIT_NOFILE again (the main thread's tick).  */
 void budget_fd_ceiling(void);
-/* The budgets of a new namespace from its first container's annotations
- * (already parsed into l) and the operator's policy: 0, or -errno with a
- * message.  */
-int budget_apply(json_t *annotations, struct ipcns_limits *l, char *err, size_t errlen);
 
 /* worker.c: namespaces, their workers, the proc connector.  */
 /* Start the thread that reads the proc connector: 0, or -errno when
@@ -246,7 +242,9 @@ void nsent_leave(struct nsent *e);
 
 /* policy.c: the operator's trust policy for annotations.  */
 #define POLICY_PATH "/etc/ipcns/config.json"
-#define POLICY_NQUOTAS 3 /* shm-bytes, msg-bytes, objects-per-uid */
+#define POLICY_NQUOTAS 5 /* shm-bytes, msg-bytes, objects-per-uid, mem-bytes, fds */
+#define POLICY_MEM 3
+#define POLICY_FDS 4
 enum policy_ns { POLICY_NS_IGNORE, POLICY_NS_SCOPED, POLICY_NS_GLOBAL };
 struct policy {
 	enum policy_ns ns_name; /* org.ipcns.namespace */
@@ -256,6 +254,7 @@ struct policy {
 	 * (linux.sysctl or a write of /proc/sys/kernel/...): --ceiling and
 	 * the file's kernel.* ceilings, the lower of the two.  */
 	struct ipcns_limits sysctl;
+	bool ceiling_set[POLICY_NQUOTAS]; /* by the file */
 };
 extern struct policy P;
 /* Read the "ipcnsd" object of the file (missing: the defaults): 0, or

@@ -157,8 +157,6 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 	} else {
 		struct ipcns_limits limits;
 		int ret = policy_limits(r->state, &limits, err, errlen);
-		if (ret == 0)
-			ret = budget_apply(json_object_get(r->state, "annotations"), &limits, err, errlen);
 		if (ret < 0)
 			return ret;
 		/* A linux.sysctl value is a write of the sysctl: the
@@ -638,6 +636,11 @@ int main(int argc, char **argv)
 	}
 	if (budget_init() < 0)
 		return 2;
+	dlog("budgets (0: none): a namespace's memory %llu bytes (annotations %s, ceiling %llu), fds %u (%s, "
+	     "ceiling %u); all namespaces' memory %llu bytes, fds %llu",
+	     (unsigned long long)B.mem_default, P.honour[POLICY_MEM] ? "honoured" : "ignored",
+	     (unsigned long long)B.mem_max, B.fds_default, P.honour[POLICY_FDS] ? "honoured" : "ignored",
+	     B.fds_max, (unsigned long long)D.pool.mem_limit, (unsigned long long)D.pool.fd_limit);
 	signal(SIGPIPE, SIG_IGN);
 	/* One malloc arena for every thread: what a namespace costs is
 	 * bounded and measured (mallinfo2 in `ipcnsctl ps') in one place,

@@ -15,18 +15,22 @@
 
 struct policy P = {
 	.ns_name = POLICY_NS_SCOPED,
-	.honour = { true, true, true },
+	.honour = { true, true, true, true, true },
 	/* The default message quota: an annotation may lower it, and "0"
 	 * (no quota) means the ceiling.  Segment pages are charged to the
 	 * container's memory cgroup and objects are bounded by the kernel
-	 * limits: no ceiling by default.  */
-	.ceiling = { 0, 64 << 20, 0 },
+	 * limits: no ceiling by default.  The budgets' ceilings are ipcnsd's
+	 * --ns-mem-bytes-max and --ns-fds-max unless this file sets them
+	 * (budget.c).  */
+	.ceiling = { 0, 64 << 20, 0, 0, 0 },
 };
 
 static const char *const quota_keys[POLICY_NQUOTAS] = {
 	"org.ipcns.shm-bytes",
 	"org.ipcns.msg-bytes",
 	"org.ipcns.objects-per-uid",
+	"org.ipcns.mem-bytes",
+	"org.ipcns.fds",
 };
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -107,7 +111,8 @@ int policy_load(const char *path, char *err, size_t errlen)
 		} else {
 			snprintf(err, errlen,
 				 "%s: ipcnsd.annotations.%s: unknown annotation (org.ipcns.namespace, "
-				 "org.ipcns.shm-bytes, org.ipcns.msg-bytes, org.ipcns.objects-per-uid)",
+				 "org.ipcns.shm-bytes, org.ipcns.msg-bytes, org.ipcns.objects-per-uid, "
+				 "org.ipcns.mem-bytes, org.ipcns.fds)",
 				 path, key);
 			ret = -EINVAL;
 			goto out;
@@ -133,18 +138,20 @@ int policy_load(const char *path, char *err, size_t errlen)
 		if (q < 0) {
 			snprintf(err, errlen,
 				 "%s: ipcnsd.ceilings.%s: unknown quota (org.ipcns.shm-bytes, org.ipcns.msg-bytes, "
-				 "org.ipcns.objects-per-uid, or a kernel limit: kernel.shmmax, kernel.shmall, kernel.shmmni, "
-				 "kernel.sem, kernel.msgmax, kernel.msgmnb, kernel.msgmni)",
+				 "org.ipcns.objects-per-uid, org.ipcns.mem-bytes, org.ipcns.fds, or a kernel limit: "
+				 "kernel.shmmax, kernel.shmall, kernel.shmmni, kernel.sem, kernel.msgmax, kernel.msgmnb, "
+				 "kernel.msgmni)",
 				 path, key);
 			ret = -EINVAL;
 			goto out;
 		}
-		if (parse_u64(json_string_value(v), &x) < 0 || (q == 2 && x > UINT32_MAX)) {
+		if (parse_u64(json_string_value(v), &x) < 0 || ((q == 2 || q == POLICY_FDS) && x > UINT32_MAX)) {
 			snprintf(err, errlen, "%s: ipcnsd.ceilings.%s must be a decimal string (\"0\": none)", path, key);
 			ret = -EINVAL;
 			goto out;
 		}
 		P.ceiling[q] = x;
+		P.ceiling_set[q] = true;
 	}
 out:
 	json_decref(root);
@@ -178,6 +185,18 @@ int policy_limits(json_t *state, struct ipcns_limits *l, char *err, size_t errle
 	l->quota_msg_bytes = capped(1, l->quota_msg_bytes, dflt.quota_msg_bytes, has[1]);
 	l->quota_objects_per_uid =
 		(uint32_t)capped(2, l->quota_objects_per_uid, dflt.quota_objects_per_uid, has[2]);
+	/* The budgets: the operator's defaults (budget.c), and "0" never
+	 * means none for a container, ceiling or not.  */
+	if (has[POLICY_MEM] && l->quota_mem_bytes == 0 && !P.ceiling[POLICY_MEM])
+		has[POLICY_MEM] = false;
+	if (has[POLICY_FDS] && l->quota_fds == 0 && !P.ceiling[POLICY_FDS])
+		has[POLICY_FDS] = false;
+	l->quota_mem_bytes = capped(POLICY_MEM, l->quota_mem_bytes, B.mem_default, has[POLICY_MEM]);
+	l->quota_fds = (uint32_t)capped(POLICY_FDS, l->quota_fds, B.fds_default, has[POLICY_FDS]);
+	/* A namespace lives with no fewer fds than its own and a few notify
+	 * fds.  */
+	if (l->quota_fds && l->quota_fds < BUDGET_MIN_FDS)
+		l->quota_fds = BUDGET_MIN_FDS;
 	return 0;
 }
 
