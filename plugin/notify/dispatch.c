@@ -369,6 +369,24 @@ install:
 	return 0;
 }
 
+static int op_vma_at(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino);
+
+/* Close the segment's fd we installed in the caller.  The container's own
+ * seccomp filter may refuse close (ERRNO, TRAP): then close_range.  */
+static void remote_close(struct ncall *n, int rfd)
+{
+	long ca[6] = { rfd, 0, 0, 0, 0, 0 };
+	if (ipcns_remote_syscall(&n->remote, SYS_close, ca) == 0)
+		return;
+	long cr[6] = { rfd, rfd, 0, 0, 0, 0 };
+	if (n->remote.active && ipcns_remote_syscall(&n->remote, SYS_close_range, cr) == 0)
+		return;
+	if (n->remote.active)
+		nlog(n->nf, "pid %d: could not close the segment's fd %d it was lent for shmat (its seccomp filter "
+			    "refuses close and close_range)",
+		     (int)n->tid, rfd);
+}
+
 static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t len, int prot, int flags,
 		      uint64_t *mapped)
 {
@@ -379,10 +397,32 @@ static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t le
 		return ret;
 	long a[6] = { (long)addr, (long)len, prot, flags, rfd, 0 };
 	long r = ipcns_remote_syscall(&n->remote, SYS_mmap, a);
-	long ca[6] = { rfd, 0, 0, 0, 0, 0 };
-	ipcns_remote_syscall(&n->remote, SYS_close, ca);
+	remote_close(n, rfd);
+	if (!n->remote.active)
+		return -ENOENT; /* the caller died */
+	if (r == -ENOSYS) {
+		nlog(n->nf, "pid %d: its seccomp filter trapped the mmap of shmat: answering ENOMEM", (int)n->tid);
+		return -ENOMEM;
+	}
 	if (r < 0 && r > -4096)
 		return (int)r;
+	/* The result is the caller's register: a container's own filter
+	 * (SECCOMP_RET_USER_NOTIF to its own supervisor, say) can make it
+	 * anything.  Only a mapping of this segment's file that starts at
+	 * it, page-aligned and whole, is an attach.  */
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t alen = (len + ps - 1) & ~(ps - 1);
+	struct stat fst;
+	dev_t dev;
+	ino_t ino;
+	if (((uint64_t)r & (ps - 1)) || (uint64_t)r + alen < (uint64_t)r || fstat(fd, &fst) < 0 ||
+	    op_vma_at(c, (uint64_t)r, (uint64_t)r + alen, &dev, &ino) < 0 || dev != fst.st_dev ||
+	    ino != fst.st_ino) {
+		nlog(n->nf, "pid %d: the mmap of shmat returned %#lx, not a mapping of the segment (a seccomp filter "
+			    "of the container?): answering ENOMEM",
+		     (int)n->tid, (unsigned long)r);
+		return -ENOMEM;
+	}
 	*mapped = (uint64_t)r;
 	return 0;
 }
@@ -426,7 +466,9 @@ static int op_vma_at(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t
 		 (unsigned long long)end);
 	if (stat(path, &st) < 0)
 		return -ENOENT;
-	ret = call_valid(n);
+	/* A thread we hold stopped is the caller still; once its call is
+	 * answered the notification id no longer proves it.  */
+	ret = n->remote.active ? 0 : call_valid(n);
 	if (ret < 0)
 		return ret;
 	*dev = st.st_dev;

@@ -367,9 +367,20 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 }
 
 /* Is a single-step trap queued for the thread (the instruction ran, but
- * another stop was reported first)?  1, 0 or -errno.  */
-static int trap_queued(pid_t tid)
+ * another stop was reported first), or the SIGSYS of a container's
+ * SECCOMP_RET_TRAP on our call (forced after the step's trap, which is
+ * dequeued first)?  1, 0 or -errno.  */
+static bool ours_queued(const struct ipcns_remote *r, const siginfo_t *si)
 {
+	if (si->si_signo == SIGTRAP && step_siginfo(si))
+		return true;
+	return si->si_signo == SIGSYS && si->si_code == SYS_SECCOMP && r->injecting &&
+	       (uint64_t)(uintptr_t)si->si_call_addr == r->injected_pc;
+}
+
+static int trap_queued(struct ipcns_remote *r)
+{
+	pid_t tid = r->tid;
 	siginfo_t si[16];
 	for (int off = 0; off < 256; off += (int)ARRAY_SIZE(si)) {
 		struct __ptrace_peeksiginfo_args a = { .off = (uint64_t)off, .flags = 0, .nr = ARRAY_SIZE(si) };
@@ -377,7 +388,7 @@ static int trap_queued(pid_t tid)
 		if (n < 0)
 			return -errno;
 		for (int i = 0; i < n; i++)
-			if (si[i].si_signo == SIGTRAP && step_siginfo(&si[i]))
+			if (ours_queued(r, &si[i]))
 				return 1;
 		if (n < (int)ARRAY_SIZE(si))
 			break;
@@ -392,7 +403,7 @@ static int trap_queued(pid_t tid)
 static int take_trap(struct ipcns_remote *r)
 {
 	for (int tries = 0; tries < 16; tries++) {
-		int ret = trap_queued(r->tid);
+		int ret = trap_queued(r);
 		if (ret <= 0)
 			return ret;
 		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0)
@@ -417,17 +428,26 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 	int ret = regs_put(r->tid, &regs);
 	if (ret < 0)
 		return ret;
+	r->injecting = true;
+	r->injected_pc = ran_pc;
+	r->trapped = false;
+	long res = -EAGAIN;
 	for (int tries = 0; tries < 16; tries++) {
-		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0)
+		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0) {
+			r->injecting = false;
 			return -ESRCH;
+		}
 		int stop = wait_stop(r);
 		if (stop < 0) {
 			r->active = r->seized = false;
+			r->injecting = false;
 			return stop;
 		}
 		ret = regs_get(r->tid, &out);
-		if (ret < 0)
+		if (ret < 0) {
+			r->injecting = false;
 			return ret;
+		}
 		/* Not run yet: a signal or a stop came first (the registers
 		 * are still ours); step again.  A SIGTRAP that only looked
 		 * like the step (arm64: sent from outside the pid namespace)
@@ -444,14 +464,21 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 		}
 		/* It ran, and another stop came before its trap, which is
 		 * still queued: take it, or it would be delivered once the
-		 * thread is let go.  */
-		if (stop != 1 && take_trap(r) == -ESRCH) {
+		 * thread is let go.  A filter's SECCOMP_RET_TRAP skips the
+		 * call and leaves what syscall_rollback() puts back as the
+		 * result (x86: the number, arm64: the first argument): take
+		 * its SIGSYS too, and say the call did not run.  */
+		res = regs_ret(&out);
+		if ((stop != 1 || res == nr || res == args[0]) && take_trap(r) == -ESRCH) {
 			r->active = r->seized = false;
-			return -ESRCH;
+			res = -ESRCH;
+		} else if (r->trapped) {
+			res = -ENOSYS;
 		}
-		return regs_ret(&out);
+		break;
 	}
-	return -EAGAIN;
+	r->injecting = false;
+	return res;
 }
 
 int ipcns_remote_end(struct ipcns_remote *r, long retval)
