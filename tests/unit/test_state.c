@@ -168,6 +168,15 @@ static void world_procs(struct world *w)
 	w->clock = 1700000000;
 }
 
+/* A world whose namespace a load will make.  */
+static struct world *world_blank(void)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	assert_non_null(w);
+	world_procs(w);
+	return w;
+}
+
 static struct world *world_new(const struct ipcns_limits *l)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -478,9 +487,7 @@ static void round_trip(struct world *a, struct world **out, struct saver *sv)
 	assert_int_equal(fe_len, 2);
 	assert_memory_equal(fe, "fe", 2);
 
-	struct world *b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	struct world *b = world_blank();
 	b->clock = a->clock;
 	sv->to = b;
 	int ret = ipcns_state_load(buf, need, &world_host_ops, b, &ops, &b->ns, err, sizeof(err));
@@ -642,9 +649,7 @@ static void test_refuses_corrupt(void **state)
 	uint8_t *img = save_world(a, &sv, &len);
 	uint8_t *buf = malloc(len);
 	assert_non_null(buf);
-	struct world *b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	struct world *b = world_blank();
 
 	/* Every truncation is refused.  */
 	for (size_t n = 0; n < len; n += (n < 128 ? 1 : 61))
@@ -705,9 +710,7 @@ static void test_names_what_is_wrong(void **state)
 	assert_non_null(p);
 	memcpy(p, &bad, 4);
 	fix_crc(img, len);
-	struct world *b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	struct world *b = world_blank();
 	assert_int_equal(load_into(b, &sv, img, len, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "value 40000 of semaphore 2"));
 	free(img);
@@ -730,9 +733,7 @@ static void test_refuses_newer_version(void **state)
 	uint8_t *copy = malloc(len);
 	assert_non_null(copy);
 	memcpy(copy, img, len);
-	struct world *b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	struct world *b = world_blank();
 	assert_int_equal(ipcns_state_check(img, len, err, sizeof(err)), -EPROTONOSUPPORT);
 	assert_int_equal(load_into(b, &sv, img, len, err, sizeof(err)), -EPROTONOSUPPORT);
 	assert_non_null(strstr(err, "newer"));
@@ -791,9 +792,7 @@ static void test_v1_migration(void **state)
 	assert_int_equal(version, 1);
 	assert_int_equal(ipcns_state_check(img, len, err, sizeof(err)), 1);
 
-	struct world *b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	struct world *b = world_blank();
 	b->clock = a->clock;
 	struct ipcns_state_ops ops = saver_ops(&sv);
 	sv.from = a;
@@ -872,9 +871,7 @@ static void tear(int fd, unsigned int *seed)
 static void jt_recover_check(struct jt *t, int fd)
 {
 	char err[256];
-	struct world *b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	struct world *b = world_blank();
 	b->clock = t->a->clock;
 	t->sv.to = b;
 	t->sv.alive = t->alive;
@@ -1165,9 +1162,7 @@ static void test_answer_commits_effect(void **state)
 	/* msgsnd: the message is in the journal the moment its sender is
 	 * answered.  */
 	assert_int_equal(snd(a, 2, q, 2, "second", 0), IPCNS_ANSWERED);
-	struct world *b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	struct world *b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
 	assert_int_equal(ds.msg_qnum, 2);
@@ -1181,9 +1176,7 @@ static void test_answer_commits_effect(void **state)
 	struct msgbuf64 m;
 	assert_int_equal(ipcns_msgrcv(a->ns, C(a, 2), q, ptr(&m), 64, 0, 0), IPCNS_ANSWERED);
 	assert_memory_equal(m.mtext, "first", 5);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
 	assert_int_equal(ds.msg_qnum, 1);
@@ -1201,9 +1194,7 @@ static void test_answer_commits_effect(void **state)
 	assert_int_equal(ipcns_semctl(a->ns, C(a, 0), s, 0, SETVAL, 3), 0);
 	assert_int_equal(ipcns_journal_commit(a->ns), 0);
 	assert_int_equal(semop1(a, 2, s, 0, -1, SEM_UNDO), IPCNS_ANSWERED);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 2);
 	ipcns_ns_process_exit(b->ns, b->p[2].host_tgid);
@@ -1212,9 +1203,7 @@ static void test_answer_commits_effect(void **state)
 
 	/* SETVAL and SETALL: the values, and the adjustments they void.  */
 	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, SETVAL, 7), IPCNS_ANSWERED);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 7);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETPID, 0), b->p[2].ns_tgid);
@@ -1223,9 +1212,7 @@ static void test_answer_commits_effect(void **state)
 	world_free(b);
 	unsigned short one = 4;
 	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, SETALL, ptr(&one)), IPCNS_ANSWERED);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 4);
 	world_free(b);
@@ -1241,9 +1228,7 @@ static void test_answer_commits_effect(void **state)
 	assert_int_equal(ipcns_journal_commit(a->ns), 0);
 	close(ac.copy);
 	ac.copy = memfd_copy(ac.memfd);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 4);
 	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
@@ -1254,23 +1239,17 @@ static void test_answer_commits_effect(void **state)
 	assert_true(shm >= 0);
 	assert_int_equal(ipcns_journal_commit(a->ns), 0);
 	assert_int_equal(ipcns_semctl(a->ns, C(a, 2), s, 0, IPC_RMID, 0), IPCNS_ANSWERED);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), -EINVAL);
 	world_free(b);
 	assert_int_equal(ipcns_msgctl(a->ns, C(a, 2), q, IPC_RMID, 0), IPCNS_ANSWERED);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), -EINVAL);
 	world_free(b);
 	assert_int_equal(ipcns_shmctl(a->ns, C(a, 2), shm, IPC_RMID, 0), IPCNS_ANSWERED);
-	b = calloc(1, sizeof(*b));
-	assert_non_null(b);
-	world_procs(b);
+	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	struct shmid_ds sds;
 	assert_int_equal(ipcns_shmctl(b->ns, C(b, 0), shm, IPC_STAT, ptr(&sds)), -EINVAL);
