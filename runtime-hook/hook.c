@@ -261,12 +261,46 @@ static void mask_sysvipc(const char *rootfs, const char *why)
 		say(LOG_NOTICE, "mount: %s: /proc/sysvipc masked in the container", why);
 }
 
+struct binds {
+	const char *view_dir, *rootfs;
+};
+
+static const char *const sysctl_names[] = { "shmmax", "shmall",      "shmmni",	    "shm_rmid_forced",
+					    "msgmax", "msgmni",      "msgmnb",	    "sem",
+					    "sem_next_id", "msg_next_id", "shm_next_id" };
+
+/* In a child (ipcns_run_bounded): the binds, in the container's mount
+ * namespace, which the child shares.  0 once /proc/sysvipc is bound.  */
+static int bind_view(void *arg)
+{
+	const struct binds *b = arg;
+	char src[PATH_MAX + 64], dst[PATH_MAX + 64];
+	struct stat st;
+
+	snprintf(src, sizeof(src), "%s/sysvipc", b->view_dir);
+	snprintf(dst, sizeof(dst), "%s/proc/sysvipc", b->rootfs);
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
+		say(LOG_WARNING, "mount: binding %s on %s: %s", src, dst, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(sysctl_names) / sizeof(sysctl_names[0]); i++) {
+		snprintf(src, sizeof(src), "%s/sys/kernel/%s", b->view_dir, sysctl_names[i]);
+		snprintf(dst, sizeof(dst), "%s/proc/sys/kernel/%s", b->rootfs, sysctl_names[i]);
+		/* A kernel without CONFIG_CHECKPOINT_RESTORE has no
+		 * *_next_id: the container's /proc is the reference.  */
+		if (stat(dst, &st) < 0)
+			continue;
+		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+			say(LOG_WARNING, "mount: binding %s on %s: %s; the kernel's value shows there", src, dst,
+			    strerror(errno));
+	}
+	return 0;
+}
+
 static int view_mount(const char *view_dir)
 {
 	cleanup_json json_t *state = NULL;
-	char rootfs[PATH_MAX], src[PATH_MAX + 64], dst[PATH_MAX + 64];
-	const char *names[] = { "shmmax", "shmall",	 "shmmni",	"shm_rmid_forced", "msgmax",     "msgmni",
-				"msgmnb", "sem",	 "sem_next_id", "msg_next_id",	   "shm_next_id" };
+	char rootfs[PATH_MAX], dst[PATH_MAX + 64];
 	struct stat st;
 	int ret;
 
@@ -285,27 +319,20 @@ static int view_mount(const char *view_dir)
 	}
 	if (!ipcns_view_live(view_dir)) {
 		char why[PATH_MAX + 64];
-		snprintf(why, sizeof(why), "ipcnsd does not serve %s", view_dir);
+		snprintf(why, sizeof(why), "ipcnsd does not serve %s (or does not answer)", view_dir);
 		mask_sysvipc(rootfs, why);
 		return 0;
 	}
-	snprintf(src, sizeof(src), "%s/sysvipc", view_dir);
-	if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
-		char why[PATH_MAX * 3];
-		snprintf(why, sizeof(why), "binding %s on %s: %s", src, dst, strerror(errno));
+	/* The binds look the files up on ipcnsd's FUSE mount: bounded too,
+	 * so that a daemon that stops answering now does not hold up the
+	 * container.  */
+	struct binds b = { .view_dir = view_dir, .rootfs = rootfs };
+	ret = ipcns_run_bounded(bind_view, &b, 5 * IPCNS_VIEW_CHECK_MS);
+	if (ret < 0) {
+		char why[PATH_MAX + 64];
+		snprintf(why, sizeof(why), "binding %s: %s", view_dir,
+			 ret == -ETIMEDOUT ? "ipcnsd did not answer" : "failed");
 		mask_sysvipc(rootfs, why);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(src, sizeof(src), "%s/sys/kernel/%s", view_dir, names[i]);
-		snprintf(dst, sizeof(dst), "%s/proc/sys/kernel/%s", rootfs, names[i]);
-		/* A kernel without CONFIG_CHECKPOINT_RESTORE has no
-		 * *_next_id: the container's /proc is the reference.  */
-		if (stat(dst, &st) < 0)
-			continue;
-		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-			say(LOG_WARNING, "mount: binding %s on %s: %s; the kernel's value shows there", src, dst,
-			    strerror(errno));
 	}
 	return 0;
 }

@@ -12,8 +12,12 @@
 #include <string.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "settings.h"
@@ -176,16 +180,52 @@ void ipcns_view_dir(const char *socket, char *out, size_t size)
 		snprintf(out, size, "%s.view", socket);
 }
 
-bool ipcns_view_live(const char *dir)
+int ipcns_run_bounded(int (*fn)(void *), void *arg, int timeout_ms)
 {
+	pid_t pid = fork();
+	int pfd, status, ret;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(fn(arg) == 0 ? 0 : 1);
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd >= 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+
+		while ((ret = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+			;
+		close(pfd);
+		if (ret == 0)
+			kill(pid, SIGKILL); /* a FUSE wait ends on SIGKILL */
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		return -ETIMEDOUT;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static int view_check(void *arg)
+{
+	const char *dir = arg;
 	char path[PATH_MAX];
 	struct statfs sf;
 	struct stat st;
 
 	if (statfs(dir, &sf) < 0 || sf.f_type != IPCNS_FUSE_SUPER_MAGIC)
-		return false;
+		return -1;
 	snprintf(path, sizeof(path), "%s/sysvipc/shm", dir);
-	return stat(path, &st) == 0;
+	return stat(path, &st);
+}
+
+bool ipcns_view_live(const char *dir)
+{
+	/* A FUSE request waits for ipcnsd to answer: a stopped or wedged
+	 * ipcnsd must not hold up the creation of a container, which then
+	 * gets /proc/sysvipc masked.  */
+	return ipcns_run_bounded(view_check, (void *)dir, IPCNS_VIEW_CHECK_MS) == 0;
 }
 
 int ipcns_view_hook_path(char *out, size_t size)

@@ -36,8 +36,14 @@ void ipcns_settings_clear(struct ipcns_settings *s);
 /* ipcnsd's view directory for its socket: ".sock" replaced by ".view"
  * (or ".view" added).  */
 void ipcns_view_dir(const char *socket, char *out, size_t size);
-/* A FUSE file system is mounted at dir and answers: ipcnsd serves it.  */
+/* A FUSE file system is mounted at dir and answers within
+ * IPCNS_VIEW_CHECK_MS: ipcnsd serves it.  */
+#define IPCNS_VIEW_CHECK_MS 1000
 bool ipcns_view_live(const char *dir);
+/* fn(arg) in a child process, killed after timeout_ms: 0 when it returned
+ * 0, -ETIMEDOUT, -EIO, -errno.  For file system calls that may wait on a
+ * FUSE server.  */
+int ipcns_run_bounded(int (*fn)(void *), void *arg, int timeout_ms);
 /* ipcns-hook beside the running program: 0 and its path, or -errno.  */
 int ipcns_view_hook_path(char *out, size_t size);
 

@@ -94,7 +94,7 @@ ipcnsd_forgot() {
 	run pm_run --rm --cidfile "$BATS_TEST_TMPDIR/cid" --annotation org.ipcns.enable=true \
 		--annotation org.ipcns.cid="$tag" "$IMAGE" \
 		sh -c 'ipcmk -M 8192 && ipcmk -S 2 && ipcmk -Q && ipcs -m -s -q && ls -A /proc/sysvipc | wc -l &&
-			grep -Ec "^ +[-0-9]+ +0 +644 +8192 " /proc/sysvipc/shm && echo 4096 >/proc/sys/kernel/shmmax &&
+			grep -Ec "^ *[-0-9]+ +0 +644 +8192 " /proc/sysvipc/shm && echo 4096 >/proc/sys/kernel/shmmax &&
 			cat /proc/sys/kernel/shmmax'
 	assert_success
 	assert_line --partial "Shared memory id: 0"

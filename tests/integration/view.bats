@@ -277,3 +277,16 @@ next_id() {
 	assert_failure
 	assert_output --partial "ipcnsd.ceilings.kernel.shm_rmid_forced"
 }
+
+@test "runc: a stopped ipcnsd does not hold up a container's creation: /proc/sysvipc is masked instead" {
+	need_runtime runc
+	own_daemon stopped
+	# Looked up once while it answers (lookups are cached), as after any
+	# earlier container.
+	ls "$IT_DIR/stopped.view/sysvipc" >/dev/null
+	kill -STOP "$OWN_PID"
+	run ct_run runc a sh -c 'ls /proc/sysvipc | wc -l'
+	kill -CONT "$OWN_PID"
+	assert_success
+	assert_output 0
+}
