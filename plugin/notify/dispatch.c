@@ -815,6 +815,11 @@ static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const 
 	}
 }
 
+/* How long after its handler's delivery a restart of a call we never
+ * received is recognised: the kernel restarts the call as soon as the
+ * handler returns.  */
+#define RESTART_WINDOW_NS (200 * 1000000LL)
+
 /* The number of arguments that make two calls the same.  */
 static int call_nargs(int nr)
 {
@@ -901,7 +906,15 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 	n.t0 = nf->recv_ns ? nf->recv_ns : ipcns_mono_ns();
 	nf->recv_ns = 0;
 	struct ipcns_park_rec *rec = nf->nparks ? park_take(nf, n.tid) : NULL;
-	if (rec && restarted(nf, rec, &req->data) == -EINTR) {
+	int verdict = rec ? restarted(nf, rec, &req->data) : 0;
+	/* A signal that ended the wait before we received the call left no
+	 * record: a handler with SA_RESTART that interrupted a system call
+	 * at this very instruction a moment ago marks this call as its
+	 * restart.  */
+	if (!rec && call_nargs(req->data.nr) &&
+	    ipcns_sigwatch_restarted(n.tid, req->data.instruction_pointer, n.t0, RESTART_WINDOW_NS))
+		verdict = -EINTR;
+	if (verdict == -EINTR) {
 		nf->eintr++;
 		int sret = ipcns_seccomp_send(nf->fd, req->id, 0, -EINTR);
 		return sret == -ENOENT ? 0 : sret;

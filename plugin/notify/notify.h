@@ -86,6 +86,11 @@ int ipcns_sigwatch_start(void);
 /* The first handler that ran in thread tid after `since' (CLOCK_MONOTONIC
  * ns): IPCNS_SIG_*, or -EIO when it cannot be known.  */
 int ipcns_sigwatch_first(pid_t tid, int64_t since);
+/* Did a handler with SA_RESTART, in the last `window' ns before `now',
+ * end a wait of thread tid in a system call (-ERESTARTSYS) at
+ * instruction pointer pc, that no earlier question used?  Such a
+ * delivery is then used.  */
+bool ipcns_sigwatch_restarted(pid_t tid, uint64_t pc, int64_t now, int64_t window);
 /* Empty the rings if nobody else is at it (cheap when they are empty):
  * called at every park, so they do not overflow between questions.  */
 void ipcns_sigwatch_poll(void);

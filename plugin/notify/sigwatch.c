@@ -15,6 +15,7 @@
  * as such, never guessed.  */
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <asm/perf_regs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +39,25 @@
 #define RING_PAGES 128 /* per CPU: about 7000 deliveries between drains */
 #define HIST 4        /* deliveries remembered per thread */
 #define SA_RESTART_FLAG 0x10000000UL
+#define ERESTARTSYS_RET ((uint64_t)-512)
+
+/* The caller's return register and instruction pointer at the delivery:
+ * a wait in a seccomp notification that the signal ended holds
+ * -ERESTARTSYS, the pointer just past the system call instruction (what
+ * seccomp_data.instruction_pointer of the restarted call says).  */
+#if defined(__x86_64__)
+#define REG_RET PERF_REG_X86_AX
+#define REG_PC PERF_REG_X86_IP
+#elif defined(__aarch64__)
+#define REG_RET PERF_REG_ARM64_X0
+#define REG_PC PERF_REG_ARM64_PC
+#endif
 
 struct delivery {
 	int64_t t;
 	bool restart;
+	bool in_wait;  /* it ended a wait that returns -ERESTARTSYS */
+	uint64_t pc;
 };
 
 struct slot {
@@ -49,6 +65,8 @@ struct slot {
 	int n;                  /* entries used, oldest first */
 	struct delivery d[HIST];
 	int64_t dropped;        /* the latest delivery forgotten here */
+	pid_t dropped_tid;      /* whose */
+	int64_t used;           /* deliveries up to this time decided a call */
 };
 
 struct ring {
@@ -123,7 +141,8 @@ static int ring_open(struct ring *r, int id, int cpu)
 	a.size = sizeof(a);
 	a.config = (uint64_t)id;
 	a.sample_period = 1;
-	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
+	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW | PERF_SAMPLE_REGS_USER;
+	a.sample_regs_user = (1ULL << REG_RET) | (1ULL << REG_PC);
 	a.use_clockid = 1;
 	a.clockid = CLOCK_MONOTONIC;
 	/* Nobody polls the rings: wake no one.  */
@@ -185,22 +204,29 @@ int ipcns_sigwatch_start(void)
 	return W.err;
 }
 
-static void record(pid_t tid, int64_t t, bool restart)
+static void record(pid_t tid, const struct delivery *d)
 {
 	struct slot *s = &W.slots[(uint32_t)tid % ARRAY_SIZE(W.slots)];
 	if (s->tid != tid) {
-		if (s->n && s->d[s->n - 1].t > s->dropped)
+		/* Another thread's history goes: a question about it after
+		 * that time is unknown.  */
+		if (s->n && s->d[s->n - 1].t > s->used) {
 			s->dropped = s->d[s->n - 1].t;
+			s->dropped_tid = s->tid;
+		}
 		s->tid = tid;
 		s->n = 0;
+		s->used = 0;
 	}
 	if (s->n == HIST) {
-		if (s->d[0].t > s->dropped)
+		if (s->d[0].t > s->dropped) {
 			s->dropped = s->d[0].t;
+			s->dropped_tid = tid;
+		}
 		memmove(&s->d[0], &s->d[1], (HIST - 1) * sizeof(s->d[0]));
 		s->n--;
 	}
-	s->d[s->n++] = (struct delivery){ t, restart };
+	s->d[s->n++] = *d;
 }
 
 static void copy_out(const struct ring *r, uint64_t off, void *dst, size_t len)
@@ -237,8 +263,20 @@ static void drain_ring(struct ring *r)
 				memcpy(&t, buf + o + 8, 8);
 				memcpy(&rawsz, buf + o + 16, 4);
 				memcpy(&flags, buf + o + 20 + 32, 8);
+				struct delivery d = { .t = (int64_t)t, .restart = flags & SA_RESTART_FLAG };
+				/* Then the user registers: abi, the return
+				 * register, the pc (bit order).  */
+				size_t ro = o + 20 + rawsz;
+				uint64_t abi = 0, ret = 0, pc = 0;
+				if (len >= ro + 24) {
+					memcpy(&abi, buf + ro, 8);
+					memcpy(&ret, buf + ro + 8, 8);
+					memcpy(&pc, buf + ro + 16, 8);
+				}
+				d.in_wait = abi != PERF_SAMPLE_REGS_ABI_NONE && ret == ERESTARTSYS_RET;
+				d.pc = pc;
 				if (rawsz >= 40)
-					record((pid_t)tid, (int64_t)t, flags & SA_RESTART_FLAG);
+					record((pid_t)tid, &d);
 			}
 		} else if (h.type == PERF_RECORD_LOST) {
 			W.lost = ipcns_mono_ns();
@@ -257,7 +295,7 @@ int ipcns_sigwatch_first(pid_t tid, int64_t since)
 		drain_ring(&W.rings[i]);
 	int ret = IPCNS_SIG_NONE;
 	struct slot *s = &W.slots[(uint32_t)tid % ARRAY_SIZE(W.slots)];
-	if (W.lost > since || s->dropped > since) {
+	if (W.lost > since || (s->dropped > since && s->dropped_tid == tid)) {
 		ret = -EIO;
 	} else if (s->tid == tid) {
 		for (int i = 0; i < s->n; i++) {
@@ -267,8 +305,34 @@ int ipcns_sigwatch_first(pid_t tid, int64_t since)
 			}
 		}
 	}
+	/* What ran until now has decided this call: not the next.  */
+	if (s->tid == tid && s->n)
+		s->used = s->d[s->n - 1].t;
 	pthread_mutex_unlock(&W.lock);
 	return ret;
+}
+
+bool ipcns_sigwatch_restarted(pid_t tid, uint64_t pc, int64_t now, int64_t window)
+{
+	if (ipcns_sigwatch_start() < 0)
+		return false;
+	bool hit = false;
+	pthread_mutex_lock(&W.lock);
+	for (int i = 0; i < W.nrings; i++)
+		drain_ring(&W.rings[i]);
+	struct slot *s = &W.slots[(uint32_t)tid % ARRAY_SIZE(W.slots)];
+	if (s->tid == tid) {
+		for (int i = s->n - 1; i >= 0 && !hit; i--) {
+			const struct delivery *d = &s->d[i];
+			if (d->t <= s->used || d->t < now - window)
+				break;
+			hit = d->restart && d->in_wait && d->pc == pc;
+		}
+		if (hit)
+			s->used = s->d[s->n - 1].t;
+	}
+	pthread_mutex_unlock(&W.lock);
+	return hit;
 }
 
 void ipcns_sigwatch_poll(void)

@@ -6,7 +6,14 @@
  *                                 exit 42 (prints "READY" first)
  *   sig-park recv                 msgrcv on queue key 0x5167 (created); print
  *                                 the message and exit 0
- *   sig-park send TEXT            send TEXT to that queue  */
+ *   sig-park send TEXT            send TEXT to that queue
+ *   sig-park window DAEMON_PID    (run under ipcns-run) stop the daemon, let
+ *                                 a child trap msgrcv, interrupt it with an
+ *                                 SA_RESTART handler before the daemon
+ *                                 received the call, continue the daemon:
+ *                                 the child's msgrcv must fail with EINTR;
+ *                                 prints the child's result, exit 0 when
+ *                                 EINTR  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +21,9 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/mman.h>
 #include <sys/sem.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define KEY 0x5167
@@ -30,6 +39,60 @@ static void on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static int in_syscall(pid_t pid, long nr)
+{
+	char path[64], buf[128];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	FILE *f = fopen(path, "re");
+	int yes = 0;
+	if (f) {
+		yes = fgets(buf, sizeof(buf), f) && strtol(buf, NULL, 10) == nr;
+		fclose(f);
+	}
+	return yes;
+}
+
+static int window(pid_t daemon, int q)
+{
+	int *res = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		return 1;
+	*res = -1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	if (kill(daemon, SIGSTOP) < 0) {
+		perror("stopping the daemon");
+		return 1;
+	}
+	pid_t c = fork();
+	if (c == 0) {
+		struct mb b;
+		long r = msgrcv(q, &b, sizeof(b.mtext), 0, 0);
+		*res = r < 0 ? errno : 0;
+		_exit(0);
+	}
+	for (int i = 0; i < 2000 && !in_syscall(c, 70); i++)
+		usleep(1000);
+	usleep(50000);
+	kill(c, SIGUSR1);
+	usleep(100000); /* the handler runs, the call traps again */
+	kill(daemon, SIGCONT);
+	for (int i = 0; i < 5000 && *res == -1; i++)
+		usleep(1000);
+	printf("child: %s\n", *res == -1 ? "still blocked" : *res ? strerror(*res) : "received");
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	return *res == EINTR ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -59,6 +122,13 @@ int main(int argc, char **argv)
 		printf("stopped after %ld calls\n", calls);
 		semctl(sem, 0, IPC_RMID);
 		return 42;
+	}
+	if (!strcmp(argv[1], "window") && argc == 3) {
+		int pq = msgget(IPC_PRIVATE, 0600);
+		int ret = window((pid_t)atoi(argv[2]), pq);
+		msgctl(pq, IPC_RMID, NULL);
+		msgctl(q, IPC_RMID, NULL);
+		return ret;
 	}
 	if (!strcmp(argv[1], "recv")) {
 		ssize_t n = msgrcv(q, &b, sizeof(b.mtext) - 1, 0, 0);

@@ -110,3 +110,14 @@ debugger_attach() {
 	need_runtime crun
 	debugger_attach crun
 }
+
+# A handler with SA_RESTART that ends the wait before ipcnsd received the
+# call (the daemon stopped meanwhile): the restarted msgrcv still fails with
+# EINTR (the signal watch's registers at the delivery).
+@test "ipcnsd: a msgrcv interrupted before the daemon received it fails with EINTR" {
+	run timeout 30 "$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- \
+		"$IT_BUILD/tests/integration/sig-park" window "$IPCNSD_PID"
+	kill -CONT "$IPCNSD_PID" 2>/dev/null || true
+	assert_success
+	assert_output --partial "child: Interrupted system call"
+}
