@@ -63,7 +63,7 @@ CRUN_LIBS := -ljansson -lcap -lpthread
 UNIT_LIBS := -lcmocka -ljansson -lcap -lpthread
 TOOL_LIBS := -ljansson -lcap -lseccomp -lpthread
 
-BINS := $(B)/bin/ipcnsd $(B)/bin/ipcns-runtime $(B)/bin/ipcnsctl $(B)/bin/ipcns-hook \
+BINS := $(B)/bin/ipcnsd $(B)/bin/ipcns-keeper $(B)/bin/ipcns-runtime $(B)/bin/ipcnsctl $(B)/bin/ipcns-hook \
 	$(B)/lib/libipcns-crun.so
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 CONF_BINS := $(CONF_SRC:tests/conformance/%.c=$(B)/tests/conformance/%)
@@ -113,6 +113,11 @@ $(B)/bin/ipcnsd-tsan: $(IPCNSD_SRC:%.c=$(B)/tsan/%.o) $(LIB_TSAN_OBJ)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(TSAN_CFLAGS) -o $@ $^ $(IPCNSD_LIBS)
+# The keeper links nothing of ours: it is small and never needs upgrading.
+$(B)/bin/ipcns-keeper: $(B)/obj/plugin/keeper/keeper.o
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^
 $(B)/bin/ipcnsctl: $(CTL_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
@@ -201,6 +206,7 @@ install: $(BINS)
 	install -D -m 0644 spec/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service
 	# The safe annotation policy (spec/security.md); an operator's own file is kept.
 	[ -e $(DESTDIR)/etc/ipcns/config.json ] || install -m 0644 spec/ipcns-config.json $(DESTDIR)/etc/ipcns/config.json
+	install -D -m 0644 spec/ipcns-keeper.service $(DESTDIR)/etc/systemd/system/ipcns-keeper.service
 	install -d $(DESTDIR)/usr/share/containers/oci/hooks.d
 	install -m 0644 $(wildcard spec/hooks.d/*.json) $(DESTDIR)/usr/share/containers/oci/hooks.d/
 
@@ -276,7 +282,7 @@ cross-check-aarch64:
 			bad=$$((bad + 1)); echo "cross-check-aarch64: FAILED: $$f"; \
 		fi; \
 	}; \
-	for f in $(LIB_SRC) $(IPCNSD_SRC) $(CTL_SRC) $(CRUN_SRC) runtime-hook/runtime.c \
+	for f in $(LIB_SRC) $(IPCNSD_SRC) $(CTL_SRC) $(CRUN_SRC) plugin/keeper/keeper.c runtime-hook/runtime.c \
 		runtime-hook/hook.c; do cc1 $$f $(ALL_CFLAGS); done; \
 	for f in $(UNIT_SRC); do cc1 $$f $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes; done; \
 	for f in $(TOOL_SRC); do cc1 $$f $(ALL_CFLAGS) -Itests/lib; done; \

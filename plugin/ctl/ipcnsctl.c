@@ -254,6 +254,9 @@ static void usage(FILE *f)
 		   "  ps                           containers and namespaces, usage against limits\n"
 		   "  ipcs CONTAINER               that container's segments, semaphore sets and queues\n"
 		   "  rm CONTAINER shm|sem|msg ID  remove one object (IPC_RMID)\n"
+		   "  restart                      ipcnsd exits for the next one to take over (as SIGTERM)\n"
+		   "  shutdown                     ipcnsd and its keeper exit for good: running\n"
+		   "                               containers' System V IPC calls fail (ENOSYS)\n"
 		   "The socket is the one ipcnsd was started with (default " DEFAULT_SOCKET ",\n"
 		   "or IPCNS_SOCKET).\n");
 }
@@ -309,6 +312,8 @@ int main(int argc, char **argv)
 		req = json_pack("{s:s}", "command", "health");
 	} else if (!strcmp(cmd, "ps") && nargs == 1) {
 		req = json_pack("{s:s}", "command", "ps");
+	} else if ((!strcmp(cmd, "restart") || !strcmp(cmd, "shutdown")) && nargs == 1) {
+		req = json_pack("{s:s}", "command", cmd);
 	} else if (!strcmp(cmd, "ipcs") && nargs == 2) {
 		req = json_pack("{s:s, s:s}", "command", "ipcs", "container", args[1]);
 	} else if (!strcmp(cmd, "rm") && nargs == 4) {

@@ -255,5 +255,13 @@ json_t *ipcnsd_control(json_t *req)
 		return cmd_rm(req);
 	if (!strcmp(cmd, "forget"))
 		return cmd_forget(req);
-	return error_reply("unknown command '%s' (health, ps, ipcs, rm, forget)", cmd);
+	if (!strcmp(cmd, "restart") || !strcmp(cmd, "shutdown")) {
+		/* The main loop ends after this reply.  */
+		bool release = !strcmp(cmd, "shutdown");
+		dlog("%s requested by the operator", cmd);
+		D.handover = D.handover && !release;
+		__atomic_store_n(&D.stop, true, __ATOMIC_RELEASE);
+		return json_pack("{s:b, s:s}", "ok", 1, "stopping", release ? "for good" : "for a restart");
+	}
+	return error_reply("unknown command '%s' (health, ps, ipcs, rm, forget, restart, shutdown)", cmd);
 }

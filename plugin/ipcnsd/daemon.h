@@ -11,6 +11,7 @@
 
 #include "events.h"
 #include "ipcns/ipcns.h"
+#include "ipcns/state.h"
 #include "notify.h"
 #include "oci_limits.h"
 
@@ -33,6 +34,13 @@ struct logrl {
 	int64_t window; /* CLOCK_MONOTONIC second the window opened */
 	unsigned int lines;
 	unsigned long suppressed;
+};
+
+/* A segment memfd deposited with the keeper (persist.c).  */
+struct fdslot {
+	int fd;
+	ino_t ino;
+	uint32_t slot;
 };
 
 /* A container, in the registry (D.reg_lock).  */
@@ -61,6 +69,7 @@ struct nfd_ent {
 	ino_t ipc_ino;
 	bool verified;           /* its first notification was checked */
 	bool over_budget;        /* past its namespace's fd budget: dropped */
+	uint32_t slot;           /* its copy in the keeper; 0: none */
 };
 
 struct watch {
@@ -134,6 +143,15 @@ struct nsent {
 	/* Reads and writes of its /proc files are queued (view.c).  */
 	bool view_pending;
 	struct logrl logrl;  /* its log lines */
+	/* Its segment memfds deposited with the keeper, and its state's
+	 * slot there (persist.c); under lock.  */
+	struct fdslot *fdslots;
+	size_t nfdslots, capfdslots;
+	int64_t fdslots_checked;
+	uint32_t state_slot;
+	/* Its journal (in the memfd of state_slot).  */
+	bool journaled, journal_failed;
+	struct ipcns_state_ops jops;
 };
 
 struct daemon {
@@ -154,6 +172,10 @@ struct daemon {
 	/* What all namespaces hold together, against the operator's
 	 * ceilings (budget.c).  */
 	struct ipcns_pool pool;
+	/* Stopping for the next ipcnsd to take over: the keeper keeps every
+	 * fd, nothing is released.  False for a full stop (ipcnsctl
+	 * shutdown) or without a keeper.  */
+	bool handover;
 	/* Cross-thread flags are read and written with __atomic builtins,
 	 * never through volatile.  */
 	bool stop;
@@ -211,6 +233,14 @@ void nsent_wake(struct nsent *e);
 /* The registry: D.reg_lock held.  */
 struct nsent *nsent_find(const char *key);
 struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino);
+/* A namespace taken over from a previous ipcnsd: in the registry at once
+ * (its containers register into it), without a core or a worker until
+ * nsent_load() loads its state with `load' (its notify fds are then in
+ * e->nfds, initialized, for the parked calls to find) and nsent_start()
+ * starts its worker.  */
+struct nsent *nsent_shell(const char *key);
+int nsent_load(struct nsent *e, int (*load)(struct nsent *e, void *arg, struct ipcns_ns **ns), void *arg);
+int nsent_start(struct nsent *e);
 bool nsent_serves(const struct nsent *e, ino_t ino);
 int nsent_add_inode(struct nsent *e, ino_t ino);
 /* Hand a new notify fd to the namespace's worker.  */
@@ -266,6 +296,66 @@ int policy_limits(json_t *state, struct ipcns_limits *l, char *err, size_t errle
 /* The registry key of the namespace a container names (NULL: none) from
  * kernel IPC namespace ino.  */
 int policy_ns_key(const char *name, ino_t ino, char *key, size_t keylen);
+/* main.c: registration, D.reg_lock held.  `adopt': a notify fd the
+ * previous ipcnsd registered, from the keeper, or NULL for a runtime's.  */
+struct adopt {
+	const char *key;
+	uint32_t slot;
+	int64_t created;
+};
+int register_container(json_t *msg, int notify_fd, const struct adopt *adopt, char *err, size_t errlen);
+
+/* custody.c: the keeper (custody.h).  */
+#include "custody.h"
+typedef void (*custody_item_cb)(void *arg, uint32_t slot, enum kslot_kind kind, const char *group, const char *meta,
+				size_t mlen, int fd);
+/* Attach to the keeper of sock_path, starting one if there is none (or,
+ * with wait_s > 0, waiting that long for one); cb gets every fd it holds
+ * (ours from then on).  -errno with a message.  */
+int custody_open(const char *sock_path, const char *keeper_bin, int wait_s, custody_item_cb cb, void *arg, char *err,
+		 size_t errlen);
+bool custody_attached(void);
+uint32_t custody_new_slot(void);
+int custody_put(uint32_t slot, enum kslot_kind kind, const char *group, const void *meta, size_t mlen, int fd);
+void custody_drop(uint32_t slot);
+void custody_meta(uint32_t slot, const void *meta, size_t mlen);
+void custody_drop_group(const char *group);
+/* Detach: a planned stop (the keeper keeps everything) or a release.  */
+void custody_bye(bool release);
+
+/* takeover.c: what a previous ipcnsd left with the keeper.  */
+void takeover_item(void *arg, uint32_t slot, enum kslot_kind kind, const char *group, const char *meta, size_t mlen,
+		   int fd);
+/* After custody_open: rebuild containers and namespaces, load their
+ * states, re-issue the calls the previous daemon had received and not
+ * answered.  The listening socket it held, or -1; *fatal when ipcnsd
+ * must not start (a state it cannot take over: message printed).  */
+int takeover_finish(bool *fatal);
+/* The view's /dev/fuse fd the keeper held (and its slot), or -1.  */
+int takeover_view_fd(uint32_t *slot);
+/* The fd the keeper gave back for a segment's slot: a dup, or -EBADF.  */
+int takeover_slot_fd(uint32_t slot);
+
+/* persist.c: namespaces' state across a restart or a crash.  */
+/* A new namespace's journal, in a memfd deposited with the keeper.  */
+void persist_attach(struct nsent *e);
+/* Its kernel IPC namespaces changed (the keeper's metadata).  */
+void persist_inodes_changed(struct nsent *e);
+/* Right before an answer leaves (answer false: not the call's answer, or
+ * no call): the change committed.  e->lock held.  */
+void persist_commit(struct nsent *e, struct nfd_ent *ne, uint64_t id, pid_t tid, int64_t ret, bool answer);
+/* A worker's batch is over.  */
+void persist_batch_end(struct nsent *e);
+/* Stopping for a restart: the last commit, then no more.  */
+void persist_detach(struct nsent *e);
+/* A shell's kernel IPC namespaces from its state's keeper metadata.  */
+int persist_inodes_from_meta(struct nsent *e, const char *meta);
+/* Load shell e from its journal (not started): 0, or -errno with a
+ * message; the memfd is untouched unless it succeeds.  */
+int persist_load(struct nsent *e, int fd, uint32_t slot, char *err, size_t errlen);
+/* A thread whose call was restored or answered (not to be re-issued).  */
+bool persist_restored_tid(void *arg, pid_t tid);
+void persist_forget_restored(void);
 
 /* control.c: the operator's protocol on the same socket.  */
 json_t *ipcnsd_control(json_t *req);

@@ -75,7 +75,7 @@ static struct container *container_find(const char *id)
 	return NULL;
 }
 
-static int reg_parse(json_t *msg, struct reg_request *r, char *err, size_t errlen)
+static int reg_parse(json_t *msg, struct reg_request *r, bool adopt, char *err, size_t errlen)
 {
 	json_t *state = json_object_get(msg, "state");
 	json_t *fds = json_object_get(msg, "fds");
@@ -107,7 +107,11 @@ static int reg_parse(json_t *msg, struct reg_request *r, char *err, size_t errle
 	r->pid = pid > 0 ? (pid_t)pid : 0;
 	if (r->pid) {
 		int ret = ipcns_proc_ipc_inode(r->pid, &r->ino);
-		if (ret < 0) {
+		/* Taken over: the process that registered may be gone while
+		 * others of its container remain; its namespace is known.  */
+		if (ret < 0 && adopt)
+			r->ino = 0;
+		else if (ret < 0) {
 			snprintf(err, errlen, "container %s: pid %d: cannot read its IPC namespace: %s", r->id,
 				 (int)r->pid, strerror(-ret));
 			return ret;
@@ -123,8 +127,8 @@ static int reg_parse(json_t *msg, struct reg_request *r, char *err, size_t errle
  * container id joins its namespace only from a kernel IPC namespace that
  * namespace already serves: an id is a name anyone starting a container
  * chooses, not a key to another container's objects.  */
-static int reg_find_or_create(const struct reg_request *r, struct container **cp, struct nsent **ep, char *err,
-			      size_t errlen)
+static int reg_find_or_create(const struct reg_request *r, const struct adopt *adopt, struct container **cp,
+			      struct nsent **ep, char *err, size_t errlen)
 {
 	struct container *c = container_find(r->id);
 	*cp = c;
@@ -141,15 +145,18 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 		*ep = c->nse;
 		return 0;
 	}
-	if (!r->pid) {
+	if (!r->pid && !adopt) {
 		snprintf(err, errlen, "container %s: no pid", r->id);
 		return -EINVAL;
 	}
 	char key[300];
-	policy_ns_key(r->name, r->ino, key, sizeof(key));
+	if (adopt)
+		snprintf(key, sizeof(key), "%s", adopt->key);
+	else
+		policy_ns_key(r->name, r->ino, key, sizeof(key));
 	struct nsent *e = nsent_find(key);
 	if (e) {
-		if (nsent_add_inode(e, r->ino) < 0) {
+		if (r->ino && nsent_add_inode(e, r->ino) < 0) {
 			snprintf(err, errlen, "container %s: out of memory", r->id);
 			return -ENOMEM;
 		}
@@ -184,7 +191,7 @@ static int reg_find_or_create(const struct reg_request *r, struct container **cp
 	c->pid = r->pid;
 	c->bundle = r->bundle ? strdup(r->bundle) : NULL;
 	c->nse = e;
-	c->created = (int64_t)time(NULL);
+	c->created = adopt && adopt->created ? adopt->created : (int64_t)time(NULL);
 	c->next = D.containers;
 	D.containers = c;
 	e->containers++;
@@ -216,17 +223,37 @@ static int reg_attach(const struct reg_request *r, struct container *c, int noti
 	return 0;
 }
 
+/* The keeper keeps a copy of the notify fd, with what it takes to
+ * register it again after a restart; D.reg_lock held.  */
+static void reg_deposit(json_t *msg, struct nfd_ent *ne, const char *id)
+{
+	if (!custody_attached())
+		return;
+	json_t *meta = json_pack("{s:s, s:O, s:I}", "key", ne->ct->nse->key, "msg", msg, "created",
+				 (json_int_t)ne->ct->created);
+	char *m = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	ne->slot = custody_new_slot();
+	if (!m || custody_put(ne->slot, KSLOT_NFD, ne->ct->nse->key, m, strlen(m), ne->ev.fd) < 0) {
+		dlog("container %s: its registration (%zu bytes) cannot be kept by the keeper: a restart of ipcnsd "
+		     "ends its System V IPC",
+		     id, m ? strlen(m) : 0);
+		ne->slot = 0;
+	}
+	free(m);
+	json_decref(meta);
+}
+
 /* D.reg_lock held.  */
-static int register_container(json_t *msg, int notify_fd, char *err, size_t errlen)
+int register_container(json_t *msg, int notify_fd, const struct adopt *adopt, char *err, size_t errlen)
 {
 	struct reg_request r;
 	struct container *c;
 	struct nsent *e;
-	int ret = reg_parse(msg, &r, err, errlen);
+	int ret = reg_parse(msg, &r, adopt != NULL, err, errlen);
 	if (ret < 0)
 		return ret;
 	bool known = container_find(r.id) != NULL;
-	ret = reg_find_or_create(&r, &c, &e, err, errlen);
+	ret = reg_find_or_create(&r, adopt, &c, &e, err, errlen);
 	if (ret < 0)
 		return ret;
 	ret = reg_attach(&r, c, notify_fd);
@@ -240,8 +267,12 @@ static int register_container(json_t *msg, int notify_fd, char *err, size_t errl
 			nsent_wake(e); /* its worker frees it */
 		return ret;
 	}
-	dlog("container %s: %s pid %d, namespace %s", r.id, known ? "exec'd process," : "registered,", (int)r.pid,
-	     e->key);
+	if (adopt)
+		D.nfds->slot = adopt->slot;
+	else
+		reg_deposit(msg, D.nfds, r.id);
+	dlog("container %s: %s pid %d, namespace %s", r.id,
+	     adopt ? "taken over," : known ? "exec'd process," : "registered,", (int)r.pid, e->key);
 	return 0;
 }
 
@@ -346,7 +377,7 @@ static void handle_connection(int cfd)
 		dlog("message from pid %d carried %d fds, expected the seccomp notify fd", (int)cred.pid, nfds);
 	} else {
 		pthread_mutex_lock(&D.reg_lock);
-		int ret = register_container(msg, fds[0], err, sizeof(err));
+		int ret = register_container(msg, fds[0], NULL, err, sizeof(err));
 		pthread_mutex_unlock(&D.reg_lock);
 		if (ret == 0)
 			fds[0] = -1; /* kept */
@@ -491,6 +522,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ipcnsd [--socket PATH] [--no-sync-wakeup] [--view DIR | --no-view]\n"
 		   "              [--ceiling kernel.NAME=VALUE]... [--config FILE] [BUDGETS]\n"
+		   "              [--keeper BIN | --keeper-wait S | --no-keeper]\n"
 		   "Serve System V IPC to containers whose seccomp listenerPath is PATH\n"
 		   "(default " DEFAULT_SOCKET ").  Runs in the foreground; logs to stderr.\n"
 		   "  --view DIR      where to mount the containers' /proc/sysvipc and IPC sysctls\n"
@@ -503,6 +535,13 @@ static void usage(FILE *f)
 		   "  --config FILE   the operator's policy for org.ipcns.* annotations: the \"ipcnsd\"\n"
 		   "                  object of FILE (default " POLICY_PATH ", or IPCNS_CONFIG;\n"
 		   "                  a missing file means the safe defaults, spec/security.md)\n"
+		   "  --keeper BIN    the keeper to start when none runs (default: ipcns-keeper\n"
+		   "                  next to ipcnsd); it holds the containers while ipcnsd restarts:\n"
+		   "                  SIGTERM stops ipcnsd for the next one to take over, `ipcnsctl\n"
+		   "                  shutdown' stops both for good (spec/lifecycle.md)\n"
+		   "  --keeper-wait S wait up to S seconds for a keeper a service manager runs\n"
+		   "                  (ipcns-keeper --stay) instead of starting one\n"
+		   "  --no-keeper     none: when ipcnsd exits, its containers' calls fail (ENOSYS)\n"
 		   "Budgets (sizes take K, M, G, T; 0 = none; spec/ipcnsd.md):\n"
 		   "  --ns-mem-bytes N      daemon memory per namespace (default 128M)\n"
 		   "  --ns-mem-bytes-max N  most an org.ipcns.mem-bytes annotation may ask (default: --ns-mem-bytes)\n"
@@ -526,6 +565,9 @@ int main(int argc, char **argv)
 		{ "ns-fds-max", required_argument, NULL, 'B' },
 		{ "mem-bytes", required_argument, NULL, 'B' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "keeper", required_argument, NULL, 'k' },
+		{ "no-keeper", no_argument, NULL, 'K' },
+		{ "keeper-wait", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -536,6 +578,9 @@ int main(int argc, char **argv)
 	const char *config = getenv("IPCNS_CONFIG");
 	bool view = true;
 	int view_adopt = -1;
+	bool use_keeper = true;
+	int keeper_wait = 0;
+	const char *keeper_bin = NULL;
 	int c, oi = 0;
 	ipcns_limits_no_ceiling(&P.sysctl);
 	if (!path || !*path)
@@ -593,6 +638,19 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'k':
+			keeper_bin = optarg;
+			break;
+		case 'K':
+			use_keeper = false;
+			break;
+		case 'W':
+			keeper_wait = atoi(optarg);
+			if (keeper_wait <= 0) {
+				fprintf(stderr, "ipcnsd: --keeper-wait %s: expected a number of seconds\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -651,9 +709,31 @@ int main(int argc, char **argv)
 	D.started = ipcns_mono_ns();
 	D.sync_wakeup = sync_wakeup;
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
-	int lfd = open_socket(path);
+	/* The keeper first: it may hold the listening socket, the containers
+	 * and the states of a previous ipcnsd (spec/lifecycle.md).  */
+	if (use_keeper) {
+		char err[512];
+		if (custody_open(path, keeper_bin, keeper_wait, takeover_item, NULL, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ipcnsd: %s\n", err);
+			return 1;
+		}
+	}
+	bool fatal = false;
+	int lfd = use_keeper ? takeover_finish(&fatal) : -1;
+	if (fatal) {
+		/* Half-built namespaces are left to the exit: nothing of them
+		 * reached the keeper.  */
+		fflush(stderr);
+		_exit(1);
+	}
+	if (lfd < 0) {
+		lfd = open_socket(path);
+		if (lfd >= 0 && use_keeper)
+			custody_put(custody_new_slot(), KSLOT_LISTEN, "", NULL, 0, lfd);
+	}
 	if (lfd < 0 || D.epfd < 0)
 		return 1;
+	D.handover = use_keeper;
 	D.listen_ev = (struct ev){ EV_LISTEN, lfd };
 	D.tick_ev = (struct ev){ EV_TICK, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) };
 	sigset_t ss;
@@ -682,7 +762,14 @@ int main(int argc, char **argv)
 			snprintf(dir, sizeof(dir), "%s", view_dir);
 		else
 			ipcns_view_dir(path, dir, sizeof(dir));
+		uint32_t vslot = 0;
+		if (view_adopt < 0)
+			view_adopt = takeover_view_fd(&vslot);
 		view_start(dir, &P.sysctl, view_adopt);
+		/* Its session for the next ipcnsd (the one taken over is
+		 * there already).  */
+		if (!vslot && view_fd() >= 0 && custody_attached())
+			custody_put(custody_new_slot(), KSLOT_OTHER, "view", NULL, 0, view_fd());
 	}
 
 	while (!daemon_stopping()) {
@@ -706,12 +793,29 @@ int main(int argc, char **argv)
 	while (D.nworkers > 0)
 		pthread_cond_wait(&D.workers_cond, &D.workers_lock);
 	pthread_mutex_unlock(&D.workers_lock);
+	/* Each namespace's journal, committed once more, stays with the
+	 * keeper for the next ipcnsd.  */
+	bool handover = D.handover && custody_attached();
+	if (handover)
+		for (struct nsent *e = D.namespaces; e; e = e->next)
+			persist_detach(e);
 	while (D.nfds) {
 		struct nsent *e = D.nfds->ct->nse;
 		if (nfd_close(D.nfds))
 			nsent_destroy(e);
 	}
-	view_stop(false);
+	/* The view's /dev/fuse fd is with the keeper on a handover: the
+	 * mount stays for the next ipcnsd.  */
+	view_stop(handover);
+	if (handover) {
+		/* The keeper keeps the socket listening: runtimes' connections
+		 * wait in its backlog for the next ipcnsd.  */
+		custody_bye(false);
+		dlog("stopped; the keeper holds the containers for the next ipcnsd");
+		return 0;
+	}
+	if (use_keeper)
+		custody_bye(true);
 	unlink(path);
 	dlog("stopped");
 	return 0;

@@ -466,6 +466,9 @@ static bool worker_enter(struct nsent *e, uint64_t *seen_overruns)
 /* Publish what the operator reads, and leave.  */
 static void worker_leave(struct nsent *e, uint64_t calls)
 {
+	/* What the batch changed with no answer after it (exits with
+	 * SEM_UNDO, sweeps, timers, effects after an answer).  */
+	persist_batch_end(e);
 	struct ipcns_usage u;
 	ipcns_ns_usage(e->ns, &u);
 	pthread_mutex_lock(&e->info_lock);
@@ -564,6 +567,7 @@ int nsent_add_inode(struct nsent *e, ino_t ino)
 		e->capinodes = ncap;
 	}
 	e->inodes[e->ninodes++] = ino;
+	persist_inodes_changed(e);
 	return 0;
 }
 
@@ -603,8 +607,15 @@ void nsent_destroy(struct nsent *e)
 	pthread_mutex_unlock(&T.lock);
 	pthread_mutex_unlock(&e->lock);
 	logrl_destroy(&e->logrl, e->key);
-	dlog("namespace %s released (%u segments, %u semaphore sets, %u queues freed)", e->key, u.shm_ids,
-	     u.sem_ids, u.msg_ids);
+	if (daemon_stopping() && D.handover) {
+		dlog("namespace %s handed over (%u segments, %u semaphore sets, %u queues)", e->key, u.shm_ids,
+		     u.sem_ids, u.msg_ids);
+	} else {
+		/* Its state and segments in the keeper too.  */
+		custody_drop_group(e->key);
+		dlog("namespace %s released (%u segments, %u semaphore sets, %u queues freed)", e->key, u.shm_ids,
+		     u.sem_ids, u.msg_ids);
+	}
 	if (e->epfd >= 0)
 		close(e->epfd);
 	if (e->wake_ev.fd >= 0)
@@ -612,6 +623,7 @@ void nsent_destroy(struct nsent *e)
 	ipcns_deadlines_fini(&e->deadlines);
 	ipcns_tick_fini(&e->tick);
 	free(e->inodes);
+	free(e->fdslots);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->info_lock);
 	ipcns_host_free(&e->host);
@@ -619,8 +631,24 @@ void nsent_destroy(struct nsent *e)
 	free(e);
 }
 
-/* A new namespace and its worker; D.reg_lock held.  */
-struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino)
+static void nsent_free_shell(struct nsent *e)
+{
+	for (int *fd = (int[]){ e->epfd, e->wake_ev.fd, -2 }; *fd != -2; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	ipcns_deadlines_fini(&e->deadlines);
+	ipcns_tick_fini(&e->tick);
+	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->info_lock);
+	pthread_mutex_destroy(&e->logrl.lock);
+	ipcns_host_free(&e->host);
+	free(e->inodes);
+	free(e->key);
+	free(e);
+}
+
+/* Everything of a namespace but its core and its worker.  */
+static struct nsent *nsent_alloc(const char *key, ino_t ipc_ino)
 {
 	struct nsent *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -645,18 +673,23 @@ struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_
 	    (ipc_ino && (ipcns_host_add_inode(&e->host, ipc_ino) < 0 || nsent_add_inode(e, ipc_ino) < 0)) ||
 	    ipcns_ep_add(e->epfd, e->wake_ev.fd, &e->wake_ev) < 0 ||
 	    ipcns_ep_add(e->epfd, e->deadlines.fd, &e->timer_ev) < 0 ||
-	    ipcns_ep_add(e->epfd, e->tick.fd, &e->tick_ev) < 0 ||
-	    !(e->ns = ipcns_ns_new(limits, &ipcns_host_proc_ops, &e->host))) {
-		if (e->ns) {
-			ipcns_ns_free(e->ns);
-			e->ns = NULL;
-		}
-		goto fail;
+	    ipcns_ep_add(e->epfd, e->tick.fd, &e->tick_ev) < 0) {
+		nsent_free_shell(e);
+		return NULL;
 	}
-	/* Its memory and fds count for the daemon-wide ceilings; its own fds
-	 * are charged whatever the budget (it cannot be served without).  */
+	return e;
+}
+
+/* Its memory and fds count for the daemon-wide ceilings; its own fds
+ * are charged whatever the budget (it cannot be served without).  */
+static void nsent_ns_setup(struct nsent *e)
+{
 	ipcns_ns_set_pool(e->ns, &D.pool);
 	ipcns_ns_fd_charge(e->ns, NSENT_FDS, true);
+}
+
+static int nsent_thread(struct nsent *e)
+{
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
@@ -667,31 +700,79 @@ struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_
 		D.nworkers++;
 	pthread_mutex_unlock(&D.workers_lock);
 	pthread_attr_destroy(&attr);
-	if (err) {
-		dlog("namespace %s: cannot start its thread: %s", key, strerror(err));
-		ipcns_ns_free(e->ns);
-		e->ns = NULL;
-		goto fail;
+	if (err)
+		dlog("namespace %s: cannot start its thread: %s", e->key, strerror(err));
+	return -err;
+}
+
+/* A new namespace and its worker; D.reg_lock held.  */
+struct nsent *nsent_new(const char *key, const struct ipcns_limits *limits, ino_t ipc_ino)
+{
+	struct nsent *e = nsent_alloc(key, ipc_ino);
+	if (!e)
+		return NULL;
+	if ((e->ns = ipcns_ns_new(limits, &ipcns_host_proc_ops, &e->host))) {
+		nsent_ns_setup(e);
+		persist_attach(e);
+	}
+	if (!e->ns || nsent_thread(e) < 0) {
+		if (e->ns)
+			ipcns_ns_free(e->ns);
+		custody_drop(e->state_slot);
+		nsent_free_shell(e);
+		return NULL;
 	}
 	e->next = D.namespaces;
 	D.namespaces = e;
 	view_ns_inode(e, ipc_ino);
 	dlog("namespace %s created", key);
 	return e;
-fail:
-	for (int *fd = (int[]){ e->epfd, e->wake_ev.fd, -2 }; *fd != -2; fd++)
-		if (*fd >= 0)
-			close(*fd);
-	ipcns_deadlines_fini(&e->deadlines);
-	ipcns_tick_fini(&e->tick);
-	pthread_mutex_destroy(&e->lock);
-	pthread_mutex_destroy(&e->info_lock);
-	pthread_mutex_destroy(&e->logrl.lock);
-	ipcns_host_free(&e->host);
-	free(e->inodes);
-	free(e->key);
-	free(e);
-	return NULL;
+}
+
+/* D.reg_lock held.  */
+struct nsent *nsent_shell(const char *key)
+{
+	struct nsent *e = nsent_alloc(key, 0);
+	if (!e)
+		return NULL;
+	e->next = D.namespaces;
+	D.namespaces = e;
+	return e;
+}
+
+/* D.reg_lock held, no worker yet.  */
+int nsent_load(struct nsent *e, int (*load)(struct nsent *e, void *arg, struct ipcns_ns **ns), void *arg)
+{
+	struct ipcns_ns *ns = NULL;
+	pthread_mutex_lock(&e->lock);
+	/* Its notify fds, for the parked calls the state names.  */
+	pthread_mutex_lock(&T.lock);
+	struct nfd_ent *ne = e->mail;
+	e->mail = NULL;
+	pthread_mutex_unlock(&T.lock);
+	while (ne) {
+		struct nfd_ent *next = ne->nsnext;
+		ipcns_nfd_init(&ne->nf, ne->ev.fd, NULL, &nfd_ops, ne);
+		if (ne->ipc_ino && ipcns_host_add_inode(&e->host, ne->ipc_ino) < 0)
+			dlog("namespace %s: out of memory recording an IPC namespace", e->key);
+		ne->nsnext = e->nfds;
+		e->nfds = ne;
+		ne = next;
+	}
+	int ret = load(e, arg, &ns);
+	if (ret == 0) {
+		e->ns = ns;
+		nsent_ns_setup(e);
+		for (ne = e->nfds; ne; ne = ne->nsnext)
+			ne->nf.ns = ns;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+int nsent_start(struct nsent *e)
+{
+	return nsent_thread(e);
 }
 
 /* A notify fd of the namespace is gone; D.reg_lock held.  True when it
@@ -724,7 +805,13 @@ static void nfd_log(struct ipcns_nfd *nf, const char *msg)
 	nslog(&ne->ct->nse->logrl, ne->ct->nse->key, "container %s: %s", ne->ct->id, msg);
 }
 
+static void nfd_commit(struct ipcns_nfd *nf, uint64_t id, pid_t tid, int64_t ret, bool answer)
+{
+	persist_commit(nsent_of_nfd(nf), nf->owner, id, tid, ret, answer);
+}
+
 static const struct ipcns_nfd_ops nfd_ops = {
+	.commit = nfd_commit,
 	.watch_exit = nfd_watch_exit,
 	.arm_timer = nfd_arm_timer,
 	.disarm_timer = nfd_disarm_timer,
@@ -783,6 +870,10 @@ bool nfd_close(struct nfd_ent *ne)
 	}
 	pthread_mutex_unlock(&e->lock);
 	close(ne->ev.fd);
+	/* Its container is gone: the keeper's copy too, unless ipcnsd is
+	 * stopping for the next one to take it over.  */
+	if (!(daemon_stopping() && D.handover))
+		custody_drop(ne->slot);
 	for (struct nfd_ent **pp = &D.nfds; *pp; pp = &(*pp)->next) {
 		if (*pp == ne) {
 			*pp = ne->next;

@@ -65,6 +65,13 @@ static struct ncall *ncall_of(struct ipcns_caller *c)
 	return (struct ncall *)c;
 }
 
+/* Before every answer: the front end's journal.  */
+static void commit(struct ipcns_nfd *nf, uint64_t id, pid_t tid, int64_t ret, bool answer)
+{
+	if (nf->ops && nf->ops->commit)
+		nf->ops->commit(nf, id, tid, ret, answer);
+}
+
 static void nlog(struct ipcns_nfd *nf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void nlog(struct ipcns_nfd *nf, const char *fmt, ...)
 {
@@ -362,6 +369,7 @@ install:
 		*remote_fd = ret;
 	}
 	if (!n->remote.active) {
+		commit(n->nf, n->id, n->tid, 0, false);
 		ret = ipcns_remote_answer(&n->remote);
 		if (ret < 0)
 			return ret;
@@ -644,6 +652,7 @@ static int w_deliver(struct ipcns_waiter *w, long ret)
 	struct ipcns_nfd *nf = pw->call.nf;
 	if (nf->dead)
 		return -ENOENT;
+	commit(nf, pw->call.id, pw->call.tid, ret, true);
 	int sret = ret < 0 ? ipcns_seccomp_send(nf->fd, pw->call.id, 0, (int)ret)
 			   : ipcns_seccomp_send(nf->fd, pw->call.id, ret, 0);
 	pw->delivered = sret == 0;
@@ -685,6 +694,7 @@ static int op_answer(struct ipcns_caller *c, long ret)
 	n->answered = true;
 	if (n->nf->dead)
 		return -ENOENT;
+	commit(n->nf, n->id, n->tid, ret, true);
 	return ret < 0 ? ipcns_seccomp_send(n->nf->fd, n->id, 0, (int)ret) : ipcns_seccomp_send(n->nf->fd, n->id, ret, 0);
 }
 
@@ -732,6 +742,34 @@ static struct ipcns_waiter *op_park(struct ipcns_caller *c)
 	}
 	n->nf->nwaiters++;
 	n->parked = pw;
+	return &pw->w;
+}
+
+/* ---- Parked calls across a restart: what names one (its notification
+ * and thread), and a live waiter again from that.  */
+void ipcns_waiter_ident(struct ipcns_waiter *w, uint64_t *id, pid_t *tid)
+{
+	struct ipcns_pwaiter *pw = (struct ipcns_pwaiter *)w;
+	*id = pw->call.id;
+	*tid = pw->call.tid;
+}
+
+struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id, pid_t tid)
+{
+	/* Only a call still waiting for its answer: one interrupted or
+	 * killed while no daemon ran is gone (its thread, if it restarted
+	 * the call, sends a new notification).  */
+	if (nf->dead || ipcns_seccomp_id_valid(nf->fd, id) < 0)
+		return NULL;
+	struct ipcns_pwaiter *pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return NULL;
+	pw->call = (struct ncall){ .c = { .ops = &ncall_ops }, .nf = nf, .id = id, .tid = tid };
+	pw->w.ops = &pwaiter_ops;
+	pw->w.caller = &pw->call.c;
+	pw->w.deadline = -1;
+	pw->timer_slot = -1;
+	nf->nwaiters++;
 	return &pw->w;
 }
 
@@ -940,6 +978,7 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 		ipcns_remote_end(&n.remote, ret);
 		return 0;
 	}
+	commit(nf, req->id, (pid_t)req->pid, ret, true);
 	int sret = ret < 0 ? ipcns_seccomp_send(nf->fd, req->id, 0, (int)ret)
 			   : ipcns_seccomp_send(nf->fd, req->id, ret, 0);
 	/* A thread seized but never stopped (the call failed before its

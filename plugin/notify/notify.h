@@ -39,6 +39,12 @@ struct ipcns_nfd_ops {
 	void (*disarm_timer)(struct ipcns_nfd *nf, struct ipcns_waiter *w);
 	/* A line for the log.  */
 	void (*log)(struct ipcns_nfd *nf, const char *msg);
+	/* Called right before an answer leaves (NOTIF_SEND of notification
+	 * `id' from thread `tid' with `ret'; answer false: the answer that
+	 * starts a shmat/shmdt injection, whose value is not the call's):
+	 * make the call's effect survive the front end's death.  May be
+	 * NULL.  */
+	void (*commit)(struct ipcns_nfd *nf, uint64_t id, pid_t tid, int64_t ret, bool answer);
 };
 
 struct ipcns_nfd {
@@ -75,6 +81,11 @@ void ipcns_nfd_hangup(struct ipcns_nfd *nf);
  * call.  */
 int *ipcns_waiter_timer_slot(struct ipcns_waiter *w);
 struct ipcns_nfd *ipcns_waiter_nfd(struct ipcns_waiter *w);
+/* A parked call's notification id and thread, for a state image.  */
+void ipcns_waiter_ident(struct ipcns_waiter *w, uint64_t *id, pid_t *tid);
+/* A parked call of `nf' again (after a restart), from its notification
+ * id and thread: NULL when the notification is no longer valid.  */
+struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id, pid_t tid);
 
 /* ---- Signal handlers run by threads (sigwatch.c): one sampling perf
  * event per CPU on the signal:signal_deliver tracepoint.  */
@@ -176,5 +187,14 @@ int ipcns_remote_end(struct ipcns_remote *r, long ret);
 size_t ipcns_escape(const char *in, size_t inlen, char *out, size_t outlen);
 /* The same for a C string (NULL gives "(none)"): buf, for printf.  */
 const char *ipcns_esc(const char *in, char *buf, size_t len);
+/* ---- After a supervisor restart (reissue.c).  */
+/* Make a thread blocked in a trapped call issue it again (a new
+ * notification): 0, or -errno (-EPERM: traced by someone else;
+ * -ETIMEDOUT: its wait cannot be interrupted).  */
+int ipcns_reissue_thread(pid_t tid);
+/* Every thread of the processes in those kernel IPC namespaces that is
+ * blocked in a System V IPC call, except those `skip' names: re-issued.
+ * How many were, or -errno.  */
+int ipcns_reissue_blocked(const ino_t *inodes, size_t ninodes, bool (*skip)(void *arg, pid_t tid), void *arg);
 
 #endif

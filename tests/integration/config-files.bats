@@ -26,27 +26,42 @@ py() {
 	run py '
 import json, sys, yaml
 docs = {}
+sets = {}
 for f in sys.argv[1:4]:
     for d in yaml.safe_load_all(open(f)):
         docs[d["kind"]] = d
+        if d["kind"] == "DaemonSet":
+            sets[d["metadata"]["name"]] = d
 rc = docs["RuntimeClass"]
 assert rc["apiVersion"] == "node.k8s.io/v1" and rc["metadata"]["name"] == "ipcns", rc
 assert rc["handler"] == "ipcns", rc
 sel = rc["scheduling"]["nodeSelector"]
-ds = docs["DaemonSet"]
-assert ds["apiVersion"] == "apps/v1" and ds["metadata"]["namespace"] == docs["Namespace"]["metadata"]["name"]
-pod = ds["spec"]["template"]["spec"]
-assert ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
-assert pod["hostPID"] is True
-assert pod["nodeSelector"] == sel, (pod["nodeSelector"], sel)
-assert ds["spec"]["updateStrategy"]["type"] == "OnDelete"
+assert sorted(sets) == ["ipcns-keeper", "ipcnsd"], sorted(sets)
+# ipcnsd: rolling updates are restarts the keeper bridges; the keeper:
+# never replaced but by hand.
+for name, cmd, strategy in (("ipcnsd", ["/usr/local/bin/ipcnsd", "--socket", "/run/ipcns/ipcnsd.sock",
+                                        "--keeper-wait", "60"], "RollingUpdate"),
+                            ("ipcns-keeper", ["/usr/local/bin/ipcns-keeper", "--socket", "/run/ipcns/ipcnsd.sock",
+                                              "--stay"], "OnDelete")):
+    ds = sets[name]
+    assert ds["apiVersion"] == "apps/v1" and ds["metadata"]["namespace"] == docs["Namespace"]["metadata"]["name"]
+    pod = ds["spec"]["template"]["spec"]
+    assert ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+    assert pod["hostPID"] is True
+    assert pod["priorityClassName"] == "system-node-critical"
+    assert pod["nodeSelector"] == sel, (pod["nodeSelector"], sel)
+    assert ds["spec"]["updateStrategy"]["type"] == strategy, (name, ds["spec"]["updateStrategy"])
+    (c,) = pod["containers"]
+    assert c["command"] == cmd, c["command"]
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols[mounts["/run/ipcns"]["name"]]["hostPath"]["path"] == "/run/ipcns", vols
+pod = sets["ipcnsd"]["spec"]["template"]["spec"]
 (c,) = pod["containers"]
 assert c["securityContext"]["privileged"] is True
-assert c["command"] == ["/usr/local/bin/ipcnsd", "--socket", "/run/ipcns/ipcnsd.sock"], c["command"]
 mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
 assert sorted(mounts) == ["/etc/ipcns", "/run/ipcns"], mounts
 vols = {v["name"]: v for v in pod["volumes"]}
-assert vols[mounts["/run/ipcns"]["name"]]["hostPath"]["path"] == "/run/ipcns", vols
 # The safe annotation policy, the same as spec/ipcns-config.json.
 cm = docs["ConfigMap"]
 assert vols[mounts["/etc/ipcns"]["name"]]["configMap"]["name"] == cm["metadata"]["name"], (vols, cm)
@@ -81,9 +96,14 @@ print("ok")
 	assert_output ok
 }
 
-@test "config files: ipcnsd.service is a valid unit that runs ipcnsd on the default socket" {
-	local unit=$REPO/spec/ipcnsd.service
-	run grep -xE 'Type=simple|ExecStart=/usr/local/bin/ipcnsd --socket /run/ipcns/ipcnsd.sock|RuntimeDirectory=ipcns|Restart=on-failure|WantedBy=multi-user.target' "$unit"
+@test "config files: ipcnsd.service and ipcns-keeper.service are valid units on the default socket" {
+	local unit=$REPO/spec/ipcnsd.service kunit=$REPO/spec/ipcns-keeper.service
+	run grep -xE 'Type=simple|ExecStart=/usr/local/bin/ipcnsd --socket /run/ipcns/ipcnsd.sock --keeper-wait 10|RuntimeDirectory=ipcns|Restart=on-failure|WantedBy=multi-user.target|Wants=ipcns-keeper.service' "$unit"
+	assert_success
+	[ "${#lines[@]}" -eq 6 ]
+	# The keeper in a unit of its own (a restart of ipcnsd's cgroup never
+	# reaches it), on the same socket, never exiting on its own.
+	run grep -xE 'Type=simple|ExecStart=/usr/local/bin/ipcns-keeper --socket /run/ipcns/ipcnsd.sock --stay|RuntimeDirectory=ipcns|RuntimeDirectoryPreserve=yes|WantedBy=multi-user.target' "$kunit"
 	assert_success
 	[ "${#lines[@]}" -eq 5 ]
 	# Nothing that would hide other processes' /proc or drop ptrace.
@@ -95,8 +115,9 @@ print("ok")
 	# verify checks that ExecStart exists: point it at this build.  Any
 	# output (an unknown key, a bad value) is a failure.
 	sed "s|/usr/local/bin/ipcnsd|$REPO/build/bin/ipcnsd|" "$unit" >"$BATS_TEST_TMPDIR/ipcnsd.service"
+	sed "s|/usr/local/bin/ipcns-keeper|$REPO/build/bin/ipcns-keeper|" "$kunit" >"$BATS_TEST_TMPDIR/ipcns-keeper.service"
 	[ -x "$REPO/build/bin/ipcnsd" ] || skip "build/bin/ipcnsd missing: run 'make all' first"
-	run systemd-analyze verify "$BATS_TEST_TMPDIR/ipcnsd.service"
+	run systemd-analyze verify "$BATS_TEST_TMPDIR/ipcnsd.service" "$BATS_TEST_TMPDIR/ipcns-keeper.service"
 	assert_success
 	assert_output ""
 }
@@ -127,11 +148,12 @@ precreate"
 	local d=$BATS_TEST_TMPDIR/root f
 	run make -C "$REPO" --no-print-directory install DESTDIR="$d" PREFIX=/usr/local
 	assert_success
-	for f in bin/ipcnsd bin/ipcnsctl bin/ipcns-runtime bin/ipcns-hook; do
+	for f in bin/ipcnsd bin/ipcns-keeper bin/ipcnsctl bin/ipcns-runtime bin/ipcns-hook; do
 		[ -x "$d/usr/local/$f" ] || fail "not installed: /usr/local/$f"
 	done
 	[ -f "$d/usr/local/lib/libipcns-crun.so" ] || fail "not installed: /usr/local/lib/libipcns-crun.so"
 	cmp "$REPO/spec/ipcnsd.service" "$d/etc/systemd/system/ipcnsd.service"
+	cmp "$REPO/spec/ipcns-keeper.service" "$d/etc/systemd/system/ipcns-keeper.service"
 	# The safe annotation policy, and an operator's own file kept.
 	cmp "$REPO/spec/ipcns-config.json" "$d/etc/ipcns/config.json"
 	echo '{"ipcnsd": {}}' >"$d/etc/ipcns/config.json"
@@ -146,6 +168,8 @@ precreate"
 	for f in "${lines[@]}"; do
 		[ -x "$d$f" ] || fail "hooks.d names $f, which make install did not install"
 	done
-	run sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$d/etc/systemd/system/ipcnsd.service"
-	[ -x "$d$output" ] || fail "ipcnsd.service runs $output, which make install did not install"
+	for f in ipcnsd ipcns-keeper; do
+		run sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$d/etc/systemd/system/$f.service"
+		[ -x "$d$output" ] || fail "$f.service runs $output, which make install did not install"
+	done
 }

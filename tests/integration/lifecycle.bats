@@ -91,11 +91,15 @@ daemon_down_fails() {
 	assert_output --regexp "[Nn]o such file or directory"
 	[ ! -e "$BATS_TEST_TMPDIR/xchg/ran" ] || fail "the container's process ran"
 
+	# A socket nobody listens on any more: ipcnsd and its keeper both
+	# killed (with only ipcnsd gone the keeper holds the socket and the
+	# container waits for the next ipcnsd: restart.bats).
 	sock=$IT_DIR/stale-$r.sock
 	ipcnsd_launch "$sock" "$IT_DIR/stale-$r.log"
 	pid=$LAUNCHED_PID
-	kill -KILL "$pid"
+	kill -KILL "$pid" $(pgrep -f "ipcns-keeper --socket $sock")
 	wait_for 10 eval '! ipcnsd_alive '"$pid"
+	wait_for 10 eval '! pgrep -f "ipcns-keeper --socket $sock" >/dev/null'
 	[ -S "$sock" ]
 	IPCNS_SOCKET=$sock run ct_run "$r" stale touch "$CT_XCHG/ran"
 	assert_failure

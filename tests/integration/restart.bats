@@ -1,26 +1,17 @@
 #!/usr/bin/env bats
-# SPDX-License-Identifier: MIT
-# What containers see when ipcnsd stops and starts again while they run
-# (README.md, "Restarting ipcnsd").  runc and crun hand the seccomp notify
-# fd to ipcnsd and keep no copy: when ipcnsd exits, the kernel detaches the
-# listener (kernel/seccomp.c, seccomp_notify_detach): calls waiting for an
-# answer fail with ENOSYS, and so does every later call that the filter
-# sends to the listener.  The objects lived in ipcnsd and are gone; memory
-# already mapped stays.  A new ipcnsd serves new containers (and processes
-# exec'd into old ones by runc, which get a new filter and an empty
-# namespace; crun's exec'd processes cannot be placed and get ENOSYS), but
-# existing processes are not reconnected.
+# ipcnsd restarts (SIGTERM, then a new ipcnsd) and crashes (SIGKILL, then a
+# new ipcnsd) while containers use System V IPC, and they see nothing but a
+# pause (spec/lifecycle.md).  ipcns-keeper holds the listening socket, the
+# containers' notify fds, the segments' memfds and each namespace's state;
+# the new ipcnsd takes them over.
 #
-# The container side is `ipc-hostile restart DIR' (ipc-hostile.c): it
-# records the result of every kind of call in DIR/phase1 (daemon up),
-# phase2 (daemon gone), phase3 (a new daemon up), and a caller parked in
-# semop when the daemon went away in DIR/parked.result.
+# The container side is ipc-restart.c: a msgsnd/msgrcv stream with
+# sequence numbers, a semaphore held with SEM_UNDO and a caller parked on
+# it, a segment attached by two processes and written.
 
 load helpers
 
-setup_file() {
-	ipcns_setup_file
-}
+setup_file() { ipcns_setup_file; }
 teardown_file() { ipcns_teardown_file; }
 setup() {
 	ipcns_setup
@@ -33,104 +24,161 @@ teardown() {
 }
 
 X=$BATS_TEST_TMPDIR/xchg
+RESTART=$CT_BUILD/tests/integration/ipc-restart
 
-# calls_are FILE RESULT: every call recorded in FILE gave RESULT; the
-# mapping made earlier is intact and writable.
-calls_are() {
-	local f=$X/$1 want=$2 k
-	for k in "semctl GETVAL" semget "shmctl IPC_STAT" shmget shmat shmdt msgget; do
-		grep -qx "$k = $want" "$f" || { echo "in $1: $(grep "^$k =" "$f"), want $want" >&2; return 1; }
-	done
-	grep -qx "mapped memory = intact" "$f" && grep -qx "mapped memory write = ok" "$f" || {
-		cat "$f" >&2
-		return 1
-	}
+# What ipcnsctl shows of namespace NS that a restart must keep: its
+# containers, objects and limits (the stream's bytes in flight, its
+# parked calls and the daemon's own counters change all the time).
+ns_view() {
+	ps_ns "$1" | jq -c 'del(.usage.msg_bytes, .usage.msg_count, .usage.parked, .busy, .usage_age_ms, .calls, .rescans)'
 }
 
-# restart_while_running RT HOW: HOW is TERM (ipcnsd stops) or KILL (it
-# dies).
-restart_while_running() {
-	local r=$1 how=$2 id sock pid ns
-	need_runtime "$r"
-	own_daemon "restart-$r-$how"
-	sock=$IPCNS_SOCKET
-	id=$(cid "$r" a)
-	ct_start "$r" a "$HOSTILE" restart "$CT_XCHG"
-	wait_ready "$r" a ready
-	calls_are phase1 ok
-	pid=$(ct_pid "$r" a)
-	ns=$(ns_of_pid "$pid")
-	run ps_ns "$ns"
-	# Phase 1 made a second segment and set; one caller is parked.
-	run jq -c '[.usage.shm_ids, .usage.sem_ids, .usage.msg_ids, .usage.parked]' <<<"$output"
-	assert_output '[2,2,1,1]'
-
-	# ipcnsd goes away.
-	if [ "$how" = TERM ]; then
+# daemon_goes HOW: ipcnsd stops (TERM) or dies (KILL); the keeper stays.
+daemon_goes() {
+	if [ "$1" = TERM ]; then
 		ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG"
-		[ ! -e "$sock" ] || fail "a stopped ipcnsd left its socket"
 	else
 		kill -KILL "$OWN_PID"
 		wait_for 10 eval '! ipcnsd_alive '"$OWN_PID"
-		[ -S "$sock" ] || fail "the socket of a killed ipcnsd is gone"
 	fi
-	touch "$X/daemon-stopped"
-	wait_ready "$r" a phase2.done
-	# The parked call was answered ENOSYS by the kernel; every later call
-	# gets ENOSYS; the mapping stays.
-	run cat "$X/parked.result"
-	assert_output "parked semop = ENOSYS"
-	calls_are phase2 ENOSYS
+	[ -S "$IPCNS_SOCKET" ] || fail "the socket went with ipcnsd"
+	pgrep -f "ipcns-keeper --socket $IPCNS_SOCKET" >/dev/null || fail "no keeper"
+}
 
-	# A new ipcnsd on the same socket (over the stale one after KILL).
-	own_daemon "restart-$r-$how"
-	[ "$IPCNS_SOCKET" = "$sock" ]
-	touch "$X/daemon-restarted"
-	wait_ready "$r" a phase3.done
-	# The running container is not reconnected.
-	calls_are phase3 ENOSYS
-	run ctl
-	assert_output --partial '"namespaces":[]'
+# restart_keeps RT HOW: a container runs the stream, the parked semop and
+# the segment while ipcnsd goes (HOW) and a new one starts.
+restart_keeps() {
+	local r=$1 how=$2 name=restart-$1-$2 pid ns before after
+	need_runtime "$r"
+	own_daemon "$name"
+	ct_start "$r" a "$RESTART" "$CT_XCHG"
+	wait_ready "$r" a ready
+	touch "$X/snap1-req"
+	wait_ready "$r" a snap1
+	pid=$(ct_pid "$r" a)
+	ns=$(ns_of_pid "$pid")
+	before=$(ns_view "$ns")
+	[ "$(jq -r .usage.parked <<<"$(ps_ns "$ns")")" -ge 1 ] || fail "no parked call before the restart"
 
-	# A process exec'd into it gets a new filter.  runc names its pid: the
-	# new ipcnsd serves it, in an empty namespace (the old objects are
-	# gone).  crun 1.8 sends pid 0 for an exec'd process, and the new
-	# ipcnsd does not know the container: it refuses the registration and
-	# the process's calls get ENOSYS.
-	run shim "$r" exec "$id" sh -c 'ipcs -m | grep -c "^0x"; ipcmk -Q && ipcs -q | grep -c "^0x"'
-	if [ "$r" = runc ]; then
-		assert_success
-		assert_line --index 0 0
-		assert_line --index 1 --partial "Message queue id:"
-		assert_line --index 2 1
-	else
-		assert_failure
-		assert_output --partial "Function not implemented"
-		grep -q "registration failed: container $id: no pid" "$IPCNSD_LOG"
-	fi
+	daemon_goes "$how"
+	# The gap: the stream's calls wait in the kernel.
+	sleep 0.5
+	own_daemon "$name"
+	grep -q "took over 1 of 1 containers' notify fds and 1 namespaces' states" "$IPCNSD_LOG"
 
-	# A new container is served normally.
-	run ct_run "$r" b "$HOSTILE" victim 200
+	# Every value and count as before; ipcnsctl shows the same.
+	touch "$X/snap2-req"
+	wait_ready "$r" a snap2
+	run diff "$X/snap1" "$X/snap2"
 	assert_success
-	assert_output --partial "VICTIM n=200"
+	after=$(ns_view "$ns")
+	[ "$before" = "$after" ] || fail "ipcnsctl before: $before"$'\n'"after:  $after"
 
+	# The stream goes on through the new ipcnsd; then the holder exits
+	# (its undo wakes the parked caller), the child checks the segment.
+	sleep 1
 	touch "$X/finish"
+	wait_ready "$r" a done 60
+	[ ! -e "$X/errors" ] || fail "errors in the container: $(cat "$X/errors")"
+	run cat "$X/final"
+	assert_output "holder = ok
+waiter = ok
+shm child = ok
+producer = ok
+consumer = ok
+sem0 = 1
+sem1 = 5
+sem0 ncnt = 0
+shm nattch = 1
+shm pattern = intact"
+	run cat "$X/stream"
+	assert_output --regexp '^stream = [0-9]+ messages in order$'
+	echo "# $r $how: $output" >&3
 	run ct_wait "$r" a
 	assert_output 0
 }
 
-@test "runc: ipcnsd stopped (SIGTERM) and started again while a container runs" {
-	restart_while_running runc TERM
+@test "runc: SIGTERM + start while a stream runs, a semop is parked and a segment attached: nothing lost" {
+	restart_keeps runc TERM
 }
 
-@test "crun: ipcnsd stopped (SIGTERM) and started again while a container runs" {
-	restart_while_running crun TERM
+@test "crun: SIGTERM + start while a stream runs, a semop is parked and a segment attached: nothing lost" {
+	restart_keeps crun TERM
 }
 
-@test "runc: ipcnsd killed (SIGKILL) and started again while a container runs" {
-	restart_while_running runc KILL
+@test "a container created while no ipcnsd runs waits in the keeper's backlog and is served" {
+	need_runtime runc
+	own_daemon restart-gap
+	# A container keeps the keeper busy (with no container it would also
+	# stay, for its grace period).
+	ct_start runc a sleep 60
+	daemon_goes TERM
+	ct_run runc b sh -c 'ipcmk -Q >/dev/null && ipcs -q | grep -c "^0x"' >"$BATS_TEST_TMPDIR/b.out" 2>&1 3>&- &
+	local bpid=$!
+	sleep 1
+	# Still waiting: its runtime's connection is in the backlog and its
+	# ipcmk in the kernel.
+	kill -0 "$bpid" || fail "the container did not wait: $(cat "$BATS_TEST_TMPDIR/b.out")"
+	own_daemon restart-gap
+	wait "$bpid" || fail "the container failed: $(cat "$BATS_TEST_TMPDIR/b.out")"
+	run cat "$BATS_TEST_TMPDIR/b.out"
+	assert_output 1
 }
 
-@test "crun: ipcnsd killed (SIGKILL) and started again while a container runs" {
-	restart_while_running crun KILL
+@test "a state of a newer format is refused with a message, untouched, and taken over by the ipcnsd that knows it" {
+	need_runtime runc
+	own_daemon restart-version
+	ct_start runc a "$RESTART" "$CT_XCHG"
+	wait_ready runc a ready
+	touch "$X/snap1-req"
+	wait_ready runc a snap1
+	daemon_goes TERM
+	# The state memfd the keeper holds: its format version (after the
+	# 8-byte magic) set to one no ipcnsd knows.
+	local kp fd off
+	kp=$(pgrep -f "ipcns-keeper --socket $IPCNS_SOCKET")
+	fd=$(find "/proc/$kp/fd" -lname '/memfd:ipcns-state*' | head -1)
+	[ -n "$fd" ] || fail "no state memfd in the keeper"
+	off=$(grep -obUaP 'IPCNS(IMG|JNL)' "$fd" | head -1 | cut -d: -f1)
+	cp "$fd" "$BATS_TEST_TMPDIR/state.orig"
+	printf '\x63\x00\x00\x00' | dd of="$fd" bs=1 seek=$((off + 8)) conv=notrunc status=none
+	cp "$fd" "$BATS_TEST_TMPDIR/state.patched"
+
+	local bin=$IT_BUILD/bin/ipcnsd
+	[ -x "$IT_BUILD/bin/ipcnsd-san" ] && bin=$IT_BUILD/bin/ipcnsd-san
+	run "$bin" --socket "$IPCNS_SOCKET"
+	assert_failure 1
+	assert_output --regexp "format (version )?99 is newer than this ipcnsd knows"
+	assert_output --partial "nothing was changed"
+	# Untouched: byte for byte, and the keeper still holds everything.
+	cmp "$fd" "$BATS_TEST_TMPDIR/state.patched"
+	pgrep -f "ipcns-keeper --socket $IPCNS_SOCKET" >/dev/null
+
+	# The ipcnsd that knows the format (here: the same state, version put
+	# back) takes it over with nothing lost.
+	dd if="$BATS_TEST_TMPDIR/state.orig" of="$fd" conv=notrunc status=none
+	own_daemon restart-version
+	touch "$X/snap2-req"
+	wait_ready runc a snap2
+	run diff "$X/snap1" "$X/snap2"
+	assert_success
+	touch "$X/finish"
+	wait_ready runc a done 60
+	[ ! -e "$X/errors" ] || fail "errors in the container: $(cat "$X/errors")"
+}
+
+@test "ipcnsctl shutdown: ipcnsd and its keeper stop for good, running containers get ENOSYS" {
+	need_runtime runc
+	own_daemon restart-shutdown
+	ct_start runc a sh -c 'ipcmk -Q >/dev/null; touch /xchg/one; while [ ! -e /xchg/go ]; do sleep 0.1; done; ipcmk -Q 2>&1; touch /xchg/two'
+	wait_ready runc a one
+	run "$IT_BUILD/bin/ipcnsctl" --socket "$IPCNS_SOCKET" shutdown
+	assert_success
+	wait_for 10 eval '! ipcnsd_alive '"$OWN_PID"
+	wait_for 10 eval '! pgrep -f "ipcns-keeper --socket $IPCNS_SOCKET" >/dev/null'
+	[ ! -e "$IPCNS_SOCKET" ] || fail "the socket stayed"
+	touch "$X/go"
+	wait_ready runc a two
+	run cat "$(bdir a)/out"
+	assert_output --partial "Function not implemented"
 }
