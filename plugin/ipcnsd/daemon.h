@@ -151,6 +151,10 @@ struct nsent {
 	uint32_t state_slot;
 	/* Its journal (in the memfd of state_slot).  */
 	bool journaled, journal_failed;
+	/* Processes whose exits the core asked to hear of while its state
+	 * was being loaded (no core to charge their pidfds to yet).  */
+	pid_t *deferred;
+	size_t ndeferred, capdeferred;
 	struct ipcns_state_ops jops;
 };
 

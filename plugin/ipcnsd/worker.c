@@ -146,6 +146,19 @@ static struct watch *watch_find_locked(struct nsent *e, pid_t tgid)
 static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 {
 	struct nsent *e = h->owner;
+	if (!e->ns) {
+		/* Its state being loaded: watched once the core is there.  */
+		if (e->ndeferred == e->capdeferred) {
+			size_t ncap = e->capdeferred ? e->capdeferred * 2 : 16;
+			pid_t *n = realloc(e->deferred, ncap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			e->deferred = n;
+			e->capdeferred = ncap;
+		}
+		e->deferred[e->ndeferred++] = tgid;
+		return 0;
+	}
 	pthread_mutex_lock(&T.lock);
 	struct watch *w = watch_find_locked(e, tgid);
 	bool armed = w && w->ev.fd >= 0;
@@ -763,9 +776,17 @@ int nsent_load(struct nsent *e, int (*load)(struct nsent *e, void *arg, struct i
 	if (ret == 0) {
 		e->ns = ns;
 		nsent_ns_setup(e);
-		for (ne = e->nfds; ne; ne = ne->nsnext)
+		for (ne = e->nfds; ne; ne = ne->nsnext) {
 			ne->nf.ns = ns;
+			ipcns_ns_fd_charge(ns, 1, true);
+		}
+		for (size_t i = 0; i < e->ndeferred; i++)
+			if (host_watch_exit(&e->host, e->deferred[i]) < 0)
+				dlog("namespace %s: process %d's exit cannot be watched", e->key, (int)e->deferred[i]);
 	}
+	free(e->deferred);
+	e->deferred = NULL;
+	e->ndeferred = e->capdeferred = 0;
 	pthread_mutex_unlock(&e->lock);
 	return ret;
 }

@@ -27,10 +27,11 @@ X=$BATS_TEST_TMPDIR/xchg
 RESTART=$CT_BUILD/tests/integration/ipc-restart
 
 # What ipcnsctl shows of namespace NS that a restart must keep: its
-# containers, objects and limits (the stream's bytes in flight, its
-# parked calls and the daemon's own counters change all the time).
+# containers, objects, fds and limits (the stream's bytes in flight and
+# the memory they take, its parked calls and the daemon's own counters
+# change all the time).
 ns_view() {
-	ps_ns "$1" | jq -c 'del(.usage.msg_bytes, .usage.msg_count, .usage.parked, .busy, .usage_age_ms, .calls, .rescans)'
+	ps_ns "$1" | jq -c 'del(.usage.msg_bytes, .usage.msg_count, .usage.parked, .usage.mem_bytes, .busy, .usage_age_ms, .calls, .rescans)'
 }
 
 # daemon_goes HOW: ipcnsd stops (TERM) or dies (KILL); the keeper stays.
