@@ -985,8 +985,13 @@ void view_stop(bool handed)
 		fuse_session_unmount(V.se);
 	else if (!handed)
 		umount2(V.dir, MNT_DETACH);
-	fuse_session_destroy(V.se);
-	V.se = NULL;
+	/* Handed over, the session is left as it is for the exit that
+	 * follows: destroying a still-mounted session leaks the mountpoint
+	 * libfuse keeps until its unmount.  */
+	if (!handed) {
+		fuse_session_destroy(V.se);
+		V.se = NULL;
+	}
 	close(V.stopfd);
 	V.running = false;
 	pthread_mutex_lock(&V.lock);
