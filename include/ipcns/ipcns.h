@@ -97,7 +97,12 @@ struct ipcns_cred {
 	int ngroups;      /* all of them, may be more than are kept here */
 	gid_t groups[64]; /* the first supplementary groups; the caller's
 			   * ops->in_group answers for the others */
-	uint64_t cap_effective; /* bit n = capability n */
+	/* bit n = capability n, as Linux's ns_capable() in the user
+	 * namespace owning the IPC namespace grants it */
+	uint64_t cap_effective;
+	/* The caller is outside the initial user namespace: capable() (the
+	 * checks Linux makes there) grants it nothing.  */
+	bool userns;
 };
 
 bool ipcns_cred_capable(const struct ipcns_cred *c, int cap);
@@ -127,8 +132,9 @@ struct ipcns_caller_ops {
 	int (*cred)(struct ipcns_caller *c, struct ipcns_cred *out);
 	/* Only euid, egid and fsgid (cheaper).  May be NULL: cred is used.  */
 	int (*ids)(struct ipcns_caller *c, struct ipcns_cred *out);
-	/* Only the effective capabilities.  May be NULL: cred is used.  */
-	int (*caps)(struct ipcns_caller *c, uint64_t *cap_effective);
+	/* Only the effective capabilities and the userns flag (see struct
+	 * ipcns_cred).  May be NULL: cred is used.  */
+	int (*caps)(struct ipcns_caller *c, uint64_t *cap_effective, bool *userns);
 	/* The caller's process id: on the host (tgid) and in its own pid
 	 * namespace (what shm_lpid, sempid, msg_lspid report).  */
 	int (*pids)(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid);

@@ -279,7 +279,11 @@ int ipcns_ctl_obtain_check(struct ipcns_ids *ids, struct ipcns_caller *c, int id
 /* ipc_update_perm for IPC_SET: uid, gid, low 9 mode bits.  -EINVAL for
  * an invalid uid/gid ((uid_t)-1).  */
 int ipcns_update_perm(struct ipcns_perm *p, uid_t uid, gid_t gid, unsigned int mode);
+/* Linux's ns_capable(ipc_ns->user_ns, cap).  */
 bool ipcns_capable(struct ipcns_caller *c, int cap);
+/* Linux's capable(cap): the initial user namespace.  */
+bool ipcns_capable_init(struct ipcns_caller *c, int cap);
+bool ipcns_cred_capable_init(const struct ipcns_cred *c, int cap);
 /* Answer the caller now: 0 delivered, -errno not delivered, 1 when the
  * front end cannot answer early (the core then returns its result).  */
 int ipcns_caller_answer(struct ipcns_caller *c, long ret);

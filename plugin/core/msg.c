@@ -821,7 +821,7 @@ static long msgctl_set(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, u
 	 * unsigned msgmnb: a negative value needs CAP_SYS_RESOURCE and is
 	 * stored sign-extended.  */
 	int qbytes = (int)ds.msg_qbytes;
-	if ((unsigned int)qbytes > ns->limits.msgmnb && !ipcns_capable(c, IPCNS_CAP_SYS_RESOURCE))
+	if ((unsigned int)qbytes > ns->limits.msgmnb && !ipcns_capable_init(c, IPCNS_CAP_SYS_RESOURCE))
 		return -EPERM;
 	ipcns_perm_from_user(&ds.msg_perm, &uid, &gid, &mode);
 	ret = ipcns_update_perm(p, uid, gid, mode);

@@ -196,7 +196,7 @@ static int shm_enough_memory(struct ipcns_ns *ns, uint64_t pages, bool cap_sys_a
  * longer lets RLIMIT_MEMLOCK allow it.  */
 static bool shm_can_hugetlb(struct ipcns_ns *ns, struct ipcns_caller *c, const struct ipcns_cred *cred)
 {
-	if (ipcns_cred_capable(cred, IPCNS_CAP_IPC_LOCK))
+	if (ipcns_cred_capable_init(cred, IPCNS_CAP_IPC_LOCK))
 		return true;
 	long long g = ipcns_vm_read(ns, IPCNS_VM_HUGETLB_SHM_GROUP);
 	return g >= 0 && ipcns_caller_in_group(c, cred, (gid_t)g) > 0;
@@ -268,7 +268,7 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 			return -EINVAL;
 		if (!(shmflg & SHM_NORESERVE) ||
 		    ipcns_vm_read(ns, IPCNS_VM_OVERCOMMIT_MEMORY) == 2) {
-			ret = shm_enough_memory(ns, numpages, ipcns_cred_capable(cred, IPCNS_CAP_SYS_ADMIN));
+			ret = shm_enough_memory(ns, numpages, ipcns_cred_capable_init(cred, IPCNS_CAP_SYS_ADMIN));
 			if (ret < 0)
 				return ret;
 		}
@@ -811,9 +811,14 @@ static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 	if (p->mode & SHM_LOCKED)
 		return 0;
 	/* shmem_lock() -> user_shm_lock(): the segment's pages are added
-	 * to what the user has locked; without CAP_IPC_LOCK the sum must
-	 * stay within RLIMIT_MEMLOCK in whole pages.  */
-	if (!cap && lim != UINT64_MAX &&
+	 * to what the user has locked; without CAP_IPC_LOCK in the initial
+	 * user namespace (capable(), where the permission above is
+	 * ns_capable()) the sum must stay within RLIMIT_MEMLOCK in whole
+	 * pages.  */
+	bool cap_init = ipcns_cred_capable_init(cred, IPCNS_CAP_IPC_LOCK);
+	if (cap && !cap_init && (!c->ops->memlock_limit || c->ops->memlock_limit(c, &lim) < 0))
+		lim = 0;
+	if (!cap_init && lim != UINT64_MAX &&
 	    shm_locked_pages(ns, cred->euid) + shm_pages(shp) > lim / (uint64_t)page_size())
 		return -ENOMEM;
 	p->mode |= SHM_LOCKED;

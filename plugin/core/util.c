@@ -106,11 +106,21 @@ bool ipcns_capable(struct ipcns_caller *c, int cap)
 		const struct ipcns_cred *cred;
 		if (!c->ops->caps)
 			return ipcns_caller_cred(c, &cred) == 0 && ipcns_cred_capable(cred, cap);
-		if (c->ops->caps(c, &c->cred.cap_effective) < 0)
+		if (c->ops->caps(c, &c->cred.cap_effective, &c->cred.userns) < 0)
 			return false;
 		c->have_caps = true;
 	}
 	return ipcns_cred_capable(&c->cred, cap);
+}
+
+bool ipcns_capable_init(struct ipcns_caller *c, int cap)
+{
+	return ipcns_capable(c, cap) && !c->cred.userns;
+}
+
+bool ipcns_cred_capable_init(const struct ipcns_cred *c, int cap)
+{
+	return !c->userns && ipcns_cred_capable(c, cap);
 }
 
 int ipcns_ipcperms(struct ipcns_caller *c, const struct ipcns_perm *p, int flag)

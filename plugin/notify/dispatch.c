@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* Decode a seccomp notification, run it on the namespace core with a
  * caller backed by the notifying thread, and answer it.  */
+#include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/nsfs.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -221,6 +224,79 @@ static void tid_remember(struct ncall *n)
 	pthread_mutex_unlock(&tidcache_lock);
 }
 
+/* ---- Capabilities against user namespaces.  Linux checks some
+ * capabilities with capable(), in the initial user namespace, and others
+ * with ns_capable(ipc_ns->user_ns), in the user namespace that owns the
+ * IPC namespace (the container's, when it has one).  /proc/PID/status
+ * and capget(2) give the capabilities in the caller's own user
+ * namespace: they count only as cap_capable() says.  */
+
+/* PROC_USER_INIT_INO: the initial user namespace's inode, fixed.  */
+#define USER_NS_INIT_INO 0xEFFFFFFDU
+
+/* The owner of the callers' kernel IPC namespace and its ancestors.  */
+static void read_user_chain(struct ipcns_nfd *nf, pid_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)tid);
+	int ipc = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = ipc < 0 ? -1 : ioctl(ipc, NS_GET_USERNS);
+	if (ipc >= 0)
+		close(ipc);
+	int n = 0;
+	while (fd >= 0 && n < (int)ARRAY_SIZE(nf->user_ino)) {
+		struct stat st;
+		uid_t owner;
+		if (fstat(fd, &st) < 0 || ioctl(fd, NS_GET_OWNER_UID, &owner) < 0)
+			break;
+		nf->user_ino[n] = st.st_ino;
+		nf->user_owner[n] = owner;
+		n++;
+		int parent = ioctl(fd, NS_GET_PARENT);
+		close(fd);
+		fd = parent; /* -1 (EPERM) past the initial namespace */
+	}
+	if (fd >= 0)
+		close(fd);
+	/* The chain must end at the initial namespace.  */
+	nf->nusers = n > 0 && nf->user_ino[n - 1] == USER_NS_INIT_INO ? n : -1;
+}
+
+/* From the caller's effective capabilities in its own user namespace
+ * (raw): those ns_capable(ipc_ns->user_ns) grants (*ns_caps), and
+ * whether the caller is outside the initial user namespace, where
+ * capable() grants nothing (*userns).  cap_capable(): the caller's own
+ * namespace is the owner or an ancestor of it, or the caller created the
+ * owner (or an ancestor) from that ancestor's parent.  */
+static int caller_caps(struct ncall *n, uint64_t raw, uid_t euid, uint64_t *ns_caps, bool *userns)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)n->tid);
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	*userns = st.st_ino != USER_NS_INIT_INO;
+	if (!*userns) {
+		*ns_caps = raw; /* the initial namespace is everyone's ancestor */
+		return 0;
+	}
+	struct ipcns_nfd *nf = n->nf;
+	if (nf->nusers == 0)
+		read_user_chain(nf, n->tid);
+	*ns_caps = 0;
+	for (int i = 0; i < nf->nusers; i++) {
+		if (nf->user_ino[i] == st.st_ino) {
+			*ns_caps = raw;
+			break;
+		}
+		if (i + 1 < nf->nusers && nf->user_ino[i + 1] == st.st_ino && nf->user_owner[i] == euid) {
+			*ns_caps = ~0ULL;
+			break;
+		}
+	}
+	return 0;
+}
+
 static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
 {
 	struct ncall *n = ncall_of(c);
@@ -229,7 +305,10 @@ static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
 		return ret;
 	tid_remember(n);
 	*out = n->st.cred;
-	return 0;
+	ret = caller_caps(n, n->st.cred.cap_effective, n->st.cred.euid, &out->cap_effective, &out->userns);
+	if (ret < 0)
+		return ret;
+	return call_valid(n);
 }
 
 static int op_ids(struct ipcns_caller *c, struct ipcns_cred *out)
@@ -254,9 +333,15 @@ static int op_ids(struct ipcns_caller *c, struct ipcns_cred *out)
 
 /* Capabilities change without a proc connector event (capset): read
  * them for every call that needs them, with capget(2) through libcap.  */
-static int op_caps(struct ipcns_caller *c, uint64_t *eff)
+static int op_ids(struct ipcns_caller *c, struct ipcns_cred *out);
+
+static int op_caps(struct ipcns_caller *c, uint64_t *eff, bool *userns)
 {
 	struct ncall *n = ncall_of(c);
+	struct ipcns_cred ids;
+	int ret = op_ids(c, &ids);
+	if (ret < 0)
+		return ret;
 	cap_t caps = cap_get_pid(n->tid);
 	if (!caps)
 		return errno == ESRCH ? -ENOENT : -errno;
@@ -267,11 +352,10 @@ static int op_caps(struct ipcns_caller *c, uint64_t *eff)
 			v |= 1ULL << i;
 	}
 	cap_free(caps);
-	int ret = call_valid(n);
+	ret = caller_caps(n, v, ids.euid, eff, userns);
 	if (ret < 0)
 		return ret;
-	*eff = v;
-	return 0;
+	return call_valid(n);
 }
 
 static int op_in_group(struct ipcns_caller *c, gid_t gid)

@@ -63,6 +63,12 @@ struct ipcns_nfd {
 	int64_t recv_ns;      /* CLOCK_MONOTONIC before the current RECV, or 0 */
 	uint64_t eintr;       /* restarted calls answered EINTR */
 	uint64_t unknown_restarts;
+	/* The user namespace that owns the callers' kernel IPC namespace,
+	 * and its ancestors up to the initial one, with their creators'
+	 * uids: what ns_capable(ipc_ns->user_ns, cap) walks.  */
+	int nusers;           /* 0: not read yet; -1: could not be */
+	ino_t user_ino[33];
+	uid_t user_owner[33];
 };
 
 void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const struct ipcns_nfd_ops *ops,

@@ -325,12 +325,13 @@ static int op_pids(struct ipcns_caller *c, pid_t *h, pid_t *n)
 	return 0;
 }
 
-static int op_caps(struct ipcns_caller *c, uint64_t *eff)
+static int op_caps(struct ipcns_caller *c, uint64_t *eff, bool *userns)
 {
 	struct fz_call *fc = (struct fz_call *)c;
 	if (call_dead(fc))
 		return -ENOENT;
 	*eff = call_proc(fc)->cred.cap_effective;
+	*userns = call_proc(fc)->cred.userns;
 	return 0;
 }
 

@@ -50,13 +50,14 @@ static int cnt_ids(struct ipcns_caller *c, struct ipcns_cred *out)
 	return 0;
 }
 
-static int cnt_caps(struct ipcns_caller *c, uint64_t *caps)
+static int cnt_caps(struct ipcns_caller *c, uint64_t *caps, bool *userns)
 {
 	struct counting *k = (struct counting *)c;
 	k->n_caps++;
 	if (k->fail)
 		return k->fail;
 	*caps = k->cred.cap_effective;
+	*userns = k->cred.userns;
 	return 0;
 }
 
