@@ -107,6 +107,60 @@ shm pattern = intact"
 	restart_keeps crun TERM
 }
 
+@test "runc: SIGKILL + start while a stream runs, a semop is parked and a segment attached: nothing lost" {
+	restart_keeps runc KILL
+}
+
+@test "crun: SIGKILL + start while a stream runs, a semop is parked and a segment attached: nothing lost" {
+	restart_keeps crun KILL
+}
+
+# keeper_fds_rss: the keeper's open fds and resident KiB.
+keeper_fds_rss() {
+	local kp
+	kp=$(pgrep -f "ipcns-keeper --socket $IPCNS_SOCKET") || return 1
+	echo "$(find "/proc/$kp/fd" -mindepth 1 | wc -l) $(awk '/^VmRSS/ {print $2}' "/proc/$kp/status")"
+}
+
+@test "runc: 50 SIGKILL + start in a row under load: the state exact, the keeper does not grow" {
+	need_runtime runc
+	local name=restart-loop i pid ns before after k5 k50
+	own_daemon "$name"
+	ct_start runc a "$RESTART" "$CT_XCHG"
+	wait_ready runc a ready
+	touch "$X/snap1-req"
+	wait_ready runc a snap1
+	pid=$(ct_pid runc a)
+	ns=$(ns_of_pid "$pid")
+	before=$(ns_view "$ns")
+	for i in $(seq 50); do
+		daemon_goes KILL
+		own_daemon "$name"
+		[ "$i" = 5 ] && k5=$(keeper_fds_rss)
+		# Let the stream run through each ipcnsd a little.
+		sleep 0.1
+	done
+	k50=$(keeper_fds_rss)
+	touch "$X/snap2-req"
+	wait_ready runc a snap2
+	run diff "$X/snap1" "$X/snap2"
+	assert_success
+	after=$(ns_view "$ns")
+	[ "$before" = "$after" ] || fail "ipcnsctl before: $before"$'\n'"after:  $after"
+	# The keeper holds the same fds after 5 and 50 takeovers, and no
+	# more memory (a page of slack for the allocator).
+	[ "${k5% *}" = "${k50% *}" ] || fail "keeper fds: $k5 after 5 takeovers, $k50 after 50"
+	[ "${k50#* }" -le $((${k5#* } + 4)) ] || fail "keeper VmRSS (KiB): ${k5#* } after 5 takeovers, ${k50#* } after 50"
+	touch "$X/finish"
+	wait_ready runc a done 60
+	[ ! -e "$X/errors" ] || fail "errors in the container: $(cat "$X/errors")"
+	run cat "$X/stream"
+	assert_output --regexp '^stream = [0-9]+ messages in order$'
+	echo "# 50 kills: $output; keeper fds/KiB after 5: $k5, after 50: $k50" >&3
+	run grep -c "took over 1 of 1 containers' notify fds and 1 namespaces' states" "$IPCNSD_LOG"
+	assert_output 50
+}
+
 @test "a container created while no ipcnsd runs waits in the keeper's backlog and is served" {
 	need_runtime runc
 	own_daemon restart-gap
