@@ -216,9 +216,10 @@ void ipcns_journal_close(struct ipcns_ns *ns);
 /* A removal answered before it is made: journaled as done now, so that a
  * commit made as the answer leaves holds it.  */
 void ipcns_journal_ahead_del(struct ipcns_ns *ns, int kind, struct ipcns_perm *p);
-/* The answer is out (or failed): the object is tracked again (written
- * whole at the next commit).  */
-void ipcns_journal_settle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p);
+/* The answer is out: the object is tracked again.  `failed': the answer
+ * did not arrive and the change is undone: written whole at the next
+ * commit.  */
+void ipcns_journal_settle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p, bool failed);
 static inline void ipcns_jdirty(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
 {
 	if (__builtin_expect(ns->journal != NULL, 0) && p->jstate == IPCNS_J_CLEAN)
@@ -249,10 +250,10 @@ static inline void ipcns_jahead_del(struct ipcns_ns *ns, int kind, struct ipcns_
 	if (__builtin_expect(ns->journal != NULL, 0))
 		ipcns_journal_ahead_del(ns, kind, p);
 }
-static inline void ipcns_jsettle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+static inline void ipcns_jsettle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p, bool failed)
 {
 	if (__builtin_expect(ns->journal != NULL, 0))
-		ipcns_journal_settle(ns, kind, p);
+		ipcns_journal_settle(ns, kind, p, failed);
 }
 static inline void ipcns_jdel(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
 {

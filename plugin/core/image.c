@@ -345,11 +345,21 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 	if (version == 1)
 		W64(w, set_otime(sma));
 	for (int i = 0; i < sma->nsems; i++) {
-		bool set = a && (a->semnum < 0 || a->semnum == i);
+		bool set = a && (a->semnum == -1 || a->semnum == i);
 		W32(w, set ? (a->semnum < 0 ? a->vals[i] : a->val) : sma->sems[i].semval);
 		W32(w, set ? a->pid : sma->sems[i].sempid);
 		if (version >= 2)
 			W64(w, sma->sems[i].otime);
+	}
+	if (a && a->sops && version >= 2) {
+		/* A semop's pids and time, into the values just written.  */
+		size_t base = at + 8 + 7 * 4 + 8 + 4;
+		for (int i = 0; i < a->nsops; i++)
+			wb_patch32(w, base + 16 * (size_t)a->sops[i].sem_num + 4, (uint32_t)a->pid);
+		if (a->otime >= 0) {
+			wb_patch32(w, base + 16 * (size_t)a->sops[0].sem_num + 8, (uint32_t)a->otime);
+			wb_patch32(w, base + 16 * (size_t)a->sops[0].sem_num + 12, (uint32_t)((uint64_t)a->otime >> 32));
+		}
 	}
 	uint32_t n = 0;
 	ipcns_list_for_each (pos, &sma->undos)
@@ -365,13 +375,23 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 		}
 		/* A value set by hand voids every adjustment of it.  */
 		for (int i = 0; i < sma->nsems; i++) {
-			short adj = a->semnum < 0 || a->semnum == i ? 0 : un->semadj[i];
+			short adj = a->semnum == -1 || a->semnum == i ? 0 : un->semadj[i];
 			wb_bytes(w, &adj, sizeof(adj));
 		}
 	}
+	/* The sleepers on the pending lists: one being answered (a commit
+	 * made as its answer leaves) is off them, still on sma->waiters.  */
 	n = 0;
-	ipcns_list_for_each (pos, &sma->waiters)
+	ipcns_list_for_each (pos, &sma->pending_alter)
 		n++;
+	ipcns_list_for_each (pos, &sma->pending_const)
+		n++;
+	for (int i = 0; i < sma->nsems; i++) {
+		ipcns_list_for_each (pos, &sma->sems[i].pending_alter)
+			n++;
+		ipcns_list_for_each (pos, &sma->sems[i].pending_const)
+			n++;
+	}
 	W32(w, n);
 	put_semq_list(w, ops, &sma->pending_alter, 0);
 	put_semq_list(w, ops, &sma->pending_const, 1);
@@ -1384,9 +1404,6 @@ static void check_sem(struct chk *c, const struct m_sem *s, uint64_t *used)
 				cfail(c, "semaphore set id %d: two undo structures of pid %d", id, u->host_tgid);
 		/* Every short is a valid adjustment: [-SEMAEM - 1, SEMAEM].  */
 	}
-	uint32_t complex = 0;
-	for (uint32_t i = 0; i < s->nq; i++)
-		complex += s->q[i].nsops > 1;
 	uint32_t last_list = 0;
 	for (uint32_t i = 0; i < s->nq && !c->bad; i++) {
 		const struct m_semq *q = &s->q[i];
@@ -1410,8 +1427,12 @@ static void check_sem(struct chk *c, const struct m_sem *s, uint64_t *used)
 			if (q->nsops != 1 || q->sops[0].sem_num != num || alter_list != q->alter)
 				cfail(c, "semaphore set id %d: a sleeper on semaphore %u's list that is not its", id, num);
 		} else {
+			/* A single decrement stays on the set's list until the
+			 * end of the call that completed the last complex one
+			 * (unmerge_queues, which the loader runs too): a commit
+			 * made as that one's answer leaves sees it there.  */
 			bool alter_list = q->list == 0;
-			if (alter_list != q->alter || (q->nsops == 1 && (!alter_list || complex == 0)))
+			if (alter_list != q->alter || (q->nsops == 1 && !alter_list))
 				cfail(c, "semaphore set id %d: a sleeper on the set's list that belongs elsewhere", id);
 		}
 		if (undo) {

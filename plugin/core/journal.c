@@ -340,13 +340,16 @@ const struct sem_ahead *ipcns_journal_ahead_of(struct ipcns_ns *ns, struct ipcns
 	return j->ahead_sem;
 }
 
-void ipcns_journal_settle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p)
+void ipcns_journal_settle(struct ipcns_ns *ns, int kind, struct ipcns_perm *p, bool failed)
 {
 	if (p->jstate != IPCNS_J_AHEAD)
 		return;
 	p->jstate = IPCNS_J_CLEAN;
 	ns->journal->ahead = NULL;
-	ipcns_journal_mark(ns, kind, p, IPCNS_J_FULL);
+	/* Done: the record written ahead is the object; what changes next
+	 * marks it again.  */
+	if (failed)
+		ipcns_journal_mark(ns, kind, p, IPCNS_J_FULL);
 }
 
 void ipcns_journal_msg(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, int op)

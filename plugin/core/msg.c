@@ -875,7 +875,7 @@ long ipcns_msgctl(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, int cm
 		ipcns_jahead_del(ns, IPCNS_MSG, p);
 		ret = ipcns_caller_answer(c, 0);
 		if (ret < 0) {
-			ipcns_jsettle(ns, IPCNS_MSG, p);
+			ipcns_jsettle(ns, IPCNS_MSG, p, true);
 			return IPCNS_ANSWERED;
 		}
 		freeque(ns, msgq_of(p));

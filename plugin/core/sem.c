@@ -150,6 +150,7 @@ static void sem_set_pids(struct sem_array *sma, const struct sembuf *sops, int n
 
 static void set_semotime(struct ipcns_ns *ns, struct sem_array *sma, const struct sembuf *sops)
 {
+	ipcns_jdirty(ns, IPCNS_SEM, &sma->perm);
 	sma->sems[sops ? sops[0].sem_num : 0].otime = ipcns_now(ns);
 }
 
@@ -211,7 +212,7 @@ static void merge_queues(struct sem_array *sma)
 /* q's dry run gave `error' (0: possible, or -errno): answer it.  A caller
  * that is gone consumes nothing.  Returns true when q succeeded and its
  * effect stands.  q is unlinked; the caller frees it.  */
-static bool queue_complete(struct sem_array *sma, struct sem_queue *q, int error)
+static bool queue_complete(struct ipcns_ns *ns, struct sem_array *sma, struct sem_queue *q, int error)
 {
 	struct ipcns_waiter *w = q->w;
 	int blocking;
@@ -219,9 +220,16 @@ static bool queue_complete(struct sem_array *sma, struct sem_queue *q, int error
 	unlink_queue(sma, q);
 	if (!w->ops->alive(w))
 		return false;
-	if (error == 0)
+	if (error == 0) {
 		sem_try(sma, q->sops, q->nsops, q->undo, true, &blocking);
-	if (w->ops->deliver(w, error) < 0) {
+		/* The journal has its sempids before the answer leaves.  */
+		struct sem_ahead ahead = { .semnum = -2, .sops = q->sops, .nsops = q->nsops, .pid = q->ns_tgid,
+					   .ctime = sma->ctime, .otime = -1 };
+		ipcns_jahead_sem(ns, sma, &ahead);
+	}
+	int dr = w->ops->deliver(w, error);
+	ipcns_jsettle(ns, IPCNS_SEM, &sma->perm, dr < 0);
+	if (dr < 0) {
 		/* Interrupted between the check and the answer: as if the
 		 * operation had never run.  The set is back in the state the
 		 * scan saw before q, so the scan goes on from q's successor.  */
@@ -248,7 +256,7 @@ static int wake_const_ops(struct ipcns_ns *ns, struct sem_array *sma, int semnum
 		int error = sem_try(sma, q->sops, q->nsops, q->undo, false, &q->blocking);
 		if (error > 0)
 			continue;
-		if (queue_complete(sma, q, error))
+		if (queue_complete(ns, sma, q, error))
 			completed = 1;
 		queue_free(ns, q);
 	}
@@ -311,7 +319,7 @@ again:
 		int error = sem_try(sma, q->sops, q->nsops, q->undo, false, &q->blocking);
 		if (error > 0)
 			continue;
-		if (queue_complete(sma, q, error)) {
+		if (queue_complete(ns, sma, q, error)) {
 			completed = 1;
 			do_smart_wakeup_zero(ns, sma, q->sops, q->nsops);
 			restart = check_restart(sma, q);
@@ -329,7 +337,6 @@ again:
 static void do_smart_update(struct ipcns_ns *ns, struct sem_array *sma, const struct sembuf *sops, int nsops,
 			    int otime)
 {
-	ipcns_jdirty(ns, IPCNS_SEM, &sma->perm);
 	otime |= do_smart_wakeup_zero(ns, sma, sops, nsops);
 
 	if (!ipcns_list_empty(&sma->pending_alter)) {
@@ -715,17 +722,22 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 	if (ret == 0) {
 		/* Applied; it stands only if the caller gets its 0.  A caller
 		 * interrupted meanwhile sees EINTR (or restarts the call): as
-		 * if it had never run.  */
+		 * if it had never run.  The journal has the whole of it (the
+		 * values, sempids, sem_otime) before the answer leaves.  */
+		int64_t otime = ipcns_now(ns);
+		struct sem_ahead ahead = { .semnum = -2, .sops = sops, .nsops = (int)nsops, .pid = ns_tgid,
+					   .ctime = sma->ctime, .otime = otime };
+		ipcns_jahead_sem(ns, sma, &ahead);
 		int ar = ipcns_caller_answer(c, 0);
+		ipcns_jsettle(ns, IPCNS_SEM, &sma->perm, ar < 0);
 		if (ar < 0) {
 			sem_revert(sma, sops, (int)nsops, un);
 			return IPCNS_ANSWERED;
 		}
 		sem_set_pids(sma, sops, (int)nsops, ns_tgid);
+		sma->sems[sops[0].sem_num].otime = otime;
 		if (alter)
-			do_smart_update(ns, sma, sops, (int)nsops, 1);
-		else
-			set_semotime(ns, sma, sops);
+			do_smart_update(ns, sma, sops, (int)nsops, 0);
 		unmerge_queues(sma);
 		return ar == 0 ? IPCNS_ANSWERED : 0;
 	}
@@ -863,7 +875,7 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 	struct sem_ahead ahead = { .semnum = semnum, .val = val, .pid = ns_tgid, .ctime = ipcns_now(ns) };
 	ipcns_jahead_sem(ns, sma, &ahead);
 	int ar = ipcns_caller_answer(c, 0);
-	ipcns_jsettle(ns, IPCNS_SEM, &sma->perm);
+	ipcns_jsettle(ns, IPCNS_SEM, &sma->perm, ar < 0);
 	if (ar < 0)
 		return IPCNS_ANSWERED;
 
@@ -915,7 +927,7 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 		struct sem_ahead ahead = { .semnum = -1, .vals = io, .pid = ns_tgid, .ctime = ipcns_now(ns) };
 		ipcns_jahead_sem(ns, sma, &ahead);
 		int ar = ipcns_caller_answer(c, 0);
-		ipcns_jsettle(ns, IPCNS_SEM, &sma->perm);
+		ipcns_jsettle(ns, IPCNS_SEM, &sma->perm, ar < 0);
 		if (ar < 0)
 			return IPCNS_ANSWERED;
 		for (int i = 0; i < nsems; i++) {
@@ -969,7 +981,7 @@ static int semctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 		ipcns_jahead_del(ns, IPCNS_SEM, p);
 		int ar = ipcns_caller_answer(c, 0);
 		if (ar < 0) {
-			ipcns_jsettle(ns, IPCNS_SEM, p);
+			ipcns_jsettle(ns, IPCNS_SEM, p, true);
 			return IPCNS_ANSWERED;
 		}
 		freeary(ns, sma, true);

@@ -74,11 +74,16 @@ static inline struct sem_array *sem_from_perm(struct ipcns_perm *p)
 /* SETVAL (semnum >= 0: val) or SETALL (semnum -1: vals), journaled
  * before its answer as the set will be after it.  */
 struct sem_ahead {
-	int semnum;
+	int semnum; /* SETVAL: its semaphore; SETALL: -1; a semop: -2 */
 	int val;
 	const uint16_t *vals;
 	pid_t pid;
 	int64_t ctime;
+	/* A semop (values already applied): the semaphores of its sops get
+	 * `pid' as sempid, the first one `otime' (unless -1).  */
+	const struct sembuf *sops;
+	int nsops;
+	int64_t otime;
 };
 void ipcns_journal_ahead_sem(struct ipcns_ns *ns, struct sem_array *sma, const struct sem_ahead *a);
 static inline void ipcns_jahead_sem(struct ipcns_ns *ns, struct sem_array *sma, const struct sem_ahead *a)

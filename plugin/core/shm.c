@@ -758,7 +758,7 @@ static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 	ipcns_jahead_del(ns, IPCNS_SHM, p);
 	int ar = ipcns_caller_answer(c, 0);
 	if (ar < 0) {
-		ipcns_jsettle(ns, IPCNS_SHM, p);
+		ipcns_jsettle(ns, IPCNS_SHM, p, true);
 		return IPCNS_ANSWERED;
 	}
 	shm_destroy(ns, shp);

@@ -1128,6 +1128,22 @@ static int answering(struct ipcns_caller *c, long ret)
 	return ac.fail ? -ENOENT : 0;
 }
 
+/* A parked call's answer, committed as the front end commits it.  */
+static int committing_deliver(struct ipcns_waiter *w, long ret)
+{
+	uint32_t rec = 0xdead;
+	assert_int_equal(ipcns_journal_commit_answer(ac.ns, &rec, sizeof(rec), ret), 0);
+	if (ac.copy >= 0)
+		close(ac.copy);
+	ac.copy = memfd_copy(ac.memfd);
+	return fake_w_deliver(w, ret);
+}
+static const struct ipcns_waiter_ops committing_waiter_ops = {
+	.alive = fake_w_alive,
+	.deliver = committing_deliver,
+	.release = fake_w_release,
+};
+
 static void recover_copy(struct world *b, struct saver *sv, struct ipcns_journal_pending *pend)
 {
 	char err[256];
@@ -1253,6 +1269,28 @@ static void test_answer_commits_effect(void **state)
 	recover_copy(b, &sv, &pend);
 	struct shmid_ds sds;
 	assert_int_equal(ipcns_shmctl(b->ns, C(b, 0), shm, IPC_STAT, ptr(&sds)), -EINVAL);
+	world_free(b);
+
+	/* A woken semop: the journal copied as its answer leaves has its
+	 * effect, and the single decrement queued behind it still on the
+	 * set's list (the end of the call moves it back to its semaphore).  */
+	int s2 = (int)ipcns_semget(a->ns, C(a, 0), IPC_PRIVATE, 2, 0666);
+	assert_true(s2 >= 0);
+	struct sembuf both[2] = { { 0, -1, 0 }, { 1, -1, 0 } };
+	parked(a, 3, ipcns_semtimedop(a->ns, C(a, 3), s2, ptr(both), 2, 0));
+	a->w[a->nw - 1]->w.ops = &committing_waiter_ops;
+	parked(a, 4, semop1(a, 4, s2, 0, -1, 0));
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	struct sembuf ups[2] = { { 0, 1, 0 }, { 1, 1, 0 } };
+	assert_int_equal(ipcns_semtimedop(a->ns, C(a, 0), s2, ptr(ups), 2, 0), 0);
+	assert_int_equal(a->w[a->nw - 2]->answer, 0);
+	b = world_blank();
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s2, 0, GETVAL, 0), 0);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s2, 1, GETVAL, 0), 0);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s2, 0, GETPID, 0), b->p[3].ns_tgid);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s2, 0, GETNCNT, 0), 1);
+	assert_true(pend.have);
 	world_free(b);
 
 	close(ac.copy);
