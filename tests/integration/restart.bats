@@ -161,6 +161,70 @@ keeper_fds_rss() {
 	assert_output 50
 }
 
+# ---- PostgreSQL across a SIGKILL of ipcnsd (as clients.bats runs it: the
+# server as user postgres, System V shared memory for both the main and
+# the dynamic segments; pgbench mixes TPC-B transactions with a parallel
+# query, whose workers each attach a new dynamic segment).
+PGBIN=/usr/lib/postgresql/15/bin
+
+write_pgbench_script() {
+	cat >"$X/pgk.sh" <<'EOF'
+set -eu
+bin=$1 dir=$2 sync=$3 secs=$4
+pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync --no-instructions -E UTF8 --locale=C \
+	>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; exit 1; }
+cat >>"$dir/data/postgresql.conf" <<CONF
+shared_memory_type = sysv
+dynamic_shared_memory_type = sysv
+unix_socket_directories = '$dir'
+listen_addresses = ''
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_line_prefix = '%m [%p] %b '
+CONF
+cat >"$dir/par.sql" <<SQL
+set max_parallel_workers_per_gather = 2;
+set parallel_setup_cost = 0;
+set parallel_tuple_cost = 0;
+set min_parallel_table_scan_size = 0;
+select count(*) from pgbench_accounts;
+SQL
+pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start
+pg "$bin/pgbench" -h "$dir" -U postgres -i -s 1 -q postgres 2>&1 | tail -1
+touch "$sync/pg.ready"
+pg "$bin/pgbench" -h "$dir" -U postgres -T "$secs" -c 4 -j 2 -b tpcb-like@9 -f "$dir/par.sql@1" postgres 2>&1 |
+	grep -E '^(number of transactions actually processed|number of failed transactions|tps)'
+pg "$bin/pg_ctl" -D "$dir/data" -w -t 60 stop -m fast
+EOF
+}
+
+@test "runc: pgbench across a SIGKILL + start of ipcnsd: no failed transaction" {
+	need_runtime runc
+	[ -x "$PGBIN/postgres" ] || skip "PostgreSQL 15 is not installed ($PGBIN)"
+	own_daemon restart-pg
+	write_pgbench_script
+	mkdir "$X/pg"
+	chown postgres:postgres "$X/pg"
+	BUNDLE_CAPS=all ct_start runc pg sh "$CT_XCHG/pgk.sh" "$PGBIN" "$CT_XCHG/pg" "$CT_XCHG" 12
+	wait_ready runc pg pg.ready 120
+	# pgbench runs for 12 s: ipcnsd is killed 4 s into it and started
+	# again half a second later.
+	sleep 4
+	daemon_goes KILL
+	sleep 0.5
+	own_daemon restart-pg
+	run ct_wait runc pg 120
+	assert_output 0
+	run cat "$(bdir pg)/out"
+	assert_line "number of failed transactions: 0 (0.000%)"
+	assert_line --regexp '^tps = [0-9]+\.[0-9]+ '
+	echo "# pgbench across a SIGKILL of ipcnsd: $(grep -E '^(tps|number of trans)' "$(bdir pg)/out" | tr '\n' ' ')" >&3
+	run grep -E 'WARNING|ERROR|FATAL|PANIC|could not' "$X/pg/postgres.log"
+	assert_output ""
+}
+
 @test "a container created while no ipcnsd runs waits in the keeper's backlog and is served" {
 	need_runtime runc
 	own_daemon restart-gap
