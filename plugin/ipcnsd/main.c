@@ -755,6 +755,13 @@ int main(int argc, char **argv)
 	int pret = tracker_start();
 	if (pret < 0)
 		dlog("proc connector unavailable (%s): fork and exec are seen when the maps are read", strerror(-pret));
+	/* The signal watch (one perf event per CPU) is the daemon's from the
+	 * start rather than something the first container seems to hold.  */
+	int wret = ipcns_sigwatch_start();
+	if (wret < 0)
+		dlog("no signal:signal_deliver watch (%s): a msgsnd or msgrcv restarted after a signal handler with "
+		     "SA_RESTART waits again instead of failing with EINTR",
+		     strerror(-wret));
 	dlog("listening on %s (pid %d)", path, (int)getpid());
 	if (view) {
 		char dir[4096];
