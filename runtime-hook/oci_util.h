@@ -26,19 +26,4 @@ static inline void cleanup_json_decrefp(json_t **json)
 }
 #define cleanup_json __attribute__((cleanup(cleanup_json_decrefp)))
 
-/* Format the message into ERR and return RET, so that an error path reads
- * `return ipcns_error(err, errlen, -EINVAL, "...", ...);'.  */
-__attribute__((format(printf, 4, 5))) static inline int ipcns_error(char *err, size_t errlen,
-								    int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 #endif

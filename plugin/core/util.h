@@ -6,6 +6,8 @@
 #define IPCNS_UTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -82,5 +84,21 @@ static inline void ipcns_list_del(struct ipcns_list *n)
 #define ipcns_list_for_each_safe(pos, tmp, head)                                                   \
 	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)
 #define ipcns_list_for_each(pos, head) for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
+
+/* The one idiom for an error with a message for the operator: format
+ * it into ERR and return RET, so that an error path reads
+ * `return ipcns_error(err, errlen, -EINVAL, "...", ...);'.  */
+__attribute__((format(printf, 4, 5))) static inline int ipcns_error(char *err, size_t errlen, int ret, const char *fmt,
+								    ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
 
 #endif

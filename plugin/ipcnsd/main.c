@@ -88,21 +88,18 @@ static int reg_parse(json_t *msg, struct reg_request *r, bool adopt, char *err, 
 	r->id = json_string_value(json_object_get(state, "id"));
 	r->bundle = json_string_value(json_object_get(state, "bundle"));
 	if (!json_is_object(state) || !r->id || !*r->id) {
-		snprintf(err, errlen, "state.id missing");
-		return -EINVAL;
+		return ipcns_error(err, errlen, -EINVAL, "state.id missing");
 	}
 	json_array_foreach(fds, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "seccompFd"))
 		has_seccomp = true;
 	if (!has_seccomp) {
-		snprintf(err, errlen, "container %s: no seccompFd in fds", r->id);
-		return -EINVAL;
+		return ipcns_error(err, errlen, -EINVAL, "container %s: no seccompFd in fds", r->id);
 	}
 	json_int_t pid = json_integer_value(json_object_get(msg, "pid"));
 	if (pid <= 0)
 		pid = json_integer_value(json_object_get(state, "pid"));
 	if (pid > INT32_MAX) {
-		snprintf(err, errlen, "container %s: pid %lld out of range", r->id, (long long)pid);
-		return -EINVAL;
+		return ipcns_error(err, errlen, -EINVAL, "container %s: pid %lld out of range", r->id, (long long)pid);
 	}
 	r->pid = pid > 0 ? (pid_t)pid : 0;
 	if (r->pid) {
@@ -112,9 +109,8 @@ static int reg_parse(json_t *msg, struct reg_request *r, bool adopt, char *err, 
 		if (ret < 0 && adopt)
 			r->ino = 0;
 		else if (ret < 0) {
-			snprintf(err, errlen, "container %s: pid %d: cannot read its IPC namespace: %s", r->id,
-				 (int)r->pid, strerror(-ret));
-			return ret;
+			return ipcns_error(err, errlen, ret, "container %s: pid %d: cannot read its IPC namespace: %s",
+					   r->id, (int)r->pid, strerror(-ret));
 		}
 	}
 	const char *name = json_string_value(
@@ -136,18 +132,17 @@ static int reg_find_or_create(const struct reg_request *r, const struct adopt *a
 		/* crun 1.8 sends pid 0 for a process exec'd into a running
 		 * container: the first notification is checked instead.  */
 		if (r->ino && !nsent_serves(c->nse, r->ino)) {
-			snprintf(err, errlen,
-				 "container %s: pid %d is in kernel IPC namespace %llu, which namespace %s does not "
-				 "serve: refused (another container with the same id?)",
-				 r->id, (int)r->pid, (unsigned long long)r->ino, c->nse->key);
-			return -EPERM;
+			return ipcns_error(
+			    err, errlen, -EPERM,
+			    "container %s: pid %d is in kernel IPC namespace %llu, which namespace %s does not "
+			    "serve: refused (another container with the same id?)",
+			    r->id, (int)r->pid, (unsigned long long)r->ino, c->nse->key);
 		}
 		*ep = c->nse;
 		return 0;
 	}
 	if (!r->pid && !adopt) {
-		snprintf(err, errlen, "container %s: no pid", r->id);
-		return -EINVAL;
+		return ipcns_error(err, errlen, -EINVAL, "container %s: no pid", r->id);
 	}
 	char key[300];
 	if (adopt)
@@ -157,8 +152,7 @@ static int reg_find_or_create(const struct reg_request *r, const struct adopt *a
 	struct nsent *e = nsent_find(key);
 	if (e) {
 		if (r->ino && nsent_add_inode(e, r->ino) < 0) {
-			snprintf(err, errlen, "container %s: out of memory", r->id);
-			return -ENOMEM;
+			return ipcns_error(err, errlen, -ENOMEM, "container %s: out of memory", r->id);
 		}
 		view_ns_inode(e, r->ino);
 	} else {
@@ -171,13 +165,11 @@ static int reg_find_or_create(const struct reg_request *r, const struct adopt *a
 		char what[256];
 		ret = ipcns_limits_apply_ceiling(&limits, &P.sysctl, what, sizeof(what));
 		if (ret < 0) {
-			snprintf(err, errlen, "container %s: linux.sysctl %s", r->id, what);
-			return ret;
+			return ipcns_error(err, errlen, ret, "container %s: linux.sysctl %s", r->id, what);
 		}
 		e = nsent_new(key, &limits, r->ino);
 		if (!e) {
-			snprintf(err, errlen, "container %s: out of memory", r->id);
-			return -ENOMEM;
+			return ipcns_error(err, errlen, -ENOMEM, "container %s: out of memory", r->id);
 		}
 	}
 	c = calloc(1, sizeof(*c));
@@ -247,8 +239,8 @@ static void reg_deposit(json_t *msg, struct nfd_ent *ne, const char *id)
 int register_container(json_t *msg, int notify_fd, const struct adopt *adopt, char *err, size_t errlen)
 {
 	struct reg_request r;
-	struct container *c;
-	struct nsent *e;
+	struct container *c = NULL;
+	struct nsent *e = NULL;
 	int ret = reg_parse(msg, &r, adopt != NULL, err, errlen);
 	if (ret < 0)
 		return ret;

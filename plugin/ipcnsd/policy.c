@@ -61,29 +61,27 @@ int policy_load(const char *path, char *err, size_t errlen)
 	if (!f) {
 		if (errno == ENOENT)
 			return 0; /* the defaults */
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -errno;
+		return ipcns_error(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
 	}
 	json_t *root = json_loadf(f, 0, &jerr);
 	fclose(f);
 	if (!root) {
-		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-		return -EINVAL;
+		return ipcns_error(err, errlen, -EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
 	}
 	int ret = 0;
 	json_t *d = json_object_get(root, "ipcnsd");
 	const char *key;
 	json_t *v;
 	if (!json_is_object(root) || (d && !json_is_object(d))) {
-		snprintf(err, errlen, "%s: %s is not a JSON object", path, d ? "\"ipcnsd\"" : "the top level");
-		ret = -EINVAL;
+		ret = ipcns_error(err, errlen, -EINVAL, "%s: %s is not a JSON object", path,
+				  d ? "\"ipcnsd\"" : "the top level");
 		goto out;
 	}
 	json_object_foreach(d, key, v)
 	{
 		if (strcmp(key, "annotations") && strcmp(key, "ceilings")) {
-			snprintf(err, errlen, "%s: ipcnsd.%s: unknown key (annotations, ceilings)", path, key);
-			ret = -EINVAL;
+			ret = ipcns_error(err, errlen, -EINVAL, "%s: ipcnsd.%s: unknown key (annotations, ceilings)",
+					  path, key);
 			goto out;
 		}
 	}
@@ -98,23 +96,22 @@ int policy_load(const char *path, char *err, size_t errlen)
 		} else if (!strcmp(key, "org.ipcns.namespace") && m && !strcmp(m, "global")) {
 			P.ns_name = POLICY_NS_GLOBAL;
 		} else if (!strcmp(key, "org.ipcns.namespace")) {
-			snprintf(err, errlen, "%s: ipcnsd.annotations.%s must be \"ignore\", \"scoped\" or \"global\"",
-				 path, key);
-			ret = -EINVAL;
+			ret = ipcns_error(err, errlen, -EINVAL,
+					  "%s: ipcnsd.annotations.%s must be \"ignore\", \"scoped\" or \"global\"",
+					  path, key);
 			goto out;
 		} else if (q >= 0 && m && (!strcmp(m, "ignore") || !strcmp(m, "honour"))) {
 			P.honour[q] = !strcmp(m, "honour");
 		} else if (q >= 0) {
-			snprintf(err, errlen, "%s: ipcnsd.annotations.%s must be \"ignore\" or \"honour\"", path, key);
-			ret = -EINVAL;
+			ret = ipcns_error(err, errlen, -EINVAL,
+					  "%s: ipcnsd.annotations.%s must be \"ignore\" or \"honour\"", path, key);
 			goto out;
 		} else {
-			snprintf(err, errlen,
-				 "%s: ipcnsd.annotations.%s: unknown annotation (org.ipcns.namespace, "
-				 "org.ipcns.shm-bytes, org.ipcns.msg-bytes, org.ipcns.objects-per-uid, "
-				 "org.ipcns.mem-bytes, org.ipcns.fds)",
-				 path, key);
-			ret = -EINVAL;
+			ret = ipcns_error(err, errlen, -EINVAL,
+					  "%s: ipcnsd.annotations.%s: unknown annotation (org.ipcns.namespace, "
+					  "org.ipcns.shm-bytes, org.ipcns.msg-bytes, org.ipcns.objects-per-uid, "
+					  "org.ipcns.mem-bytes, org.ipcns.fds)",
+					  path, key);
 			goto out;
 		}
 	}
@@ -126,28 +123,28 @@ int policy_load(const char *path, char *err, size_t errlen)
 			/* A kernel limit's ceiling (spec/view.md).  */
 			struct ipcns_limits c = P.sysctl;
 			if (ipcns_limits_apply_sysctl(&c, key, json_string_value(v)) <= 0) {
-				snprintf(err, errlen,
-					 "%s: ipcnsd.ceilings.%s: not a kernel limit ipcns serves, or not a value in its range",
-					 path, key);
-				ret = -EINVAL;
+				ret = ipcns_error(err, errlen, -EINVAL,
+						  "%s: ipcnsd.ceilings.%s: not a kernel limit ipcns serves, or not a "
+						  "value in its range",
+						  path, key);
 				goto out;
 			}
 			ipcns_limits_min(&P.sysctl, &c);
 			continue;
 		}
 		if (q < 0) {
-			snprintf(err, errlen,
-				 "%s: ipcnsd.ceilings.%s: unknown quota (org.ipcns.shm-bytes, org.ipcns.msg-bytes, "
-				 "org.ipcns.objects-per-uid, org.ipcns.mem-bytes, org.ipcns.fds, or a kernel limit: "
-				 "kernel.shmmax, kernel.shmall, kernel.shmmni, kernel.sem, kernel.msgmax, kernel.msgmnb, "
-				 "kernel.msgmni)",
-				 path, key);
-			ret = -EINVAL;
+			ret = ipcns_error(
+			    err, errlen, -EINVAL,
+			    "%s: ipcnsd.ceilings.%s: unknown quota (org.ipcns.shm-bytes, org.ipcns.msg-bytes, "
+			    "org.ipcns.objects-per-uid, org.ipcns.mem-bytes, org.ipcns.fds, or a kernel limit: "
+			    "kernel.shmmax, kernel.shmall, kernel.shmmni, kernel.sem, kernel.msgmax, kernel.msgmnb, "
+			    "kernel.msgmni)",
+			    path, key);
 			goto out;
 		}
 		if (parse_u64(json_string_value(v), &x) < 0 || ((q == 2 || q == POLICY_FDS) && x > UINT32_MAX)) {
-			snprintf(err, errlen, "%s: ipcnsd.ceilings.%s must be a decimal string (\"0\": none)", path, key);
-			ret = -EINVAL;
+			ret = ipcns_error(err, errlen, -EINVAL,
+					  "%s: ipcnsd.ceilings.%s must be a decimal string (\"0\": none)", path, key);
 			goto out;
 		}
 		P.ceiling[q] = x;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "oci_limits.h"
+#include "util.h"
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -131,20 +132,18 @@ int ipcns_limits_from_config(json_t *config, json_t *annotations, const char *or
 	{
 		ret = ipcns_limits_apply_sysctl(l, key, json_string_value(v));
 		if (ret < 0) {
-			snprintf(err, errlen, "%s: linux.sysctl %s = \"%s\": %s", origin, key,
-				 json_string_value(v) ? json_string_value(v) : "(not a string)",
-				 ret == -ERANGE ? "out of range" : "not a valid value");
-			return ret;
+			return ipcns_error(err, errlen, ret, "%s: linux.sysctl %s = \"%s\": %s", origin, key,
+					   json_string_value(v) ? json_string_value(v) : "(not a string)",
+					   ret == -ERANGE ? "out of range" : "not a valid value");
 		}
 	}
 	json_object_foreach(annotations, key, v)
 	{
 		ret = apply_annotation(l, key, json_string_value(v));
 		if (ret < 0) {
-			snprintf(err, errlen, "annotation %s = \"%s\": %s", key,
-				 json_string_value(v) ? json_string_value(v) : "(not a string)",
-				 ret == -ERANGE ? "out of range" : "not a number");
-			return ret;
+			return ipcns_error(err, errlen, ret, "annotation %s = \"%s\": %s", key,
+					   json_string_value(v) ? json_string_value(v) : "(not a string)",
+					   ret == -ERANGE ? "out of range" : "not a number");
 		}
 	}
 	return 0;
@@ -163,8 +162,8 @@ int ipcns_limits_from_state(json_t *state, struct ipcns_limits *l, char *err, si
 		snprintf(path, sizeof(path), "%s/config.json", bundle);
 		cfg = json_load_file(path, 0, &jerr);
 		if (!cfg) {
-			snprintf(err, errlen, "cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
-			return -EINVAL;
+			return ipcns_error(err, errlen, -EINVAL, "cannot read %s: %s (line %d)", path, jerr.text,
+					   jerr.line);
 		}
 	}
 	ret = ipcns_limits_from_config(cfg, annotations, path, l, err, errlen);
