@@ -12,11 +12,6 @@
 
 load helpers
 
-setup_file() { ipcns_setup_file; }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
-
 X=$BATS_TEST_TMPDIR/xchg # the host's side of CT_XCHG
 PGBIN=/usr/lib/postgresql/15/bin
 

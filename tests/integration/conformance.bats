@@ -6,11 +6,6 @@
 
 load helpers
 
-setup_file() { ipcns_setup_file; }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
-
 @test "runc: every conformance program passes inside a container" {
 	need_runtime runc
 	conformance_programs runc ct_run runc

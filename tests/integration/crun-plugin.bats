@@ -17,12 +17,10 @@ setup_file() {
 		return 1
 	}
 }
-teardown_file() { ipcns_teardown_file; }
 setup() {
 	need_runtime crun
 	ipcns_setup
 }
-teardown() { ipcns_teardown; }
 
 # plugin_bundle NAME ARG...: make_bundle's bundle, then the plugin's edit:
 # the annotation, the rule of spec/seccomp-ipcns.json under a default of

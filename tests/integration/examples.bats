@@ -6,11 +6,6 @@
 
 load helpers
 
-setup_file() { ipcns_setup_file; }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
-
 X=$BATS_TEST_TMPDIR/xchg # the host's side of CT_XCHG
 KEY=0x5150
 N=40 # messages: more than the ring's 16 slots

@@ -170,6 +170,14 @@ ipcns_teardown() {
 	fi
 }
 
+# The usual file and test set-up: one ipcnsd per file, a fresh exchange
+# dir per test.  A file that needs more defines its own after `load
+# helpers', calling these.
+setup_file() { ipcns_setup_file; }
+teardown_file() { ipcns_teardown_file; }
+setup() { ipcns_setup; }
+teardown() { ipcns_teardown; }
+
 # need_runtime RT: skip unless RT is installed and selected.
 need_runtime() {
 	case " ${IPCNS_IT_RUNTIMES:-runc crun} " in
@@ -435,7 +443,7 @@ own_daemon_stop() {
 	fi
 }
 
-# The container side of the hostile, isolation2, leaks and restart tests
+# The container side of the hostile, unreachable, leaks and restart tests
 # (ipc-hostile.c, built by the Makefile).
 HOSTILE=$CT_TOOLS/ipc-hostile
 

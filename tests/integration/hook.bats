@@ -18,8 +18,6 @@ setup_file() {
 		return 1
 	}
 }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
 teardown() {
 	# A test that stopped ipcnsd must not leave it stopped.
 	kill -CONT "$IPCNSD_PID" 2>/dev/null || true

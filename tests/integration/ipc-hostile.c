@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ipc-hostile: the container side of hostile.bats, isolation2.bats,
+/* ipc-hostile: the container side of hostile.bats, unreachable.bats,
  * restart.bats and leaks.bats.  One program, several modes:
  *
  *   exhaust SECONDS  take everything the namespace allows (segments, sets,

@@ -4,11 +4,6 @@
 
 load helpers
 
-setup_file() { ipcns_setup_file; }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
-
 CTL() { "$IT_BUILD/bin/ipcnsctl" --socket "$IPCNS_SOCKET" "$@"; }
 
 @test "runc: ipcnsctl ps, ipcs and rm on a running container" {

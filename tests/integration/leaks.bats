@@ -15,10 +15,6 @@
 
 load helpers
 
-setup_file() {
-	ipcns_setup_file
-}
-teardown_file() { ipcns_teardown_file; }
 setup() {
 	ipcns_setup
 	file_daemon_save

@@ -5,11 +5,6 @@
 
 load helpers
 
-setup_file() { ipcns_setup_file; }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
-
 ns_absent() {
 	[ "$(ps_ns "$1")" = null ]
 }

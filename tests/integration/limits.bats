@@ -5,11 +5,6 @@
 
 load helpers
 
-setup_file() { ipcns_setup_file; }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
-
 # run_with RUNTIME NAME JQ-EDIT CMD...: a container whose config.json is
 # edited by JQ-EDIT before it runs CMD under ipcns.
 run_with() {

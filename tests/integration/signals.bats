@@ -11,11 +11,6 @@
 
 load helpers
 
-setup_file() { ipcns_setup_file; }
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
-
 SIG_PARK=$CT_TOOLS/sig-park
 
 # state_of RT NAME: the state letter of the container's init in /proc.

@@ -1,18 +1,11 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
-# Isolation against a container that looks for what is not its own: the
-# ids, keys and memfds of one namespace are unreachable from another, and
-# ipcnsd's socket is unreachable from containers and refused to anyone but
-# root.  (isolation.bats covers the normal sharing rules.)
+# What is not a container's own is unreachable from it: the ids, keys and
+# memfds of one namespace from another, and ipcnsd's socket from any
+# container (and refused to anyone but root).  isolation.bats covers who
+# shares a namespace and who does not.
 
 load helpers
-
-setup_file() {
-	ipcns_setup_file
-}
-teardown_file() { ipcns_teardown_file; }
-setup() { ipcns_setup; }
-teardown() { ipcns_teardown; }
 
 X=$BATS_TEST_TMPDIR/xchg
 

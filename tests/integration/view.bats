@@ -11,7 +11,6 @@ setup_file() {
 	export IPCNSD_EXTRA_ARGS="--ceiling kernel.msgmnb=1048576 --ceiling kernel.shmmni=8192"
 	ipcns_setup_file
 }
-teardown_file() { ipcns_teardown_file; }
 setup() {
 	ipcns_setup
 	file_daemon_save
