@@ -53,9 +53,12 @@
 
 #define CAP_SYS_ADMIN_BIT 21
 #define CAP_CHECKPOINT_RESTORE_BIT 40
-/* Open handles of one namespace's files: each /proc/sysvipc handle may
- * hold its text (up to a few MiB for 32768 objects).  */
+/* Open handles of one namespace's files, and the /proc/sysvipc text they
+ * may keep between the reads of a reader that takes it in pieces: the
+ * text of 32768 segments is 5.7 MiB, and a read past the limit gets
+ * ENOMEM.  */
 #define VIEW_MAX_HANDLES 64
+#define VIEW_MAX_TEXT (16u << 20)
 /* Inodes.  */
 enum {
 	INO_ROOT = 1,
@@ -76,6 +79,7 @@ struct vns {
 	ino_t *inodes;
 	size_t ninodes;
 	int handles;
+	size_t text_bytes; /* /proc/sysvipc text kept between reads */
 	struct vreq *queue, **tail;
 };
 
@@ -91,6 +95,7 @@ struct vfh {
 	char *text;                          /* /proc/sysvipc: the text read so far */
 	size_t len;
 	bool have_text;
+	size_t charged; /* text bytes counted in its namespace's text_bytes */
 };
 
 /* A read or write for a namespace's worker.  */
@@ -502,11 +507,41 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	fuse_reply_buf(req, buf, used);
 }
 
+/* Count len more bytes of kept text for fh's namespace: 0 or -ENOMEM.  */
+static int text_charge(struct vfh *fh, size_t len)
+{
+	int ret = 0;
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : NULL;
+	if (v && v->text_bytes + len > VIEW_MAX_TEXT) {
+		ret = -ENOMEM;
+	} else if (v) {
+		v->text_bytes += len;
+		fh->charged += len;
+	}
+	pthread_mutex_unlock(&V.lock);
+	return ret;
+}
+
+/* Drop fh's kept text; returned to the caller to free.  */
+static char *text_take(struct vfh *fh)
+{
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : NULL;
+	if (v)
+		v->text_bytes -= fh->charged;
+	fh->charged = 0;
+	pthread_mutex_unlock(&V.lock);
+	char *t = fh->text;
+	fh->text = NULL;
+	return t;
+}
+
 static void vfh_free(struct vfh *fh)
 {
+	free(text_take(fh));
 	free(fh->uidmap);
 	free(fh->gidmap);
-	free(fh->text);
 	free(fh);
 }
 
@@ -612,7 +647,13 @@ static void serve(struct nsent *e, struct ipcns_ns *ns, struct vreq *r)
 {
 	struct vfh *fh = r->fh;
 	if (fh->ino >= INO_SHM && fh->ino <= INO_MSG) {
-		if (r->off == 0 || !fh->have_text) {
+		/* Built at a read at offset 0, or when a read needs text that
+		 * is not kept (a pread after the end was reached).  fh is
+		 * touched only before the reply: the release may follow it at
+		 * once, in the FUSE thread.  */
+		size_t off = (size_t)r->off;
+		char *local = NULL;
+		if (off == 0 || (!fh->text && (!fh->have_text || off < fh->len))) {
 			char *t = NULL;
 			size_t len = 0;
 			int ret = ipcns_ns_proc_text(ns, (enum ipcns_kind)(fh->ino - INO_SHM), fh->uidmap, fh->gidmap, &t,
@@ -621,14 +662,29 @@ static void serve(struct nsent *e, struct ipcns_ns *ns, struct vreq *r)
 				fuse_reply_err(r->req, -ret);
 				return;
 			}
-			free(fh->text);
-			fh->text = t;
+			free(text_take(fh));
 			fh->len = len;
 			fh->have_text = true;
+			/* Read in one piece (most readers): nothing kept.  */
+			if (off + r->size >= len)
+				local = t;
+			else if (text_charge(fh, len) == 0)
+				fh->text = t;
+			else {
+				free(t);
+				fuse_reply_err(r->req, ENOMEM);
+				return;
+			}
 		}
-		size_t off = (size_t)r->off;
 		size_t n = off >= fh->len ? 0 : fh->len - off;
-		fuse_reply_buf(r->req, fh->text + (off < fh->len ? off : 0), n < r->size ? n : r->size);
+		if (n > r->size)
+			n = r->size;
+		const char *src = local ? local : fh->text;
+		/* The reader reached the end: the kept text goes.  */
+		if (!local && fh->text && off + n >= fh->len)
+			local = text_take(fh);
+		fuse_reply_buf(r->req, n ? src + off : "", n);
+		free(local);
 		return;
 	}
 	int which = (int)(fh->ino - INO_SYSCTL0);

@@ -289,3 +289,32 @@ next_id() {
 	assert_success
 	assert_output 0
 }
+
+@test "runc: the /proc/sysvipc text a namespace's readers keep between reads is bounded" {
+	need_runtime runc
+	# 4096 segments: 716 KiB of text.  Thirty readers each take the
+	# first 4 KiB and hold on: past 16 MiB kept, a read gets ENOMEM.
+	run ct_run runc a python3 -c '
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+for i in range(4096):
+    assert libc.shmget(0, 4096, 0o600) >= 0, ctypes.get_errno()
+fds, ok, nomem = [], 0, 0
+for i in range(30):
+    fd = os.open("/proc/sysvipc/shm", os.O_RDONLY)
+    fds.append(fd)
+    try:
+        os.read(fd, 4096)
+        ok += 1
+    except OSError as e:
+        assert e.errno == errno.ENOMEM, e
+        nomem += 1
+print("ok", ok, "nomem", nomem)
+for fd in fds:
+    os.close(fd)
+print("lines", len(open("/proc/sysvipc/shm").read().splitlines()))
+'
+	assert_success
+	assert_output --regexp 'ok (2[0-9]) nomem ([1-9])'
+	assert_line "lines 4097"
+}
