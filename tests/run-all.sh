@@ -200,7 +200,11 @@ if want integration; then
 			"not ok "*) ko "$(sed 's/^not ok [0-9]* //' <<<"$line")" ;;
 			esac
 		done <"$out"
-		if [ "$brc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
+		if [ "$brc" -eq 124 ]; then
+			# Killed by the timeout: the tests after the last one
+			# reported did not run, failures or not.
+			ko "bats timed out after 1200 s; the tests after #$(grep -c '^\(not \)\?ok ' "$out") did not run (see $out)"
+		elif [ "$brc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
 			ko "bats exited with status $brc without a failing test (see $out)"
 			tail -20 "$out"
 		fi
