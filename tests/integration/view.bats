@@ -318,3 +318,24 @@ print("lines", len(open("/proc/sysvipc/shm").read().splitlines()))
 	assert_output --regexp 'ok (2[0-9]) nomem ([1-9])'
 	assert_line "lines 4097"
 }
+
+@test "runc: after ipcnsd's SIGKILL, the next one (the keeper held the view) serves a running container its own /proc/sysvipc and sysctls" {
+	need_runtime runc
+	own_daemon vk
+	ct_start runc a sh -c 'ipcmk -M 8192 -p 0600 >/dev/null && echo 1000 > /proc/sys/kernel/shmmni &&
+		touch /xchg/ready; while [ ! -e /xchg/go ]; do sleep 0.05; done
+		cat /proc/sysvipc/shm; cat /proc/sys/kernel/shmmni; echo end'
+	wait_ready runc a ready
+	kill -KILL "$OWN_PID"
+	wait_for 10 eval '! ipcnsd_alive '"$OWN_PID"
+	own_daemon vk
+	grep -q "session taken over" "$IPCNSD_LOG"
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait runc a
+	assert_output 0
+	run cat "$(bdir a)/out"
+	refute_output --partial "not connected"
+	assert_line --regexp '^ *[-0-9]+ +0 +600 +8192 '
+	assert_line 1000
+	assert_line end
+}
