@@ -217,14 +217,16 @@ static bool queue_complete(struct ipcns_ns *ns, struct sem_array *sma, struct se
 	struct ipcns_waiter *w = q->w;
 	int blocking;
 
+	/* The journal has its sempids before the answer leaves; it holds a
+	 * pointer to `ahead' until ipcns_jsettle below.  */
+	struct sem_ahead ahead = { .semnum = -2, .sops = q->sops, .nsops = q->nsops, .pid = q->ns_tgid,
+				   .ctime = sma->ctime, .otime = -1 };
+
 	unlink_queue(sma, q);
 	if (!w->ops->alive(w))
 		return false;
 	if (error == 0) {
 		sem_try(sma, q->sops, q->nsops, q->undo, true, &blocking);
-		/* The journal has its sempids before the answer leaves.  */
-		struct sem_ahead ahead = { .semnum = -2, .sops = q->sops, .nsops = q->nsops, .pid = q->ns_tgid,
-					   .ctime = sma->ctime, .otime = -1 };
 		ipcns_jahead_sem(ns, sma, &ahead);
 	}
 	int dr = w->ops->deliver(w, error);
