@@ -963,6 +963,20 @@ static void *view_thread(void *arg)
 	return NULL;
 }
 
+/* Something is mounted at dir (as this process sees the mounts).  */
+static bool mounted_at(const char *dir)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], mp[4096];
+	bool found = false;
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strcmp(mp, dir);
+	fclose(f);
+	return found;
+}
+
 int view_fd(void)
 {
 	return V.running ? fuse_session_fd(V.se) : -1;
@@ -980,13 +994,10 @@ int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd
 		     strerror(errno));
 		return -errno;
 	}
-	/* A mount a previous ipcnsd left (its server gone: ENOTCONN).  */
-	struct statfs sf;
-	if (adopt_fd >= 0)
-		; /* its mount, taken over */
-	else if (statfs(dir, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC)
-		umount2(dir, MNT_DETACH);
-	else if (stat(dir, &sb) < 0 && errno == ENOTCONN)
+	/* A mount a previous ipcnsd left: gone (ENOTCONN), or still held by
+	 * a process that does not serve it, where a statfs would wait for
+	 * good.  Found in the mount table, which asks no FUSE server.  */
+	if (adopt_fd < 0 && mounted_at(dir))
 		umount2(dir, MNT_DETACH);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		dlog("view: cannot create %s: %s: containers get /proc/sysvipc masked", dir, strerror(errno));

@@ -339,3 +339,21 @@ print("lines", len(open("/proc/sysvipc/shm").read().splitlines()))
 	assert_line 1000
 	assert_line end
 }
+
+@test "an ipcnsd that does not take the view over starts even while another process holds the old session unserved" {
+	IPCNSD_EXTRA_ARGS=--no-keeper own_daemon held
+	local old=$OWN_PID holder
+	"$IT_BUILD/tests/integration/view-takeover" "$old" -- sleep 60 &
+	holder=$!
+	sleep 0.3
+	kill -KILL "$old"
+	wait_for 10 eval '! ipcnsd_alive '"$old"
+	# The old mount is alive (its fd held) and nobody answers it: the
+	# new ipcnsd must not ask it anything; it mounts a fresh view.
+	IPCNSD_EXTRA_ARGS=--no-keeper own_daemon held
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	run timeout 5 cat "$IT_DIR/held.view/sys/kernel/sem"
+	assert_success
+	assert_output $'32000\t1024000000\t500\t32000'
+}
