@@ -73,13 +73,14 @@ run_conf() { # mode prog
 	esac
 }
 
-# daemon_done PID NAME LOG REPORTS REPORTS_LOG WHAT CLEAN: stop a sanitizer
-# build of ipcnsd after a run; it must have lived through it, exit 0 and
-# leave no sanitizer report (files REPORTS*).  Two results.
+# daemon_done PID NAME LOG REPORTS REPORTS_LOG WHAT CLEAN SOCKET: stop a
+# sanitizer build of ipcnsd after a run, for good (it and its keeper:
+# spec/lifecycle.md); it must have lived through it, exit 0 and leave no
+# sanitizer report (files REPORTS*).  Two results.
 daemon_done() {
-	local pid=$1 name=$2 log=$3 reports=$4 rlog=$5 what=$6 clean=$7 rc
+	local pid=$1 name=$2 log=$3 reports=$4 rlog=$5 what=$6 clean=$7 sock=$8 rc
 	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid"
+		"$B/bin/ipcnsctl" --socket "$sock" shutdown >/dev/null 2>&1 || kill -TERM "$pid"
 		wait "$pid"
 		rc=$?
 		[ "$rc" -eq 0 ] && ok || ko "$name exited with status $rc after the run (see $log)"
@@ -115,7 +116,7 @@ if want conformance; then
 		ko "ipcnsd did not start (see $LOGS/ipcnsd-conformance.log)"
 	fi
 	daemon_done "$dpid" ipcnsd "$LOGS/ipcnsd-conformance.log" "$RUN/asan" "$LOGS/ipcnsd-asan.log" \
-		"memory errors or leaks under ASan" "the conformance suite clean under ASan/LSan"
+		"memory errors or leaks under ASan" "the conformance suite clean under ASan/LSan" "$SOCK"
 
 	# Every program at once, each in its own namespace, against a
 	# ThreadSanitizer ipcnsd: the namespaces' worker threads, the proc
@@ -174,7 +175,7 @@ if want conformance; then
 			ko "ipcnsd-tsan: ${bad:-?} of ${nps:-0} ps requests failed during the concurrent run (see $LOGS/ipcnsd-tsan-operator.log)"
 		fi
 		daemon_done "$tpid" ipcnsd-tsan "$LOGS/ipcnsd-tsan.log" "$RUN/tsan" "$LOGS/ipcnsd-tsan-reports.log" \
-			"data races under ThreadSanitizer" "the suite concurrently clean under ThreadSanitizer"
+			"data races under ThreadSanitizer" "the suite concurrently clean under ThreadSanitizer" "$TSOCK"
 	else
 		sk "conformance [ipcnsd-tsan]" "build/bin/ipcnsd-tsan not built (make check builds it)"
 	fi

@@ -52,7 +52,7 @@ cleanup() {
 		runc --root "$ROOT" delete -f "$c" >/dev/null 2>&1 || true
 	done
 	if [ -n "$DPID" ]; then
-		kill "$DPID" 2>/dev/null || true
+		"$B/bin/ipcnsctl" --socket "$SOCK" shutdown >/dev/null 2>&1 || kill "$DPID" 2>/dev/null || true
 		wait "$DPID" 2>/dev/null || true
 	fi
 	rm -rf "$RUN"

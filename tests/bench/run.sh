@@ -25,7 +25,9 @@ DPID=
 
 cleanup() {
 	for c in $(runc --root "$ROOT" list -q 2>/dev/null); do runc --root "$ROOT" delete -f "$c" >/dev/null 2>&1; done
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	# For good: ipcnsd and its keeper (a SIGTERM alone hands over to a
+	# next ipcnsd that never comes, and the view's mount would stay).
+	[ -n "$DPID" ] && "$B/bin/ipcnsctl" --socket "$SOCK" shutdown >/dev/null 2>&1 && wait "$DPID" 2>/dev/null
 	rm -rf "$RUN"
 }
 trap cleanup EXIT
@@ -33,7 +35,10 @@ trap cleanup EXIT
 for b in ipcnsd ipcns-runtime; do
 	[ -x "$B/bin/$b" ] || { echo "bench: build first (make)" >&2; exit 1; }
 done
-"$B/bin/ipcnsd" --socket "$SOCK" 2>"$RUN/ipcnsd.log" &
+# IPCNSD_ARGS: more options for ipcnsd, e.g. --no-keeper (no journal) to
+# measure what the journal costs.
+# shellcheck disable=SC2086
+"$B/bin/ipcnsd" --socket "$SOCK" ${IPCNSD_ARGS:-} 2>"$RUN/ipcnsd.log" &
 DPID=$!
 for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 

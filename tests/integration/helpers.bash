@@ -72,11 +72,17 @@ ipcnsd_launch() {
 	return 1
 }
 
-# ipcnsd_stop PID LOG: SIGTERM, wait for the exit, fail if it does not exit
-# or its log has a sanitizer report.
+# ipcnsd_stop PID LOG [handover]: stop it for good (ipcnsctl shutdown: it
+# and its keeper), or with `handover' by SIGTERM for a next ipcnsd to take
+# over (spec/lifecycle.md); wait for the exit, fail if it does not exit or
+# its log has a sanitizer report.
 ipcnsd_stop() {
-	local pid=$1 log=$2 i
-	kill -TERM "$pid" 2>/dev/null || true
+	local pid=$1 log=$2 how=${3:-} sock i
+	sock=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n '/^--socket$/{n;p;q}')
+	if [ "$how" = handover ] || [ -z "$sock" ] ||
+		! "$IT_BUILD/bin/ipcnsctl" --socket "$sock" shutdown >/dev/null 2>&1; then
+		kill -TERM "$pid" 2>/dev/null || true
+	fi
 	for i in $(seq 100); do
 		ipcnsd_alive "$pid" || break
 		sleep 0.1

@@ -35,7 +35,7 @@ ns_view() {
 # daemon_goes HOW: ipcnsd stops (TERM) or dies (KILL); the keeper stays.
 daemon_goes() {
 	if [ "$1" = TERM ]; then
-		ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG"
+		ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG" handover
 	else
 		kill -KILL "$OWN_PID"
 		wait_for 10 eval '! ipcnsd_alive '"$OWN_PID"
