@@ -408,23 +408,7 @@ static bool is_ipc_call(const struct ipcns_nfd *nf, const struct seccomp_notif *
 {
 	if (req->data.arch != nf->arch)
 		return false;
-	switch (req->data.nr) {
-	case SYS_shmget:
-	case SYS_shmat:
-	case SYS_shmdt:
-	case SYS_shmctl:
-	case SYS_semget:
-	case SYS_semop:
-	case SYS_semtimedop:
-	case SYS_semctl:
-	case SYS_msgget:
-	case SYS_msgsnd:
-	case SYS_msgrcv:
-	case SYS_msgctl:
-		return true;
-	default:
-		return false;
-	}
+	return ipcns_is_ipc_syscall(req->data.nr);
 }
 
 /* The first notification: crun's fd becomes ours to answer on.  */

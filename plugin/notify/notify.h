@@ -24,6 +24,9 @@ int ipcns_seccomp_addfd(int fd, uint64_t id, int srcfd, bool cloexec);
 /* SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP when the kernel has it: 0 or -errno.  */
 int ipcns_seccomp_sync_wakeup(int fd);
 
+/* One of the twelve System V IPC system calls of this architecture.  */
+bool ipcns_is_ipc_syscall(long nr);
+
 /* ---- One seccomp notify fd (a container, or one `runc exec').  */
 struct ipcns_nfd;
 struct ipcns_pwaiter;
