@@ -117,6 +117,8 @@ struct nsent {
 	 * copy is host.ipc_inodes, fed through the mailbox).  */
 	ino_t *inodes;
 	size_t ninodes, capinodes;
+	/* pins[i]: an fd on kernel namespace inodes[i], or -1 (nsent_pin).  */
+	int *pins;
 	pthread_mutex_t lock;
 	pthread_t thread;
 	int epfd;
@@ -247,6 +249,7 @@ int nsent_load(struct nsent *e, int (*load)(struct nsent *e, void *arg, struct i
 int nsent_start(struct nsent *e);
 bool nsent_serves(const struct nsent *e, ino_t ino);
 int nsent_add_inode(struct nsent *e, ino_t ino);
+void nsent_pin(struct nsent *e, ino_t ino, int nsfd);
 /* Hand a new notify fd to the namespace's worker.  */
 void nsent_post_nfd(struct nsent *e, struct nfd_ent *ne);
 /* Its containers' names, for the log; D.reg_lock held.  */

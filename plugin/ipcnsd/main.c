@@ -65,6 +65,7 @@ struct reg_request {
 	json_t *state;
 	pid_t pid;        /* 0: none given (crun's exec) */
 	ino_t ino;        /* pid's kernel IPC namespace, 0 without pid */
+	int nsfd;         /* an fd on it, or -1; see nsent_pin */
 };
 
 static struct container *container_find(const char *id)
@@ -84,6 +85,7 @@ static int reg_parse(json_t *msg, struct reg_request *r, bool adopt, char *err, 
 	bool has_seccomp = false;
 
 	memset(r, 0, sizeof(*r));
+	r->nsfd = -1;
 	r->state = state;
 	r->id = json_string_value(json_object_get(state, "id"));
 	r->bundle = json_string_value(json_object_get(state, "bundle"));
@@ -103,7 +105,17 @@ static int reg_parse(json_t *msg, struct reg_request *r, bool adopt, char *err, 
 	}
 	r->pid = pid > 0 ? (pid_t)pid : 0;
 	if (r->pid) {
-		int ret = ipcns_proc_ipc_inode(r->pid, &r->ino);
+		/* The inode is read from the fd kept: the number is the
+		 * namespace's for as long as the fd is open.  */
+		char path[64];
+		struct stat st;
+		int ret = 0;
+		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)r->pid);
+		r->nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (r->nsfd < 0 || fstat(r->nsfd, &st) < 0)
+			ret = -errno;
+		else
+			r->ino = st.st_ino;
 		/* Taken over: the process that registered may be gone while
 		 * others of its container remain; its namespace is known.  */
 		if (ret < 0 && adopt)
@@ -123,7 +135,7 @@ static int reg_parse(json_t *msg, struct reg_request *r, bool adopt, char *err, 
  * container id joins its namespace only from a kernel IPC namespace that
  * namespace already serves: an id is a name anyone starting a container
  * chooses, not a key to another container's objects.  */
-static int reg_find_or_create(const struct reg_request *r, const struct adopt *adopt, struct container **cp,
+static int reg_find_or_create(struct reg_request *r, const struct adopt *adopt, struct container **cp,
 			      struct nsent **ep, char *err, size_t errlen)
 {
 	struct container *c = container_find(r->id);
@@ -171,6 +183,10 @@ static int reg_find_or_create(const struct reg_request *r, const struct adopt *a
 		if (!e) {
 			return ipcns_error(err, errlen, -ENOMEM, "container %s: out of memory", r->id);
 		}
+	}
+	if (r->ino && r->nsfd >= 0) {
+		nsent_pin(e, r->ino, r->nsfd);
+		r->nsfd = -1;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->id = strdup(r->id))) {
@@ -242,10 +258,13 @@ int register_container(json_t *msg, int notify_fd, const struct adopt *adopt, ch
 	struct container *c = NULL;
 	struct nsent *e = NULL;
 	int ret = reg_parse(msg, &r, adopt != NULL, err, errlen);
+	/* r.nsfd unless a namespace entry took it.  */
+	cleanup_close int nsfd_left = r.nsfd;
 	if (ret < 0)
 		return ret;
 	bool known = container_find(r.id) != NULL;
 	ret = reg_find_or_create(&r, adopt, &c, &e, err, errlen);
+	nsfd_left = r.nsfd;
 	if (ret < 0)
 		return ret;
 	ret = reg_attach(&r, c, notify_fd);

@@ -577,11 +577,43 @@ int nsent_add_inode(struct nsent *e, ino_t ino)
 		if (!n)
 			return -ENOMEM;
 		e->inodes = n;
+		int *p = realloc(e->pins, ncap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		e->pins = p;
 		e->capinodes = ncap;
 	}
+	e->pins[e->ninodes] = -1;
 	e->inodes[e->ninodes++] = ino;
 	persist_inodes_changed(e);
 	return 0;
+}
+
+/* D.reg_lock held; takes nsfd, an fd on kernel IPC namespace ino (which
+ * e serves).  The kernel gives a new IPC namespace the lowest free inode
+ * number: once the last process of a namespace is gone, the next
+ * container's may get its number before this entry's worker has seen
+ * the notify fds hang up, and would be registered into the dead one's
+ * objects.  An fd on the namespace keeps its number taken for as long as
+ * the entry lives (closed in nsent_destroy).  */
+void nsent_pin(struct nsent *e, ino_t ino, int nsfd)
+{
+	for (size_t i = 0; i < e->ninodes; i++) {
+		if (e->inodes[i] == ino && e->pins[i] < 0) {
+			e->pins[i] = nsfd;
+			return;
+		}
+	}
+	close(nsfd);
+}
+
+static void nsent_free_inodes(struct nsent *e)
+{
+	for (size_t i = 0; i < e->ninodes; i++)
+		if (e->pins[i] >= 0)
+			close(e->pins[i]);
+	free(e->inodes);
+	free(e->pins);
 }
 
 void nsent_post_nfd(struct nsent *e, struct nfd_ent *ne)
@@ -635,7 +667,8 @@ void nsent_destroy(struct nsent *e)
 		close(e->wake_ev.fd);
 	ipcns_deadlines_fini(&e->deadlines);
 	ipcns_tick_fini(&e->tick);
-	free(e->inodes);
+	/* Last: its inode numbers may go to new namespaces from here on.  */
+	nsent_free_inodes(e);
 	free(e->fdslots);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->info_lock);
@@ -655,7 +688,7 @@ static void nsent_free_shell(struct nsent *e)
 	pthread_mutex_destroy(&e->info_lock);
 	pthread_mutex_destroy(&e->logrl.lock);
 	ipcns_host_free(&e->host);
-	free(e->inodes);
+	nsent_free_inodes(e);
 	free(e->key);
 	free(e);
 }

@@ -147,3 +147,33 @@ exec_shares_namespace() {
 @test "crun: a process exec'd into a container shares its namespace" {
 	exec_shares_namespace crun
 }
+
+# The kernel gives a new IPC namespace the lowest free inode number, and
+# ipcnsd knows a namespace by that number.  Until ipcnsd has seen the last
+# process of a namespace go (here: ipcnsd is stopped meanwhile), the
+# number must not go to a new namespace, or the next container would be
+# registered into the dead one's objects (make check once had
+# hostile_memfd [ipcnsd] start inside hostile_limits' 4096 segments).
+@test "ipcnsd: a namespace's inode number is not given to a new namespace while ipcnsd holds it" {
+	local a ino ns i seen=() hit=
+	"$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- \
+		sh -c "ipcmk -M 4096 >/dev/null && touch $BATS_TEST_TMPDIR/made; exec sleep 60" 3>&- &
+	a=$!
+	wait_for 20 test -e "$BATS_TEST_TMPDIR/made"
+	ino=$(readlink "/proc/$a/ns/ipc")
+	ns=$(ns_of_pid "$a")
+	kill -STOP "$IPCNSD_PID"
+	kill -KILL "$a"
+	wait "$a" || true
+	# Its number, once free, is the next one handed out: try for 2 s.
+	for i in $(seq 20); do
+		seen+=("$(unshare -i readlink /proc/self/ns/ipc)")
+		[ "${seen[-1]}" = "$ino" ] && hit=1 && break
+		sleep 0.1
+	done
+	kill -CONT "$IPCNSD_PID"
+	[ -z "$hit" ] || fail "a new namespace got $ino while ipcnsd still served it (seen: ${seen[*]})"
+	wait_for 10 ns_absent "$ns" || fail "ipcnsd still lists namespace $ino"
+	run "$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- sh -c 'ipcs -m | grep -c "^0x"'
+	assert_output 0
+}
