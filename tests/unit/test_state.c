@@ -1281,9 +1281,23 @@ static void test_answer_commits_effect(void **state)
 	a->w[a->nw - 1]->w.ops = &committing_waiter_ops;
 	parked(a, 4, semop1(a, 4, s2, 0, -1, 0));
 	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	/* Records up to the brim, so that the commit made inside the woken
+	 * semop's answer is a compaction (an image with that semop written
+	 * ahead).  */
+	struct ipcns_journal_stats js;
+	for (;;) {
+		assert_int_equal(ipcns_journal_stats(a->ns, &js), 0);
+		if (js.record_bytes > 4 * js.image_bytes + (64u << 10))
+			break;
+		assert_int_equal(ipcns_semctl(a->ns, C(a, 0), s2, 1, GETVAL, 0), 0);
+		assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	}
+	uint64_t images = js.compactions;
 	struct sembuf ups[2] = { { 0, 1, 0 }, { 1, 1, 0 } };
 	assert_int_equal(ipcns_semtimedop(a->ns, C(a, 0), s2, ptr(ups), 2, 0), 0);
 	assert_int_equal(a->w[a->nw - 2]->answer, 0);
+	assert_int_equal(ipcns_journal_stats(a->ns, &js), 0);
+	assert_int_equal(js.compactions, images + 1);
 	b = world_blank();
 	recover_copy(b, &sv, &pend);
 	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s2, 0, GETVAL, 0), 0);
