@@ -134,7 +134,10 @@ static int shm_obtain_alive(struct ipcns_ns *ns, int shmid, struct ipcns_shm **o
 	if (ret < 0)
 		return ret;
 	*out = shm_of(p);
-	return shm_check_alive(ns, out);
+	ret = shm_check_alive(ns, out);
+	if (ret == 0)
+		ipcns_jdirty(ns, IPCNS_SHM, &(*out)->perm);
+	return ret;
 }
 
 /* Before counting segments (SHM_INFO, IPC_INFO, the limits of shmget):
@@ -433,7 +436,6 @@ static long shm_attach_failed(struct ipcns_ns *ns, struct ipcns_shm *shp, long e
 
 long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_t addr, int shmflg)
 {
-	ns->jshm = true;
 	uint64_t shmlba = (uint64_t)page_size();
 	int prot, acc_mode, flags = MAP_SHARED;
 	struct ipcns_perm *p;
@@ -510,6 +512,7 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 		c->ops->shm_unmap(c, mapped, len);
 		return shm_attach_failed(ns, shp, -EINVAL);
 	}
+	ipcns_jdirty(ns, IPCNS_SHM, &shp->perm);
 	shp->atime = ipcns_now(ns);
 	shp->lpid = ns_tgid;
 	shp->detached_to_zero = false;
@@ -563,7 +566,6 @@ static struct ipcns_shm *shm_by_file(struct ipcns_ns *ns, dev_t dev, ino_t ino)
 
 long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 {
-	ns->jshm = true;
 	uint64_t ps = (uint64_t)page_size();
 	struct dt_ctx dc = { .ns = ns, .addr = addr };
 	cleanup_free struct ipcns_vma *vmas = NULL;
@@ -635,6 +637,7 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 	}
 	attach_forget(ns, shp, host_tgid, addr);
 detached:
+	ipcns_jdirty(ns, IPCNS_SHM, &shp->perm);
 	shp->dtime = ipcns_now(ns);
 	shp->lpid = ns_tgid;
 	holder_adjust(shp, host_tgid, ns_tgid, -unmapped);
@@ -829,7 +832,6 @@ static long shmctl_lock(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 
 long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf)
 {
-	ns->jshm = true;
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	int ret;
 
@@ -944,6 +946,7 @@ static int shm_kind_rmid(struct ipcns_ns *ns, struct ipcns_perm *p)
 	int ret = shm_scan(ns, shp);
 	if (ret < 0)
 		return ret;
+	ipcns_jdirty(ns, IPCNS_SHM, p);
 	if (shm_nattch(shp)) {
 		p->mode |= SHM_DEST;
 		ipcns_ids_set_key_private(&ns->ids[IPCNS_SHM], p);

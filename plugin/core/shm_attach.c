@@ -301,6 +301,8 @@ static void watch_exit(struct ipcns_ns *ns, pid_t tgid)
  * that happened out of our sight.  */
 static void shm_apply_scan(struct ipcns_ns *ns, struct ipcns_shm *shp, int64_t now)
 {
+	/* Holders and times may change: the segment is journaled again.  */
+	ipcns_jdirty(ns, IPCNS_SHM, &shp->perm);
 	uint64_t before_total = shm_nattch(shp);
 	for (uint32_t i = 0; i < shp->nscan; i++) {
 		struct shm_holder *nw = &shp->scan[i];
@@ -579,7 +581,6 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 
 int shm_scan(struct ipcns_ns *ns, struct ipcns_shm *keep)
 {
-	ns->jshm = true;
 	if (ns->host && ns->host->tracks_processes && ns->host->vma_at && ns->host->proc_maps &&
 	    ns->host->tracks_processes(ns->host_data))
 		return shm_scan_holders(ns, keep);
