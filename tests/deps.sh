@@ -4,8 +4,10 @@
 # are missing.  Runs apt-get update once, only if something must be installed.
 # postgresql-15 (it ships pgbench), apache2, apache2-utils (ab) and curl are
 # the real clients of tests/integration/clients.bats and tests/bench/pgbench.sh.
+# fuse3 (fusermount3, /etc/fuse.conf): what libfuse falls back on when the
+# view's direct mount is refused; it was on the machines the view was tested on.
 set -eu
-PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev libfuse3-dev \
+PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev libfuse3-dev fuse3 \
 bats bats-support bats-assert runc crun busybox-static util-linux procps jq podman python3-yaml \
 postgresql-15 apache2 apache2-utils curl valgrind clang libclang-rt-14-dev clang-format"
 missing=""
