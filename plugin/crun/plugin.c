@@ -408,7 +408,7 @@ static bool is_ipc_call(const struct ipcns_nfd *nf, const struct seccomp_notif *
 {
 	if (req->data.arch != nf->arch)
 		return false;
-	return ipcns_is_ipc_syscall(req->data.nr);
+	return ipcns_is_ipc_nr(req->data.nr);
 }
 
 /* The first notification: crun's fd becomes ours to answer on.  */

@@ -25,7 +25,7 @@ int ipcns_seccomp_addfd(int fd, uint64_t id, int srcfd, bool cloexec);
 int ipcns_seccomp_sync_wakeup(int fd);
 
 /* One of the twelve System V IPC system calls of this architecture.  */
-bool ipcns_is_ipc_syscall(long nr);
+bool ipcns_is_ipc_nr(long nr);
 
 /* ---- One seccomp notify fd (a container, or one `runc exec').  */
 struct ipcns_nfd;

@@ -22,7 +22,7 @@
 
 #include "notify.h"
 
-bool ipcns_is_ipc_syscall(long nr)
+bool ipcns_is_ipc_nr(long nr)
 {
 	switch (nr) {
 	case SYS_shmget:
@@ -117,7 +117,7 @@ int ipcns_reissue_blocked(const ino_t *inodes, size_t ninodes, bool (*skip)(void
 			long tid = strtol(te->d_name, &end, 10);
 			if (*end || tid <= 0)
 				continue;
-			if (!ipcns_is_ipc_syscall(blocked_in((pid_t)pid, (pid_t)tid)))
+			if (!ipcns_is_ipc_nr(blocked_in((pid_t)pid, (pid_t)tid)))
 				continue;
 			if (skip && skip(arg, (pid_t)tid))
 				continue;
