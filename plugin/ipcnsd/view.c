@@ -1052,6 +1052,10 @@ void view_stop(bool handed)
 		fuse_session_unmount(V.se);
 	else if (!handed)
 		umount2(V.dir, MNT_DETACH);
+	/* The empty directory it was mounted on goes too (the next ipcnsd
+	 * makes it again).  */
+	if (!handed)
+		rmdir(V.dir);
 	/* Handed over, the session is left as it is for the exit that
 	 * follows: destroying a still-mounted session leaks the mountpoint
 	 * libfuse keeps until its unmount.  */
