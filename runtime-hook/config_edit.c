@@ -24,6 +24,9 @@ const char *const ipcns_ipc_syscalls[IPCNS_N_IPC_SYSCALLS] = {
 	"msgsnd",
 	"msgrcv",
 	"msgctl",
+	/* Trapped so that one over a removed segment's last attach fails as
+	 * natively; any other is let through (spec/ipcnsd.md).  */
+	"remap_file_pages",
 	/* The multiplexer of i386, s390x, ppc64 and others.  runc and crun
 	 * skip a name the filter's architectures do not have, so one rule
 	 * serves every architecture.  */

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 /* The names of the notify rule, in its order (spec/seccomp-ipcns.json).  */
-#define IPCNS_N_IPC_SYSCALLS 13
+#define IPCNS_N_IPC_SYSCALLS 14
 extern const char *const ipcns_ipc_syscalls[IPCNS_N_IPC_SYSCALLS];
 
 #define IPCNS_MASKED_SYSVIPC "/proc/sysvipc"

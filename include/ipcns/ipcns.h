@@ -31,6 +31,9 @@ extern "C" {
 /* Not an errno either: the core already answered the call through
  * caller->ops->answer (or the caller went away before it could be).  */
 #define IPCNS_ANSWERED (-1025)
+/* Not an errno: the kernel runs the call itself, as it would natively
+ * (the front end lets it through: SECCOMP_USER_NOTIF_FLAG_CONTINUE).  */
+#define IPCNS_CONTINUE (-1026)
 
 /* Linux's id layout: id = seq * IPCNS_SEQ_MULTIPLIER + index.  */
 #define IPCNS_SEQ_MULTIPLIER 32768
@@ -344,6 +347,10 @@ void ipcns_ns_usage(const struct ipcns_ns *ns, struct ipcns_usage *u);
 long ipcns_shmget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, uint64_t size, int shmflg);
 long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_t addr, int shmflg);
 long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr);
+/* remap_file_pages(2): IPCNS_CONTINUE unless the range holds the last
+ * attach of a removed segment (then as Linux: unmapped, destroyed, EINVAL).  */
+long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start, uint64_t size, uint64_t prot,
+		     uint64_t pgoff);
 long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf);
 
 long ipcns_semget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int nsems, int semflg);

@@ -650,6 +650,110 @@ detached:
 	return 0;
 }
 
+/* ---- remap_file_pages.  */
+
+struct remap_ctx {
+	uint64_t start, end, next;
+	dev_t dev;
+	ino_t ino;
+	int prot;
+	bool found, broken, partial;
+	uint64_t count;
+};
+
+/* The caller's VMAs in [start, end), in address order: the first must
+ * hold start, the others follow it without a hole and map the same file
+ * with the same protection (mm/mmap.c's check of vm_file and vm_flags).
+ * Otherwise the kernel fails alone, EINVAL with nothing changed.  */
+static int remap_collect(void *arg, const struct ipcns_vma *v)
+{
+	struct remap_ctx *rc = arg;
+	if (v->end <= rc->start || v->start >= rc->end || rc->broken)
+		return 0;
+	if (!rc->found) {
+		if (v->start > rc->start) {
+			rc->broken = true;
+			return 0;
+		}
+		rc->found = true;
+		rc->dev = v->dev;
+		rc->ino = v->ino;
+		rc->prot = v->prot;
+	} else if (v->start != rc->next || v->dev != rc->dev || v->ino != rc->ino || v->prot != rc->prot) {
+		rc->broken = true;
+		return 0;
+	}
+	if (v->start < rc->start || v->end > rc->end)
+		rc->partial = true;
+	else
+		rc->count++;
+	rc->next = v->end;
+	return 0;
+}
+
+/* Linux emulates remap_file_pages with do_mmap(MAP_FIXED) of the VMA's
+ * file over the range (mm/mmap.c): the range is unmapped first (each
+ * segment VMA going runs shm_close), then shm_mmap reopens the segment
+ * by id (__shm_open), EINVAL if it is gone.  A segment's memfd stays
+ * open, so the kernel running the call on it differs only when the
+ * unmap destroys the segment: removed (SHM_DEST) and the range holds
+ * every attach left.  That case is done here; everything else (bad
+ * arguments, no segment, a segment that lives on) is the kernel's.  */
+long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start, uint64_t size, uint64_t prot,
+		     uint64_t pgoff)
+{
+	uint64_t ps = (uint64_t)page_size();
+	pid_t host_tgid, ns_tgid;
+
+	/* The argument checks come before any lookup: the kernel makes
+	 * them.  */
+	start &= ~(ps - 1);
+	size &= ~(ps - 1);
+	if (prot || start + size <= start || pgoff + size / ps < pgoff || !c->ops->maps)
+		return IPCNS_CONTINUE;
+	struct remap_ctx rc = { .start = start, .end = start + size };
+	int ret = c->ops->maps(c, remap_collect, &rc);
+	if (ret < 0)
+		return ret == -ENOENT ? IPCNS_CONTINUE : ret;
+	if (!rc.found || rc.broken || rc.next < rc.end)
+		return IPCNS_CONTINUE;
+	struct ipcns_shm *shp = shm_by_file(ns, rc.dev, rc.ino);
+	if (!shp)
+		return IPCNS_CONTINUE;
+	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	if (ret < 0)
+		return ret;
+	/* Adjacent attaches of one segment: each is a file of its own in
+	 * Linux, so the range crosses files, EINVAL with nothing changed;
+	 * here they map one memfd, and the kernel would remap across.  */
+	if (attach_crossed(ns, host_tgid, start, size))
+		return -EINVAL;
+	if (!(shp->perm.mode & SHM_DEST) || rc.partial)
+		return IPCNS_CONTINUE;
+	/* Count every attach as it is now (a fork or a munmap we have not
+	 * seen); shp stays for the comparison.  */
+	ret = shm_scan(ns, shp);
+	if (ret < 0)
+		return ret;
+	if (shm_nattch(shp) != rc.count)
+		return IPCNS_CONTINUE; /* other attaches keep it: shm_mmap reopens it */
+	/* The same remote munmap as shmdt; from here the result travels in
+	 * the caller's registers.  */
+	ret = c->ops->shm_unmap(c, start, size);
+	if (ret < 0)
+		return ret;
+	attach_forget_range(ns, host_tgid, start, size);
+	shp->dtime = ipcns_now(ns);
+	shp->lpid = ns_tgid;
+	holder_adjust(shp, host_tgid, ns_tgid, -(int)rc.count);
+	if (shm_nattch(shp) == 0)
+		shp->detached_to_zero = true;
+	ipcns_jdirty(ns, IPCNS_SHM, &shp->perm);
+	if (shm_may_destroy(ns, shp))
+		shm_destroy(ns, shp);
+	return -EINVAL;
+}
+
 /* ---- shmctl.  */
 
 static void shm_fill_ds(struct ipcns_shm *shp, struct ipcns_shmid64_ds *ds)

@@ -117,6 +117,7 @@ void holder_adjust(struct ipcns_shm *shp, pid_t tgid, pid_t ns_tgid, int delta);
 void attach_record(struct ipcns_ns *ns, struct ipcns_shm *shp, pid_t tgid, uint64_t addr, uint64_t len);
 void attach_forget(struct ipcns_ns *ns, struct ipcns_shm *shp, pid_t tgid, uint64_t addr);
 void attach_forget_range(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t len);
+bool attach_crossed(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t len);
 struct ipcns_shm *attach_find(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t *len);
 /* A segment going away: its records and holders.  */
 void shm_attach_release(struct ipcns_ns *ns, struct ipcns_shm *shp);

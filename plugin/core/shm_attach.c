@@ -222,6 +222,24 @@ struct ipcns_shm *attach_find(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, ui
 	return NULL;
 }
 
+/* Do [addr, addr + len) and tgid's records meet more than one attach?
+ * A process's records never overlap (a new attach forgets those it
+ * covers).  */
+bool attach_crossed(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t len)
+{
+	struct shm_proc *p = proc_find(ns, tgid);
+	struct ipcns_list *pos;
+	int n = 0;
+	if (!p)
+		return false;
+	ipcns_list_for_each(pos, &p->attaches) {
+		struct shm_attach *a = attach_of_proc(pos);
+		if (a->addr < addr + len && addr < a->addr + a->len && ++n > 1)
+			return true;
+	}
+	return false;
+}
+
 void shm_attach_release(struct ipcns_ns *ns, struct ipcns_shm *shp)
 {
 	struct ipcns_list *pos, *tmp;

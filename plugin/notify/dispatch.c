@@ -903,6 +903,12 @@ void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const str
 			 "with SA_RESTART waits again instead of failing with EINTR", strerror(-ret));
 }
 
+/* remap_file_pages of a 32-bit caller (its number differs).  */
+static bool compat_remap(const struct seccomp_data *d)
+{
+	return (d->arch == AUDIT_ARCH_I386 && d->nr == 257) || (d->arch == AUDIT_ARCH_ARM && d->nr == 253);
+}
+
 /* Arguments are truncated as the kernel's SYSCALL_DEFINE prototypes
  * truncate them: an int is the low 32 bits of the register.  */
 static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const uint64_t *a)
@@ -932,6 +938,8 @@ static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const 
 		return ipcns_msgrcv(ns, c, (int)a[0], a[1], a[2], (int64_t)a[3], (int)a[4]);
 	case SYS_msgctl:
 		return ipcns_msgctl(ns, c, (int)a[0], (int)a[1], a[2]);
+	case SYS_remap_file_pages:
+		return ipcns_shm_remap(ns, c, a[0], a[1], a[2], a[3]);
 	default:
 		return -ENOSYS;
 	}
@@ -1041,7 +1049,11 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 		int sret = ipcns_seccomp_send(nf->fd, req->id, 0, -EINTR);
 		return sret == -ENOENT ? 0 : sret;
 	}
-	if (req->data.arch != nf->arch) {
+	if (req->data.arch != nf->arch && compat_remap(&req->data)) {
+		/* Only a segment's memfd mapped by our shmat is ours to
+		 * judge, and a compat caller has none.  */
+		ret = IPCNS_CONTINUE;
+	} else if (req->data.arch != nf->arch) {
 		/* A compat (32-bit) caller: its structures differ; Linux
 		 * would serve it, we do not (see spec/compatibility.md).  */
 		nlog(nf, "pid %d: syscall %d from a non-native architecture 0x%x: ENOSYS", (int)req->pid,
@@ -1052,6 +1064,17 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 	}
 	if (ret == IPCNS_ANSWERED || n.answered)
 		return 0;
+	if (ret == IPCNS_CONTINUE && !n.remote.active) {
+		/* remap_file_pages outside a removed segment's last attach:
+		 * the kernel runs it, exactly as natively.  CONTINUE is safe
+		 * here (seccomp_unotify(2)'s warning is about a supervisor
+		 * that checks memory the caller can change after the check):
+		 * all the call can do is map again a file the caller has
+		 * mapped already, which it may do itself with mmap.  */
+		int sret = ipcns_seccomp_continue(nf->fd, req->id);
+		ipcns_remote_release(&n.remote);
+		return sret == -ENOENT ? 0 : sret;
+	}
 	if (ret == IPCNS_PARKED) {
 		if (n.parked && n.parked->w.deadline >= 0 && nf->ops && nf->ops->arm_timer)
 			nf->ops->arm_timer(nf, &n.parked->w);

@@ -18,6 +18,7 @@
 int ipcns_seccomp_recv(int fd, struct seccomp_notif *req);
 /* 0, or -ENOENT when the notification is no longer valid.  */
 int ipcns_seccomp_send(int fd, uint64_t id, int64_t val, int error);
+int ipcns_seccomp_continue(int fd, uint64_t id);
 int ipcns_seccomp_id_valid(int fd, uint64_t id);
 /* Install `srcfd' in the target; the fd number there, or -errno.  */
 int ipcns_seccomp_addfd(int fd, uint64_t id, int srcfd, bool cloexec);

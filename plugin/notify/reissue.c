@@ -37,6 +37,7 @@ bool ipcns_is_ipc_nr(long nr)
 	case SYS_msgsnd:
 	case SYS_msgrcv:
 	case SYS_msgctl:
+	case SYS_remap_file_pages:
 		return true;
 	default:
 		return false;

@@ -20,7 +20,7 @@
 
 static const char *const ipc_syscalls[] = {
 	"shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop",
-	"semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "ipc",
+	"semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "remap_file_pages", "ipc",
 };
 
 static int send_fd(const char *path, const char *msg, int fd)

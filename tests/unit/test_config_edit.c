@@ -30,7 +30,7 @@
 #define IPC_NAMES                                                                                  \
 	"\"shmget\",\"shmat\",\"shmdt\",\"shmctl\",\"semget\",\"semop\","                          \
 	"\"semtimedop\",\"semctl\",\"msgget\",\"msgsnd\",\"msgrcv\","                              \
-	"\"msgctl\",\"ipc\""
+	"\"msgctl\",\"remap_file_pages\",\"ipc\""
 #define NOTIFY_RULE "{\"names\":[" IPC_NAMES "],\"action\":\"SCMP_ACT_NOTIFY\"}"
 
 static const struct ipcns_edit plain_edit = {.socket = SOCK};
