@@ -57,7 +57,11 @@ cleanup() {
 	done
 	[ -n "$PRODUCER_JOB" ] && wait "$PRODUCER_JOB" 2>/dev/null
 	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		# A stop for good: SIGTERM would hand the daemon's fds (the
+		# view's FUSE session among them) over to its keeper for a next
+		# ipcnsd, and leave the view mounted in $WORK.
+		"$B/bin/ipcnsctl" --socket "$SOCK" shutdown >/dev/null 2>&1 ||
+			kill -TERM "$DAEMON_PID" 2>/dev/null || true
 		wait "$DAEMON_PID" 2>/dev/null || true
 	fi
 	if [ -n "$KEEP" ]; then
