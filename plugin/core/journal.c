@@ -117,7 +117,10 @@ static int j_grow(struct ipcns_journal *j, size_t size)
 			 : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
-	ipcns_budget_mem_force(j->budget, size - j->size);
+	/* Not charged to the namespace's memory budget: the journal is a
+	 * copy of what the budget and the quotas already bound (about five
+	 * times it at most, before a compaction), and a charge would turn
+	 * a full queue's EAGAIN into ENOMEM.  */
 	j->map = m;
 	j->size = size;
 	return 0;
@@ -579,7 +582,6 @@ static void journal_free(struct ipcns_journal *j)
 {
 	if (j->map)
 		munmap(j->map, j->size);
-	ipcns_budget_mem_uncharge(j->budget, j->size);
 	ipcns_budget_fd_uncharge(j->budget, 1);
 	close(j->fd);
 	free(j);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -462,6 +463,12 @@ int main(int argc, char **argv)
 	}
 	fcntl(lfd, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
+	/* It holds as many fds as ipcnsd: the soft limit up to the hard.  */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	/* The one process whose death ends every container's System V IPC:
 	 * the last the OOM killer may pick.  It holds fds, not memory.  */
 	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
