@@ -23,7 +23,7 @@ DEPFLAGS = -MMD -MP -MF $@.d
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wformat=2 -Wformat-nonliteral -Wpointer-arith -Wundef -Wvla -Wcast-align \
 	-Wno-unused-parameter
-BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -Iinclude -Iplugin/core -Iplugin/notify -Iruntime-hook \
+BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -Iinclude -Iplugin/lib/ipc -Iplugin/lib/notify -Iruntime-hook \
 	$(WARN) -fvisibility=hidden -fPIC
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
@@ -34,10 +34,10 @@ TSAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=thread -fno-omit-frame-pointer
 # Test, bench and example programs: the same warning wall.
 TEST_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -Iinclude -Itests/lib $(WARN)
 
-CORE_SRC := $(sort $(wildcard plugin/core/*.c))
-NOTIFY_SRC := $(sort $(wildcard plugin/notify/*.c))
+CORE_SRC := $(sort $(wildcard plugin/lib/ipc/*.c))
+NOTIFY_SRC := $(sort $(wildcard plugin/lib/notify/*.c))
 IPCNSD_SRC := $(sort $(wildcard plugin/ipcnsd/*.c))
-CTL_SRC := $(sort $(wildcard plugin/ctl/*.c))
+CTL_SRC := $(sort $(wildcard plugin/ipcnsctl/*.c))
 CRUN_SRC := $(sort $(wildcard plugin/crun/*.c))
 RT_LIB_SRC := $(filter-out runtime-hook/runtime.c runtime-hook/hook.c,$(sort $(wildcard runtime-hook/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -203,12 +203,12 @@ install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)/etc/ipcns
 	install -m 0755 $(filter $(B)/bin/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(filter %.so,$(BINS)) $(DESTDIR)$(PREFIX)/lib/
-	install -D -m 0644 spec/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service
+	install -D -m 0644 plugin/ipcnsd/ipcnsd.service $(DESTDIR)/etc/systemd/system/ipcnsd.service
 	# The safe annotation policy (spec/security.md); an operator's own file is kept.
-	[ -e $(DESTDIR)/etc/ipcns/config.json ] || install -m 0644 spec/ipcns-config.json $(DESTDIR)/etc/ipcns/config.json
-	install -D -m 0644 spec/ipcns-keeper.service $(DESTDIR)/etc/systemd/system/ipcns-keeper.service
+	[ -e $(DESTDIR)/etc/ipcns/config.json ] || install -m 0644 plugin/ipcnsd/ipcns-config.json $(DESTDIR)/etc/ipcns/config.json
+	install -D -m 0644 plugin/keeper/ipcns-keeper.service $(DESTDIR)/etc/systemd/system/ipcns-keeper.service
 	install -d $(DESTDIR)/usr/share/containers/oci/hooks.d
-	install -m 0644 $(wildcard spec/hooks.d/*.json) $(DESTDIR)/usr/share/containers/oci/hooks.d/
+	install -m 0644 $(wildcard runtime-hook/hooks.d/*.json) $(DESTDIR)/usr/share/containers/oci/hooks.d/
 
 clang-format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -230,18 +230,18 @@ soak: deps
 # (tests/fuzz/regress) once, as make check does (tests/integration/fuzz.bats).
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iplugin/core -Wall -Wextra -Wno-unused-parameter \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iplugin/lib/ipc -Wall -Wextra -Wno-unused-parameter \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 .PHONY: fuzz fuzz-regress
 # One compiler run over several sources cannot write one dependency file
 # each: the target depends on every header the core and the tests include.
-$(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/core/*.h tests/lib/*.h)
+$(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/lib/ipc/*.h tests/lib/*.h)
 	@mkdir -p $(@D)
 	@echo "  FUZZ-LD $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_core.c $(CORE_SRC)
 # The state loader and the journal's recovery (tests/fuzz/fuzz_state.c):
 # `make fuzz-state', corpus tests/fuzz/state-corpus.
-$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/core/*.h)
+$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/lib/ipc/*.h)
 	@mkdir -p $(@D)
 	@echo "  FUZZ-LD $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_state.c $(CORE_SRC)
@@ -287,6 +287,6 @@ cross-check-aarch64:
 	for f in $(UNIT_SRC); do cc1 $$f $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes; done; \
 	for f in $(TOOL_SRC); do cc1 $$f $(ALL_CFLAGS) -Itests/lib; done; \
 	for f in $(CONF_SRC) $(BENCH_SRC) $(EXAMPLE_SRC) $(IT_SRC) $(SOAK_SRC); do cc1 $$f $(TEST_CFLAGS); done; \
-	cc1 tests/fuzz/fuzz_core.c $(TEST_CFLAGS) -Iplugin/core; \
+	cc1 tests/fuzz/fuzz_core.c $(TEST_CFLAGS) -Iplugin/lib/ipc; \
 	echo "cross-check-aarch64: $$((n - bad)) of $$n sources compile for aarch64 ($$($(CROSS_AARCH64) -dumpversion))"; \
 	[ $$bad -eq 0 ]

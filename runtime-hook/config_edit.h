@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-/* The names of the notify rule, in its order (spec/seccomp-ipcns.json).  */
+/* The names of the notify rule, in its order (runtime-hook/seccomp-ipcns.json).  */
 #define IPCNS_N_IPC_SYSCALLS 14
 extern const char *const ipcns_ipc_syscalls[IPCNS_N_IPC_SYSCALLS];
 

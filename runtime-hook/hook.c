@@ -2,7 +2,7 @@
 /* ipcns - System V IPC namespaces served from user space.
  *
  * ipcns-hook: an OCI hook for podman and the other users of containers-common
- * hooks.d files (spec/hooks.d/ipcns.json, oci-hooks(5)).
+ * hooks.d files (runtime-hook/hooks.d/ipcns.json, oci-hooks(5)).
  *
  *   ipcns-hook precreate   a config filter: the container's config.json on
  *                          stdin, the same config with ipcns-runtime's edit
@@ -60,7 +60,7 @@ static void say(int prio, const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: " PROGRAM " precreate|poststop|mount --view DIR\n"
-		   "An OCI hook (spec/hooks.d/ipcns.json): precreate edits the config on stdin\n"
+		   "An OCI hook (runtime-hook/hooks.d/ipcns.json): precreate edits the config on stdin\n"
 		   "for ipcnsd and writes it to stdout; poststop reads the container state on\n"
 		   "stdin and tells ipcnsd the container is gone; mount (a createContainer\n"
 		   "hook) mounts ipcnsd's /proc/sysvipc and IPC sysctls in the container.\n");

@@ -2,7 +2,7 @@
 /* ipcns - System V IPC namespaces served from user space.
  *
  * Helpers of the OCI side (ipcns-runtime, ipcns-hook), on top of the shared
- * plugin/core/util.h: a cleanup attribute for jansson values and the error
+ * plugin/lib/ipc/util.h: a cleanup attribute for jansson values and the error
  * message convention.  Every function of runtime-hook/ returns 0 or a
  * positive value on success and -errno on failure; on failure it also writes
  * one line of text, without a trailing newline, into the caller's ERR buffer

@@ -14,7 +14,7 @@
  * a process with SEM_UNDO adjustments, the periodic sweep of callers that
  * were interrupted.  One helper thread runs a small epoll loop for those
  * (the event kit's deadlines, pidfds and tick, as in ipcnsd's workers:
- * plugin/notify/events.h) and takes the same mutex as
+ * plugin/lib/notify/events.h) and takes the same mutex as
  * handle_request, since the namespace core is not locked.  Fork and exec
  * are not followed (no proc connector): shm_nattch is corrected whenever
  * the maps are read, as in ipcnsd without a connector.

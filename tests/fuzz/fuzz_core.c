@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the IPC namespace core (plugin/core/).
+/* libFuzzer target for the IPC namespace core (plugin/lib/ipc/).
  *
  * One input is a program for a small world: a namespace with limits taken
  * from the input, NPROC fake processes, and a sequence of operations, each
  * chosen by one byte and parameterised by the following ones:
  *   - the twelve System V calls with decoded arguments, as
- *     plugin/notify/dispatch.c passes them (ints truncated from registers,
+ *     plugin/lib/notify/dispatch.c passes them (ints truncated from registers,
  *     pointers as 64-bit addresses), pointers picked among valid, read-only,
  *     NULL, crossing the end of memory and arbitrary addresses;
  *   - writes of sembuf arrays, message buffers, timespecs and raw bytes
@@ -81,7 +81,7 @@
 
 #include "ipcns/ipcns.h"
 
-/* Internal to the core (plugin/core/core.h), as the unit tests use it.  */
+/* Internal to the core (plugin/lib/ipc/core.h), as the unit tests use it.  */
 uint64_t ipcns_msg_quota_held(const struct ipcns_ns *ns);
 
 #ifndef MAP_FIXED_NOREPLACE

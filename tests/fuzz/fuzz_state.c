@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the state loader (plugin/core/image.c) and the
- * journal's recovery (plugin/core/journal.c): nothing in an image or a
+/* libFuzzer target for the state loader (plugin/lib/ipc/image.c) and the
+ * journal's recovery (plugin/lib/ipc/journal.c): nothing in an image or a
  * journal is trusted, so any input must be refused with a message or
  * loaded into a namespace that then works, never crash, leak, or leave a
  * parked call unreleased or an fd open.

@@ -276,7 +276,7 @@ EOF
 }
 
 # postgres.log lines that say something went wrong.  Filtered out, until
-# it is fixed: plugin/core/shm.c applies shmctl(IPC_RMID) (shmctl_down)
+# it is fixed: plugin/lib/ipc/shm.c applies shmctl(IPC_RMID) (shmctl_down)
 # before the answer is sent, so a backend that a signal (SA_RESTART)
 # interrupts meanwhile restarts the call and gets EINVAL ("could not remove
 # shared memory segment"), and the postmaster then finds the segment gone

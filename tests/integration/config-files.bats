@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # The configuration files ipcns ships parse and say what they must:
-# examples/kubernetes (YAML, TOML), spec/ipcnsd.service (systemd),
-# spec/hooks.d (oci-hooks(5) JSON), and `make install` installs all of it.
+# examples/kubernetes (YAML, TOML), plugin/ipcnsd/ipcnsd.service (systemd),
+# runtime-hook/hooks.d (oci-hooks(5) JSON), and `make install` installs all of it.
 # No daemon and no container: this file does not load helpers.bash.
 
 load '/usr/lib/bats/bats-support/load'
@@ -62,7 +62,7 @@ assert c["securityContext"]["privileged"] is True
 mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
 assert sorted(mounts) == ["/etc/ipcns", "/run/ipcns"], mounts
 vols = {v["name"]: v for v in pod["volumes"]}
-# The safe annotation policy, the same as spec/ipcns-config.json.
+# The safe annotation policy, the same as plugin/ipcnsd/ipcns-config.json.
 cm = docs["ConfigMap"]
 assert vols[mounts["/etc/ipcns"]["name"]]["configMap"]["name"] == cm["metadata"]["name"], (vols, cm)
 policy = json.loads(cm["data"]["config.json"])
@@ -73,7 +73,7 @@ demo = docs["Pod"]
 assert demo["spec"]["runtimeClassName"] == "ipcns"
 assert all(k.startswith("org.ipcns.") for k in demo["metadata"]["annotations"])
 print("ok", sorted(docs))
-' "$K8S/runtimeclass.yaml" "$K8S/daemonset.yaml" "$K8S/pod.yaml" "$REPO/spec/ipcns-config.json"
+' "$K8S/runtimeclass.yaml" "$K8S/daemonset.yaml" "$K8S/pod.yaml" "$REPO/plugin/ipcnsd/ipcns-config.json"
 	assert_success
 	assert_output "ok ['ConfigMap', 'DaemonSet', 'Namespace', 'Pod', 'RuntimeClass']"
 }
@@ -97,7 +97,7 @@ print("ok")
 }
 
 @test "config files: ipcnsd.service and ipcns-keeper.service are valid units on the default socket" {
-	local unit=$REPO/spec/ipcnsd.service kunit=$REPO/spec/ipcns-keeper.service
+	local unit=$REPO/plugin/ipcnsd/ipcnsd.service kunit=$REPO/plugin/keeper/ipcns-keeper.service
 	run grep -xE 'Type=simple|ExecStart=/usr/local/bin/ipcnsd --socket /run/ipcns/ipcnsd.sock --keeper-wait 10|RuntimeDirectory=ipcns|Restart=on-failure|WantedBy=multi-user.target|Wants=ipcns-keeper.service' "$unit"
 	assert_success
 	[ "${#lines[@]}" -eq 6 ]
@@ -124,7 +124,7 @@ print("ok")
 
 @test "config files: the hooks.d files are oci-hooks 1.0.0 for ipcns-hook, one stage each" {
 	local f stage n=0
-	for f in "$REPO"/spec/hooks.d/*.json; do
+	for f in "$REPO"/runtime-hook/hooks.d/*.json; do
 		stage=$(jq -r '.stages[0]' "$f")
 		run jq -e --arg stage "$stage" '
 			.version == "1.0.0"
@@ -138,7 +138,7 @@ print("ok")
 		n=$((n + 1))
 	done
 	# Both stages, each once.
-	run sh -c "jq -r '.stages[]' '$REPO'/spec/hooks.d/*.json | sort"
+	run sh -c "jq -r '.stages[]' '$REPO'/runtime-hook/hooks.d/*.json | sort"
 	assert_output "poststop
 precreate"
 	[ "$n" -eq 2 ]
@@ -152,15 +152,15 @@ precreate"
 		[ -x "$d/usr/local/$f" ] || fail "not installed: /usr/local/$f"
 	done
 	[ -f "$d/usr/local/lib/libipcns-crun.so" ] || fail "not installed: /usr/local/lib/libipcns-crun.so"
-	cmp "$REPO/spec/ipcnsd.service" "$d/etc/systemd/system/ipcnsd.service"
-	cmp "$REPO/spec/ipcns-keeper.service" "$d/etc/systemd/system/ipcns-keeper.service"
+	cmp "$REPO/plugin/ipcnsd/ipcnsd.service" "$d/etc/systemd/system/ipcnsd.service"
+	cmp "$REPO/plugin/keeper/ipcns-keeper.service" "$d/etc/systemd/system/ipcns-keeper.service"
 	# The safe annotation policy, and an operator's own file kept.
-	cmp "$REPO/spec/ipcns-config.json" "$d/etc/ipcns/config.json"
+	cmp "$REPO/plugin/ipcnsd/ipcns-config.json" "$d/etc/ipcns/config.json"
 	echo '{"ipcnsd": {}}' >"$d/etc/ipcns/config.json"
 	run make -C "$REPO" --no-print-directory install DESTDIR="$d" PREFIX=/usr/local
 	assert_success
 	[ "$(cat "$d/etc/ipcns/config.json")" = '{"ipcnsd": {}}' ] || fail "make install replaced the operator's config.json"
-	for f in "$REPO"/spec/hooks.d/*.json; do
+	for f in "$REPO"/runtime-hook/hooks.d/*.json; do
 		cmp "$f" "$d/usr/share/containers/oci/hooks.d/${f##*/}"
 	done
 	# And what the files name is what was installed.

@@ -23,7 +23,7 @@ setup() {
 }
 
 # plugin_bundle NAME ARG...: make_bundle's bundle, then the plugin's edit:
-# the annotation, the rule of spec/seccomp-ipcns.json under a default of
+# the annotation, the rule of runtime-hook/seccomp-ipcns.json under a default of
 # ALLOW, /proc/sysvipc masked (PLUGIN_MASK=no leaves it), and no
 # listenerPath.  PLUGIN_ANNOTATIONS and PLUGIN_SYSCTL (JSON objects) add
 # annotations and linux.sysctl; PLUGIN_NOFILE sets RLIMIT_NOFILE.
@@ -31,7 +31,7 @@ plugin_bundle() {
 	local name=$1 b ann=${PLUGIN_ANNOTATIONS:-'{}'} sysctl=${PLUGIN_SYSCTL:-'{}'}
 	b=$(bdir "$name")
 	make_bundle "$@"
-	jq --arg so "$PLUGIN" --slurpfile rule "$IT_REPO/spec/seccomp-ipcns.json" \
+	jq --arg so "$PLUGIN" --slurpfile rule "$IT_REPO/runtime-hook/seccomp-ipcns.json" \
 		--argjson ann "$ann" --argjson sysctl "$sysctl" \
 		--arg mask "${PLUGIN_MASK:-yes}" --arg nofile "${PLUGIN_NOFILE:-}" '
 		.annotations = ((.annotations // {}) + {"run.oci.seccomp.plugins": $so} + $ann)

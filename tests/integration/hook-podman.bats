@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
-# ipcns-hook under podman: spec/hooks.d's two files (paths pointed at this
+# ipcns-hook under podman: runtime-hook/hooks.d's two files (paths pointed at this
 # build and this file's ipcnsd) in a --hooks-dir, containers annotated
 # org.ipcns.enable=true.  podman as it runs here (spec/architecture.md, "Facts measured"):
 # cgroupfs, runc, no network, rlimits not raised, an image imported from a
@@ -32,7 +32,7 @@ setup_file() {
 EOF
 	chmod +x "$IT_DIR/hooks/record"
 	local f
-	for f in "$IT_REPO"/spec/hooks.d/*.json; do
+	for f in "$IT_REPO"/runtime-hook/hooks.d/*.json; do
 		jq --arg path "$IT_DIR/hooks/record" --arg sock "IPCNS_SOCKET=$IPCNS_SOCKET" \
 			'.hook.path = $path | .hook.env = [$sock]' "$f" >"$IT_DIR/hooks/${f##*/}"
 	done

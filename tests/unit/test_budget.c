@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the budgets (plugin/core/budget.c): what the daemon holds
+/* Unit tests of the budgets (plugin/lib/ipc/budget.c): what the daemon holds
  * for a namespace is charged to it, refused past its budget or the pool's
  * ceiling with the errno Linux gives when its allocation fails, and given
  * back when freed.  */

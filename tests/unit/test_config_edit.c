@@ -447,7 +447,7 @@ static void test_bad_socket(void **state)
 	assert_int_equal(json_object_size(config), 0);
 }
 
-/* The rule the code adds is the one spec/seccomp-ipcns.json documents.  */
+/* The rule the code adds is the one runtime-hook/seccomp-ipcns.json documents.  */
 static void test_fragment_matches_spec(void **state)
 {
 	cleanup_json json_t *rule = ipcns_notify_rule_new();
@@ -455,12 +455,12 @@ static void test_fragment_matches_spec(void **state)
 	json_error_t jerr;
 
 	(void)state;
-	spec = json_load_file("spec/seccomp-ipcns.json", 0, &jerr);
+	spec = json_load_file("runtime-hook/seccomp-ipcns.json", 0, &jerr);
 	if (spec == NULL)
 		skip(); /* not run from the top of the tree */
 	assert_non_null(rule);
 	if (!json_equal(rule, spec))
-		fail_msg("spec/seccomp-ipcns.json differs from ipcns_notify_rule_new()");
+		fail_msg("runtime-hook/seccomp-ipcns.json differs from ipcns_notify_rule_new()");
 }
 
 /* The command line, as a table.  */

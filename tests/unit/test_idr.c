@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the radix tree from index to pointer (plugin/core/idr.c):
+/* Unit tests of the radix tree from index to pointer (plugin/lib/ipc/idr.c):
  * lowest-free allocation, Linux's idr_alloc_cyclic(), removal, the walk,
  * the full range of 32768 indices, and the freeing of emptied nodes.  */
 #include <setjmp.h>

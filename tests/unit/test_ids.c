@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the id tables (plugin/core/idr.c, Linux's ipc_ids): ids
+/* Unit tests of the id tables (plugin/lib/ipc/idr.c, Linux's ipc_ids): ids
  * built as seq * 32768 + index, the cyclic window, the sequence advancing
  * when an index is handed out again and wrapping at 65535, the key hash,
  * private keys, the highest index, and the limit.  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ipcns - System V IPC namespaces served from user space.
  *
- * Unit tests of the message queues (plugin/core/msg.c) against the core
+ * Unit tests of the message queues (plugin/lib/ipc/msg.c) against the core
  * with fake callers: no kernel, no seccomp.  Parked calls are fake
  * waiters whose liveness and delivery the tests control.  */
 #include <limits.h>

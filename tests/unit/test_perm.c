@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the permission checks (plugin/core/util.c): Linux's
+/* Unit tests of the permission checks (plugin/lib/ipc/util.c): Linux's
  * ipcperms() with owner, group (fsgid or supplementary groups, uid or
  * creator) and other classes and CAP_IPC_OWNER, the fast path that does
  * not read the caller's credentials when every class grants, the owner

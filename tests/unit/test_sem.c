@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the semaphore core (plugin/core/sem.c) with fake callers:
+/* Unit tests of the semaphore core (plugin/lib/ipc/sem.c) with fake callers:
  * no kernel.  */
 #include <errno.h>
 #include <setjmp.h>

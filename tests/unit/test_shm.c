@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of System V shared memory in the core (plugin/core/shm.c)
+/* Unit tests of System V shared memory in the core (plugin/lib/ipc/shm.c)
  * with fake callers (tests/lib/fake_caller.h): shmget's errors and
  * limits, shmat mapping the real memfds into this process, shmdt, IPC_RMID
  * while attached (SHM_DEST, private key, destroyed at the last detach),

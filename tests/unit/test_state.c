@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the state image (plugin/core/image.c): a namespace built
+/* Unit tests of the state image (plugin/lib/ipc/image.c): a namespace built
  * through the core's calls is saved, loaded into a new namespace, and
  * every observable is compared (IPC_STAT / SEM_STAT / MSG_STAT / SHM_STAT
  * outputs, *_INFO, GETALL and the per-semaphore values, every message in
@@ -38,7 +38,7 @@
 #define SHM_STAT_ANY 15
 #endif
 
-/* plugin/core/state_int.h: an image in an older format.  */
+/* plugin/lib/ipc/state_int.h: an image in an older format.  */
 ssize_t ipcns_state_save_version(struct ipcns_ns *ns, const struct ipcns_state_ops *ops, const void *fe,
 				 size_t fe_len, void *buf, size_t cap, size_t *need, int version);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of a namespace's IPC sysctls (plugin/core/sysctl.c) and its
- * /proc/sysvipc text (plugin/core/procview.c): Linux's formats, the
+/* Unit tests of a namespace's IPC sysctls (plugin/lib/ipc/sysctl.c) and its
+ * /proc/sysvipc text (plugin/lib/ipc/procview.c): Linux's formats, the
  * parsing of proc_dointvec/proc_doulongvec_minmax (base 0, separators,
  * signs, partial sem writes, SEMMNI put back with ERANGE), ranges and
  * errnos, the strict write position, ipc_permissions, the operator's
