@@ -96,6 +96,10 @@ struct vfh {
 	size_t len;
 	bool have_text;
 	size_t charged; /* text bytes counted in its namespace's text_bytes */
+	/* The open handle's and each read or write's in flight: a release
+	 * may come while a worker still answers from fh (its text); the
+	 * last holder frees it.  */
+	unsigned refs;
 };
 
 /* A read or write for a namespace's worker.  */
@@ -183,10 +187,12 @@ void view_ns_inode(struct nsent *e, ino_t ino)
 		nsent_wake(e);
 }
 
+static void vreq_free(struct vreq *r);
+
 static void reply_gone(struct vreq *r)
 {
 	fuse_reply_err(r->req, EIO);
-	free(r);
+	vreq_free(r);
 }
 
 void view_ns_gone(struct nsent *e)
@@ -545,6 +551,25 @@ static void vfh_free(struct vfh *fh)
 	free(fh);
 }
 
+static struct vfh *vfh_get(struct vfh *fh)
+{
+	__atomic_add_fetch(&fh->refs, 1, __ATOMIC_RELAXED);
+	return fh;
+}
+
+static void vfh_put(struct vfh *fh)
+{
+	if (__atomic_sub_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		vfh_free(fh);
+}
+
+/* A read or write done with (answered, or dropped at stop).  */
+static void vreq_free(struct vreq *r)
+{
+	vfh_put(r->fh);
+	free(r);
+}
+
 /* Is tid under a seccomp filter (Seccomp: 2)?  */
 static bool under_seccomp(pid_t tid)
 {
@@ -592,6 +617,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fh->ino = ino;
+	fh->refs = 1;
 	if (!sysctl && (read_idmap(w.tid, "uid_map", &fh->uidmap) < 0 || read_idmap(w.tid, "gid_map", &fh->gidmap) < 0)) {
 		vfh_free(fh);
 		fuse_reply_err(req, ESRCH);
@@ -636,7 +662,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (v)
 		v->handles--;
 	pthread_mutex_unlock(&V.lock);
-	vfh_free(fh);
+	/* Reads still queued or being answered keep fh.  */
+	vfh_put(fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -648,9 +675,9 @@ static void serve(struct nsent *e, struct ipcns_ns *ns, struct vreq *r)
 	struct vfh *fh = r->fh;
 	if (fh->ino >= INO_SHM && fh->ino <= INO_MSG) {
 		/* Built at a read at offset 0, or when a read needs text that
-		 * is not kept (a pread after the end was reached).  fh is
-		 * touched only before the reply: the release may follow it at
-		 * once, in the FUSE thread.  */
+		 * is not kept (a pread after the end was reached).  The release
+		 * may come, in the FUSE thread, as soon as the reply is written:
+		 * r's reference keeps fh and its text until r is freed.  */
 		size_t off = (size_t)r->off;
 		char *local = NULL;
 		if (off == 0 || (!fh->text && (!fh->have_text || off < fh->len))) {
@@ -729,7 +756,7 @@ static void serve_unregistered(struct vreq *r)
 		serve(NULL, tmp, r);
 		ipcns_ns_free(tmp);
 	}
-	free(r);
+	vreq_free(r);
 }
 
 /* How long a read or write of a filtered process waits for its
@@ -816,7 +843,7 @@ void view_serve(struct nsent *e)
 	while (q) {
 		struct vreq *next = q->next;
 		serve(e, e->ns, q);
-		free(q);
+		vreq_free(q);
 		q = next;
 	}
 }
@@ -829,7 +856,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		return;
 	}
 	r->req = req;
-	r->fh = (struct vfh *)(uintptr_t)fi->fh;
+	r->fh = vfh_get((struct vfh *)(uintptr_t)fi->fh);
 	r->size = size;
 	r->off = off;
 	dispatch(r);
@@ -855,7 +882,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	r->req = req;
-	r->fh = fh;
+	r->fh = vfh_get(fh);
 	r->write = true;
 	r->size = size;
 	r->off = off;
@@ -1065,22 +1092,27 @@ void view_stop(bool handed)
 	}
 	close(V.stopfd);
 	V.running = false;
+	/* Freed out of the lock: a request's handle, freed with it, takes
+	 * the lock.  */
 	pthread_mutex_lock(&V.lock);
-	while (V.pending) {
-		struct vreq *r = V.pending;
-		V.pending = r->next;
-		free(r);
-	}
+	struct vreq *drop = V.pending;
+	V.pending = NULL;
 	while (V.list) {
 		struct vns *v = V.list;
 		V.list = v->next;
 		while (v->queue) {
 			struct vreq *r = v->queue;
 			v->queue = r->next;
-			free(r);
+			r->next = drop;
+			drop = r;
 		}
 		free(v->inodes);
 		free(v);
 	}
 	pthread_mutex_unlock(&V.lock);
+	while (drop) {
+		struct vreq *r = drop;
+		drop = r->next;
+		vreq_free(r);
+	}
 }

@@ -319,6 +319,19 @@ print("lines", len(open("/proc/sysvipc/shm").read().splitlines()))
 	assert_line "lines 4097"
 }
 
+@test "runc: readers closing /proc/sysvipc/shm right after a partial read do not free the text under the worker answering it" {
+	need_runtime runc
+	# Each read takes 64 bytes of a longer text: the view keeps the
+	# text and answers from it; the close that follows sends the
+	# release while the worker may still be answering.
+	run ct_run runc a "$CT_TOOLS/view-release" 100 4 2500
+	assert_success
+	assert_output "done 10000"
+	ipcnsd_alive
+	run grep -E 'ERROR: AddressSanitizer|SUMMARY: AddressSanitizer' "$IPCNSD_LOG"
+	assert_failure
+}
+
 @test "runc: after ipcnsd's SIGKILL, the next one (the keeper held the view) serves a running container its own /proc/sysvipc and sysctls" {
 	need_runtime runc
 	own_daemon vk
