@@ -352,6 +352,11 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr);
 long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start, uint64_t size, uint64_t prot,
 		     uint64_t pgoff);
 long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf);
+/* fn(arg, ino) for the memfd of every segment ns still has: the front end
+ * keeps copies of those files (the keeper's custody) and drops the others.
+ * Asked of the namespace, not of fd numbers: a closed segment's number may
+ * already be another thread's file.  */
+void ipcns_shm_files(struct ipcns_ns *ns, void (*fn)(void *arg, ino_t ino), void *arg);
 
 long ipcns_semget(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key, int nsems, int semflg);
 /* timeout: address of a struct timespec, 0 for none (semop).  */

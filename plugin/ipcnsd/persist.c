@@ -227,18 +227,56 @@ void persist_commit(struct nsent *e, struct nfd_ent *ne, uint64_t id, pid_t tid,
 }
 
 /* Segment memfds the namespace closed (destroyed segments): out of the
- * keeper, after the commit that recorded their destruction.  */
+ * keeper, after the commit that recorded their destruction.  The
+ * namespace says which inodes it still has; the slot's fd number is not
+ * looked at, since the core closed it and any thread may have it now.  */
+struct live_inodes {
+	ino_t *v;
+	size_t n, cap;
+	bool failed;
+};
+
+static void live_inode(void *arg, ino_t ino)
+{
+	struct live_inodes *li = arg;
+	if (li->n == li->cap) {
+		size_t ncap = li->cap ? li->cap * 2 : 64;
+		ino_t *n = realloc(li->v, ncap * sizeof(*n));
+		if (!n) {
+			li->failed = true;
+			return;
+		}
+		li->v = n;
+		li->cap = ncap;
+	}
+	li->v[li->n++] = ino;
+}
+
+static int ino_cmp(const void *a, const void *b)
+{
+	ino_t x = *(const ino_t *)a, y = *(const ino_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void fdslots_gc(struct nsent *e)
 {
+	struct live_inodes li = { 0 };
+	ipcns_shm_files(e->ns, live_inode, &li);
+	if (li.failed) {
+		free(li.v); /* out of memory: try again at the next look */
+		return;
+	}
+	if (li.n)
+		qsort(li.v, li.n, sizeof(*li.v), ino_cmp);
 	for (size_t i = 0; i < e->nfdslots;) {
-		struct stat st;
-		if (fstat(e->fdslots[i].fd, &st) == 0 && st.st_ino == e->fdslots[i].ino) {
+		if (li.n && bsearch(&e->fdslots[i].ino, li.v, li.n, sizeof(*li.v), ino_cmp)) {
 			i++;
 			continue;
 		}
 		custody_drop(e->fdslots[i].slot);
 		e->fdslots[i] = e->fdslots[--e->nfdslots];
 	}
+	free(li.v);
 }
 
 void persist_batch_end(struct nsent *e)

@@ -1026,6 +1026,16 @@ static void shm_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
  * every unattached segment whose creator has exited.  Creators were
  * watched only while shm_rmid_forced was on: ask the host to watch each
  * one now, which also tells whether it still lives.  */
+void ipcns_shm_files(struct ipcns_ns *ns, void (*fn)(void *arg, ino_t ino), void *arg)
+{
+	const struct ipcns_idr *idr = &ns->ids[IPCNS_SHM].idr;
+	for (int idx = ipcns_idr_next(idr, 0); idx >= 0; idx = ipcns_idr_next(idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(idr, idx));
+		if (shp->fd >= 0)
+			fn(arg, shp->ino);
+	}
+}
+
 void ipcns_shm_destroy_orphans(struct ipcns_ns *ns)
 {
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
