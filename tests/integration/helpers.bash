@@ -532,6 +532,14 @@ daemon_fds() {
 daemon_rss_kb() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$IPCNSD_PID/status"
 }
+# The daemon's own memory (heap, stacks), and the shared memfd pages it
+# maps (each namespace's journal, held by the keeper too).
+daemon_anon_kb() {
+	awk '/^RssAnon:/ {print $2}' "/proc/$IPCNSD_PID/status"
+}
+daemon_shmem_kb() {
+	awk '/^RssShmem:/ {print $2}' "/proc/$IPCNSD_PID/status"
+}
 daemon_memfds() {
 	ls -l "/proc/$IPCNSD_PID/fd" | grep -c memfd || true
 }
