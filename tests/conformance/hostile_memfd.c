@@ -17,6 +17,11 @@
  *     segment is removed and detached everywhere: Linux has destroyed it.
  *  3. A kept file of a SHM_HUGETLB segment must not shrink or grow it
  *     (every attacher would get SIGBUS past the new end).
+ *  4. Root with CAP_DAC_OVERRIDE but neither CAP_SETUID nor CAP_IPC_OWNER
+ *     (a root container with a reduced capability set, no user
+ *     namespace) may also only attach that segment read-only: the file
+ *     mode does not stop CAP_DAC_OVERRIDE, so its racing reopen O_RDWR
+ *     must fail for another reason, and it must never write.
  *
  * Natively the thread never finds a file and every check passes
  * trivially; the program runs the same races there.
@@ -119,7 +124,7 @@ static void reopen_child(void *arg)
 	int fd = race(seg_ro, SHM_RDONLY, 0, &writable);
 	conf_checks++;
 	if (fd >= 0) {
-		CONF_FAIL("uid 65534 reopened the file of a segment it may only read (%s)",
+		CONF_FAIL("uid %u reopened the file of a segment it may only read (%s)", (unsigned int)geteuid(),
 			  writable ? "read-write" : "read-only");
 		unsigned char *w = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (w != MAP_FAILED) {
@@ -129,6 +134,20 @@ static void reopen_child(void *arg)
 		}
 		close(fd);
 	}
+}
+
+/* 4: the same race by root with CAP_DAC_OVERRIDE alone.  */
+static void dac_child(void *arg)
+{
+	(void)arg;
+	reopen_child(NULL);
+	/* The attempts must have been made with the capability.  */
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	conf_checks++;
+	if (syscall(SYS_capget, &h, d) < 0 || geteuid() != 0 || d[0].effective != 1u << CAP_DAC_OVERRIDE ||
+	    d[1].effective != 0)
+		CONF_FAIL("the racing process is not root with CAP_DAC_OVERRIDE alone");
 }
 
 /* 2: a kept file shows nothing of a destroyed segment.  */
@@ -184,6 +203,9 @@ int main(void)
 	if (seg_ro < 0)
 		return conf_done("hostile_memfd");
 	conf_run_as(&nobody, reopen_child, NULL);
+	static const struct conf_who dac = { "root with CAP_DAC_OVERRIDE only", 0, 0, 0, { 0 }, true,
+					     1ULL << CAP_DAC_OVERRIDE, RLIM_INFINITY };
+	conf_run_as(&dac, dac_child, NULL);
 
 	/* 2, in one process that keeps its file across the removal.  */
 	int pfd[2];

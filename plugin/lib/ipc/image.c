@@ -1695,6 +1695,9 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 	shp->hugesize = ms->hugesize;
 	shp->lock_charged = ms->lock_charged;
 	shp->lock_uid = ms->lock_uid;
+	/* A memfd made by a daemon that did not set it yet.  */
+	if (!shp->hugetlb)
+		shm_file_immutable(shp->fd, true);
 	shp->detached_to_zero = ms->detached_to_zero;
 	shp->attached_once = ms->attached_once;
 	if (ms->nholders) {

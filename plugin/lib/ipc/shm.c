@@ -9,6 +9,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -59,6 +61,27 @@ struct ipcns_shm_info {
 };
 _Static_assert(sizeof(struct ipcns_shm_info) == sizeof(struct shm_info), "shm_info layout");
 
+/* Make the segment's file immutable, or (on) let it be changed again.
+ * An immutable inode refuses every open for writing with EPERM,
+ * whatever the opener's capabilities (inode_permission's IS_IMMUTABLE
+ * check comes before the DAC checks CAP_DAC_OVERRIDE overrides), while
+ * the files already open for writing (ours, and the dups of it ADDFD
+ * installs for read-write attaches) keep mapping it writable.  shmem has
+ * the flag since Linux 6.0; hugetlbfs has none (ENOTTY), and a daemon
+ * without CAP_LINUX_IMMUTABLE (the crun plugin, rootless) cannot set it
+ * (EPERM): those files are guarded by their owner and mode 0 alone
+ * (spec/security.md).  */
+int shm_file_immutable(int fd, bool on)
+{
+	int flags;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		return -errno;
+	int want = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+	if (want != flags && ioctl(fd, FS_IOC_SETFLAGS, &want) < 0)
+		return -errno;
+	return 0;
+}
+
 /* punch: the segment dies because nothing maps it (not because its
  * namespace is freed, when mappings may outlive the daemon's fd).  */
 static void shm_free(struct ipcns_ns *ns, struct ipcns_shm *shp, bool punch)
@@ -74,8 +97,11 @@ static void shm_free(struct ipcns_ns *ns, struct ipcns_shm *shp, bool punch)
 		 * while shmat had it installed).  Linux frees the pages now:
 		 * so do we, so that such a file reads nothing of the segment
 		 * and holds no memory past the quotas.  */
-		if (punch)
+		if (punch) {
+			/* An immutable inode refuses the punch (EPERM).  */
+			shm_file_immutable(shp->fd, false);
 			fallocate(shp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)shm_file_size(shp));
+		}
 		close(shp->fd);
 		ipcns_budget_fd_uncharge(&ns->budget, 1);
 	}
@@ -321,6 +347,12 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	 * under its other attachers: hugetlb memfds take these seals too.  */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		return -errno;
+	/* Mode 0 does not stop a caller with CAP_DAC_OVERRIDE over our
+	 * files (a root container without a user namespace) from reopening
+	 * the file read-write while a read-only shmat has it installed:
+	 * immutable stops every open for writing (shm_file_immutable).  */
+	if (!shp->hugetlb)
+		shm_file_immutable(fd, true);
 	shp->dev = st.st_dev;
 	shp->ino = st.st_ino;
 

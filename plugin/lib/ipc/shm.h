@@ -107,6 +107,8 @@ struct shm_proc {
 
 /* shm.c  */
 void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp);
+/* FS_IMMUTABLE_FL on (or off) a segment's file: 0 or -errno.  */
+int shm_file_immutable(int fd, bool on);
 bool shm_may_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp);
 
 /* shm_attach.c: the holders (each process's VMA count of a segment),
