@@ -95,6 +95,7 @@ struct nsent_info {
 	int64_t updated;         /* CLOCK_MONOTONIC ns of the last batch */
 	uint64_t calls;          /* notifications answered */
 	uint64_t rescans;        /* full looks after lost process events */
+	uint64_t rescan_ns;      /* time they took */
 	char names[256];         /* its containers, for the log */
 };
 
@@ -131,9 +132,6 @@ struct nsent {
 	/* Since when the worker has been in its current batch (CLOCK_MONOTONIC
 	 * ns, 0 between batches); atomic.  */
 	int64_t batch_since;
-	/* Process events were lost (a connector overrun): the worker looks
-	 * at every process once before its next call; atomic.  */
-	bool lost_events;
 	pthread_mutex_t info_lock;
 	struct nsent_info info;
 	/* The tracker's lock: watches, the inbox of process events and the

@@ -7,6 +7,7 @@
  * namespace's inbox, new notify fds through its mailbox.  The main thread
  * (main.c) registers containers into namespaces and answers operators; it
  * never waits for a worker to register one.  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -82,13 +83,36 @@ static struct tracker {
 	/* The thread runs: every fork, exec and exit is seen (hosts'
 	 * tracks_processes point here; set before any namespace exists).  */
 	bool running;
-	/* Overruns so far (atomic): each worker compares it with the count
-	 * it last saw and then looks at its processes once.  */
+	/* Overruns so far (atomic), for ps.  */
 	uint64_t overruns;
+	/* Under cn_lock: CLOCK_BOOTTIME ns when the connector was last read
+	 * empty with nothing lost (no event generated before it was lost),
+	 * and, after an overrun until the connector is empty again, the
+	 * start of the window in which events were lost.  */
+	int64_t empty_at, loss_from;
+	bool loss;
+	/* The tracker's wake-up: a window of lost events to attribute.  */
+	int attr_fd;
+	/* Under lock: windows not attributed yet (from: the earliest), and
+	 * what attributions found (attr_gen, atomic, counts them): the
+	 * kernel IPC namespaces of processes started in a window, each with
+	 * the generation that last named it.  A worker that last saw
+	 * generation g looks at its processes again only when one of its
+	 * kernel IPC namespaces was named after g, or when all were
+	 * (all_gen > g: the table overflowed, or /proc could not be read).  */
+	bool attr_pending;
+	int64_t attr_from;
+	uint64_t attr_gen, all_gen;
+	struct {
+		ino_t ino;
+		uint64_t gen;
+	} suspects[64];
+	size_t nsuspects;
 } T = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cn_lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
+	.attr_fd = -1,
 };
 
 static unsigned int whash_of(pid_t tgid)
@@ -329,6 +353,13 @@ static void proc_exec(pid_t tgid)
 	pthread_mutex_unlock(&T.lock);
 }
 
+static int64_t boottime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Read everything the proc connector has queued.  */
 static void cn_drain(void)
 {
@@ -340,17 +371,36 @@ static void cn_drain(void)
 		ssize_t n = recv(T.fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == ENOBUFS) {
-				/* Events were lost: cached tids may be stale, and
-				 * a fork of a holder may have been missed.  Every
-				 * namespace with attached segments looks at its
-				 * processes once, in its own worker, then trusts
-				 * the events again.  */
+				/* Events were lost, all of them generated since
+				 * the connector was last read empty: cached tids
+				 * may be stale, and a fork of a holder may have
+				 * been missed.  Once the connector is empty again,
+				 * the tracker finds whose processes started in
+				 * that window, and only their namespaces look at
+				 * their processes again (cn_attribute).  */
 				uint64_t k = __atomic_add_fetch(&T.overruns, 1, __ATOMIC_ACQ_REL);
-				dlog("proc connector overrun (%llu so far): fork/exec events lost; each namespace "
-				     "looks at its processes once",
+				dlog("proc connector overrun (%llu so far): fork/exec events lost; the namespaces of "
+				     "processes started meanwhile look at their processes once",
 				     (unsigned long long)k);
 				ipcns_tidcache_flush();
+				if (!T.loss)
+					T.loss_from = T.empty_at;
+				T.loss = true;
 				continue;
+			}
+			if (errno == EAGAIN) {
+				T.empty_at = boottime_ns();
+				if (T.loss) {
+					uint64_t one = 1;
+					T.loss = false;
+					pthread_mutex_lock(&T.lock);
+					if (!T.attr_pending || T.loss_from < T.attr_from)
+						T.attr_from = T.loss_from;
+					T.attr_pending = true;
+					pthread_mutex_unlock(&T.lock);
+					if (write(T.attr_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+						dlog("waking the tracker: %s", strerror(errno));
+				}
 			}
 			break;
 		}
@@ -377,6 +427,28 @@ static void cn_drain(void)
 		}
 	}
 	pthread_mutex_unlock(&T.cn_lock);
+}
+
+/* The worker, its namespace's lock held: were events of its processes
+ * lost since it last asked (*seen)?  */
+static bool cn_suspect(struct nsent *e, uint64_t *seen)
+{
+	uint64_t g = __atomic_load_n(&T.attr_gen, __ATOMIC_ACQUIRE);
+	if (g == *seen)
+		return false;
+	bool hit = false;
+	pthread_mutex_lock(&T.lock);
+	g = T.attr_gen;
+	hit = T.all_gen > *seen;
+	for (size_t i = 0; i < T.nsuspects && !hit; i++) {
+		if (T.suspects[i].gen <= *seen)
+			continue;
+		for (size_t k = 0; k < e->host.n_inodes && !hit; k++)
+			hit = e->host.ipc_inodes[k] == T.suspects[i].ino;
+	}
+	pthread_mutex_unlock(&T.lock);
+	*seen = g;
+	return hit;
 }
 
 /* A fork of a watched parent, by its namespace's lock holder.  */
@@ -459,21 +531,23 @@ static bool mail_apply(struct nsent *e)
  * drained, the inbox applied; after an overrun of the connector, one look
  * at every process of the namespace.  True when the set of notify fds
  * changed.  */
-static bool worker_enter(struct nsent *e, uint64_t *seen_overruns)
+static bool worker_enter(struct nsent *e, uint64_t *seen_attr)
 {
 	cn_drain();
 	pthread_mutex_lock(&e->lock);
 	__atomic_store_n(&e->batch_since, ipcns_mono_ns(), __ATOMIC_RELEASE);
 	inbox_apply(e);
-	uint64_t k = __atomic_load_n(&T.overruns, __ATOMIC_ACQUIRE);
-	if (k != *seen_overruns) {
-		*seen_overruns = k;
+	bool grown = mail_apply(e);
+	if (cn_suspect(e, seen_attr)) {
+		int64_t t0 = ipcns_mono_ns();
 		ipcns_ns_shm_reap(e->ns);
+		int64_t dt = ipcns_mono_ns() - t0;
 		pthread_mutex_lock(&e->info_lock);
 		e->info.rescans++;
+		e->info.rescan_ns += (uint64_t)dt;
 		pthread_mutex_unlock(&e->info_lock);
 	}
-	return mail_apply(e);
+	return grown;
 }
 
 /* Publish what the operator reads, and leave.  */
@@ -1026,7 +1100,7 @@ static void *worker(void *arg)
 	struct pollfd *pf = NULL;
 	struct nfd_ent **pne = NULL;
 	size_t npf = 1, cappf = 0;
-	uint64_t seen_overruns = __atomic_load_n(&T.overruns, __ATOMIC_ACQUIRE);
+	uint64_t seen_attr = __atomic_load_n(&T.attr_gen, __ATOMIC_ACQUIRE);
 	/* The set of notify fds changed: rebuild the poll set (the worker's
 	 * own arrays, only it changes e->nfds).  */
 	bool dirty = true;
@@ -1079,7 +1153,7 @@ static void *worker(void *arg)
 		uint64_t calls = 0;
 		/* Process events first, then the pidfds and timers, then the
 		 * notifications.  */
-		bool grown = worker_enter(e, &seen_overruns);
+		bool grown = worker_enter(e, &seen_attr);
 		if (__atomic_load_n(&e->view_pending, __ATOMIC_ACQUIRE))
 			view_serve(e);
 		for (int i = 0; i < n; i++) {
@@ -1157,17 +1231,133 @@ static void *worker(void *arg)
 
 /* ---- The tracker's thread.  */
 
+/* When process pid started, in clock ticks since boot (field 22 of
+ * /proc/PID/stat): 0, or -errno.  */
+static int proc_start_ticks(pid_t pid, unsigned long long *ticks)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	/* Fields 3 (state) to 21 skipped, then starttime.  */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 ticks) != 1)
+		return -EIO;
+	return 0;
+}
+
+/* Name kernel IPC namespace ino in generation gen; T.lock held.  */
+static void suspect_add(ino_t ino, uint64_t gen)
+{
+	size_t oldest = 0;
+	for (size_t i = 0; i < T.nsuspects; i++) {
+		if (T.suspects[i].ino == ino) {
+			T.suspects[i].gen = gen;
+			return;
+		}
+		if (T.suspects[i].gen < T.suspects[oldest].gen)
+			oldest = i;
+	}
+	if (T.nsuspects < ARRAY_SIZE(T.suspects)) {
+		T.suspects[T.nsuspects].ino = ino;
+		T.suspects[T.nsuspects++].gen = gen;
+		return;
+	}
+	/* Full: a worker that has not seen the generation evicted would
+	 * miss it, so every worker behind it looks.  */
+	if (T.suspects[oldest].gen > T.all_gen)
+		T.all_gen = T.suspects[oldest].gen;
+	T.suspects[oldest].ino = ino;
+	T.suspects[oldest].gen = gen;
+}
+
+/* Events were lost from `from' (CLOCK_BOOTTIME ns) until the connector
+ * was empty again.  A namespace can only have missed a fork of one of its
+ * holders, and such a child (or any process it forked since, unseen too)
+ * started after `from'.  So the processes alive now that started since
+ * (one read of /proc/PID/stat each, no maps) name the kernel IPC
+ * namespaces whose ipcnsd namespaces must look at their processes again;
+ * the others lost nothing they need, and pay nothing.  A process forked
+ * in the window that has exited since held nothing that still counts.
+ * Done by the tracker, which takes no namespace's lock.  */
+static void cn_attribute(void)
+{
+	pthread_mutex_lock(&T.lock);
+	bool pending = T.attr_pending;
+	int64_t from = T.attr_from;
+	T.attr_pending = false;
+	uint64_t gen = T.attr_gen + 1;
+	pthread_mutex_unlock(&T.lock);
+	if (!pending)
+		return;
+	long hz = sysconf(_SC_CLK_TCK);
+	unsigned long long from_ticks = hz > 0 ? (unsigned long long)(from / (1000000000 / hz)) : 0;
+	ino_t found[64];
+	size_t nfound = 0;
+	unsigned int young = 0;
+	bool all = false;
+	int64_t t0 = ipcns_mono_ns();
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	if (!d || hz <= 0)
+		all = true;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+		unsigned long long st;
+		ino_t ino;
+		if (proc_start_ticks(pid, &st) < 0 || st < from_ticks || ipcns_proc_ipc_inode(pid, &ino) < 0)
+			continue;
+		young++;
+		size_t i;
+		for (i = 0; i < nfound && found[i] != ino; i++)
+			;
+		if (i < nfound)
+			continue;
+		if (nfound == ARRAY_SIZE(found)) {
+			all = true;
+			break;
+		}
+		found[nfound++] = ino;
+	}
+	if (d)
+		closedir(d);
+	pthread_mutex_lock(&T.lock);
+	for (size_t i = 0; i < nfound && !all; i++)
+		suspect_add(found[i], gen);
+	if (all)
+		T.all_gen = gen;
+	__atomic_store_n(&T.attr_gen, gen, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&T.lock);
+	dlog("proc connector overrun: %u processes started in the window, in %s%zu kernel IPC namespaces (%lld us)",
+	     young, all ? "all namespaces: " : "", nfound, (long long)(ipcns_mono_ns() - t0) / 1000);
+}
+
 static void *tracker(void *arg)
 {
 	(void)arg;
-	struct pollfd pfd = { .fd = T.fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = T.fd, .events = POLLIN }, { .fd = T.attr_fd, .events = POLLIN } };
 	while (!daemon_stopping()) {
-		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) {
+		if (poll(pfd, 2, 1000) < 0 && errno != EINTR) {
 			dlog("proc connector: poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd.revents & (POLLIN | POLLERR))
+		if (pfd[0].revents & (POLLIN | POLLERR))
 			cn_drain();
+		if (pfd[1].revents & POLLIN) {
+			uint64_t v;
+			if (read(T.attr_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				dlog("tracker: eventfd: %s", strerror(errno));
+			cn_attribute();
+		}
 	}
 	return NULL;
 }
@@ -1177,6 +1367,12 @@ int tracker_start(void)
 	int fd = open_proc_connector();
 	if (fd < 0)
 		return fd;
+	T.attr_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (T.attr_fd < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
 	T.fd = fd;
 	pthread_attr_t attr;
 	pthread_t th;
@@ -1187,7 +1383,8 @@ int tracker_start(void)
 	pthread_attr_destroy(&attr);
 	if (err) {
 		close(fd);
-		T.fd = -1;
+		close(T.attr_fd);
+		T.fd = T.attr_fd = -1;
 		return -err;
 	}
 	ipcns_tidcache_enable(true);

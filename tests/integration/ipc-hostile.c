@@ -38,6 +38,11 @@
  *                    us_per_call=U".
  *   forks N          N children that exit at once (events for the proc
  *                    connector); print "FORKS n=N".
+ *   forkhold N DIR   attach a segment, print "HELD"; once DIR/go exists,
+ *                    N children that exit at once and then one that keeps
+ *                    the attach, print "FORKED"; once DIR/stat exists,
+ *                    print "NATTCH n" (IPC_STAT: 2 if ipcnsd knows of the
+ *                    child whose fork event was lost).
  *   fill DIR         create segments until shmget fails, then try a
  *                    read-only shmat and a SEM_UNDO semop; print "FILL n=N
  *                    shmget=E shmat_rdonly=E semop_undo=E"; hold
@@ -707,6 +712,39 @@ static int forks(long n)
 	return 0;
 }
 
+/* Issue 11 hole 8: the namespace whose holder forks in a storm that
+ * overruns the proc connector; its last child's fork event is likely
+ * lost.  */
+static int forkhold(long n, const char *dir)
+{
+	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	char *p = shm < 0 ? (void *)-1 : shmat(shm, NULL, 0);
+	if (p == (void *)-1)
+		die("forkhold: shmget/shmat");
+	printf("HELD\n");
+	wait_file(dir, "go");
+	forks(n);
+	pid_t c = fork();
+	if (c == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	if (c < 0)
+		die("forkhold: fork");
+	printf("FORKED\n");
+	wait_file(dir, "stat");
+	struct shmid_ds ds;
+	if (shmctl(shm, IPC_STAT, &ds) < 0)
+		die("forkhold: IPC_STAT");
+	printf("NATTCH %lu\n", (unsigned long)ds.shm_nattch);
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	shmdt(p);
+	shmctl(shm, IPC_RMID, NULL);
+	return 0;
+}
+
 /* ---- memhog, fdhog, logflood: the budget holes of issue 11.  */
 static int memhog(long n, const char *dir)
 {
@@ -832,6 +870,8 @@ int main(int argc, char **argv)
 		return stat_mode(atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "forks"))
 		return forks(atol(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "forkhold"))
+		return forkhold(atol(argv[2]), argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "memhog"))
 		return memhog(atol(argv[2]), argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "fdhog"))
@@ -840,6 +880,6 @@ int main(int argc, char **argv)
 		return logflood(atof(argv[2]));
 	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
 			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | latency N | stat N | forks N |"
-			" memhog N DIR | fdhog DIR | logflood SECS\n");
+			" forkhold N DIR | memhog N DIR | fdhog DIR | logflood SECS\n");
 	return 2;
 }
