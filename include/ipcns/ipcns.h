@@ -114,6 +114,7 @@ bool ipcns_cred_in_group(const struct ipcns_cred *c, gid_t gid);
 struct ipcns_ns;
 struct ipcns_caller;
 struct ipcns_waiter;
+struct ipcns_idmap;
 
 /* One VMA of a process that maps a file: what /proc/PID/maps says.  */
 struct ipcns_vma {
@@ -171,6 +172,14 @@ struct ipcns_caller_ops {
 	/* The file mapped by the caller's VMA that spans exactly [start,
 	 * end), if there is one: 0, or -ENOENT.  May be NULL.  */
 	int (*vma_at)(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino);
+	/* The id maps of the caller's user namespace (uid_map, gid_map), as
+	 * /proc/PID/uid_map shows them to the daemon: the outside ids are
+	 * host ids, what struct ipcns_perm keeps.  1 with *uid and *gid
+	 * filled, 0 when the caller is in the daemon's own user namespace
+	 * (its ids are host ids), or -errno.  IPC_SET and IPC_STAT translate
+	 * through them, as Linux's make_kuid() and from_kuid_munged() do in
+	 * the caller's user namespace.  May be NULL: always 0.  */
+	int (*idmaps)(struct ipcns_caller *c, struct ipcns_idmap *uid, struct ipcns_idmap *gid);
 	/* RLIMIT_MEMLOCK of the caller (soft), for SHM_LOCK.  */
 	int (*memlock_limit)(struct ipcns_caller *c, uint64_t *limit);
 	/* The core must answer this call later: return a waiter that stays
@@ -236,6 +245,8 @@ enum ipcns_vm {
 	IPCNS_VM_COMMIT_LIMIT_KB,   /* CommitLimit of /proc/meminfo */
 	IPCNS_VM_COMMITTED_AS_KB,   /* Committed_AS of /proc/meminfo */
 	IPCNS_VM_TOTAL_KB,          /* RAM plus swap (sysinfo) */
+	IPCNS_VM_OVERFLOW_UID,      /* kernel.overflowuid: an unmapped uid */
+	IPCNS_VM_OVERFLOW_GID,      /* kernel.overflowgid */
 };
 
 /* Host services a namespace needs.  The core reads nothing of the
@@ -455,7 +466,7 @@ int ipcns_limits_apply_ceiling(struct ipcns_limits *l, const struct ipcns_limits
 
 /* ---- /proc/sysvipc/{shm,sem,msg} of a namespace, in Linux's format.
  * The reader's view: uids and gids mapped into its user namespace
- * (unmapped ones show as 65534, Linux's overflow id).  */
+ * (unmapped ones show as kernel.overflowuid/gid, 65534 by default).  */
 struct ipcns_idmap {
 	uint32_t n;
 	struct {

@@ -15,3 +15,23 @@ load helpers
 	need_runtime crun
 	conformance_programs crun ct_run crun
 }
+
+# A container with a user namespace (ids 0..65535 are host 200000..): the
+# owners and creators IPC_STAT shows, and those IPC_SET takes, are the
+# container's ids (ipcnsd keeps host ids), in the container and in a user
+# namespace nested in it.
+@test "runc: ids_userns passes inside a container with a user namespace" {
+	need_runtime runc
+	BUNDLE_USERNS=200000 BUNDLE_CAPS=all BUNDLE_ENV="IPCNS_UNDER=1" \
+		run ct_run runc ids "$CT_BUILD/tests/conformance/ids_userns"
+	assert_success
+	assert_output --partial "ok - ids_userns"
+}
+
+@test "crun: ids_userns passes inside a container with a user namespace" {
+	need_runtime crun
+	BUNDLE_USERNS=200000 BUNDLE_CAPS=all BUNDLE_ENV="IPCNS_UNDER=1" \
+		run ct_run crun ids "$CT_BUILD/tests/conformance/ids_userns"
+	assert_success
+	assert_output --partial "ok - ids_userns"
+}

@@ -246,6 +246,8 @@ bdir() {
 #   BUNDLE_CAPS=all                   root's capabilities (IT_ALL_CAPS)
 #   BUNDLE_ENV="K=V ..."              more environment variables
 #   BUNDLE_ANNOTATIONS='{"k": "v"}'   annotations (a JSON object)
+#   BUNDLE_USERNS=HOSTID              a user namespace: its ids 0..65535
+#                                     are host ids HOSTID..
 make_bundle() {
 	local name=$1 b
 	shift
@@ -264,7 +266,7 @@ make_bundle() {
 	jq "${jqargs[@]}" --argjson nargs "$i" --arg build "$IT_BUILD" --arg tools "$IT_BUILD/tests/integration" \
 		--arg xchg "$BATS_TEST_TMPDIR/xchg" --arg ipc "${BUNDLE_IPC_PATH:-}" \
 		--arg caps "${BUNDLE_CAPS:-}" --argjson allcaps "$IT_ALL_CAPS" --arg env "${BUNDLE_ENV:-}" \
-		--argjson annotations "${BUNDLE_ANNOTATIONS:-null}" \
+		--argjson annotations "${BUNDLE_ANNOTATIONS:-null}" --arg userns "${BUNDLE_USERNS:-}" \
 		--arg ctb "$CT_BUILD" --arg ctt "$CT_TOOLS" --arg ctx "$CT_XCHG" '
 		.process.terminal = false
 		| .process.args = [range(0; $nargs) as $k | $ARGS.named["a\($k)"]]
@@ -289,8 +291,22 @@ make_bundle() {
 			.process.capabilities = {bounding: $allcaps, effective: $allcaps,
 				permitted: $allcaps, inheritable: $allcaps}
 			| .process.noNewPrivileges = false
+		  else . end
+		| if $userns != "" then
+			.linux.namespaces += [{type: "user"}]
+			| .linux.uidMappings = [{containerID: 0, hostID: ($userns | tonumber), size: 65536}]
+			| .linux.gidMappings = [{containerID: 0, hostID: ($userns | tonumber), size: 65536}]
 		  else . end' \
 		"$IT_DIR/base/config.json" >"$b/config.json"
+	if [ -n "${BUNDLE_USERNS:-}" ]; then
+		# The container's root is not host root: it must reach the
+		# rootfs and the exchange dir through the test's 0700 dirs.
+		local d=$b
+		while [ "$d" != / ] && [ "$d" != /tmp ]; do
+			chmod a+x "$d"
+			d=$(dirname "$d")
+		done
+	fi
 }
 
 # ct_track RT ID NAME: delete this container in teardown.

@@ -272,22 +272,24 @@ static void test_ctl_obtain(void **state)
 
 static void test_update_perm(void **state)
 {
+	struct counting k = who(5, 5, 0);
+	struct ipcns_caller *c = call(&k);
 	struct ipcns_perm p = perm(0600 | SHM_DEST | SHM_LOCKED);
-	assert_int_equal(ipcns_update_perm(&p, 7, 8, 0xffff), 0);
+	assert_int_equal(ipcns_update_perm(c, &p, 7, 8, 0xffff), 0);
 	assert_int_equal(p.uid, 7);
 	assert_int_equal(p.gid, 8);
 	assert_int_equal(p.mode, 0777 | SHM_DEST | SHM_LOCKED);
 	assert_int_equal(p.cuid, 3000);
-	assert_int_equal(ipcns_update_perm(&p, 9, 9, 0), 0);
+	assert_int_equal(ipcns_update_perm(c, &p, 9, 9, 0), 0);
 	assert_int_equal(p.mode, SHM_DEST | SHM_LOCKED);
 	/* (uid_t)-1 and (gid_t)-1 are not ids: nothing changes.  */
-	assert_int_equal(ipcns_update_perm(&p, (uid_t)-1, 1, 0644), -EINVAL);
-	assert_int_equal(ipcns_update_perm(&p, 1, (gid_t)-1, 0644), -EINVAL);
+	assert_int_equal(ipcns_update_perm(c, &p, (uid_t)-1, 1, 0644), -EINVAL);
+	assert_int_equal(ipcns_update_perm(c, &p, 1, (gid_t)-1, 0644), -EINVAL);
 	assert_int_equal(p.uid, 9);
 	assert_int_equal(p.gid, 9);
 	assert_int_equal(p.mode, SHM_DEST | SHM_LOCKED);
 	/* Other large ids are fine.  */
-	assert_int_equal(ipcns_update_perm(&p, (uid_t)-2, (gid_t)-2, 0), 0);
+	assert_int_equal(ipcns_update_perm(c, &p, (uid_t)-2, (gid_t)-2, 0), 0);
 	assert_int_equal(p.uid, (uid_t)-2);
 }
 
@@ -297,8 +299,9 @@ static void test_user_layout(void **state)
 	p.key = -5;
 	p.seq = 77;
 	struct ipcns_ipc64_perm u;
+	struct counting k = who(5, 5, 0);
 	memset(&u, 0xa5, sizeof(u));
-	ipcns_perm_to_user(&p, &u);
+	assert_int_equal(ipcns_perm_to_user(NULL, call(&k), &p, &u), 0);
 	assert_int_equal(u.key, -5);
 	assert_int_equal(u.uid, 1000);
 	assert_int_equal(u.gid, 1000);
@@ -322,6 +325,82 @@ static void test_user_layout(void **state)
 	assert_int_equal(uid, 11);
 	assert_int_equal(gid, 12);
 	assert_int_equal(mode, 0xffff);
+}
+
+/* A caller in a user namespace whose uids 0..999 are host 100000..,
+ * gids 0..9 host 200000.., or whose maps are not written yet.  */
+static int mapped_idmaps(struct ipcns_caller *c, struct ipcns_idmap *um, struct ipcns_idmap *gm)
+{
+	struct counting *k = (struct counting *)c;
+	if (k->fail)
+		return k->fail;
+	memset(um, 0, sizeof(*um));
+	memset(gm, 0, sizeof(*gm));
+	if (k->cred.userns) {
+		assert_int_equal(ipcns_idmap_parse(um, "         0     100000       1000\n"), 0);
+		assert_int_equal(ipcns_idmap_parse(gm, "0 200000 10\n20 300000 1\n"), 0);
+	}
+	return 1;
+}
+
+static long long overflow_ids(void *host, enum ipcns_vm what)
+{
+	return what == IPCNS_VM_OVERFLOW_UID ? 65533 : what == IPCNS_VM_OVERFLOW_GID ? 65532 : -1;
+}
+
+static void test_userns_ids(void **state)
+{
+	static const struct ipcns_caller_ops ops = { .ids = cnt_ids, .idmaps = mapped_idmaps };
+	static const struct ipcns_host_ops host = { .vm_read = overflow_ids };
+	struct ipcns_limits l;
+	ipcns_limits_default(&l);
+	struct ipcns_ns *ns = ipcns_ns_new(&l, &host, NULL);
+	assert_non_null(ns);
+	struct counting k = who(100000, 200000, 0);
+	k.cred.userns = true;
+	k.c.ops = &ops;
+	struct ipcns_perm p = perm(0600);
+	p.cuid = 100000;
+	p.cgid = 200000;
+	/* IPC_SET takes the caller's ids and keeps host ids.  */
+	assert_int_equal(ipcns_update_perm(&k.c, &p, 5, 20, 0640), 0);
+	assert_int_equal(p.uid, 100005);
+	assert_int_equal(p.gid, 300000);
+	assert_int_equal(p.mode, 0640);
+	/* make_kuid() of an id the namespace does not map: EINVAL, and
+	 * nothing changes.  */
+	assert_int_equal(ipcns_update_perm(&k.c, &p, 1000, 0, 0600), -EINVAL);
+	assert_int_equal(ipcns_update_perm(&k.c, &p, 0, 10, 0600), -EINVAL);
+	assert_int_equal(ipcns_update_perm(&k.c, &p, 100005, 0, 0600), -EINVAL);
+	assert_int_equal(p.uid, 100005);
+	assert_int_equal(p.gid, 300000);
+	assert_int_equal(p.mode, 0640);
+	/* IPC_STAT shows them in the caller's namespace.  */
+	struct ipcns_ipc64_perm u;
+	assert_int_equal(ipcns_perm_to_user(ns, &k.c, &p, &u), 0);
+	assert_int_equal(u.uid, 5);
+	assert_int_equal(u.gid, 20);
+	assert_int_equal(u.cuid, 0);
+	assert_int_equal(u.cgid, 0);
+	/* Host ids it does not map: the machine's overflow ids.  */
+	p.uid = 0;
+	p.cgid = 200010;
+	assert_int_equal(ipcns_perm_to_user(ns, &k.c, &p, &u), 0);
+	assert_int_equal(u.uid, 65533);
+	assert_int_equal(u.gid, 20);
+	assert_int_equal(u.cuid, 0);
+	assert_int_equal(u.cgid, 65532);
+	/* Maps not written yet: nothing is mapped.  */
+	k.cred.userns = false;
+	assert_int_equal(ipcns_update_perm(&k.c, &p, 0, 0, 0600), -EINVAL);
+	assert_int_equal(ipcns_perm_to_user(ns, &k.c, &p, &u), 0);
+	assert_int_equal(u.uid, 65533);
+	assert_int_equal(u.cgid, 65532);
+	/* The maps cannot be read (the caller died): the call fails.  */
+	k.fail = -ENOENT;
+	assert_int_equal(ipcns_perm_to_user(ns, &k.c, &p, &u), -ENOENT);
+	assert_int_equal(ipcns_update_perm(&k.c, &p, 0, 0, 0600), -ENOENT);
+	ipcns_ns_free(ns);
 }
 
 static void test_in_group(void **state)
@@ -456,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_ctl_obtain),
 		cmocka_unit_test(test_update_perm),
 		cmocka_unit_test(test_user_layout),
+		cmocka_unit_test(test_userns_ids),
 		cmocka_unit_test(test_in_group),
 		cmocka_unit_test(test_ipcget),
 		cmocka_unit_test(test_uid_quota),

@@ -57,7 +57,7 @@ struct fixture {
 	/* The machine's memory numbers the host reports; all unknown (-1)
 	 * unless vm_set.  */
 	bool vm_set;
-	long long vm[IPCNS_VM_TOTAL_KB + 1];
+	long long vm[IPCNS_VM_OVERFLOW_GID + 1];
 };
 
 static long pgsz;

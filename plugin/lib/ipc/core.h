@@ -277,9 +277,11 @@ int ipcns_check_owner(struct ipcns_caller *c, const struct ipcns_perm *p);
 /* ipcctl_obtain_check: lookup (-EINVAL) then owner check (-EPERM).  */
 int ipcns_ctl_obtain_check(struct ipcns_ids *ids, struct ipcns_caller *c, int id,
 			   struct ipcns_perm **out);
-/* ipc_update_perm for IPC_SET: uid, gid, low 9 mode bits.  -EINVAL for
- * an invalid uid/gid ((uid_t)-1).  */
-int ipcns_update_perm(struct ipcns_perm *p, uid_t uid, gid_t gid, unsigned int mode);
+/* ipc_update_perm for IPC_SET: uid, gid (ids of the caller's user
+ * namespace, stored as host ids), low 9 mode bits.  -EINVAL for an id
+ * that namespace does not map ((uid_t)-1 never is); -errno when its
+ * maps cannot be read.  */
+int ipcns_update_perm(struct ipcns_caller *c, struct ipcns_perm *p, uid_t uid, gid_t gid, unsigned int mode);
 /* Linux's ns_capable(ipc_ns->user_ns, cap).  */
 bool ipcns_capable(struct ipcns_caller *c, int cap);
 /* Linux's capable(cap): the initial user namespace.  */
@@ -314,7 +316,16 @@ struct ipcns_ipc64_perm {
 	uint16_t pad2;
 	uint64_t unused1, unused2;
 };
-void ipcns_perm_to_user(const struct ipcns_perm *p, struct ipcns_ipc64_perm *out);
+/* The ids shown in the caller's user namespace (the overflow ids where
+ * it maps none): 0, or -errno when its maps cannot be read.  */
+int ipcns_perm_to_user(struct ipcns_ns *ns, struct ipcns_caller *c, const struct ipcns_perm *p,
+		       struct ipcns_ipc64_perm *out);
+/* A host id as a user namespace maps it (m NULL: the daemon's own):
+ * true with *out, false when it maps none (from_kuid()).  */
+bool ipcns_idmap_from_host(const struct ipcns_idmap *m, uint32_t host, uint32_t *out);
+/* kernel.overflowuid (gid false) or kernel.overflowgid: what an unmapped
+ * id shows as.  */
+uint32_t ipcns_overflow_id(struct ipcns_ns *ns, bool gid);
 /* And the one userspace passes to IPC_SET.  */
 void ipcns_perm_from_user(const struct ipcns_ipc64_perm *in, uid_t *uid, gid_t *gid,
 			  unsigned int *mode);

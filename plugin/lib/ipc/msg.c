@@ -782,7 +782,9 @@ static long msgctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, 
 	}
 	struct msgq *q = msgq_of(p);
 	memset(&ds, 0, sizeof(ds));
-	ipcns_perm_to_user(p, &ds.msg_perm);
+	ret = ipcns_perm_to_user(ns, c, p, &ds.msg_perm);
+	if (ret < 0)
+		return ret;
 	ds.msg_stime = q->stime;
 	ds.msg_rtime = q->rtime;
 	ds.msg_ctime = q->ctime;
@@ -824,7 +826,7 @@ static long msgctl_set(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, u
 	if ((unsigned int)qbytes > ns->limits.msgmnb && !ipcns_capable_init(c, IPCNS_CAP_SYS_RESOURCE))
 		return -EPERM;
 	ipcns_perm_from_user(&ds.msg_perm, &uid, &gid, &mode);
-	ret = ipcns_update_perm(p, uid, gid, mode);
+	ret = ipcns_update_perm(c, p, uid, gid, mode);
 	if (ret < 0)
 		return ret;
 	q->qbytes = (uint64_t)(int64_t)qbytes;

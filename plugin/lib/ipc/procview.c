@@ -4,8 +4,8 @@
  * header line, then one line per object in index order.
  *
  * Implementation notes: Linux prints uids and gids mapped into the user
- * namespace of the file's opener (from_kuid_munged: 65534 when
- * unmapped), pids in the opener's pid namespace (here: in the pid
+ * namespace of the file's opener (from_kuid_munged: kernel.overflowuid
+ * when unmapped; ipc_perm keeps host ids), pids in the opener's pid namespace (here: in the pid
  * namespace of the process that set them, the container's own), and
  * times in seconds of the wall clock.  The mode shows SHM_DEST and
  * SHM_LOCKED.  rss and swap are bytes.  */
@@ -14,8 +14,6 @@
 #include <string.h>
 
 #include "core.h"
-
-#define OVERFLOW_ID 65534u
 
 int ipcns_idmap_parse(struct ipcns_idmap *m, const char *text)
 {
@@ -39,22 +37,22 @@ int ipcns_idmap_parse(struct ipcns_idmap *m, const char *text)
 	return *p ? -EINVAL : 0;
 }
 
-static unsigned int map_id(const struct ipcns_idmap *m, uint32_t host)
-{
-	if (!m)
-		return host;
-	for (uint32_t i = 0; i < m->n; i++)
-		if (host >= m->e[i].outside && host - m->e[i].outside < m->e[i].count)
-			return m->e[i].inside + (host - m->e[i].outside);
-	return OVERFLOW_ID;
-}
-
 struct text {
 	char *buf;
 	size_t len, cap;
 	int err;
+	struct ipcns_ns *ns;
 	const struct ipcns_idmap *uidmap, *gidmap;
 };
+
+/* from_kuid_munged(seq_user_ns(), ...).  */
+static unsigned int map_id(const struct text *t, bool gid, uint32_t host)
+{
+	uint32_t id;
+	if (ipcns_idmap_from_host(gid ? t->gidmap : t->uidmap, host, &id))
+		return id;
+	return ipcns_overflow_id(t->ns, gid);
+}
 
 static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void text_add(struct text *t, const char *fmt, ...)
@@ -88,8 +86,8 @@ static void text_add(struct text *t, const char *fmt, ...)
 static int show(void *arg, const struct ipcns_obj_info *oi)
 {
 	struct text *t = arg;
-	unsigned int uid = map_id(t->uidmap, oi->uid), gid = map_id(t->gidmap, oi->gid);
-	unsigned int cuid = map_id(t->uidmap, oi->cuid), cgid = map_id(t->gidmap, oi->cgid);
+	unsigned int uid = map_id(t, false, oi->uid), gid = map_id(t, true, oi->gid);
+	unsigned int cuid = map_id(t, false, oi->cuid), cgid = map_id(t, true, oi->cgid);
 	switch (oi->kind) {
 	case IPCNS_SHM:
 		text_add(t,
@@ -128,7 +126,7 @@ int ipcns_ns_proc_text(struct ipcns_ns *ns, enum ipcns_kind kind, const struct i
 {
 	if ((unsigned int)kind > IPCNS_MSG)
 		return -EINVAL;
-	struct text t = { .cap = 4096, .uidmap = uidmap, .gidmap = gidmap };
+	struct text t = { .cap = 4096, .ns = ns, .uidmap = uidmap, .gidmap = gidmap };
 	t.buf = malloc(t.cap);
 	if (!t.buf)
 		return -ENOMEM;

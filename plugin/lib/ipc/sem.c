@@ -841,7 +841,9 @@ static int semctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 			return ret;
 	}
 	memset(&ds, 0, sizeof(ds));
-	ipcns_perm_to_user(&sma->perm, &ds.sem_perm);
+	ret = ipcns_perm_to_user(ns, c, &sma->perm, &ds.sem_perm);
+	if (ret < 0)
+		return ret;
 	ds.sem_otime = get_semotime(sma);
 	ds.sem_ctime = sma->ctime;
 	ds.sem_nsems = (uint64_t)sma->nsems;
@@ -993,7 +995,7 @@ static int semctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 	gid_t gid;
 	unsigned int mode;
 	ipcns_perm_from_user(&ds->sem_perm, &uid, &gid, &mode);
-	ret = ipcns_update_perm(p, uid, gid, mode);
+	ret = ipcns_update_perm(c, p, uid, gid, mode);
 	if (ret < 0)
 		return ret;
 	sma->ctime = ipcns_now(ns);

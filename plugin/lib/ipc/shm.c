@@ -788,10 +788,13 @@ long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start
 
 /* ---- shmctl.  */
 
-static void shm_fill_ds(struct ipcns_shm *shp, struct ipcns_shmid64_ds *ds)
+static int shm_fill_ds(struct ipcns_ns *ns, struct ipcns_caller *c, struct ipcns_shm *shp,
+		       struct ipcns_shmid64_ds *ds)
 {
 	memset(ds, 0, sizeof(*ds));
-	ipcns_perm_to_user(&shp->perm, &ds->shm_perm);
+	int ret = ipcns_perm_to_user(ns, c, &shp->perm, &ds->shm_perm);
+	if (ret < 0)
+		return ret;
 	ds->shm_segsz = shp->segsz;
 	ds->shm_atime = shp->atime;
 	ds->shm_dtime = shp->dtime;
@@ -799,6 +802,7 @@ static void shm_fill_ds(struct ipcns_shm *shp, struct ipcns_shmid64_ds *ds)
 	ds->shm_cpid = shp->cpid;
 	ds->shm_lpid = shp->lpid;
 	ds->shm_nattch = shm_nattch(shp);
+	return 0;
 }
 
 static long shmctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf)
@@ -834,7 +838,9 @@ static long shmctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 			return ret;
 	}
 	struct ipcns_shmid64_ds ds;
-	shm_fill_ds(shp, &ds);
+	ret = shm_fill_ds(ns, c, shp, &ds);
+	if (ret < 0)
+		return ret;
 	ret = c->ops->write(c, buf, &ds, sizeof(ds));
 	if (ret < 0)
 		return ret;
@@ -866,7 +872,7 @@ static long shmctl_down(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, 
 		gid_t gid;
 		unsigned int mode;
 		ipcns_perm_from_user(&ds.shm_perm, &uid, &gid, &mode);
-		ret = ipcns_update_perm(p, uid, gid, mode);
+		ret = ipcns_update_perm(c, p, uid, gid, mode);
 		if (ret < 0)
 			return ret;
 		shp->ctime = ipcns_now(ns);

@@ -5,6 +5,7 @@
  * and limit log.  shm.c, sem.c and msg.c call into this file; it calls
  * none of them (the namespace's lifecycle is namespace.c).  */
 #include <limits.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,27 +187,112 @@ int ipcns_ctl_obtain_check(struct ipcns_ids *ids, struct ipcns_caller *c, int id
 	return 0;
 }
 
-int ipcns_update_perm(struct ipcns_perm *p, uid_t uid, gid_t gid, unsigned int mode)
+/* Linux's map_id_down/map_id_up over one of the caller's maps (NULL: the
+ * daemon's own namespace, every id but (uint32_t)-1 maps to itself).  */
+static bool idmap_to_host(const struct ipcns_idmap *m, uint32_t id, uint32_t *out)
 {
-	/* make_kuid() of (uid_t)-1 is INVALID_UID: ipc_update_perm fails.  */
+	if (id == UINT32_MAX)
+		return false;
+	if (!m) {
+		*out = id;
+		return true;
+	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (id >= m->e[i].inside && id - m->e[i].inside < m->e[i].count) {
+			*out = m->e[i].outside + (id - m->e[i].inside);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool ipcns_idmap_from_host(const struct ipcns_idmap *m, uint32_t host, uint32_t *out)
+{
+	if (!m) {
+		*out = host;
+		return true;
+	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (host >= m->e[i].outside && host - m->e[i].outside < m->e[i].count) {
+			*out = m->e[i].inside + (host - m->e[i].outside);
+			return true;
+		}
+	}
+	return false;
+}
+
+uint32_t ipcns_overflow_id(struct ipcns_ns *ns, bool gid)
+{
+	long long v = ipcns_vm_read(ns, gid ? IPCNS_VM_OVERFLOW_GID : IPCNS_VM_OVERFLOW_UID);
+	/* DEFAULT_OVERFLOWUID when the machine does not say.  */
+	return v >= 0 && v <= UINT32_MAX ? (uint32_t)v : 65534;
+}
+
+/* The caller's maps, malloc'd into *maps (two: uid, gid), or *maps NULL
+ * when its ids are the daemon's.  */
+static int caller_idmaps(struct ipcns_caller *c, struct ipcns_idmap **maps)
+{
+	*maps = NULL;
+	if (!c->ops->idmaps)
+		return 0;
+	struct ipcns_idmap *m = malloc(2 * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int ret = c->ops->idmaps(c, &m[0], &m[1]);
+	if (ret <= 0) {
+		free(m);
+		return resource_errno(ret);
+	}
+	*maps = m;
+	return 0;
+}
+
+int ipcns_update_perm(struct ipcns_caller *c, struct ipcns_perm *p, uid_t uid, gid_t gid, unsigned int mode)
+{
+	/* make_kuid() in the caller's user namespace: INVALID_UID for an id
+	 * it does not map, (uid_t)-1 included, and ipc_update_perm fails.  */
+	struct ipcns_idmap *maps;
+	uint32_t huid, hgid;
 	if (uid == (uid_t)-1 || gid == (gid_t)-1)
 		return -EINVAL;
-	p->uid = uid;
-	p->gid = gid;
+	int ret = caller_idmaps(c, &maps);
+	if (ret < 0)
+		return ret;
+	bool ok = idmap_to_host(maps ? &maps[0] : NULL, uid, &huid) &&
+		  idmap_to_host(maps ? &maps[1] : NULL, gid, &hgid);
+	free(maps);
+	if (!ok)
+		return -EINVAL;
+	p->uid = huid;
+	p->gid = hgid;
 	p->mode = (p->mode & ~IPCNS_S_IRWXUGO) | (mode & IPCNS_S_IRWXUGO);
 	return 0;
 }
 
-void ipcns_perm_to_user(const struct ipcns_perm *p, struct ipcns_ipc64_perm *out)
+int ipcns_perm_to_user(struct ipcns_ns *ns, struct ipcns_caller *c, const struct ipcns_perm *p,
+		       struct ipcns_ipc64_perm *out)
 {
+	struct ipcns_idmap *maps;
+	int ret = caller_idmaps(c, &maps);
+	if (ret < 0)
+		return ret;
 	memset(out, 0, sizeof(*out));
 	out->key = p->key;
 	out->uid = p->uid;
 	out->gid = p->gid;
 	out->cuid = p->cuid;
 	out->cgid = p->cgid;
+	if (maps) {
+		/* from_kuid_munged(current_user_ns(), ...).  */
+		uint32_t *ids[4] = { &out->uid, &out->cuid, &out->gid, &out->cgid };
+		for (int i = 0; i < 4; i++)
+			if (!ipcns_idmap_from_host(&maps[i / 2], *ids[i], ids[i]))
+				*ids[i] = ipcns_overflow_id(ns, i >= 2);
+		free(maps);
+	}
 	out->mode = (uint16_t)p->mode;
 	out->seq = (uint16_t)p->seq;
+	return 0;
 }
 
 void ipcns_perm_from_user(const struct ipcns_ipc64_perm *in, uid_t *uid, gid_t *gid, unsigned int *mode)

@@ -34,6 +34,8 @@ struct ncall {
 	uint64_t id;
 	pid_t tid;
 	bool have_status;
+	bool have_userns;            /* user_ino is the thread's user namespace */
+	ino_t user_ino;
 	uint32_t tid_gen, tid_epoch; /* the tid cache slot when st was read */
 	struct ipcns_proc_status st;
 	struct ipcns_remote remote;
@@ -262,6 +264,29 @@ static void read_user_chain(struct ipcns_nfd *nf, pid_t tid)
 	nf->nusers = n > 0 && nf->user_ino[n - 1] == USER_NS_INIT_INO ? n : -1;
 }
 
+/* The inode of the caller's user namespace, read once per call (the
+ * thread is blocked in it: it cannot unshare or setns meanwhile).  One
+ * stat of /proc/TID/ns/user: 3-6 us on a busy machine, a cost every
+ * call that asks pays (capabilities, IPC_STAT, IPC_SET), for no event
+ * tells when a thread changes user namespace.  */
+static int caller_user_ino(struct ncall *n, ino_t *ino)
+{
+	if (!n->have_userns) {
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)n->tid);
+		if (stat(path, &st) < 0)
+			return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+		int ret = call_valid(n);
+		if (ret < 0)
+			return ret;
+		n->user_ino = st.st_ino;
+		n->have_userns = true;
+	}
+	*ino = n->user_ino;
+	return 0;
+}
+
 /* From the caller's effective capabilities in its own user namespace
  * (raw): those ns_capable(ipc_ns->user_ns) grants (*ns_caps), and
  * whether the caller is outside the initial user namespace, where
@@ -270,12 +295,11 @@ static void read_user_chain(struct ipcns_nfd *nf, pid_t tid)
  * owner (or an ancestor) from that ancestor's parent.  */
 static int caller_caps(struct ncall *n, uint64_t raw, uid_t euid, uint64_t *ns_caps, bool *userns)
 {
-	char path[64];
-	struct stat st;
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)n->tid);
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
-	*userns = st.st_ino != USER_NS_INIT_INO;
+	ino_t ino;
+	int ret = caller_user_ino(n, &ino);
+	if (ret < 0)
+		return ret;
+	*userns = ino != USER_NS_INIT_INO;
 	if (!*userns) {
 		*ns_caps = raw; /* the initial namespace is everyone's ancestor */
 		return 0;
@@ -285,11 +309,11 @@ static int caller_caps(struct ncall *n, uint64_t raw, uid_t euid, uint64_t *ns_c
 		read_user_chain(nf, n->tid);
 	*ns_caps = 0;
 	for (int i = 0; i < nf->nusers; i++) {
-		if (nf->user_ino[i] == st.st_ino) {
+		if (nf->user_ino[i] == ino) {
 			*ns_caps = raw;
 			break;
 		}
-		if (i + 1 < nf->nusers && nf->user_ino[i + 1] == st.st_ino && nf->user_owner[i] == euid) {
+		if (i + 1 < nf->nusers && nf->user_ino[i + 1] == ino && nf->user_owner[i] == euid) {
 			*ns_caps = ~0ULL;
 			break;
 		}
@@ -356,6 +380,69 @@ static int op_caps(struct ipcns_caller *c, uint64_t *eff, bool *userns)
 	if (ret < 0)
 		return ret;
 	return call_valid(n);
+}
+
+/* ---- Ids in the caller's user namespace.  */
+
+/* The inode of the daemon's own user namespace: ids read from /proc
+ * (status, uid_map) are relative to it.  */
+static ino_t own_user_ino(void)
+{
+	static ino_t ino;
+	ino_t v = __atomic_load_n(&ino, __ATOMIC_RELAXED);
+	struct stat st;
+	if (v == 0 && stat("/proc/self/ns/user", &st) == 0) {
+		v = st.st_ino;
+		__atomic_store_n(&ino, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+static int op_idmaps(struct ipcns_caller *c, struct ipcns_idmap *um, struct ipcns_idmap *gm)
+{
+	struct ncall *n = ncall_of(c);
+	struct ipcns_nfd *nf = n->nf;
+	struct ipcns_idmap *m[2] = { um, gm };
+	ino_t ino;
+	int ret = caller_user_ino(n, &ino);
+	if (ret < 0)
+		return ret;
+	if (ino == own_user_ino())
+		return 0;
+	if (nf->nusers == 0)
+		read_user_chain(nf, n->tid);
+	bool owner = nf->nusers > 0 && ino == nf->user_ino[0];
+	if (owner && nf->idmaps_cached) {
+		for (int k = 0; k < 2; k++) {
+			m[k]->n = nf->idmap_n[k];
+			for (uint32_t i = 0; i < m[k]->n; i++) {
+				m[k]->e[i].inside = nf->idmap_e[k][i][0];
+				m[k]->e[i].outside = nf->idmap_e[k][i][1];
+				m[k]->e[i].count = nf->idmap_e[k][i][2];
+			}
+		}
+		return 1;
+	}
+	ret = ipcns_proc_idmap(n->tid, "uid_map", um);
+	if (ret == 0)
+		ret = ipcns_proc_idmap(n->tid, "gid_map", gm);
+	if (ret == 0)
+		ret = call_valid(n);
+	if (ret < 0)
+		return ret;
+	/* A map not written yet (empty) may still be.  */
+	if (owner && um->n && gm->n && um->n <= ARRAY_SIZE(nf->idmap_e[0]) && gm->n <= ARRAY_SIZE(nf->idmap_e[1])) {
+		for (int k = 0; k < 2; k++) {
+			nf->idmap_n[k] = m[k]->n;
+			for (uint32_t i = 0; i < m[k]->n; i++) {
+				nf->idmap_e[k][i][0] = m[k]->e[i].inside;
+				nf->idmap_e[k][i][1] = m[k]->e[i].outside;
+				nf->idmap_e[k][i][2] = m[k]->e[i].count;
+			}
+		}
+		nf->idmaps_cached = true;
+	}
+	return 1;
 }
 
 static int op_in_group(struct ipcns_caller *c, gid_t gid)
@@ -870,6 +957,7 @@ static const struct ipcns_caller_ops ncall_ops = {
 	.maps = op_maps,
 	.vma_at = op_vma_at,
 	.memlock_limit = op_memlock,
+	.idmaps = op_idmaps,
 	.park = op_park,
 	.watch_exit = op_watch_exit,
 	.answer = op_answer,

@@ -73,6 +73,14 @@ struct ipcns_nfd {
 	int nusers;           /* 0: not read yet; -1: could not be */
 	ino_t user_ino[33];
 	uid_t user_owner[33];
+	/* The id maps of user_ino[0] when it is not the daemon's user
+	 * namespace, once read and when they have at most 8 extents each:
+	 * a namespace's maps are written once.  user_ino[0] cannot go to
+	 * another namespace meanwhile: it owns a kernel IPC namespace the
+	 * front end serves.  */
+	bool idmaps_cached;
+	uint32_t idmap_n[2];
+	uint32_t idmap_e[2][8][3];
 };
 
 void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const struct ipcns_nfd_ops *ops,
@@ -156,6 +164,9 @@ int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st);
 /* Is gid one of tid's supplementary groups (the whole list is read):
  * 1, 0 or -errno.  */
 int ipcns_proc_in_group(pid_t tid, gid_t gid);
+/* tid's /proc/PID/uid_map or gid_map (which), read whole: 0 or -errno
+ * (-ENOENT: no such thread).  */
+int ipcns_proc_idmap(pid_t tid, const char *which, struct ipcns_idmap *m);
 
 /* ---- Remote syscalls in a thread blocked in a notification.  */
 struct ipcns_remote {

@@ -501,6 +501,32 @@ static int host_vma_at(void *data, pid_t tgid, uint64_t start, uint64_t end, dev
 	return 0;
 }
 
+int ipcns_proc_idmap(pid_t tid, const char *which, struct ipcns_idmap *m)
+{
+	/* At most 340 lines of three numbers of up to 10 digits.  */
+	size_t cap = 340 * 36 + 1, len = 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, which);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+	cleanup_free char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0)
+			return errno == ESRCH ? -ENOENT : -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap - 1)
+			return -EIO;
+	}
+	buf[len] = '\0';
+	return ipcns_idmap_parse(m, buf) < 0 ? -EIO : 0;
+}
+
 /* The first number in a small /proc file (after `key' when not NULL), or
  * -1.  */
 static long long proc_num(const char *path, const char *key)
@@ -544,6 +570,10 @@ static long long host_vm_read(void *data, enum ipcns_vm what)
 		if (sysinfo(&si) < 0)
 			return -1;
 		return (long long)(((uint64_t)si.totalram + si.totalswap) * si.mem_unit / 1024);
+	case IPCNS_VM_OVERFLOW_UID:
+		return proc_num("/proc/sys/kernel/overflowuid", NULL);
+	case IPCNS_VM_OVERFLOW_GID:
+		return proc_num("/proc/sys/kernel/overflowgid", NULL);
 	}
 	return -1;
 }
