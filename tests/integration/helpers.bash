@@ -202,28 +202,30 @@ in_cgroup2() {
 	unshare -m sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' in_cgroup2 "$@"
 }
 
-# rt RT ARG...: the real runtime, with this file's state root.
+# rt RT ARG...: the real runtime, with this file's state root (or
+# RT_ROOT's, for the call).
 rt() {
 	local r=$1
 	shift
 	case $r in
-	runc) runc --root "$IT_DIR/runc" "$@" ;;
-	crun) in_cgroup2 crun --root "$IT_DIR/crun" "$@" ;;
+	runc) runc --root "${RT_ROOT:-$IT_DIR/runc}" "$@" ;;
+	crun) in_cgroup2 crun --root "${RT_ROOT:-$IT_DIR/crun}" "$@" ;;
 	*) echo "rt: unknown runtime $r" >&2 && return 2 ;;
 	esac
 }
 
 # shim RT ARG...: ipcns-runtime in front of RT, pointed at this file's
-# ipcnsd (IPCNS_SOCKET may be overridden for the call).
+# ipcnsd (IPCNS_SOCKET may be overridden for the call) and state root
+# (RT_ROOT may be).
 shim() {
 	local r=$1
 	shift
 	# A hung container fails its test instead of the whole run.
 	case $r in
-	runc) IPCNS_RUNTIME=runc timeout "$IT_TIMEOUT" "$IT_SHIM" --root "$IT_DIR/runc" "$@" ;;
+	runc) IPCNS_RUNTIME=runc timeout "$IT_TIMEOUT" "$IT_SHIM" --root "${RT_ROOT:-$IT_DIR/runc}" "$@" ;;
 	crun) IPCNS_RUNTIME=crun timeout "$IT_TIMEOUT" unshare -m sh -c \
 		'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' in_cgroup2 \
-		"$IT_SHIM" --root "$IT_DIR/crun" "$@" ;;
+		"$IT_SHIM" --root "${RT_ROOT:-$IT_DIR/crun}" "$@" ;;
 	*) echo "shim: unknown runtime $r" >&2 && return 2 ;;
 	esac
 }

@@ -56,23 +56,23 @@ victim_ms() {
 	sed -n 's/^VICTIM n=[0-9]* ms=\([0-9]*\)$/\1/p' <<<"$out"
 }
 
-@test "runc: a container exhausting every limit does not stop another container" {
-	need_runtime runc
-	local t0 t1 fds0 pid ns
+exhaust_every_limit() {
+	local r=$1 t0 t1 fds0 pid ns
+	need_runtime "$r"
 	fds0=$(daemon_fds)
-	t0=$(victim_ms runc alone 1000)
+	t0=$(victim_ms "$r" alone 1000)
 	[ -n "$t0" ]
 
 	# Everything the namespace allows, then 15 s of the calls that cost
 	# ipcnsd most.
-	ct_start runc hog "$HOSTILE" exhaust 15
-	wait_out runc hog "^EXHAUSTED" 60
+	ct_start "$r" hog "$HOSTILE" exhaust 15
+	wait_out "$r" hog "^EXHAUSTED" 60
 	grep '^EXHAUSTED' "$(bdir hog)/out" >&3
-	pid=$(ct_pid runc hog)
+	pid=$(ct_pid "$r" hog)
 	ns=$(ns_of_pid "$pid")
 
 	# The other container completes its work, exactly, in bounded time.
-	t1=$(victim_ms runc victim 1000)
+	t1=$(victim_ms "$r" victim 1000)
 	[ -n "$t1" ]
 	echo "# victim: $t0 ms alone, $t1 ms next to the hog" >&3
 	[ "$t1" -lt 30000 ] || fail "the victim took $t1 ms next to the hog ($t0 ms alone)"
@@ -82,10 +82,18 @@ victim_ms() {
 	run jq -e '.usage.shm_ids == 4096 and .usage.sem_ids == 32000 and .usage.msg_ids == 32000' <<<"$output"
 	assert_success
 
-	kill_ct runc hog "$ns"
+	kill_ct "$r" hog "$ns"
 	wait_for 10 fds_back_to "$fds0" || fail "ipcnsd has $(daemon_fds) fds, $fds0 before"
 	run daemon_memfds
 	assert_output 0
+}
+
+@test "runc: a container exhausting every limit does not stop another container" {
+	exhaust_every_limit runc
+}
+
+@test "crun: a container exhausting every limit does not stop another container" {
+	exhaust_every_limit crun
 }
 
 # kill_during_storm RT ROUND: a container whose 16 threads attach and
@@ -132,11 +140,12 @@ kill_during_storm() {
 # attachment of a dead process is gone, the segment still works, and no
 # process is left traced or unreapable (the container's init reaps them
 # all and exits 0).
-@test "runc: processes killed in the middle of shmat/shmdt inside a running container" {
-	need_runtime runc
-	own_daemon storm-kill
-	ct_start runc sk timeout 20 "$HOSTILE" storm-kill 4
-	run ct_wait runc sk 40
+kill_inside_running() {
+	local r=$1
+	need_runtime "$r"
+	own_daemon "storm-kill-$r"
+	ct_start "$r" sk timeout 20 "$HOSTILE" storm-kill 4
+	run ct_wait "$r" sk 40
 	if [ "$output" != 0 ]; then
 		grep -H "^TracerPid:[[:space:]]*$IPCNSD_PID\$" /proc/[0-9]*/task/[0-9]*/status >&2 || true
 		cat "$(bdir sk)/out" >&2
@@ -147,24 +156,40 @@ kill_during_storm() {
 	wait_for 10 no_tracees || fail "ipcnsd still traces a process"
 }
 
+@test "runc: processes killed in the middle of shmat/shmdt inside a running container" {
+	kill_inside_running runc
+}
+
+@test "crun: processes killed in the middle of shmat/shmdt inside a running container" {
+	kill_inside_running crun
+}
+
 # Every kernel.* IPC limit, made small by linux.sysctl, is enforced by
 # ipcnsd with Linux's errno: tests/conformance/hostile_limits.c, which
 # checks every limit IPC_INFO reports as reachable.
-@test "runc: every limit from linux.sysctl exhausted gives Linux's errno under ipcnsd" {
-	need_runtime runc
-	local b id
-	id=$(cid runc lim)
+sysctl_limits_exhausted() {
+	local r=$1 b id
+	need_runtime "$r"
+	id=$(cid "$r" lim)
 	make_bundle lim "$CT_BUILD/tests/conformance/hostile_limits"
 	b=$(bdir lim)
 	jq '.linux.sysctl = {"kernel.shmmni": "32", "kernel.shmall": "48", "kernel.sem": "250 600 32 40",
 		"kernel.msgmni": "24", "kernel.msgmnb": "1024"} | .process.env += ["IPCNS_UNDER=1"]' \
 		"$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
-	ct_track runc "$id" lim
-	run shim runc run -b "$b" "$id"
+	ct_track "$r" "$id" lim
+	run shim "$r" run -b "$b" "$id"
 	assert_success
 	assert_output --partial "shmmni 32 shmall 48 semmsl 250 semmns 600 semmni 40 msgmni 24 msgmnb 1024"
 	refute_output --partial "not tested"
 	assert_output --partial "ok - hostile_limits"
+}
+
+@test "runc: every limit from linux.sysctl exhausted gives Linux's errno under ipcnsd" {
+	sysctl_limits_exhausted runc
+}
+
+@test "crun: every limit from linux.sysctl exhausted gives Linux's errno under ipcnsd" {
+	sysctl_limits_exhausted crun
 }
 
 # cpu_ticks PID: user + system clock ticks of a process.
@@ -176,9 +201,9 @@ cpu_ticks() {
 	echo $((${12} + ${13}))
 }
 
-# ipcnsd's file descriptors are a resource of the whole node: every segment
-# holds a memfd in the daemon, every process it watches a pidfd.  Here the
-# test's ipcnsd gets RLIMIT_NOFILE 256, standing for the unit's 1048576
+# fd_hog RT NAME: ipcnsd's file descriptors are a resource of the whole
+# node: every segment holds a memfd in the daemon, every process it
+# watches a pidfd.  Here the test's ipcnsd gets RLIMIT_NOFILE 256, standing for the unit's 1048576
 # against many containers at shmmni 4096, and one container takes segments
 # until shmget fails.  What it sees are errnos Linux has for those calls,
 # never EMFILE: shmget ENFILE (no fd for the memfd, or the namespaces
@@ -187,20 +212,29 @@ cpu_ticks() {
 # open of the memfd in the daemon, for the attach only: it may find room)
 # and a SEM_UNDO semop (a pidfd) ENOMEM.
 fd_hog() {
-	own_daemon "$1"
+	own_daemon "$2-$1"
 	prlimit --pid "$OWN_PID" --nofile=256:256
-	ct_start runc "$1" "$HOSTILE" fill "$CT_XCHG"
-	wait_out runc "$1" "^FILL"
+	ct_start "$1" "$2" "$HOSTILE" fill "$CT_XCHG"
+	wait_out "$1" "$2" "^FILL"
 }
 
-@test "runc: a container exhausting ipcnsd's file descriptors gets Linux's errnos" {
-	need_runtime runc
-	fd_hog fdhog
+daemon_fds_exhausted() {
+	local r=$1
+	need_runtime "$r"
+	fd_hog "$r" fdhog
 	run cat "$(bdir fdhog)/out"
 	assert_output --regexp "FILL n=[0-9]+ shmget=(ENFILE|ENOMEM) shmat_rdonly=(ok|ENOMEM) semop_undo=ENOMEM"
 	touch "$BATS_TEST_TMPDIR/xchg/go"
-	run ct_wait runc fdhog 20
+	run ct_wait "$r" fdhog 20
 	assert_output 0
+}
+
+@test "runc: a container exhausting ipcnsd's file descriptors gets Linux's errnos" {
+	daemon_fds_exhausted runc
+}
+
+@test "crun: a container exhausting ipcnsd's file descriptors gets Linux's errnos" {
+	daemon_fds_exhausted crun
 }
 
 
@@ -208,16 +242,16 @@ fd_hog() {
 # socket readable, and epoll reports it again at once), and a container
 # that asked to be served while there was no fd for it is served once the
 # hog is gone.
-@test "runc: ipcnsd out of file descriptors neither spins nor loses a container waiting to register" {
-	need_runtime runc
-	local t0 t1 b
-	fd_hog fdhog2
-	ct_track runc "$(cid runc late)" late
+no_fds_no_spin() {
+	local r=$1 t0 t1 b
+	need_runtime "$r"
+	fd_hog "$r" fdhog2
+	ct_track "$r" "$(cid "$r" late)" late
 	make_bundle late "$HOSTILE" victim 100
 	b=$(bdir late)
 	(
 		rc=0
-		shim runc run -b "$b" "$(cid runc late)" </dev/null >"$b/out" 2>&1 || rc=$?
+		shim "$r" run -b "$b" "$(cid "$r" late)" </dev/null >"$b/out" 2>&1 || rc=$?
 		echo "$rc" >"$b/rc"
 	) 3>&- &
 	sleep 1
@@ -226,13 +260,21 @@ fd_hog() {
 	t1=$(cpu_ticks "$OWN_PID")
 	echo "# ipcnsd used $((t1 - t0)) clock ticks in 3 s with its fds exhausted" >&3
 	touch "$BATS_TEST_TMPDIR/xchg/go"
-	run ct_wait runc fdhog2 20
+	run ct_wait "$r" fdhog2 20
 	assert_output 0
-	run ct_wait runc late 30
+	run ct_wait "$r" late 30
 	assert_output 0
 	run cat "$b/out"
 	assert_output --partial "VICTIM n=100"
 	[ $((t1 - t0)) -lt 100 ] || fail "ipcnsd spun: $((t1 - t0)) clock ticks of CPU in 3 s"
+}
+
+@test "runc: ipcnsd out of file descriptors neither spins nor loses a container waiting to register" {
+	no_fds_no_spin runc
+}
+
+@test "crun: ipcnsd out of file descriptors neither spins nor loses a container waiting to register" {
+	no_fds_no_spin crun
 }
 
 # A container frozen (runc pause) while ipcnsd holds one of its threads in
@@ -240,29 +282,29 @@ fd_hog() {
 # namespace waits with it.  The operator's requests answer within a
 # second ("busy" for that namespace), another container starts and is
 # served meanwhile, and after resume the frozen container goes on.
-@test "runc: a container paused in the middle of shmat/shmdt stalls only its own namespace" {
-	need_runtime runc
-	local i pid ns busy=0 t out
-	ct_start runc frozen "$HOSTILE" storm 4
-	wait_out runc frozen "^STORM" 20
-	pid=$(ct_pid runc frozen)
+paused_mid_call() {
+	local r=$1 i pid ns busy=0 t out
+	need_runtime "$r"
+	ct_start "$r" frozen "$HOSTILE" storm 4
+	wait_out "$r" frozen "^STORM" 20
+	pid=$(ct_pid "$r" frozen)
 	ns=$(ns_of_pid "$pid")
 	for i in $(seq 10); do
-		rt runc pause "$(cid runc frozen)"
+		rt "$r" pause "$(cid "$r" frozen)"
 		# ps reports a namespace busy once its worker has been in one
 		# batch of calls for a second.
 		sleep 1.1
 		out=$(timeout 10 "$IT_QUERY" "$IPCNS_SOCKET" '{"command":"ps"}') || fail "ps did not answer with $ns paused"
 		if jq -e --arg k "$ns" '.namespaces[] | select(.namespace == $k) | .busy' <<<"$out" >/dev/null; then
 			busy=$((busy + 1))
-			run timeout 10 "$IT_QUERY" "$IPCNS_SOCKET" "{\"command\":\"ipcs\",\"container\":\"$(cid runc frozen)\"}"
+			run timeout 10 "$IT_QUERY" "$IPCNS_SOCKET" "{\"command\":\"ipcs\",\"container\":\"$(cid "$r" frozen)\"}"
 			assert_success
 			assert_output --partial '"ok":false'
 			assert_output --partial 'busy'
 			# Another namespace is served while this one waits.
-			[ "$busy" -eq 1 ] && { t=$(victim_ms runc other 200) || fail "the other container failed"; }
+			[ "$busy" -eq 1 ] && { t=$(victim_ms "$r" other 200) || fail "the other container failed"; }
 		fi
-		rt runc resume "$(cid runc frozen)"
+		rt "$r" resume "$(cid "$r" frozen)"
 		sleep 0.1
 	done
 	echo "# $busy of 10 pauses caught ipcnsd inside a shmat/shmdt of the paused container" >&3
@@ -273,8 +315,16 @@ fd_hog() {
 	assert_success
 	run jq -e '.busy == false and .usage.shm_ids == 1' <<<"$output"
 	assert_success
-	kill_ct runc frozen "$ns"
+	kill_ct "$r" frozen "$ns"
 	wait_for 10 no_tracees || fail "ipcnsd still traces a thread"
+}
+
+@test "runc: a container paused in the middle of shmat/shmdt stalls only its own namespace" {
+	paused_mid_call runc
+}
+
+@test "crun: a container paused in the middle of shmat/shmdt stalls only its own namespace" {
+	paused_mid_call crun
 }
 
 # pause_mid_call RT NAME: pause the container until ps shows its namespace
@@ -296,31 +346,39 @@ pause_mid_call() {
 # The view from inside (spec/view.md) never waits on another namespace:
 # with a container's worker stuck in its paused shmat, another container
 # reads its /proc/sysvipc and sysctls and writes one at once.
-@test "runc: /proc/sysvipc and sysctl reads of a container are not held up by a paused container's namespace" {
-	need_runtime runc
-	local pid ns start ms
-	ct_start runc frozen "$HOSTILE" storm 4
-	wait_out runc frozen "^STORM" 20
-	pid=$(ct_pid runc frozen)
+view_not_held_up() {
+	local r=$1 pid ns start ms
+	need_runtime "$r"
+	ct_start "$r" frozen "$HOSTILE" storm 4
+	wait_out "$r" frozen "^STORM" 20
+	pid=$(ct_pid "$r" frozen)
 	ns=$(ns_of_pid "$pid")
-	pause_mid_call runc frozen "$ns" || skip "no pause caught ipcnsd inside a call of the container"
+	pause_mid_call "$r" frozen "$ns" || skip "no pause caught ipcnsd inside a call of the container"
 	# A reader in the paused namespace waits for its worker...
 	nsenter -t "$pid" -i cat "${IPCNS_SOCKET%.sock}.view/sysvipc/shm" >"$BATS_TEST_TMPDIR/frozen-view" 2>&1 &
 	local reader=$!
 	sleep 0.2
 	start=$(date +%s%N)
-	run ct_run runc other sh -c 'ipcmk -M 4096 >/dev/null; cat /proc/sysvipc/shm | wc -l
+	run ct_run "$r" other sh -c 'ipcmk -M 4096 >/dev/null; cat /proc/sysvipc/shm | wc -l
 		echo 8192 > /proc/sys/kernel/shmmax && cat /proc/sys/kernel/shmmax'
 	ms=$((($(date +%s%N) - start) / 1000000))
 	kill -0 "$reader" 2>/dev/null || fail "the paused namespace's reader did not wait: $(cat "$BATS_TEST_TMPDIR/frozen-view")"
-	rt runc resume "$(cid runc frozen)"
+	rt "$r" resume "$(cid "$r" frozen)"
 	assert_success
 	assert_output $'2\n8192'
 	echo "# the other container's view: ${ms} ms with the paused namespace's worker stuck" >&3
 	# ...and gets its answer once the container goes on.
 	wait "$reader"
 	grep -q "^ *key *shmid" "$BATS_TEST_TMPDIR/frozen-view"
-	kill_ct runc frozen "$ns"
+	kill_ct "$r" frozen "$ns"
+}
+
+@test "runc: /proc/sysvipc and sysctl reads of a container are not held up by a paused container's namespace" {
+	view_not_held_up runc
+}
+
+@test "crun: /proc/sysvipc and sysctl reads of a container are not held up by a paused container's namespace" {
+	view_not_held_up crun
 }
 
 # Issue 11 hole 11: registration never waits for a namespace's worker.
@@ -330,49 +388,56 @@ pause_mid_call() {
 # could wedge for good between the timed check and an untimed lock).  Now
 # its notify fd goes to the worker's mailbox: the registration is
 # immediate and the joiner is served once the namespace's worker is back.
-@test "runc: a container joining a namespace whose worker is stuck in a paused container's call registers at once" {
-	need_runtime runc
-	local pid ns
-	ct_start runc frozen "$HOSTILE" storm 4
-	wait_out runc frozen "^STORM" 20
-	pid=$(ct_pid runc frozen)
+join_stuck_namespace() {
+	local r=$1 pid ns
+	need_runtime "$r"
+	ct_start "$r" frozen "$HOSTILE" storm 4
+	wait_out "$r" frozen "^STORM" 20
+	pid=$(ct_pid "$r" frozen)
 	ns=$(ns_of_pid "$pid")
-	pause_mid_call runc frozen "$ns" || skip "20 pauses never caught ipcnsd inside a call of the container"
+	pause_mid_call "$r" frozen "$ns" || skip "20 pauses never caught ipcnsd inside a call of the container"
 	# Joins the frozen container's kernel IPC namespace, so its namespace.
-	BUNDLE_IPC_PATH=/proc/$pid/ns/ipc ct_start runc joiner "$HOSTILE" victim 50
+	BUNDLE_IPC_PATH=/proc/$pid/ns/ipc ct_start "$r" joiner "$HOSTILE" victim 50
 	# Another namespace starts and is served meanwhile.
-	run victim_ms runc other 50
+	run victim_ms "$r" other 50
 	assert_success
-	rt runc resume "$(cid runc frozen)"
-	run ct_wait runc joiner 60
+	rt "$r" resume "$(cid "$r" frozen)"
+	run ct_wait "$r" joiner 60
 	assert_output 0
 	run cat "$(bdir joiner)/out"
 	assert_output --partial "VICTIM n=50"
 	run grep -c "namespace $ns is busy" "$IPCNSD_LOG"
 	assert_output 0
-	kill_ct runc frozen "$ns"
+	kill_ct "$r" frozen "$ns"
+}
+
+@test "runc: a container joining a namespace whose worker is stuck in a paused container's call registers at once" {
+	join_stuck_namespace runc
+}
+
+@test "crun: a container joining a namespace whose worker is stuck in a paused container's call registers at once" {
+	join_stuck_namespace crun
 }
 
 # Issue 11 hole 10: a registration reusing the id of a running container
 # (another runtime root allows it) from another kernel IPC namespace is
 # refused; before, it joined that container's namespace and its calls
 # reached (and removed) the other container's objects.
-@test "runc: a container reusing another container's id does not join its namespace" {
-	need_runtime runc
-	local pid ns id rc=0
-	ct_start runc a "$HOSTILE" hold "$CT_XCHG/ids"
-	wait_out runc a "^HELD"
-	pid=$(ct_pid runc a)
+reused_id() {
+	local r=$1 pid ns id rc=0
+	need_runtime "$r"
+	ct_start "$r" a "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out "$r" a "^HELD"
+	pid=$(ct_pid "$r" a)
 	ns=$(ns_of_pid "$pid")
-	id=$(cid runc a)
+	id=$(cid "$r" a)
 	make_bundle b "$HOSTILE" probe "$CT_XCHG/ids"
 	# Its own cgroup: the default path is the id, which is A's.
 	jq --arg cg "/ipcns-it-other-$IT_TAG" '.linux.cgroupsPath = $cg' "$(bdir b)/config.json" >"$BATS_TEST_TMPDIR/c.json"
 	mv "$BATS_TEST_TMPDIR/c.json" "$(bdir b)/config.json"
-	mkdir -p "$IT_DIR/runc-other"
-	IPCNS_RUNTIME=runc timeout "$IT_TIMEOUT" "$IT_SHIM" --root "$IT_DIR/runc-other" run -b "$(bdir b)" "$id" \
-		</dev/null >"$BATS_TEST_TMPDIR/b.out" 2>&1 || rc=$?
-	runc --root "$IT_DIR/runc-other" delete -f "$id" >/dev/null 2>&1 || true
+	mkdir -p "$IT_DIR/$r-other"
+	RT_ROOT=$IT_DIR/$r-other shim "$r" run -b "$(bdir b)" "$id" </dev/null >"$BATS_TEST_TMPDIR/b.out" 2>&1 || rc=$?
+	RT_ROOT=$IT_DIR/$r-other rt "$r" delete -f "$id" >/dev/null 2>&1 || true
 	cat "$BATS_TEST_TMPDIR/b.out"
 	# A's objects are intact: B's IPC_RMIDs did not reach them.
 	run ps_ns "$ns"
@@ -382,6 +447,14 @@ pause_mid_call() {
 	assert_success
 	run grep -c "shmctl(their shm id, IPC_STAT) = 0" "$BATS_TEST_TMPDIR/b.out"
 	assert_output 0
+}
+
+@test "runc: a container reusing another container's id does not join its namespace" {
+	reused_id runc
+}
+
+@test "crun: a container reusing another container's id does not join its namespace" {
+	reused_id crun
 }
 
 # stat_us RT NAME: IPC_STAT of an attached segment in a new container,
@@ -404,21 +477,21 @@ stat_us() {
 # namespace whose processes started while events were lost looks again:
 # there its holder's child, whose fork event was lost, is counted at once;
 # a victim's namespace, whose processes did not fork, pays nothing.
-@test "runc: a proc connector overrun costs a look only to the namespace whose processes forked in it (hole 8)" {
-	need_runtime runc
-	local before after victim culprit
-	own_daemon hole8
-	ct_start runc victim "$HOSTILE" hold "$CT_XCHG/ids"
-	wait_out runc victim "^HELD"
-	victim=$(ns_of_pid "$(ct_pid runc victim)")
-	ct_start runc culprit "$HOSTILE" forkhold 30000 "$CT_XCHG"
-	wait_out runc culprit "^HELD"
-	culprit=$(ns_of_pid "$(ct_pid runc culprit)")
-	before=$(stat_us runc before)
+connector_overrun() {
+	local r=$1 before after victim culprit
+	need_runtime "$r"
+	own_daemon "hole8-$r"
+	ct_start "$r" victim "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out "$r" victim "^HELD"
+	victim=$(ns_of_pid "$(ct_pid "$r" victim)")
+	ct_start "$r" culprit "$HOSTILE" forkhold 30000 "$CT_XCHG"
+	wait_out "$r" culprit "^HELD"
+	culprit=$(ns_of_pid "$(ct_pid "$r" culprit)")
+	before=$(stat_us "$r" before)
 	[ -n "$before" ]
 	kill -STOP "$IPCNSD_PID"
 	touch "$BATS_TEST_TMPDIR/xchg/go"
-	wait_out runc culprit "^FORKED" 120 || { kill -CONT "$IPCNSD_PID"; fail "the culprit did not fork"; }
+	wait_out "$r" culprit "^FORKED" 120 || { kill -CONT "$IPCNSD_PID"; fail "the culprit did not fork"; }
 	kill -CONT "$IPCNSD_PID"
 	wait_for 10 grep -q "proc connector overrun" "$IPCNSD_LOG" || skip "30000 forks did not overrun the proc connector"
 	wait_for 10 grep -q "processes started in the window" "$IPCNSD_LOG" || true
@@ -428,10 +501,10 @@ stat_us() {
 	wait_for 5 eval '[ "$(ps_ns "$culprit" | jq .rescans)" = 1 ]' || fail "$(ps_ns "$culprit")"
 	echo "# looks after the overrun: victim $(ps_ns "$victim" | jq -c '[.rescans, .rescan_us]') culprit $(ps_ns "$culprit" | jq -c '[.rescans, .rescan_us]') ([count, us])" >&3
 	touch "$BATS_TEST_TMPDIR/xchg/stat"
-	wait_out runc culprit "^NATTCH" 20
+	wait_out "$r" culprit "^NATTCH" 20
 	run grep "^NATTCH" "$(bdir culprit)/out"
 	assert_output "NATTCH 2"
-	after=$(stat_us runc after)
+	after=$(stat_us "$r" after)
 	[ -n "$after" ]
 	run ctl
 	run jq -e '.daemon.tracks_processes == true and .daemon.connector_overruns >= 1' <<<"$output"
@@ -442,7 +515,15 @@ stat_us() {
 	run ps_ns "$victim"
 	run jq -c '[.usage.shm_ids, .rescans]' <<<"$output"
 	assert_output '[1,0]'
-	kill_ct runc victim "$victim"
+	kill_ct "$r" victim "$victim"
+}
+
+@test "runc: a proc connector overrun costs a look only to the namespace whose processes forked in it (hole 8)" {
+	connector_overrun runc
+}
+
+@test "crun: a proc connector overrun costs a look only to the namespace whose processes forked in it (hole 8)" {
+	connector_overrun crun
 }
 
 # vmas_us RT NAME N SECS: IPC_STAT of a split segment attached in a
@@ -462,12 +543,12 @@ vmas_us() {
 # with the VMA count), and ps waited for it.  Now the attach is verified
 # range by range with PROCMAP_QUERY (about 20 us a call whatever the VMA
 # count), ps reads published snapshots and the probe is `health'.
-@test "runc: processes with 60,000 VMAs each cost the same per IPC_STAT as with 2,000, and never slow ps or health" {
-	need_runtime runc
-	local few many i s e ms=()
-	few=$(vmas_us runc few 2000 3)
+many_vmas() {
+	local r=$1 few many i s e ms=()
+	need_runtime "$r"
+	few=$(vmas_us "$r" few 2000 3)
 	[ -n "$few" ]
-	ct_start runc many "$HOSTILE" vmas 60000 8
+	ct_start "$r" many "$HOSTILE" vmas 60000 8
 	sleep 3
 	for i in $(seq 5); do
 		s=$(date +%s%N)
@@ -478,13 +559,21 @@ vmas_us() {
 		assert_output --partial '"ok":true'
 		sleep 0.2
 	done
-	run ct_wait runc many 60
+	run ct_wait "$r" many 60
 	assert_output 0
 	many=$(sed -n 's/^VMAS n=[0-9]* calls=[0-9]* us_per_call=\([0-9]*\)$/\1/p' "$(bdir many)/out")
 	[ -n "$many" ]
 	echo "# IPC_STAT: $few us a call with 2,000 VMAs a process, $many us with 60,000; ps took ${ms[*]} ms" >&3
 	# 30 times the VMAs: a cost that grew with them would be ~30 times.
 	[ "$many" -le $((few * 8 + 200)) ] || fail "IPC_STAT cost grows with the VMA count: $few us -> $many us"
+}
+
+@test "runc: processes with 60,000 VMAs each cost the same per IPC_STAT as with 2,000, and never slow ps or health" {
+	many_vmas runc
+}
+
+@test "crun: processes with 60,000 VMAs each cost the same per IPC_STAT as with 2,000, and never slow ps or health" {
+	many_vmas crun
 }
 
 # ---- Budgets (issue 11 holes 2, 9, 12): what ipcnsd holds and logs for a
@@ -502,13 +591,13 @@ pool_empty() {
 # ENOMEM at its budget, for semget as when Linux's newary() cannot
 # allocate and for msgsnd as when load_msg() cannot, and ipcnsd grows by
 # about the budget; another container is served meanwhile.
-@test "runc: a container's semaphore sets and messages stop at its namespace's memory budget" {
-	need_runtime runc
-	local rss0 rss1 pid ns line
-	own_daemon memhog
+memory_budget() {
+	local r=$1 rss0 rss1 pid ns line
+	need_runtime "$r"
+	own_daemon "memhog-$r"
 	rss0=$(daemon_anon_kb)
-	ct_start runc memhog "$HOSTILE" memhog 300 "$CT_XCHG"
-	wait_out runc memhog "^MEMHOG" 120
+	ct_start "$r" memhog "$HOSTILE" memhog 300 "$CT_XCHG"
+	wait_out "$r" memhog "^MEMHOG" 120
 	rss1=$(daemon_anon_kb)
 	line=$(grep '^MEMHOG' "$(bdir memhog)/out")
 	# The journal's memfd pages (RssShmem) are not in the budget: they
@@ -519,19 +608,27 @@ pool_empty() {
 	[ "${BASH_REMATCH[1]}" -lt 300 ]
 	# The budget, and what malloc and the sanitizer keep around it.
 	[ $((rss1 - rss0)) -lt $((170 * 1024)) ] || fail "ipcnsd grew by $((rss1 - rss0)) kB"
-	pid=$(ct_pid runc memhog)
+	pid=$(ct_pid "$r" memhog)
 	ns=$(ns_of_pid "$pid")
 	run ps_ns "$ns"
 	assert_success
 	run jq -e '.usage.mem_bytes <= .limits.quota_mem_bytes and .usage.mem_bytes > 120 * 1048576
 		and .limits.quota_mem_bytes == 134217728' <<<"$output"
 	assert_success
-	victim_ms runc victim 200 >/dev/null || fail "another container was not served"
+	victim_ms "$r" victim 200 >/dev/null || fail "another container was not served"
 	touch "$BATS_TEST_TMPDIR/xchg/go"
-	run ct_wait runc memhog 30
+	run ct_wait "$r" memhog 30
 	assert_output 0
 	wait_for 10 ns_absent "$ns" || fail "namespace $ns is still there"
 	wait_for 10 pool_empty || fail "the namespaces still hold: $(ctl | jq -c .daemon)"
+}
+
+@test "runc: a container's semaphore sets and messages stop at its namespace's memory budget" {
+	memory_budget runc
+}
+
+@test "crun: a container's semaphore sets and messages stop at its namespace's memory budget" {
+	memory_budget crun
 }
 
 # The budgets a namespace gets: the operator's default, or what its first
@@ -539,19 +636,19 @@ pool_empty() {
 # --ns-mem-bytes-max, or "ceilings" in the policy file); "0" (no budget)
 # gives the ceiling too, never unbounded.  Bad operator values stop
 # ipcnsd at start with a message naming the option.
-@test "runc: annotations choose a namespace's budgets only within the operator's ceilings" {
-	need_runtime runc
-	local line name want
+budget_ceilings() {
+	local r=$1 line name want
+	need_runtime "$r"
 	run "$IT_BUILD/bin/ipcnsd" --socket "$BATS_TEST_TMPDIR/x.sock" --ns-mem-bytes lots
 	assert_failure 2
 	assert_output --partial "--ns-mem-bytes 'lots': not a number of bytes"
 	run "$IT_BUILD/bin/ipcnsd" --socket "$BATS_TEST_TMPDIR/x.sock" --ns-fds 64 --ns-fds-max 32
 	assert_failure 2
 	assert_output --partial "--ns-fds 64 (0: none) is not within its ceiling 32"
-	IPCNSD_EXTRA_ARGS="--ns-mem-bytes 64M --ns-mem-bytes-max 96M" own_daemon ceilings
+	IPCNSD_EXTRA_ARGS="--ns-mem-bytes 64M --ns-mem-bytes-max 96M" own_daemon "ceilings-$r"
 	# Lower: ENOMEM sooner.
-	BUNDLE_ANNOTATIONS='{"org.ipcns.mem-bytes": "16777216"}' ct_start runc small "$HOSTILE" memhog 300 "$CT_XCHG"
-	wait_out runc small "^MEMHOG" 60
+	BUNDLE_ANNOTATIONS='{"org.ipcns.mem-bytes": "16777216"}' ct_start "$r" small "$HOSTILE" memhog 300 "$CT_XCHG"
+	wait_out "$r" small "^MEMHOG" 60
 	line=$(grep '^MEMHOG' "$(bdir small)/out")
 	[[ $line =~ ^MEMHOG\ sets=([0-9]+)\ semget=ENOMEM ]] || fail "$line"
 	[ "${BASH_REMATCH[1]}" -le 11 ] || fail "16 MiB held ${BASH_REMATCH[1]} sets of 32000"
@@ -563,18 +660,26 @@ pool_empty() {
 		big) BUNDLE_ANNOTATIONS='{"org.ipcns.mem-bytes": "1073741824"}'; want=100663296 ;;
 		zero) BUNDLE_ANNOTATIONS='{"org.ipcns.mem-bytes": "0"}'; want=100663296 ;;
 		esac
-		ct_start runc "$name" "$HOSTILE" memhog 2 "$CT_XCHG"
-		wait_out runc "$name" "^MEMHOG" 60
-		run ps_ns "$(ns_of_pid "$(ct_pid runc "$name")")"
+		ct_start "$r" "$name" "$HOSTILE" memhog 2 "$CT_XCHG"
+		wait_out "$r" "$name" "^MEMHOG" 60
+		run ps_ns "$(ns_of_pid "$(ct_pid "$r" "$name")")"
 		run jq -e --argjson w "$want" '.limits.quota_mem_bytes == $w' <<<"$output"
 		assert_success
 	done
 	unset BUNDLE_ANNOTATIONS
 	touch "$BATS_TEST_TMPDIR/xchg/go"
 	for name in small dflt big zero; do
-		run ct_wait runc "$name" 20
+		run ct_wait "$r" "$name" 20
 		assert_output 0
 	done
+}
+
+@test "runc: annotations choose a namespace's budgets only within the operator's ceilings" {
+	budget_ceilings runc
+}
+
+@test "crun: annotations choose a namespace's budgets only within the operator's ceilings" {
+	budget_ceilings crun
 }
 
 # Hole 9: ipcnsd's fds are counted per namespace (its memfds, the pidfds
@@ -586,35 +691,43 @@ pool_empty() {
 # containers still register.  One container used to take ipcnsd from 10
 # to 9,208 fds.  ipcnsd also raises its soft RLIMIT_NOFILE to the hard
 # limit.
-@test "runc: a container at its namespace's fd budget gets Linux's errnos and ipcnsd serves others" {
-	need_runtime runc
-	local fds0 fds1 pid ns soft hard
+fd_budget() {
+	local r=$1 fds0 fds1 pid ns soft hard
+	need_runtime "$r"
 	ulimit -Sn 1024
-	own_daemon fdbudget
+	own_daemon "fdbudget-$r"
 	ulimit -Sn "$(ulimit -Hn)"
 	read -r soft hard < <(awk '/^Max open files/ {print $4, $5}' "/proc/$OWN_PID/limits")
 	[ "$soft" = "$hard" ] || fail "ipcnsd's RLIMIT_NOFILE is $soft of $hard"
 	# ipcnsd's own fds that come with its first calls (the signal
 	# watch's perf events) are there before the count.
-	victim_ms runc warm 20 >/dev/null || fail "a first container was not served"
+	victim_ms "$r" warm 20 >/dev/null || fail "a first container was not served"
 	fds0=$(daemon_fds)
-	BUNDLE_ANNOTATIONS='{"org.ipcns.fds": "100"}' ct_start runc fdhog "$HOSTILE" fdhog "$CT_XCHG"
-	wait_out runc fdhog "^FDHOG" 60
+	BUNDLE_ANNOTATIONS='{"org.ipcns.fds": "100"}' ct_start "$r" fdhog "$HOSTILE" fdhog "$CT_XCHG"
+	wait_out "$r" fdhog "^FDHOG" 60
 	fds1=$(daemon_fds)
 	echo "# $(grep '^FDHOG' "$(bdir fdhog)/out"); ipcnsd fds: $fds0 before, $fds1 holding it" >&3
 	run cat "$(bdir fdhog)/out"
 	assert_output --regexp "FDHOG n=[0-9]+ shmget=ENFILE shmat_rdonly=ok semop_undo=ENOMEM"
 	[ $((fds1 - fds0)) -le 100 ] || fail "ipcnsd holds $((fds1 - fds0)) fds for a budget of 100"
-	pid=$(ct_pid runc fdhog)
+	pid=$(ct_pid "$r" fdhog)
 	ns=$(ns_of_pid "$pid")
 	run ps_ns "$ns"
 	run jq -e '.usage.fds <= .limits.quota_fds and .limits.quota_fds == 100' <<<"$output"
 	assert_success
-	victim_ms runc victim 200 >/dev/null || fail "another container was not served"
+	victim_ms "$r" victim 200 >/dev/null || fail "another container was not served"
 	touch "$BATS_TEST_TMPDIR/xchg/go"
-	run ct_wait runc fdhog 30
+	run ct_wait "$r" fdhog 30
 	assert_output 0
 	wait_for 10 fds_back_to "$fds0" || fail "ipcnsd has $(daemon_fds) fds, $fds0 before"
+}
+
+@test "runc: a container at its namespace's fd budget gets Linux's errnos and ipcnsd serves others" {
+	fd_budget runc
+}
+
+@test "crun: a container at its namespace's fd budget gets Linux's errnos and ipcnsd serves others" {
+	fd_budget crun
 }
 
 # Hole 12: one line per failing call flooded the log (75,914 lines in 3 s
@@ -623,12 +736,12 @@ pool_empty() {
 # suppressed"), and every line is escaped as a whole: a namespace name or
 # an annotation value with a newline or an escape sequence can neither
 # forge a line nor reach a terminal, in the log or in ipcnsctl's output.
-@test "runc: a container cannot flood ipcnsd's log or write control characters into it or ipcnsctl's output" {
-	need_runtime runc
-	local n line
-	own_daemon logflood
+log_flood() {
+	local r=$1 n line
+	need_runtime "$r"
+	own_daemon "logflood-$r"
 	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "evil\nFORGED ipcnsd: fake line\u001b[31m", "org.ipcns.objects-per-uid": "1"}' \
-		ct_start runc flood "$HOSTILE" logflood 4
+		ct_start "$r" flood "$HOSTILE" logflood 4
 	run "$IT_BUILD/bin/ipcnsctl" --socket "$IPCNS_SOCKET" ps
 	assert_success
 	[[ $output != *$'\e'* ]] || fail "ipcnsctl printed an ESC: $(cat -A <<<"$output")"
@@ -637,10 +750,10 @@ pool_empty() {
 	assert_output --partial '/evil\x0aFORGED ipcnsd: fake line\x1b[31m'
 	run "$IT_BUILD/bin/ipcnsctl" --socket "$IPCNS_SOCKET" --json ps
 	[[ $output != *$'\e'* ]] || fail "ipcnsctl --json printed an ESC"
-	run ct_wait runc flood 30
+	run ct_wait "$r" flood 30
 	assert_output 0
 	line=$(grep '^LOGFLOOD' "$(bdir flood)/out")
-	BUNDLE_ANNOTATIONS='{"org.ipcns.msg-bytes": "1\nFORGED ipcnsd: other\u001b[0m"}' run ct_run runc badval "$HOSTILE" victim 1
+	BUNDLE_ANNOTATIONS='{"org.ipcns.msg-bytes": "1\nFORGED ipcnsd: other\u001b[0m"}' run ct_run "$r" badval "$HOSTILE" victim 1
 	n=$(grep -c 'evil' "$IPCNSD_LOG")
 	echo "# $line; ipcnsd logged $n lines about that namespace" >&3
 	# 20 lines per 10 s, its creation and release, the summary lines.
@@ -655,58 +768,82 @@ pool_empty() {
 	assert_output 1
 }
 
+@test "runc: a container cannot flood ipcnsd's log or write control characters into it or ipcnsctl's output" {
+	log_flood runc
+}
+
+@test "crun: a container cannot flood ipcnsd's log or write control characters into it or ipcnsctl's output" {
+	log_flood crun
+}
+
 # Issue 11 hole 4: annotations are the pod author's.  By default
 # (no operator configuration) a namespace name reaches only containers of
 # the same kernel IPC namespace, and a quota annotation cannot lift a
 # quota past its ceiling ("0", no quota, included).  Before, a container
 # naming another's namespace joined it and read and removed its objects,
 # and msg-bytes "0" turned the message quota off.
-@test "runc: a container naming another pod's namespace does not reach it, and cannot lift its quota" {
-	need_runtime runc
-	local pid ns
-	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "tenant-a"}' ct_start runc a "$HOSTILE" hold "$CT_XCHG/ids"
-	wait_out runc a "^HELD"
-	pid=$(ct_pid runc a)
-	ns=$(ctl | jq -r --arg c "$(cid runc a)" '.namespaces[] | select(.containers[].id == $c) | .namespace')
+foreign_namespace_name() {
+	local r=$1 pid ns
+	need_runtime "$r"
+	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "tenant-a"}' ct_start "$r" a "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out "$r" a "^HELD"
+	pid=$(ct_pid "$r" a)
+	ns=$(ctl | jq -r --arg c "$(cid "$r" a)" '.namespaces[] | select(.containers[].id == $c) | .namespace')
 	[ "$ns" = "name:$(ns_of_pid "$pid" | sed 's/^ipc://')/tenant-a" ] || fail "namespace of a: $ns"
 	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "tenant-a", "org.ipcns.msg-bytes": "0"}' \
-		run ct_run runc b "$HOSTILE" probe "$CT_XCHG/ids"
+		run ct_run "$r" b "$HOSTILE" probe "$CT_XCHG/ids"
 	assert_success
 	assert_output --partial "PROBE nothing reachable"
 	run ps_ns "$ns"
 	run jq -c '[.usage.shm_ids, .usage.sem_ids, .usage.msg_ids, (.containers | length)]' <<<"$output"
 	assert_output '[1,1,1,1]'
 	# b's own namespace had its quota capped at the default ceiling.
-	BUNDLE_ANNOTATIONS='{"org.ipcns.msg-bytes": "0"}' ct_start runc c "$HOSTILE" hold "$CT_XCHG/ids-c"
-	wait_out runc c "^HELD"
-	run ps_ns "$(ns_of_pid "$(ct_pid runc c)")"
+	BUNDLE_ANNOTATIONS='{"org.ipcns.msg-bytes": "0"}' ct_start "$r" c "$HOSTILE" hold "$CT_XCHG/ids-c"
+	wait_out "$r" c "^HELD"
+	run ps_ns "$(ns_of_pid "$(ct_pid "$r" c)")"
 	run jq -c '.limits.quota_msg_bytes' <<<"$output"
 	assert_output 67108864
+}
+
+@test "runc: a container naming another pod's namespace does not reach it, and cannot lift its quota" {
+	foreign_namespace_name runc
+}
+
+@test "crun: a container naming another pod's namespace does not reach it, and cannot lift its quota" {
+	foreign_namespace_name crun
 }
 
 # The operator opts in: names shared across kernel IPC namespaces
 # ("global") and a lower ceiling; a malformed policy stops ipcnsd with a
 # message naming the key.
-@test "runc: the operator's annotation policy in its configuration file decides" {
-	need_runtime runc
-	local cfg=$BATS_TEST_TMPDIR/config.json
+annotation_policy() {
+	local r=$1 cfg=$BATS_TEST_TMPDIR/config.json
+	need_runtime "$r"
 	echo '{"ipcnsd": {"annotations": {"org.ipcns.namespace": "sometimes"}}}' >"$cfg"
 	run timeout 10 env IPCNS_CONFIG="$cfg" "$IT_BUILD/bin/ipcnsd" --socket "$IT_DIR/bad.sock"
 	assert_failure 2
 	assert_output --partial 'ipcnsd.annotations.org.ipcns.namespace must be "ignore", "scoped" or "global"'
 	echo '{"ipcnsd": {"annotations": {"org.ipcns.namespace": "global", "org.ipcns.shm-bytes": "ignore"},
 		"ceilings": {"org.ipcns.msg-bytes": "1048576"}}}' >"$cfg"
-	IPCNS_CONFIG=$cfg own_daemon policy
+	IPCNS_CONFIG=$cfg own_daemon "policy-$r"
 	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "shared", "org.ipcns.msg-bytes": "4194304", "org.ipcns.shm-bytes": "4096"}' \
-		ct_start runc a "$HOSTILE" hold "$CT_XCHG/ids"
-	wait_out runc a "^HELD"
+		ct_start "$r" a "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out "$r" a "^HELD"
 	run ps_ns name:shared
 	run jq -c '[.limits.quota_msg_bytes, .limits.quota_shm_bytes]' <<<"$output"
 	assert_output '[1048576,0]'
 	# Another kernel IPC namespace naming it joins it.
-	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "shared"}' run ct_run runc b "$HOSTILE" probe "$CT_XCHG/ids"
+	BUNDLE_ANNOTATIONS='{"org.ipcns.namespace": "shared"}' run ct_run "$r" b "$HOSTILE" probe "$CT_XCHG/ids"
 	assert_failure
 	assert_output --partial "shmctl(their shm id, IPC_STAT) = 0"
+}
+
+@test "runc: the operator's annotation policy in its configuration file decides" {
+	annotation_policy runc
+}
+
+@test "crun: the operator's annotation policy in its configuration file decides" {
+	annotation_policy crun
 }
 
 # latency_of LINE KEY: a field of a LATENCY line.
@@ -723,17 +860,24 @@ latency_of() {
 # attaches and pidfds up to the fd budget) and hole 12 (logflood: a call
 # that logs, in a loop).  Latencies are printed, not asserted; asserted:
 # the victim completes exactly, and `health' answers throughout.
-@test "runc: a victim container stays live and served while hostile containers run holes 2, 3, 8, 9 and 12 at once" {
-	need_runtime runc
-	local alone under k a u fails=0 nprobe=0 prober
-	alone=$(ct_run runc alone "$HOSTILE" latency 5000 | grep '^LATENCY') || fail "the victim alone failed"
-	ct_start runc h2 "$HOSTILE" memhog 300 "$CT_XCHG"
-	ct_start runc h3 "$HOSTILE" vmas 60000 600
-	ct_start runc h8 "$HOSTILE" forks 10000000
-	ct_start runc h9 "$HOSTILE" fdhog "$CT_XCHG"
-	BUNDLE_ANNOTATIONS='{"org.ipcns.objects-per-uid": "1"}' ct_start runc h12 "$HOSTILE" logflood 600
-	wait_out runc h2 "^MEMHOG" 120
-	wait_out runc h9 "^FDHOG" 120
+#
+# victim_under_attack HOSTILE_RT VICTIM_RT: mixed, the hostile containers
+# in one runtime and the victim in the other, both ways, which covers each
+# runtime in each role for the price of two runs (a runc+runc and a
+# crun+crun run would add nothing the mixed pair does not exercise:
+# ipcnsd serves both alike once registered).
+victim_under_attack() {
+	local h=$1 v=$2 alone under k a u fails=0 nprobe=0 prober
+	need_runtime "$h"
+	need_runtime "$v"
+	alone=$(ct_run "$v" alone "$HOSTILE" latency 5000 | grep '^LATENCY') || fail "the victim alone failed"
+	ct_start "$h" h2 "$HOSTILE" memhog 300 "$CT_XCHG"
+	ct_start "$h" h3 "$HOSTILE" vmas 60000 600
+	ct_start "$h" h8 "$HOSTILE" forks 10000000
+	ct_start "$h" h9 "$HOSTILE" fdhog "$CT_XCHG"
+	BUNDLE_ANNOTATIONS='{"org.ipcns.objects-per-uid": "1"}' ct_start "$h" h12 "$HOSTILE" logflood 600
+	wait_out "$h" h2 "^MEMHOG" 120
+	wait_out "$h" h9 "^FDHOG" 120
 	(
 		while [ ! -e "$BATS_TEST_TMPDIR/stop" ]; do
 			if timeout 5 "$IT_QUERY" "$IPCNS_SOCKET" '{"command":"health"}' | grep -q '"ok":true'; then
@@ -745,11 +889,11 @@ latency_of() {
 		done >"$BATS_TEST_TMPDIR/probe"
 	) 3>&- &
 	prober=$!
-	under=$(ct_run runc victim "$HOSTILE" latency 5000 | grep '^LATENCY') || true
+	under=$(ct_run "$v" victim "$HOSTILE" latency 5000 | grep '^LATENCY') || true
 	touch "$BATS_TEST_TMPDIR/stop" "$BATS_TEST_TMPDIR/xchg/go"
 	wait "$prober"
 	for k in h2 h3 h8 h9 h12; do
-		rt runc kill "$(cid runc "$k")" KILL 2>/dev/null || true
+		rt "$h" kill "$(cid "$h" "$k")" KILL 2>/dev/null || true
 	done
 	[ -n "$under" ] || fail "the victim failed while the hostile containers ran"
 	nprobe=$(grep -c . "$BATS_TEST_TMPDIR/probe" || true)
@@ -757,9 +901,17 @@ latency_of() {
 	for k in semop_med semop_p99 msg_med msg_p99; do
 		a=$(latency_of "$alone" "$k")
 		u=$(latency_of "$under" "$k")
-		echo "# victim $k: alone $((a / 1000)) us, under attack $((u / 1000)) us, ratio $(awk -v a="$a" -v u="$u" 'BEGIN { printf "%.1f", u / (a ? a : 1) }')" >&3
+		echo "# $v victim, $h hostiles: $k: alone $((a / 1000)) us, under attack $((u / 1000)) us, ratio $(awk -v a="$a" -v u="$u" 'BEGIN { printf "%.1f", u / (a ? a : 1) }')" >&3
 	done
 	echo "# health answered $((nprobe - fails)) of $nprobe probes during the victim's run" >&3
 	[ "$fails" -eq 0 ] || fail "health failed $fails of $nprobe times"
 	[ "$nprobe" -gt 0 ] || fail "no health probe ran"
+}
+
+@test "mixed: a crun victim container stays live and served while runc containers run holes 2, 3, 8, 9 and 12 at once" {
+	victim_under_attack runc crun
+}
+
+@test "mixed: a runc victim container stays live and served while crun containers run holes 2, 3, 8, 9 and 12 at once" {
+	victim_under_attack crun runc
 }
