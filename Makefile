@@ -45,6 +45,10 @@ CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+# The fake front end of the unit tests, core-bench and the fuzzer.
+FAKE_SRC := tests/lib/fake_caller.c
+# Built for the programs above, kept (not intermediate files make deletes).
+.SECONDARY: $(FAKE_SRC:%.c=$(B)/san/%.o) $(FAKE_SRC:%.c=$(B)/obj/%.o)
 # The container side of the bats tests and of the soak.
 IT_SRC := $(sort $(wildcard tests/integration/*.c))
 SOAK_SRC := $(sort $(wildcard tests/soak/*.c))
@@ -142,11 +146,11 @@ $(B)/lib/libipcns-crun-san.so: $(CRUN_SRC:%.c=$(B)/san/%.o) $(B)/lib/libipcns-sa
 	@$(CC) $(SAN_CFLAGS) -shared -Wl,-z,nodelete -Wl,--version-script=plugin/crun/exports.map -o $@ $^ \
 		$(CRUN_LIBS)
 
-$(B)/tests/unit/%: tests/unit/%.c $(B)/lib/libipcns-san.a
+$(B)/tests/unit/%: tests/unit/%.c $(FAKE_SRC:%.c=$(B)/san/%.o) $(B)/lib/libipcns-san.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns-san.a \
-		$(UNIT_LIBS)
+	@$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(FAKE_SRC:%.c=$(B)/san/%.o) \
+		$(B)/lib/libipcns-san.a $(UNIT_LIBS)
 $(B)/tests/conformance/%: tests/conformance/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
@@ -156,11 +160,11 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/lib/libipcns.a
 	@echo "  LD      $@"
 	@$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/lib -o $@ $< $(B)/lib/libipcns.a $(TOOL_LIBS)
 # The core's own cost (no containers): linked with the library.
-$(B)/tests/bench/core-bench: tests/bench/core-bench.c $(B)/lib/libipcns.a
+$(B)/tests/bench/core-bench: tests/bench/core-bench.c $(FAKE_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) -DHAVE_STATE $(DEPFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< $(B)/lib/libipcns.a \
-		$(TOOL_LIBS)
+	@$(CC) $(ALL_CFLAGS) -DHAVE_STATE $(DEPFLAGS) -Itests/lib -Wno-missing-prototypes -o $@ $< \
+		$(FAKE_SRC:%.c=$(B)/obj/%.o) $(B)/lib/libipcns.a $(TOOL_LIBS)
 $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
@@ -230,15 +234,16 @@ soak: deps
 # (tests/fuzz/regress) once, as make check does (tests/integration/fuzz.bats).
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iplugin/lib/ipc -Wall -Wextra -Wno-unused-parameter \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iplugin/lib/ipc -Itests/lib -Wall -Wextra -Wno-unused-parameter \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 .PHONY: fuzz fuzz-regress
 # One compiler run over several sources cannot write one dependency file
 # each: the target depends on every header the core and the tests include.
-$(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/lib/ipc/*.h tests/lib/*.h)
+$(B)/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(FAKE_SRC) $(CORE_SRC) \
+		$(wildcard include/ipcns/*.h plugin/lib/ipc/*.h tests/lib/*.h)
 	@mkdir -p $(@D)
 	@echo "  FUZZ-LD $@"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_core.c $(CORE_SRC)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_core.c $(FAKE_SRC) $(CORE_SRC)
 # The state loader and the journal's recovery (tests/fuzz/fuzz_state.c):
 # `make fuzz-state', corpus tests/fuzz/state-corpus.
 $(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(CORE_SRC) $(wildcard include/ipcns/*.h plugin/lib/ipc/*.h)
@@ -285,7 +290,7 @@ cross-check-aarch64:
 	for f in $(LIB_SRC) $(IPCNSD_SRC) $(CTL_SRC) $(CRUN_SRC) plugin/keeper/keeper.c runtime-hook/runtime.c \
 		runtime-hook/hook.c; do cc1 $$f $(ALL_CFLAGS); done; \
 	for f in $(UNIT_SRC); do cc1 $$f $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes; done; \
-	for f in $(TOOL_SRC); do cc1 $$f $(ALL_CFLAGS) -Itests/lib; done; \
+	for f in $(TOOL_SRC) $(FAKE_SRC); do cc1 $$f $(ALL_CFLAGS) -Itests/lib; done; \
 	for f in $(CONF_SRC) $(BENCH_SRC) $(EXAMPLE_SRC) $(IT_SRC) $(SOAK_SRC); do cc1 $$f $(TEST_CFLAGS); done; \
 	cc1 tests/fuzz/fuzz_core.c $(TEST_CFLAGS) -Iplugin/lib/ipc; \
 	echo "cross-check-aarch64: $$((n - bad)) of $$n sources compile for aarch64 ($$($(CROSS_AARCH64) -dumpversion))"; \

@@ -20,51 +20,27 @@
  *     exits then reported at once, as the host contract demands; the core
  *     looks at known holders only) or not (the core reads every maps);
  *   - the host side: ipcnsctl's object walk, host IPC_RMID, the reaper,
- *     new limits (possibly below what is in use).
+ *     new limits (possibly below what is in use);
+ *   - the daemon or the caller running out of something: memfd_create,
+ *     the caller's watch_exit (no fd for a pidfd), shm_map (ADDFD with no
+ *     fd left) or the reading of its credentials and pids (/proc files)
+ *     fail; the container must still see an errno Linux has for the call,
+ *     never EMFILE.
  *
- * Caller memory is a byte buffer per process at MEM_BASE (read/write) and
- * a read-only page at RO_BASE; everything else is -EFAULT.  Credentials
- * come from the input (uid 0/1000/65534, capability sets).  A caller can
- * be made to "die" in the middle of a call: its ops fail with -ENOENT
- * after N of them, as ipcnsd's do when the notification goes away.
- *
- * shm attach: a recording fake, not a real mmap.  shm_map checks the fd
- * the core passes (open, and O_RDWR when PROT_WRITE is asked, as mmap
- * would), takes the memfd's real device and inode with fstat, and records
- * a VMA in the fake process's map; MAP_FIXED_NOREPLACE fails with EEXIST
- * over an existing VMA and MAP_FIXED replaces what it overlaps.
- * shm_unmap and a process's own munmap split VMAs as the kernel does.  The
- * maps and scan_vmas callbacks report these VMAs, sorted, so the core's
- * shm_nattch bookkeeping, shmdt's search and the destruction of removed
- * segments are exercised without touching this process's address space
- * (a real mmap of arbitrary sizes would only test the kernel).
- *
- * Checked beyond what ASan/UBSan/LSan catch (abort() so the fuzzer keeps
- * the input):
- *   - every result is >= 0 or an errno the man pages list for System V
- *     IPC (or -ENOENT from a caller that died), never a stray value;
- *   - IPCNS_PARKED iff exactly one park(); IPCNS_ANSWERED iff answer()
- *     was called; answer() and deliver() at most once per call;
- *   - a waiter is released exactly once (a second release or any use
- *     after release is a use-after-free ASan reports), and none is left
- *     after ipcns_ns_free();
- *   - the usage counters agree with the objects (parked calls, queued
- *     bytes and messages, semaphores), and the message quota holds
- *     nothing when nothing is queued or parked;
- *   - no file descriptor is left open after ipcns_ns_free();
- *   - shm_map is only given open fds, with an access mode that allows
- *     the protection asked.
- *
- * memfd_create is wrapped (this file defines it) so that an input can make
- * it fail (ENFILE, ENOMEM, EMFILE), as it does when the daemon runs out of
- * fds; so can the caller's watch_exit (no fd for a pidfd), shm_map (ADDFD
- * with no fd left) and the reading of its credentials and pids (/proc
- * files): the container must still see an errno Linux has for the call,
- * never EMFILE.  */
+ * The processes, their calls, parked calls and the host are the fake
+ * front end of the unit tests (tests/lib/fake_caller.h) in its fuzzing
+ * form: each process has a memory buffer of its own and recorded maps
+ * (shm attach is not a real mmap, which with arbitrary sizes would only
+ * test the kernel), a call can die after N of its ops, released waiters
+ * are freed at once, and every result and the namespace's counters are
+ * checked after each operation (abort() so that the fuzzer keeps the
+ * input).  Credentials come from the input (uid 0/1000/65534, capability
+ * sets).  Beyond what the fake checks and ASan/UBSan/LSan catch: no parked
+ * call is left unreleased and no file descriptor left open after
+ * ipcns_ns_free().  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,18 +51,11 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fake_caller.h"
 #include "ipcns/ipcns.h"
 
-/* Internal to the core (plugin/lib/ipc/core.h), as the unit tests use it.  */
-uint64_t ipcns_msg_quota_held(const struct ipcns_ns *ns);
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
 #ifndef SHM_EXEC
 #define SHM_EXEC 0100000
 #endif
@@ -95,25 +64,13 @@ uint64_t ipcns_msg_quota_held(const struct ipcns_ns *ns);
 #endif
 
 #define NPROC 6
-#define MEM_BASE 0x100000ULL
+#define MEM_BASE FAKE_MEM_BASE
 #define MEM_SIZE 8192
-#define RO_BASE 0x200000ULL
-#define RO_SIZE 4096
+#define RO_BASE FAKE_RO_BASE
+#define RO_SIZE FAKE_RO_SIZE
+#define PAGE FAKE_PAGE
 #define MAP_BASE 0x7f0000000000ULL
-#define TASK_END 0x800000000000ULL
-#define MAXVMA 64
-#define PAGE 4096ULL
 #define MAX_OPS 400
-
-#define fz_assert(cond, ...)                                                                       \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_core: %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* ---- Input.  */
 struct in {
@@ -170,581 +127,21 @@ static int64_t pick_int(struct in *in)
 }
 
 /* ---- The world.  */
-struct fz_vma {
-	uint64_t start, end, off;
-	dev_t dev;
-	ino_t ino;
-	int prot;
-};
-
-struct fz_proc {
-	bool exists;
-	pid_t tgid;
-	pid_t parent;
-	struct ipcns_cred cred;
-	uint64_t memlock;
-	uint8_t mem[MEM_SIZE];
-	struct fz_vma vma[MAXVMA];
-	int nvma;
-	uint64_t next_addr;
-};
-
-struct fz_waiter;
-
-/* One call, or the copy a parked call keeps.  */
-struct fz_call {
-	struct ipcns_caller c; /* first */
-	int slot;
-	pid_t tgid;
-	int ops_left;   /* the caller "dies" when this reaches 0; <0: never */
-	bool dead;
-	bool interrupt_answer; /* answer() fails: interrupted before it */
-	int nanswer, npark;
-	long answer_val;  /* what answer() was given */
-	bool answer_ok;   /* and it reached the caller */
-	struct fz_waiter *parked;
-	struct fz_waiter *self; /* set in a parked copy */
-};
-
-struct fz_waiter {
-	struct ipcns_waiter w;
-	struct fz_call call;
-	bool dead;
-	bool fail_deliver;
-	bool had_deadline;
-	int ndeliver;
-	struct fz_waiter *next, *prev;
-};
-
 static struct world {
 	struct ipcns_ns *ns;
-	struct fz_proc proc[NPROC];
-	struct fz_waiter *waiters; /* not yet released */
-	int nwaiters;
-	int64_t now;
+	struct fake_proc proc[NPROC];
+	uint8_t mem[NPROC][MEM_SIZE];
+	struct fake_world host;
+	struct fake_waiter *waiters; /* not yet released */
 	pid_t next_tgid;
 	int ids[3][8];
 	pid_t exits[16]; /* exit events not yet delivered */
 	int nexits;
-	int memfd_fail; /* errno for the next memfd_create, 0 = none */
-	int watch_fail; /* errno for the next caller watch_exit */
-	int map_fail;   /* errno for the next shm_map (ADDFD out of fds) */
-	int info_fail;  /* errno for the next cred/ids/pids (/proc unreadable) */
-	bool tracks;    /* the host reports every fork, exec and exit at once */
 } W;
 
 static bool trace; /* FUZZ_CORE_TRACE=1: print every call and its result */
 static int fd_baseline[1024];
 static int fd_baseline_n;
-
-/* ---- memfd_create, wrapped.  */
-int memfd_create(const char *name, unsigned int flags)
-{
-	if (W.memfd_fail) {
-		errno = W.memfd_fail;
-		W.memfd_fail = 0;
-		return -1;
-	}
-	return (int)syscall(SYS_memfd_create, name, flags);
-}
-
-/* ---- Results.  */
-static bool errno_ok(long r)
-{
-	switch (-r) {
-	case EINVAL:
-	case EFAULT:
-	case ENOENT:
-	case EEXIST:
-	case EACCES:
-	case EPERM:
-	case ENOSPC:
-	case ENOMEM:
-	case E2BIG:
-	case EFBIG:
-	case ERANGE:
-	case EAGAIN:
-	case EIDRM:
-	case ENOMSG:
-	case ENFILE:
-		return true;
-	}
-	return false;
-}
-
-/* ---- Caller ops.  */
-static int info_failure(void)
-{
-	int e = W.info_fail;
-	W.info_fail = 0;
-	return -e;
-}
-
-static bool call_dead(struct fz_call *fc)
-{
-	if (fc->self)
-		return fc->self->dead;
-	if (fc->dead)
-		return true;
-	if (fc->ops_left == 0) {
-		fc->dead = true;
-		return true;
-	}
-	if (fc->ops_left > 0)
-		fc->ops_left--;
-	return false;
-}
-
-static struct fz_proc *call_proc(struct fz_call *fc)
-{
-	struct fz_proc *p = &W.proc[fc->slot];
-	fz_assert(p->exists && p->tgid == fc->tgid, "a live call of a process that is gone (slot %d)", fc->slot);
-	return p;
-}
-
-static int op_cred(struct ipcns_caller *c, struct ipcns_cred *out)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	if (W.info_fail)
-		return info_failure();
-	*out = call_proc(fc)->cred;
-	return 0;
-}
-
-static int op_pids(struct ipcns_caller *c, pid_t *h, pid_t *n)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	if (W.info_fail)
-		return info_failure();
-	*h = call_proc(fc)->tgid;
-	*n = *h % 100000;
-	return 0;
-}
-
-static int op_caps(struct ipcns_caller *c, uint64_t *eff, bool *userns)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	*eff = call_proc(fc)->cred.cap_effective;
-	*userns = call_proc(fc)->cred.userns;
-	return 0;
-}
-
-static int op_read(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	struct fz_proc *p = call_proc(fc);
-	if (len == 0)
-		return 0;
-	if (addr >= MEM_BASE && addr - MEM_BASE <= MEM_SIZE && len <= MEM_SIZE - (addr - MEM_BASE)) {
-		memcpy(buf, p->mem + (addr - MEM_BASE), len);
-		return 0;
-	}
-	if (addr >= RO_BASE && addr - RO_BASE <= RO_SIZE && len <= RO_SIZE - (addr - RO_BASE)) {
-		memset(buf, 0x11, len);
-		return 0;
-	}
-	return -EFAULT;
-}
-
-static int op_write(struct ipcns_caller *c, uint64_t addr, const void *buf, size_t len)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	struct fz_proc *p = call_proc(fc);
-	if (len == 0)
-		return 0;
-	if (addr >= MEM_BASE && addr - MEM_BASE <= MEM_SIZE && len <= MEM_SIZE - (addr - MEM_BASE)) {
-		memcpy(p->mem + (addr - MEM_BASE), buf, len);
-		return 0;
-	}
-	return -EFAULT;
-}
-
-static int vma_cmp(const void *a, const void *b)
-{
-	const struct fz_vma *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* Remove [start, end) from the process's VMAs, splitting as munmap does.
- * -1 when a split would need more VMAs than we keep (the kernel's
- * max_map_count, ENOMEM).  */
-static int vma_punch(struct fz_proc *p, uint64_t start, uint64_t end)
-{
-	struct fz_vma out[MAXVMA];
-	int n = 0;
-	for (int i = 0; i < p->nvma; i++) {
-		struct fz_vma v = p->vma[i];
-		if (v.end <= start || v.start >= end) {
-			if (n == MAXVMA)
-				return -1;
-			out[n++] = v;
-			continue;
-		}
-		if (v.start < start) {
-			if (n == MAXVMA)
-				return -1;
-			out[n] = v;
-			out[n].end = start;
-			n++;
-		}
-		if (v.end > end) {
-			if (n == MAXVMA)
-				return -1;
-			out[n] = v;
-			out[n].off = v.off + (end - v.start);
-			out[n].start = end;
-			n++;
-		}
-	}
-	memcpy(p->vma, out, sizeof(out[0]) * (size_t)n);
-	p->nvma = n;
-	return 0;
-}
-
-static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t len, int prot, int flags,
-		      uint64_t *mapped)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	struct fz_proc *p = call_proc(fc);
-	if (W.map_fail) {
-		int e = W.map_fail;
-		W.map_fail = 0;
-		return -e; /* ADDFD: no fd left in the caller or the daemon */
-	}
-	int fl = fcntl(fd, F_GETFL);
-	fz_assert(fl >= 0, "shm_map given fd %d, which is not open", fd);
-	if ((prot & PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR)
-		return -EACCES; /* mmap of a read-only fd for writing */
-	struct stat st;
-	fz_assert(fstat(fd, &st) == 0, "fstat of the segment fd");
-	if (len == 0)
-		return -EINVAL;
-	uint64_t rlen = (len + PAGE - 1) & ~(PAGE - 1);
-	if (rlen < len)
-		return -ENOMEM;
-	if (addr & (PAGE - 1))
-		return -EINVAL;
-	if (!addr) {
-		addr = p->next_addr;
-		if (addr + rlen < addr || addr + rlen > TASK_END)
-			return -ENOMEM;
-		p->next_addr = addr + rlen + PAGE;
-	} else {
-		if (addr + rlen < addr || addr + rlen > TASK_END)
-			return -ENOMEM;
-		for (int i = 0; i < p->nvma; i++) {
-			if (p->vma[i].end > addr && p->vma[i].start < addr + rlen) {
-				if (flags & MAP_FIXED_NOREPLACE)
-					return -EEXIST;
-			}
-		}
-		if ((flags & MAP_FIXED) && vma_punch(p, addr, addr + rlen) < 0)
-			return -ENOMEM;
-	}
-	if (p->nvma == MAXVMA)
-		return -ENOMEM;
-	p->vma[p->nvma++] = (struct fz_vma){ addr, addr + rlen, 0, st.st_dev, st.st_ino, prot };
-	qsort(p->vma, (size_t)p->nvma, sizeof(p->vma[0]), vma_cmp);
-	*mapped = addr;
-	return 0;
-}
-
-static int op_shm_unmap(struct ipcns_caller *c, uint64_t addr, uint64_t len)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	struct fz_proc *p = call_proc(fc);
-	if ((addr & (PAGE - 1)) || len == 0)
-		return -EINVAL;
-	uint64_t rlen = (len + PAGE - 1) & ~(PAGE - 1);
-	if (addr + rlen < addr)
-		return -EINVAL;
-	return vma_punch(p, addr, addr + rlen) < 0 ? -ENOMEM : 0;
-}
-
-static int proc_maps(struct fz_proc *p, ipcns_vma_cb cb, void *arg)
-{
-	/* A copy: the callback may not change our map, but be safe.  */
-	struct fz_vma v[MAXVMA];
-	int n = p->nvma;
-	memcpy(v, p->vma, sizeof(v[0]) * (size_t)n);
-	for (int i = 0; i < n; i++) {
-		struct ipcns_vma iv = { v[i].start, v[i].end, v[i].off, v[i].dev, v[i].ino, v[i].prot, p->tgid };
-		int r = cb(arg, &iv);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static int op_maps(struct ipcns_caller *c, ipcns_vma_cb cb, void *arg)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	return proc_maps(call_proc(fc), cb, arg);
-}
-
-static int vma_exact(struct fz_proc *p, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino)
-{
-	for (int i = 0; i < p->nvma; i++) {
-		if (p->vma[i].start == start && p->vma[i].end == end) {
-			*dev = p->vma[i].dev;
-			*ino = p->vma[i].ino;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-static int op_vma_at(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	return vma_exact(call_proc(fc), start, end, dev, ino);
-}
-
-static int op_memlock(struct ipcns_caller *c, uint64_t *limit)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	*limit = call_proc(fc)->memlock;
-	return 0;
-}
-
-static int op_watch_exit(struct ipcns_caller *c)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	if (call_dead(fc))
-		return -ENOENT;
-	if (W.watch_fail) {
-		int e = W.watch_fail;
-		W.watch_fail = 0;
-		return -e; /* no fd for a pidfd */
-	}
-	return 0;
-}
-
-static const struct ipcns_waiter_ops waiter_ops;
-
-static struct ipcns_waiter *op_park(struct ipcns_caller *c)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	fz_assert(!fc->self, "park() on a parked call's caller");
-	fc->npark++;
-	fz_assert(fc->npark == 1, "park() twice in one call");
-	fz_assert(fc->nanswer == 0, "park() after answer()");
-	struct fz_waiter *w = calloc(1, sizeof(*w));
-	if (!w)
-		return NULL;
-	w->call = *fc;
-	w->call.self = w;
-	w->call.parked = NULL;
-	w->w.ops = &waiter_ops;
-	w->w.caller = &w->call.c;
-	w->w.deadline = -1;
-	/* A call that died before it parked stays dead.  */
-	w->dead = fc->dead;
-	w->next = W.waiters;
-	if (W.waiters)
-		W.waiters->prev = w;
-	W.waiters = w;
-	W.nwaiters++;
-	fc->parked = w;
-	return &w->w;
-}
-
-static int op_answer(struct ipcns_caller *c, long ret)
-{
-	struct fz_call *fc = (struct fz_call *)c;
-	fz_assert(!fc->self, "answer() on a parked call's caller");
-	fc->nanswer++;
-	fz_assert(fc->nanswer == 1, "answer() twice in one call");
-	fz_assert(ret >= 0 || errno_ok(ret), "answer(%ld)", ret);
-	fc->answer_val = ret;
-	if (fc->dead || fc->interrupt_answer) {
-		fc->dead = true;
-		return -ENOENT;
-	}
-	fc->dead = true; /* answered: the notification is gone */
-	fc->answer_ok = true;
-	return 0;
-}
-
-static const struct ipcns_caller_ops ops_with_answer = {
-	.cred = op_cred,
-	.ids = op_cred,
-	.caps = op_caps,
-	.pids = op_pids,
-	.read = op_read,
-	.write = op_write,
-	.shm_map = op_shm_map,
-	.shm_unmap = op_shm_unmap,
-	.maps = op_maps,
-	.vma_at = op_vma_at,
-	.memlock_limit = op_memlock,
-	.park = op_park,
-	.watch_exit = op_watch_exit,
-	.answer = op_answer,
-};
-
-static const struct ipcns_caller_ops ops_plain = {
-	.cred = op_cred,
-	.pids = op_pids,
-	.read = op_read,
-	.write = op_write,
-	.shm_map = op_shm_map,
-	.shm_unmap = op_shm_unmap,
-	.maps = op_maps,
-	.memlock_limit = op_memlock,
-	.park = op_park,
-	.watch_exit = op_watch_exit,
-};
-
-/* ---- Waiter ops.  */
-static bool w_alive(struct ipcns_waiter *w)
-{
-	return !((struct fz_waiter *)w)->dead;
-}
-
-static int w_deliver(struct ipcns_waiter *w, long ret)
-{
-	struct fz_waiter *fw = (struct fz_waiter *)w;
-	fz_assert(ret >= 0 || errno_ok(ret), "deliver(%ld)", ret);
-	fz_assert(ret != IPCNS_PARKED && ret != IPCNS_ANSWERED, "deliver of a pseudo result");
-	if (fw->dead)
-		return -ENOENT;
-	if (fw->fail_deliver) {
-		fw->dead = true;
-		return -ENOENT;
-	}
-	fw->ndeliver++;
-	fz_assert(fw->ndeliver == 1, "a parked call answered twice");
-	fw->dead = true;
-	return 0;
-}
-
-static void w_release(struct ipcns_waiter *w)
-{
-	struct fz_waiter *fw = (struct fz_waiter *)w;
-	if (fw->prev)
-		fw->prev->next = fw->next;
-	else
-		W.waiters = fw->next;
-	if (fw->next)
-		fw->next->prev = fw->prev;
-	W.nwaiters--;
-	/* Freed: any later use is a use-after-free for ASan.  */
-	free(fw);
-}
-
-static const struct ipcns_waiter_ops waiter_ops = {
-	.alive = w_alive,
-	.deliver = w_deliver,
-	.release = w_release,
-};
-
-/* ---- Host ops.  */
-static int host_scan(void *host, ipcns_vma_cb cb, void *arg)
-{
-	for (int i = 0; i < NPROC; i++) {
-		if (!W.proc[i].exists)
-			continue;
-		int r = proc_maps(&W.proc[i], cb, arg);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static int64_t host_now(void *host)
-{
-	return W.now;
-}
-
-/* The same fake clock for deadlines, so that a run does not depend on
- * how fast it goes; the machine's memory numbers stay unknown (no
- * overcommit refusal), so that it does not depend on the machine.  */
-static int64_t host_mono(void *host)
-{
-	return W.now * 1000000000;
-}
-
-static void host_limit_hit(void *host, const char *what)
-{
-	(void)what;
-}
-
-static int host_proc_info(void *host, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppid)
-{
-	for (int i = 0; i < NPROC; i++) {
-		if (W.proc[i].exists && W.proc[i].tgid == tgid) {
-			*ns_tgid = tgid % 100000;
-			*ns_ppid = W.proc[i].parent % 100000;
-			return 0;
-		}
-	}
-	return -ESRCH;
-}
-
-static int host_watch_exit(void *host, pid_t tgid)
-{
-	return 0;
-}
-
-static struct fz_proc *proc_by_tgid(pid_t tgid)
-{
-	for (int i = 0; i < NPROC; i++)
-		if (W.proc[i].exists && W.proc[i].tgid == tgid)
-			return &W.proc[i];
-	return NULL;
-}
-
-static int host_proc_maps(void *host, pid_t tgid, ipcns_vma_cb cb, void *arg)
-{
-	struct fz_proc *p = proc_by_tgid(tgid);
-	return p ? proc_maps(p, cb, arg) : -ESRCH;
-}
-
-static int host_vma_at(void *host, pid_t tgid, uint64_t start, uint64_t end, dev_t *dev, ino_t *ino)
-{
-	struct fz_proc *p = proc_by_tgid(tgid);
-	return p ? vma_exact(p, start, end, dev, ino) : -ENOENT;
-}
-
-/* With tracking on, the world keeps the contract: fork, exec and exit are
- * reported before any later call (exit events are not delayed).  */
-static bool host_tracks(void *host)
-{
-	return W.tracks;
-}
-
-static const struct ipcns_host_ops host_ops = {
-	.scan_vmas = host_scan,
-	.now = host_now,
-	.mono_ns = host_mono,
-	.limit_hit = host_limit_hit,
-	.proc_info = host_proc_info,
-	.watch_exit = host_watch_exit,
-	.proc_maps = host_proc_maps,
-	.vma_at = host_vma_at,
-	.tracks_processes = host_tracks,
-};
 
 /* ---- Building the world from the input.  */
 static void read_limits(struct in *in, struct ipcns_limits *l)
@@ -769,14 +166,25 @@ static void read_limits(struct in *in, struct ipcns_limits *l)
 	}
 }
 
-static void proc_init(struct fz_proc *p, struct in *in, pid_t parent)
+
+/* A pid in the namespace: the host's, modulo 100000.  */
+static void set_tgid(struct fake_proc *p, pid_t tgid)
+{
+	p->host_tgid = tgid;
+	p->ns_tgid = tgid % 100000;
+}
+
+static void set_parent(struct fake_proc *p, pid_t parent)
+{
+	p->parent = parent;
+	p->ns_ppid = parent % 100000;
+}
+
+static void read_cred(struct fake_proc *p, struct in *in)
 {
 	static const uid_t uids[] = { 0, 1000, 65534, 1001 };
 	uint8_t k = u8(in);
-	memset(p, 0, sizeof(*p));
-	p->exists = true;
-	p->tgid = W.next_tgid++;
-	p->parent = parent;
+	memset(&p->cred, 0, sizeof(p->cred));
 	p->cred.euid = uids[k & 3];
 	p->cred.egid = p->cred.fsgid = uids[(k >> 2) & 3];
 	p->cred.ngroups = (k >> 4) & 1;
@@ -792,8 +200,21 @@ static void proc_init(struct fz_proc *p, struct in *in, pid_t parent)
 		p->cred.cap_effective = u64(in);
 		break;
 	}
-	p->memlock = (k & 0x80) ? UINT64_MAX : (uint64_t)u16(in) * PAGE;
-	p->next_addr = MAP_BASE + (uint64_t)(p - W.proc) * (1ULL << 36);
+	p->memlock = (k & 0x80) ? UINT64_MAX : (uint64_t)u16(in) * FAKE_PAGE;
+}
+
+static void proc_init(struct fake_proc *p, struct in *in, pid_t parent)
+{
+	int slot = (int)(p - W.proc);
+	fake_proc_init(p, 0, 0, 0, &W.waiters);
+	set_tgid(p, W.next_tgid++);
+	set_parent(p, parent);
+	p->mem = W.mem[slot];
+	p->mem_size = MEM_SIZE;
+	memset(p->mem, 0, MEM_SIZE);
+	p->record_maps = true;
+	p->next_addr = MAP_BASE + (uint64_t)slot * (1ULL << 36);
+	read_cred(p, in);
 }
 
 /* A process slot that exists (the first one is always made to).  */
@@ -871,81 +292,22 @@ static void remember_id(int kind, long r)
 	W.ids[kind][0] = (int)r;
 }
 
-/* ---- Invariants.  */
-struct sums {
-	uint64_t msg_bytes, msg_count, sems;
-	int nobj[3];
-};
-
-static int sum_cb(void *arg, const struct ipcns_obj_info *oi)
-{
-	struct sums *s = arg;
-	s->nobj[oi->kind]++;
-	if (oi->kind == IPCNS_MSG) {
-		s->msg_bytes += oi->bytes;
-		s->msg_count += oi->count;
-	} else if (oi->kind == IPCNS_SEM) {
-		s->sems += oi->count;
-	}
-	return 0;
-}
-
-static void check_world(void)
-{
-	struct ipcns_usage u;
-	struct sums s = { 0 };
-	ipcns_ns_usage(W.ns, &u);
-	fz_assert((int)u.parked == W.nwaiters, "usage says %u parked, %d waiters unreleased", u.parked, W.nwaiters);
-	ipcns_ns_foreach(W.ns, IPCNS_SEM, sum_cb, &s);
-	ipcns_ns_foreach(W.ns, IPCNS_MSG, sum_cb, &s);
-	fz_assert(s.msg_bytes == u.msg_bytes && s.msg_count == u.msg_count,
-		  "queues hold %llu bytes in %llu messages, usage says %llu in %llu",
-		  (unsigned long long)s.msg_bytes, (unsigned long long)s.msg_count,
-		  (unsigned long long)u.msg_bytes, (unsigned long long)u.msg_count);
-	fz_assert(s.sems == u.sem_total, "sets hold %llu semaphores, usage says %llu", (unsigned long long)s.sems,
-		  (unsigned long long)u.sem_total);
-	fz_assert((uint32_t)s.nobj[IPCNS_SEM] == u.sem_ids && (uint32_t)s.nobj[IPCNS_MSG] == u.msg_ids,
-		  "object counts");
-	if (u.parked == 0 && u.msg_count == 0)
-		fz_assert(ipcns_msg_quota_held(W.ns) == 0, "quota holds %llu bytes with nothing queued or parked",
-			  (unsigned long long)ipcns_msg_quota_held(W.ns));
-}
-
 /* ---- One call.  */
-static void call_init(struct fz_call *fc, struct in *in, int slot)
+static struct ipcns_caller *call_init(struct fake_proc *p, struct in *in)
 {
 	uint8_t k = u8(in);
-	memset(fc, 0, sizeof(*fc));
-	fc->c.ops = (k & 1) ? &ops_with_answer : &ops_plain;
-	fc->slot = slot;
-	fc->tgid = W.proc[slot].tgid;
-	fc->ops_left = (k & 0x0e) == 0x0e ? (int)(u8(in) % 8) : -1;
-	fc->interrupt_answer = (k & 0x30) == 0x30;
-}
-
-static void call_done(struct fz_call *fc, long r, const char *what)
-{
-	if (r == IPCNS_PARKED) {
-		fz_assert(fc->npark == 1 && fc->parked, "%s: IPCNS_PARKED without park()", what);
-		return;
-	}
-	fz_assert(fc->npark == 0, "%s: park() but returned %ld", what, r);
-	if (r == IPCNS_ANSWERED) {
-		fz_assert(fc->nanswer == 1, "%s: IPCNS_ANSWERED without answer()", what);
-		return;
-	}
-	fz_assert(fc->nanswer == 0, "%s: answer() but returned %ld", what, r);
-	if (r < 0 && r == -ENOENT && fc->dead)
-		return;
-	fz_assert(r >= 0 || errno_ok(r), "%s returned %ld", what, r);
+	struct ipcns_caller *c = fake_call(p);
+	p->c.ops = (k & 1) ? &fake_caller_answer_ops : &fake_caller_ops;
+	p->call.ops_left = (k & 0x0e) == 0x0e ? (int)(u8(in) % 8) : -1;
+	p->call.interrupt_answer = (k & 0x30) == 0x30;
+	return c;
 }
 
 static void do_call(struct in *in, uint8_t op)
 {
 	int slot = pick_slot(in);
-	struct fz_call fc;
-	call_init(&fc, in, slot);
-	struct ipcns_caller *c = &fc.c;
+	struct fake_proc *pr = &W.proc[slot];
+	struct ipcns_caller *c = call_init(pr, in);
 	struct ipcns_ns *ns = W.ns;
 	long r;
 	const char *what;
@@ -981,11 +343,10 @@ static void do_call(struct in *in, uint8_t op)
 	}
 	case 2: {
 		what = "shmdt";
-		struct fz_proc *p = &W.proc[slot];
 		uint8_t k = u8(in);
 		uint64_t addr;
-		if (p->nvma && (k & 1))
-			addr = p->vma[u8(in) % p->nvma].start - ((k & 2) ? PAGE : 0);
+		if (pr->nvma && (k & 1))
+			addr = pr->vma[u8(in) % pr->nvma].start - ((k & 2) ? PAGE : 0);
 		else
 			addr = (k & 2) ? (uint64_t)u64(in) : MAP_BASE + (uint64_t)slot * (1ULL << 36);
 		r = ipcns_shmdt(ns, c, addr);
@@ -1078,34 +439,40 @@ static void do_call(struct in *in, uint8_t op)
 	}
 	}
 	/* The result the caller got: returned, or given to answer().  */
-	long res = r == IPCNS_ANSWERED ? (fc.answer_ok ? fc.answer_val : -ENOENT) : r;
+	long res = fake_call_result(pr, r);
 	if (kind >= 0)
 		remember_id(kind, res);
 	if (trace)
 		fprintf(stderr, "trace: slot %d %s = %ld%s\n", slot, what, res, r == IPCNS_ANSWERED ? " (answered)" : "");
-	call_done(&fc, r, what);
+	fake_call_done(pr, r, what);
 	if (r == IPCNS_PARKED)
-		fc.parked->had_deadline = fc.parked->w.deadline >= 0;
+		pr->call.parked->had_deadline = pr->call.parked->w.deadline >= 0;
 }
 
 /* ---- World operations.  */
-static struct fz_waiter *pick_waiter(struct in *in)
+static int walk_cb(void *arg, const struct ipcns_obj_info *oi)
 {
-	if (!W.nwaiters)
+	return 0;
+}
+
+static struct fake_waiter *pick_waiter(struct in *in)
+{
+	int n = fake_waiters_unreleased(&W.waiters);
+	if (!n)
 		return NULL;
-	int k = u8(in) % W.nwaiters;
-	struct fz_waiter *w = W.waiters;
+	int k = u8(in) % n;
+	struct fake_waiter *w = W.waiters;
 	while (k-- > 0)
 		w = w->next;
 	return w;
 }
 
-static void proc_gone(struct fz_proc *p)
+static void proc_gone(struct fake_proc *p)
 {
 	/* Its calls die with it.  */
-	for (struct fz_waiter *w = W.waiters; w; w = w->next)
-		if (w->call.tgid == p->tgid)
-			w->dead = true;
+	for (struct fake_waiter *w = W.waiters; w; w = w->next)
+		if (w->call.tgid == p->host_tgid)
+			w->alive = false;
 	p->nvma = 0;
 }
 
@@ -1120,7 +487,7 @@ static void world_op(struct in *in, uint8_t op)
 {
 	switch (op) {
 	case 0: { /* sembuf array into memory */
-		struct fz_proc *p = &W.proc[pick_slot(in)];
+		struct fake_proc *p = &W.proc[pick_slot(in)];
 		size_t off = u16(in) % MEM_SIZE;
 		int n = 1 + u8(in) % 6;
 		for (int i = 0; i < n && off + 6 <= MEM_SIZE; i++, off += 6) {
@@ -1136,14 +503,14 @@ static void world_op(struct in *in, uint8_t op)
 		break;
 	}
 	case 1: { /* message buffer: mtype and some text */
-		struct fz_proc *p = &W.proc[pick_slot(in)];
+		struct fake_proc *p = &W.proc[pick_slot(in)];
 		size_t off = u16(in) % (MEM_SIZE - 8);
 		int64_t typ = (u8(in) & 1) ? pick_int(in) : 1 + u8(in) % 4;
 		memcpy(p->mem + off, &typ, 8);
 		break;
 	}
 	case 2: { /* timespec */
-		struct fz_proc *p = &W.proc[pick_slot(in)];
+		struct fake_proc *p = &W.proc[pick_slot(in)];
 		size_t off = u16(in) % (MEM_SIZE - 16);
 		int64_t ts[2];
 		ts[0] = (u8(in) & 1) ? pick_int(in) : 0;
@@ -1152,7 +519,7 @@ static void world_op(struct in *in, uint8_t op)
 		break;
 	}
 	case 3: { /* raw bytes */
-		struct fz_proc *p = &W.proc[pick_slot(in)];
+		struct fake_proc *p = &W.proc[pick_slot(in)];
 		size_t off = u16(in) % MEM_SIZE;
 		size_t n = u8(in) % 32;
 		for (size_t i = 0; i < n && off + i < MEM_SIZE; i++)
@@ -1160,19 +527,19 @@ static void world_op(struct in *in, uint8_t op)
 		break;
 	}
 	case 4: { /* a parked caller interrupted or killed */
-		struct fz_waiter *w = pick_waiter(in);
+		struct fake_waiter *w = pick_waiter(in);
 		if (w)
-			w->dead = true;
+			w->alive = false;
 		break;
 	}
 	case 5: { /* its answer will not reach it */
-		struct fz_waiter *w = pick_waiter(in);
+		struct fake_waiter *w = pick_waiter(in);
 		if (w)
-			w->fail_deliver = true;
+			w->deliverable = false;
 		break;
 	}
 	case 6: { /* a deadline passes */
-		struct fz_waiter *w = pick_waiter(in);
+		struct fake_waiter *w = pick_waiter(in);
 		if (w && w->had_deadline)
 			ipcns_waiter_expire(W.ns, &w->w);
 		break;
@@ -1185,28 +552,30 @@ static void world_op(struct in *in, uint8_t op)
 		int child = u8(in) % NPROC;
 		if (W.proc[child].exists)
 			break;
-		struct fz_proc *pp = &W.proc[parent], *cp = &W.proc[child];
-		memcpy(cp, pp, sizeof(*cp));
-		cp->tgid = W.next_tgid++;
-		cp->parent = pp->tgid;
-		ipcns_ns_process_fork(W.ns, pp->tgid, cp->tgid);
+		struct fake_proc *pp = &W.proc[parent], *cp = &W.proc[child];
+		*cp = *pp;
+		cp->mem = W.mem[child];
+		memcpy(cp->mem, pp->mem, MEM_SIZE);
+		set_tgid(cp, W.next_tgid++);
+		set_parent(cp, pp->host_tgid);
+		ipcns_ns_process_fork(W.ns, pp->host_tgid, cp->host_tgid);
 		break;
 	}
 	case 9: { /* exec */
-		struct fz_proc *p = &W.proc[pick_slot(in)];
+		struct fake_proc *p = &W.proc[pick_slot(in)];
 		proc_gone(p);
-		ipcns_ns_process_exec(W.ns, p->tgid);
+		ipcns_ns_process_exec(W.ns, p->host_tgid);
 		break;
 	}
 	case 10: { /* exit; the event comes later */
 		int s = pick_slot(in);
-		struct fz_proc *p = &W.proc[s];
+		struct fake_proc *p = &W.proc[s];
 		proc_gone(p);
 		p->exists = false;
-		if (W.nexits < 16 && !W.tracks)
-			W.exits[W.nexits++] = p->tgid;
+		if (W.nexits < 16 && !W.host.tracks)
+			W.exits[W.nexits++] = p->host_tgid;
 		else
-			ipcns_ns_process_exit(W.ns, p->tgid);
+			ipcns_ns_process_exit(W.ns, p->host_tgid);
 		if (s == 0) /* slot 0 always has a process */
 			proc_init(p, in, 1);
 		break;
@@ -1219,54 +588,38 @@ static void world_op(struct in *in, uint8_t op)
 		int s = u8(in) % NPROC;
 		if (W.proc[s].exists)
 			break;
-		proc_init(&W.proc[s], in, W.proc[0].tgid);
+		proc_init(&W.proc[s], in, W.proc[0].host_tgid);
 		if (W.nexits && (u8(in) & 1)) {
 			pid_t reused = W.exits[u8(in) % W.nexits];
 			bool taken = false;
 			for (int i = 0; i < NPROC; i++)
-				taken |= W.proc[i].exists && W.proc[i].tgid == reused;
+				taken |= W.proc[i].exists && W.proc[i].host_tgid == reused;
 			if (!taken)
-				W.proc[s].tgid = reused;
+				set_tgid(&W.proc[s], reused);
 		}
 		break;
 	}
 	case 13: { /* the process unmaps part of a mapping by itself */
-		struct fz_proc *p = &W.proc[pick_slot(in)];
+		struct fake_proc *p = &W.proc[pick_slot(in)];
 		if (!p->nvma)
 			break;
-		struct fz_vma *v = &p->vma[u8(in) % p->nvma];
+		struct fake_vma *v = &p->vma[u8(in) % p->nvma];
 		uint64_t pages = (v->end - v->start) / PAGE;
 		uint64_t a = v->start + (u8(in) % pages) * PAGE;
 		uint64_t len = (1 + u8(in) % pages) * PAGE;
-		vma_punch(p, a, a + len);
+		fake_vma_punch(p, a, a + len);
 		break;
 	}
-	case 14: { /* new credentials */
-		struct fz_proc *p = &W.proc[pick_slot(in)];
-		pid_t tgid = p->tgid, parent = p->parent;
-		struct fz_vma vma[MAXVMA];
-		int nvma = p->nvma;
-		uint64_t next = p->next_addr;
-		memcpy(vma, p->vma, sizeof(vma));
-		uint8_t mem[MEM_SIZE];
-		memcpy(mem, p->mem, MEM_SIZE);
-		proc_init(p, in, parent);
-		W.next_tgid--;
-		p->tgid = tgid;
-		memcpy(p->vma, vma, sizeof(vma));
-		p->nvma = nvma;
-		p->next_addr = next;
-		memcpy(p->mem, mem, MEM_SIZE);
+	case 14: /* new credentials */
+		read_cred(&W.proc[pick_slot(in)], in);
 		break;
-	}
 	case 15: /* the clock */
-		W.now += u8(in);
+		W.host.now += u8(in);
 		break;
 	case 16: { /* host: ipcnsctl's walk, and rm */
 		uint8_t k = u8(in);
-		struct sums s = { 0 };
 		if (k & 1)
-			ipcns_ns_foreach(W.ns, IPCNS_SHM, sum_cb, &s);
+			ipcns_ns_foreach(W.ns, IPCNS_SHM, walk_cb, NULL);
 		else
 			ipcns_ns_remove(W.ns, (enum ipcns_kind)((k >> 1) % 3), pick_id(in, (k >> 1) % 3));
 		break;
@@ -1285,13 +638,13 @@ static void world_op(struct in *in, uint8_t op)
 		uint8_t k = u8(in);
 		int e = errs[(k / 4) % 3];
 		if (k % 4 == 0)
-			W.memfd_fail = e;
+			fake_faults.memfd = e;
 		else if (k % 4 == 1)
-			W.watch_fail = e;
+			fake_faults.watch = e;
 		else if (k % 4 == 2)
-			W.map_fail = e;
+			fake_faults.map = e;
 		else
-			W.info_fail = e;
+			fake_faults.info = e;
 		break;
 	}
 	}
@@ -1316,16 +669,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd_baseline_n = open_fds(fd_baseline, 1024);
 	trace = getenv("FUZZ_CORE_TRACE") != NULL;
 	memset(&W, 0, sizeof(W));
+	memset(&fake_faults, 0, sizeof(fake_faults));
+	fake_free_on_release = true;
 	W.next_tgid = 1000;
-	W.now = 1700000000;
+	W.host = (struct fake_world){ .procs = W.proc, .nproc = NPROC, .now = 1700000000 };
 	read_limits(&in, &l);
-	W.ns = ipcns_ns_new(&l, &host_ops, NULL);
+	W.ns = ipcns_ns_new(&l, &fake_world_host_ops, &W.host);
 	if (!W.ns)
 		return 0;
 	int nproc = 1 + u8(&in) % NPROC;
 	for (int i = 0; i < nproc; i++)
 		proc_init(&W.proc[i], &in, 1);
-	W.tracks = u8(&in) & 1;
+	W.host.tracks = u8(&in) & 1;
 
 	for (int ops = 0; in.n && ops < MAX_OPS; ops++) {
 		uint8_t op = u8(&in);
@@ -1333,17 +688,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			do_call(&in, op % 11);
 		else
 			world_op(&in, (uint8_t)((op - 160) % 20));
-		check_world();
+		fake_ns_check(W.ns, &W.waiters);
 	}
 	/* The end of a container: pending exits, then the namespace goes.  */
 	while (W.nexits)
 		deliver_exit(0);
-	ipcns_ns_free(W.ns);
-	fz_assert(W.nwaiters == 0, "%d parked calls never released", W.nwaiters);
+	int left = fake_ns_free(W.ns, &W.waiters);
+	fake_assert(left == 0, "%d parked calls never released", left);
 
 	int now_fds[1024];
 	int n = open_fds(now_fds, 1024);
-	fz_assert(n == fd_baseline_n && !memcmp(now_fds, fd_baseline, sizeof(int) * (size_t)n),
+	fake_assert(n == fd_baseline_n && !memcmp(now_fds, fd_baseline, sizeof(int) * (size_t)n),
 		  "%d fds open after ipcns_ns_free, %d before (last: %d)", n, fd_baseline_n, n > 0 ? now_fds[n - 1] : -1);
 	return 0;
 }

@@ -58,7 +58,7 @@ fuzz)
 	echo "fuzz: $(ls "$WORK" | wc -l) inputs in $WORK (run.sh merge to fold the useful ones into $CORPUS)"
 	if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-* >/dev/null 2>&1; then
 		echo "fuzz: FOUND:" build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-* 2>/dev/null
-		grep -m1 -B2 -A25 -E 'ERROR|fuzz_core:|runtime error' "$log"
+		grep -m1 -B2 -A25 -E 'ERROR|check failed:|runtime error' "$log"
 		exit 1
 	fi
 	exit "$rc"
@@ -73,7 +73,7 @@ regress)
 	ran=$(grep -c '^Executed ' "$log")
 	if [ "$rc" -ne 0 ] || [ "$ran" -ne ${#files[@]} ]; then
 		echo "regress: FAILED (status $rc, $ran of ${#files[@]} inputs ran); log $log:"
-		grep -m1 -B5 -A30 -E 'ERROR|fuzz_core:|runtime error' "$log" || tail -30 "$log"
+		grep -m1 -B5 -A30 -E 'ERROR|check failed:|runtime error' "$log" || tail -30 "$log"
 		exit 1
 	fi
 	echo "regress: $ran inputs ($(ls "$CORPUS" | wc -l) corpus, $(ls "$REGRESS" | wc -l) reproducers) ran clean"

@@ -3,9 +3,9 @@
 # The core fuzzer's regression run, as part of make check: every input of
 # the committed corpus (tests/fuzz/corpus) and every crash reproducer
 # (tests/fuzz/regress) runs once through build/fuzz/fuzz_core (libFuzzer,
-# ASan, UBSan, LSan, and the invariants of tests/fuzz/fuzz_core.c).  `make
-# fuzz` fuzzes for FUZZ_SECONDS; this only replays.  Needs no container and
-# no daemon.
+# ASan, UBSan, LSan, and the invariants of tests/lib/fake_caller.h and
+# tests/fuzz/fuzz_core.c).  `make fuzz` fuzzes for FUZZ_SECONDS; this
+# only replays.  Needs no container and no daemon.
 
 setup() {
 	REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
