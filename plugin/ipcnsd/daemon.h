@@ -338,6 +338,8 @@ void takeover_item(void *arg, uint32_t slot, enum kslot_kind kind, const char *g
 int takeover_finish(bool *fatal);
 /* The view's /dev/fuse fd the keeper held (and its slot), or -1.  */
 int takeover_view_fd(uint32_t *slot);
+/* The memfd of the view's requests in flight the keeper held, or -1.  */
+int takeover_view_inflight_fd(uint32_t *slot);
 /* The fd the keeper gave back for a segment's slot: a dup, or -EBADF.  */
 int takeover_slot_fd(uint32_t slot);
 

@@ -780,14 +780,21 @@ int main(int argc, char **argv)
 			snprintf(dir, sizeof(dir), "%s", view_dir);
 		else
 			ipcns_view_dir(path, dir, sizeof(dir));
-		uint32_t vslot = 0;
+		uint32_t vslot = 0, islot = 0;
 		if (view_adopt < 0)
 			view_adopt = takeover_view_fd(&vslot);
-		view_start(dir, &P.sysctl, view_adopt);
-		/* Its session for the next ipcnsd (the one taken over is
-		 * there already).  */
+		view_start(dir, &P.sysctl, view_adopt, takeover_view_inflight_fd(&islot));
+		/* Its session for the next ipcnsd, and the record of its
+		 * requests in flight (those taken over are there already,
+		 * unless they were unusable and replaced).  */
 		if (!vslot && view_fd() >= 0 && custody_attached())
 			custody_put(custody_new_slot(), KSLOT_OTHER, "view", NULL, 0, view_fd());
+		bool kept = false;
+		int ifd = view_inflight_fd(&kept);
+		if (islot && !kept)
+			custody_drop(islot);
+		if (ifd >= 0 && !kept && custody_attached())
+			custody_put(custody_new_slot(), KSLOT_OTHER, "view-inflight", NULL, 0, ifd);
 	}
 
 	while (!daemon_stopping()) {

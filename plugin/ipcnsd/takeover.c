@@ -29,6 +29,9 @@ static size_t nitems, capitems;
 /* The view's /dev/fuse fd a previous ipcnsd served.  */
 static int view_fd_kept = -1;
 static uint32_t view_slot;
+/* And the record of the requests it had read and not answered.  */
+static int inflight_fd_kept = -1;
+static uint32_t inflight_slot;
 
 int takeover_view_fd(uint32_t *slot)
 {
@@ -38,12 +41,25 @@ int takeover_view_fd(uint32_t *slot)
 	return fd;
 }
 
+int takeover_view_inflight_fd(uint32_t *slot)
+{
+	*slot = inflight_slot;
+	int fd = inflight_fd_kept;
+	inflight_fd_kept = -1;
+	return fd;
+}
+
 void takeover_item(void *arg, uint32_t slot, enum kslot_kind kind, const char *group, const char *meta, size_t mlen,
 		   int fd)
 {
 	if (kind == KSLOT_OTHER && !strcmp(group, "view") && view_fd_kept < 0) {
 		view_fd_kept = fd;
 		view_slot = slot;
+		return;
+	}
+	if (kind == KSLOT_OTHER && !strcmp(group, "view-inflight") && inflight_fd_kept < 0) {
+		inflight_fd_kept = fd;
+		inflight_slot = slot;
 		return;
 	}
 	if (nitems == capitems) {

@@ -38,6 +38,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -72,6 +74,34 @@ enum {
 	INO_END = INO_SYSCTL0 + IPCNS_SYSCTL_COUNT,
 };
 
+/* In flight: a request the kernel handed to ipcnsd (it is "sent") waits
+ * for its answer on the connection, whoever reads /dev/fuse next; a
+ * reader killed meanwhile waits uninterruptibly (state D) until it comes.
+ * The kernel never hands it out again, so an ipcnsd that dies between
+ * reading a request and answering it would leave its reader there for
+ * good.  Each request read is recorded, its bytes as read, in a memfd the
+ * keeper holds, and erased once answered; the next ipcnsd processes the
+ * recorded ones again before anything else (the answer goes to the
+ * request's unique number, which the kernel still waits on; one
+ * answered already is refused with ENOENT and changes nothing).  A
+ * request longer than a slot (a write of more than ~400 bytes) is
+ * answered EINTR instead.  */
+#define INFLIGHT_SLOTS 1024
+#define INFLIGHT_SLOT_BYTES 512
+#define INFLIGHT_MAGIC 0x31746867696c6676ULL /* "vflight1" */
+struct inflight_slot {
+	uint64_t unique; /* 0: free; written last */
+	uint32_t len;    /* bytes of req recorded; 0: too long to keep */
+	uint32_t size;   /* the request's size */
+	unsigned char req[INFLIGHT_SLOT_BYTES - 16];
+};
+struct inflight {
+	uint64_t magic;
+	uint32_t nslots, slot_bytes;
+	unsigned char pad[INFLIGHT_SLOT_BYTES - 16];
+	struct inflight_slot s[INFLIGHT_SLOTS];
+};
+
 struct vns {
 	struct vns *next;
 	struct nsent *e;
@@ -100,6 +130,10 @@ struct vfh {
 	 * may come while a worker still answers from fh (its text); the
 	 * last holder frees it.  */
 	unsigned refs;
+	/* Its number in the kernel (fi->fh), and the table's chain (under
+	 * V.lock).  */
+	uint64_t key;
+	struct vfh *hnext;
 };
 
 /* A read or write for a namespace's worker.  */
@@ -111,6 +145,7 @@ struct vreq {
 	size_t size;
 	off_t off;
 	bool may_write;
+	int slot;         /* its record in the in-flight table, or -1 */
 	int64_t deadline; /* waiting for its namespace's registration */
 	char data[]; /* a write's bytes */
 };
@@ -131,7 +166,24 @@ static struct {
 	/* The session's fd came from a previous ipcnsd (--view-fd): it is
 	 * left mounted when we stop.  */
 	bool adopted;
-} V = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1, .stopfd = -1 };
+	/* Open files by their number in the kernel (fi->fh): a number is
+	 * never a pointer, since files opened under a previous ipcnsd come
+	 * with that daemon's numbers.  Ours have fh_tag in the high half.  */
+	struct vfh *fh_table[256];
+	uint64_t fh_tag, fh_count;
+	/* The requests read from /dev/fuse and not answered yet, in a memfd
+	 * the keeper holds (see "In flight" below).  */
+	struct inflight *inflight;
+	int inflight_fd;
+	bool inflight_adopted; /* the previous ipcnsd's */
+	uint64_t inflight_used[INFLIGHT_SLOTS / 64];
+	bool inflight_full_logged;
+	/* The view thread, inside fuse_session_process_buf: the slot of the
+	 * request being processed, and whether a read or write took it
+	 * over to answer it later.  */
+	int cur_slot;
+	bool cur_taken;
+} V = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1, .stopfd = -1, .inflight_fd = -1, .cur_slot = -1 };
 
 /* ---- The table of namespaces.  */
 
@@ -563,9 +615,180 @@ static void vfh_put(struct vfh *fh)
 		vfh_free(fh);
 }
 
+/* ---- In flight (see struct inflight).  */
+
+static int inflight_map(int fd, bool fresh)
+{
+	struct stat sb;
+	if (fresh && ftruncate(fd, sizeof(struct inflight)) < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	if ((size_t)sb.st_size != sizeof(struct inflight))
+		return -EINVAL;
+	void *m = mmap(NULL, sizeof(struct inflight), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	struct inflight *t = m;
+	if (fresh) {
+		t->nslots = INFLIGHT_SLOTS;
+		t->slot_bytes = INFLIGHT_SLOT_BYTES;
+		t->magic = INFLIGHT_MAGIC;
+	} else if (t->magic != INFLIGHT_MAGIC || t->nslots != INFLIGHT_SLOTS ||
+		   t->slot_bytes != INFLIGHT_SLOT_BYTES) {
+		munmap(m, sizeof(struct inflight));
+		return -EINVAL;
+	}
+	V.inflight = t;
+	V.inflight_fd = fd;
+	return 0;
+}
+
+/* The table a previous ipcnsd left (fd >= 0), or a new one.  Without
+ * one, requests are served untracked.  */
+static void inflight_start(int fd)
+{
+	int ret = fd >= 0 ? inflight_map(fd, false) : -ENOENT;
+	V.inflight_adopted = ret == 0;
+	/* The previous ipcnsd's records keep their slots until replayed.  */
+	for (int i = 0; ret == 0 && i < INFLIGHT_SLOTS; i++)
+		if (__atomic_load_n(&V.inflight->s[i].unique, __ATOMIC_ACQUIRE))
+			V.inflight_used[i / 64] |= 1ULL << (i % 64);
+	if (ret < 0 && fd >= 0) {
+		dlog("view: the previous ipcnsd's table of requests in flight is unusable (%s): its readers mid-request "
+		     "wait until the view is unmounted",
+		     strerror(-ret));
+		close(fd);
+	}
+	if (ret == 0)
+		return;
+	fd = memfd_create("ipcns-view-inflight", MFD_CLOEXEC);
+	ret = fd < 0 ? -errno : inflight_map(fd, true);
+	if (ret < 0) {
+		dlog("view: no table of requests in flight (%s): a reader whose request a killed ipcnsd had read "
+		     "waits until the view is unmounted",
+		     strerror(-ret));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void inflight_stop(void)
+{
+	if (!V.inflight)
+		return;
+	munmap(V.inflight, sizeof(*V.inflight));
+	close(V.inflight_fd);
+	V.inflight = NULL;
+	V.inflight_fd = -1;
+	V.inflight_adopted = false;
+	memset(V.inflight_used, 0, sizeof(V.inflight_used));
+}
+
+/* Record a request just read: its slot, or -1.  */
+static int inflight_add(const struct fuse_buf *buf)
+{
+	if (!V.inflight || (buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(struct fuse_in_header))
+		return -1;
+	int slot = -1;
+	pthread_mutex_lock(&V.lock);
+	for (size_t w = 0; slot < 0 && w < ARRAY_SIZE(V.inflight_used); w++) {
+		if (V.inflight_used[w] == UINT64_MAX)
+			continue;
+		int bit = __builtin_ctzll(~V.inflight_used[w]);
+		V.inflight_used[w] |= 1ULL << bit;
+		slot = (int)(w * 64 + (size_t)bit);
+	}
+	pthread_mutex_unlock(&V.lock);
+	if (slot < 0) {
+		if (!V.inflight_full_logged)
+			dlog("view: %d requests in flight: more are not recorded, and a reader whose request a killed "
+			     "ipcnsd had read waits until the view is unmounted",
+			     INFLIGHT_SLOTS);
+		V.inflight_full_logged = true;
+		return -1;
+	}
+	struct inflight_slot *s = &V.inflight->s[slot];
+	const struct fuse_in_header *h = buf->mem;
+	s->size = (uint32_t)buf->size;
+	s->len = buf->size <= sizeof(s->req) ? (uint32_t)buf->size : 0;
+	memcpy(s->req, buf->mem, s->len);
+	__atomic_store_n(&s->unique, h->unique, __ATOMIC_RELEASE);
+	return slot;
+}
+
+/* The request of slot was answered.  */
+static void inflight_del(int slot)
+{
+	if (slot < 0)
+		return;
+	__atomic_store_n(&V.inflight->s[slot].unique, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&V.lock);
+	V.inflight_used[slot / 64] &= ~(1ULL << (slot % 64));
+	pthread_mutex_unlock(&V.lock);
+}
+
+/* Process a request read from /dev/fuse (or recorded by the previous
+ * ipcnsd) with its record in slot: erased once answered, here or, for a
+ * read or write taken by a worker, when the worker answers it.  */
+static void process(struct fuse_buf *buf, int slot)
+{
+	V.cur_slot = slot;
+	V.cur_taken = false;
+	fuse_session_process_buf(V.se, buf);
+	if (!V.cur_taken)
+		inflight_del(slot);
+	V.cur_slot = -1;
+}
+
+/* Taking over: the requests the previous ipcnsd read and did not answer,
+ * before any new one.  */
+static void inflight_replay(void)
+{
+	if (!V.inflight)
+		return;
+	int replayed = 0, refused = 0;
+	for (int i = 0; i < INFLIGHT_SLOTS; i++) {
+		struct inflight_slot *s = &V.inflight->s[i];
+		uint64_t unique = __atomic_load_n(&s->unique, __ATOMIC_ACQUIRE);
+		if (!unique)
+			continue;
+		if (s->len >= sizeof(struct fuse_in_header)) {
+			/* Processed from a copy: libfuse may keep pointers into
+			 * the buffer only for the call.  */
+			void *copy = malloc(s->len);
+			if (copy) {
+				memcpy(copy, s->req, s->len);
+				struct fuse_buf buf = { .mem = copy, .size = s->len };
+				process(&buf, i);
+				free(copy);
+				replayed++;
+				continue;
+			}
+		}
+		/* Not kept whole: the reader gets EINTR.  */
+		struct fuse_out_header oh = { .len = sizeof(oh), .error = -EINTR, .unique = unique };
+		if (write(fuse_session_fd(V.se), &oh, sizeof(oh)) < 0 && errno != ENOENT)
+			dlog("view: answering request %llu of the previous ipcnsd: %s", (unsigned long long)unique,
+			     strerror(errno));
+		inflight_del(i);
+		refused++;
+	}
+	if (replayed || refused)
+		dlog("view: %d requests the previous ipcnsd had read and not answered served again, %d answered EINTR",
+		     replayed, refused);
+}
+
+int view_inflight_fd(bool *adopted)
+{
+	*adopted = V.inflight_adopted;
+	return V.running && V.inflight ? V.inflight_fd : -1;
+}
+
 /* A read or write done with (answered, or dropped at stop).  */
 static void vreq_free(struct vreq *r)
 {
+	inflight_del(r->slot);
 	vfh_put(r->fh);
 	free(r);
 }
@@ -579,6 +802,101 @@ static bool under_seccomp(pid_t tid)
 		return false;
 	const char *p = strstr(buf, "\nSeccomp:");
 	return p && strtol(p + 9, NULL, 10) == 2;
+}
+
+/* ---- Open files.  */
+
+static struct vfh **fh_bucket(uint64_t key)
+{
+	return &V.fh_table[(key ^ (key >> 32)) % ARRAY_SIZE(V.fh_table)];
+}
+
+/* V.lock held.  */
+static struct vfh *fh_find(uint64_t key)
+{
+	for (struct vfh *fh = *fh_bucket(key); fh; fh = fh->hnext)
+		if (fh->key == key)
+			return fh;
+	return NULL;
+}
+
+/* Take fh out of the table and its namespace's count; V.lock held.  */
+static void fh_unlink(struct vfh *fh)
+{
+	for (struct vfh **pp = fh_bucket(fh->key); *pp; pp = &(*pp)->hnext) {
+		if (*pp == fh) {
+			*pp = fh->hnext;
+			break;
+		}
+	}
+	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : NULL;
+	if (v)
+		v->handles--;
+}
+
+/* A handle on file ino for the requester w, numbered key in the table:
+ * its namespace (counted in its handles) and id maps.  */
+static int fh_new(struct who *w, fuse_ino_t ino, uint64_t key, struct vfh **out)
+{
+	struct vfh *fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return -ENOMEM;
+	fh->ino = ino;
+	fh->refs = 1;
+	if (ino < INO_SYSCTL0 &&
+	    (read_idmap(w->tid, "uid_map", &fh->uidmap) < 0 || read_idmap(w->tid, "gid_map", &fh->gidmap) < 0)) {
+		vfh_free(fh);
+		return -ESRCH;
+	}
+	fh->ipc_ino = w->ipc_ino;
+	fh->filtered = under_seccomp(w->tid);
+	pthread_mutex_lock(&V.lock);
+	struct vns *v = vns_by_inode(w->ipc_ino);
+	int ret = 0;
+	if (v && v->handles >= VIEW_MAX_HANDLES) {
+		ret = -ENFILE;
+	} else {
+		if (v)
+			v->handles++;
+		fh->nsid = v ? v->id : 0;
+		fh->key = key;
+		fh->hnext = *fh_bucket(key);
+		*fh_bucket(key) = fh;
+	}
+	pthread_mutex_unlock(&V.lock);
+	if (ret < 0) {
+		vfh_free(fh);
+		return ret;
+	}
+	*out = fh;
+	return 0;
+}
+
+/* The open file of a read or write, with a reference.  One opened under
+ * a previous ipcnsd (its number is not ours) is taken as opened by the
+ * requester, as the open would have: the namespace it sees and its id
+ * maps; its release comes with the same number.  */
+static int fh_get(fuse_req_t req, fuse_ino_t ino, uint64_t key, struct vfh **out)
+{
+	pthread_mutex_lock(&V.lock);
+	struct vfh *fh = fh_find(key);
+	if (fh)
+		vfh_get(fh);
+	pthread_mutex_unlock(&V.lock);
+	if (fh) {
+		*out = fh;
+		return 0;
+	}
+	if (!ino_valid(ino) || ino < INO_SHM)
+		return -EBADF;
+	struct who w;
+	int ret = who_of(req, &w);
+	if (ret == 0)
+		ret = fh_new(&w, ino, key, &fh);
+	if (ret < 0)
+		return ret;
+	*out = vfh_get(fh);
+	return 0;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -611,35 +929,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 	}
-	struct vfh *fh = calloc(1, sizeof(*fh));
-	if (!fh) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fh->ino = ino;
-	fh->refs = 1;
-	if (!sysctl && (read_idmap(w.tid, "uid_map", &fh->uidmap) < 0 || read_idmap(w.tid, "gid_map", &fh->gidmap) < 0)) {
-		vfh_free(fh);
-		fuse_reply_err(req, ESRCH);
-		return;
-	}
-	fh->ipc_ino = w.ipc_ino;
-	fh->filtered = under_seccomp(w.tid);
-	pthread_mutex_lock(&V.lock);
-	struct vns *v = vns_by_inode(w.ipc_ino);
-	ret = 0;
-	if (v && v->handles >= VIEW_MAX_HANDLES)
-		ret = -ENFILE;
-	else if (v)
-		v->handles++;
-	fh->nsid = v ? v->id : 0;
-	pthread_mutex_unlock(&V.lock);
+	struct vfh *fh;
+	uint64_t key = V.fh_tag | ++V.fh_count;
+	ret = fh_new(&w, ino, key, &fh);
 	if (ret < 0) {
-		vfh_free(fh);
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->fh = key;
 	/* Every read reaches us: the same inode shows each namespace its
 	 * own content.  */
 	fi->direct_io = 1;
@@ -647,23 +944,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* Interrupted: no release will come.  */
 		pthread_mutex_lock(&V.lock);
-		if (fh->nsid && (v = vns_by_id(fh->nsid)))
-			v->handles--;
+		fh_unlink(fh);
 		pthread_mutex_unlock(&V.lock);
-		vfh_free(fh);
+		vfh_put(fh);
 	}
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct vfh *fh = (struct vfh *)(uintptr_t)fi->fh;
 	pthread_mutex_lock(&V.lock);
-	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : NULL;
-	if (v)
-		v->handles--;
+	struct vfh *fh = fh_find(fi->fh);
+	if (fh)
+		fh_unlink(fh);
 	pthread_mutex_unlock(&V.lock);
-	/* Reads still queued or being answered keep fh.  */
-	vfh_put(fh);
+	/* Reads still queued or being answered keep fh.  A file opened
+	 * under a previous ipcnsd and never read since is not known.  */
+	if (fh)
+		vfh_put(fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -848,15 +1145,33 @@ void view_serve(struct nsent *e)
 	}
 }
 
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+/* A read or write for a worker: its in-flight record goes with it.  */
+static struct vreq *vreq_new(fuse_req_t req, struct vfh *fh, size_t extra)
 {
-	struct vreq *r = calloc(1, sizeof(*r));
+	struct vreq *r = calloc(1, sizeof(*r) + extra);
 	if (!r) {
+		vfh_put(fh);
 		fuse_reply_err(req, ENOMEM);
-		return;
+		return NULL;
 	}
 	r->req = req;
-	r->fh = vfh_get((struct vfh *)(uintptr_t)fi->fh);
+	r->fh = fh;
+	r->slot = V.cur_slot;
+	V.cur_taken = true;
+	return r;
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct vfh *fh;
+	int ret = fh_get(req, ino, fi->fh, &fh);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	struct vreq *r = vreq_new(req, fh, 0);
+	if (!r)
+		return;
 	r->size = size;
 	r->off = off;
 	dispatch(r);
@@ -865,8 +1180,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct vfh *fh = (struct vfh *)(uintptr_t)fi->fh;
+	struct vfh *fh;
+	int ret = fh_get(req, ino, fi->fh, &fh);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	if (fh->ino < INO_SYSCTL0) {
+		vfh_put(fh);
 		fuse_reply_err(req, EBADF);
 		return;
 	}
@@ -876,13 +1197,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct ipcns_sysctl_who sw;
 	bool may = who_of(req, &w) == 0 && sysctl_who(&w, &sw) == 0 &&
 		   ipcns_sysctl_permission((int)(fh->ino - INO_SYSCTL0), &sw, 2) == 0;
-	struct vreq *r = calloc(1, sizeof(*r) + size + 1);
-	if (!r) {
-		fuse_reply_err(req, ENOMEM);
+	struct vreq *r = vreq_new(req, fh, size + 1);
+	if (!r)
 		return;
-	}
-	r->req = req;
-	r->fh = vfh_get(fh);
 	r->write = true;
 	r->size = size;
 	r->off = off;
@@ -954,7 +1271,9 @@ static void *view_thread(void *arg)
 		if (!init)
 			adopt_init();
 		if (ret > 0)
-			fuse_session_process_buf(V.se, &buf);
+			process(&buf, init ? -1 : inflight_add(&buf));
+		/* Then what the previous ipcnsd read and left unanswered.  */
+		inflight_replay();
 	}
 	while (!fuse_session_exited(V.se)) {
 		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = V.stopfd, .events = POLLIN } };
@@ -984,7 +1303,7 @@ static void *view_thread(void *arg)
 				dlog("view: reading /dev/fuse: %s", strerror(-ret));
 			break;
 		}
-		fuse_session_process_buf(V.se, &buf);
+		process(&buf, inflight_add(&buf));
 	}
 	free(buf.mem);
 	return NULL;
@@ -1009,9 +1328,14 @@ int view_fd(void)
 	return V.running ? fuse_session_fd(V.se) : -1;
 }
 
-int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd)
+static int session_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd)
 {
 	struct stat sb;
+	uint32_t tag = 0;
+	/* Numbers of open files unlike any a previous ipcnsd gave.  */
+	if (getrandom(&tag, sizeof(tag), 0) != sizeof(tag))
+		tag = (uint32_t)mono_now() ^ (uint32_t)getpid();
+	V.fh_tag = (uint64_t)(tag | 1) << 32;
 	V.ceiling = ceiling;
 	snprintf(V.dir, sizeof(V.dir), "%s", dir);
 	if (stat("/proc/self/ns/user", &sb) == 0)
@@ -1061,6 +1385,21 @@ int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd
 	dlog("view: /proc/sysvipc and the IPC sysctls served at %s%s", dir,
 	     adopt_fd >= 0 ? " (session taken over)" : "");
 	return 0;
+}
+
+int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd, int inflight_fd)
+{
+	/* Requests in flight are the previous ipcnsd's only if its session
+	 * is the one taken over.  */
+	if (adopt_fd < 0 && inflight_fd >= 0) {
+		close(inflight_fd);
+		inflight_fd = -1;
+	}
+	inflight_start(inflight_fd);
+	int ret = session_start(dir, ceiling, adopt_fd);
+	if (ret < 0)
+		inflight_stop();
+	return ret;
 }
 
 void view_stop(bool handed)
@@ -1113,6 +1452,10 @@ void view_stop(bool handed)
 	while (drop) {
 		struct vreq *r = drop;
 		drop = r->next;
+		/* Unanswered: recorded for the next ipcnsd when handed over.  */
+		if (handed)
+			r->slot = -1;
 		vreq_free(r);
 	}
+	inflight_stop();
 }

@@ -14,13 +14,19 @@ struct nsent;
 
 /* Mount the view at dir and serve it from a thread of its own; or, with
  * adopt_fd >= 0, serve the /dev/fuse fd of the mount at dir that a
- * previous ipcnsd served (handed over by the keeper, --view-fd).  Writes
- * above `ceiling' are refused (kept, not copied).  0, or -errno after a
- * log line: containers then get today's masking.  */
-int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd);
+ * previous ipcnsd served (handed over by the keeper, --view-fd), first
+ * answering the requests it had read and not answered, recorded in the
+ * memfd inflight_fd (-1: none; taken).  Writes above `ceiling' are
+ * refused (kept, not copied).  0, or -errno after a log line: containers
+ * then get today's masking.  */
+int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd, int inflight_fd);
 /* The session's /dev/fuse fd, for the keeper to hold across a restart; -1
  * when the view is not served.  */
 int view_fd(void);
+/* The memfd of the requests in flight, for the keeper to hold with the
+ * session; -1 when there is none.  *adopted: it is the one view_start
+ * was given.  */
+int view_inflight_fd(bool *adopted);
 /* After every namespace is gone: stop serving.  handed: the keeper holds
  * the fd for the next ipcnsd, the mount stays; otherwise it is
  * unmounted.  */

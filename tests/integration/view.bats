@@ -370,3 +370,82 @@ print("lines", len(open("/proc/sysvipc/shm").read().splitlines()))
 	assert_success
 	assert_output $'32000\t1024000000\t500\t32000'
 }
+
+# A reader under a seccomp filter (as a container's process) in a kernel IPC
+# namespace no container registered: each read waits 2 s for the
+# registration (spec/view.md), so ipcnsd has read it and not answered it
+# yet.  `keep' opens the file once (its handle is the old ipcnsd's after a
+# takeover); `open' opens it for each read.
+FILTERED_READER='
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Insn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+allow = (Insn * 1)(Insn(0x06, 0, 0, 0x7fff0000))
+prog = Prog(1, allow)
+assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+assert libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+path, n, keep = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "keep"
+fd = os.open(path, os.O_RDONLY) if keep else -1
+print("ready", flush=True)
+for i in range(n):
+    if keep:
+        data = os.pread(fd, 4096, 0)
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+    print(i, data.decode().split()[0], flush=True)
+print("done", flush=True)
+'
+
+# gone PID: the process has ended (exited, or a zombie).
+gone() {
+	! ipcnsd_alive "$1"
+}
+
+@test "ipcnsd SIGKILLed with reads in flight: the next one answers them, a reader killed meanwhile ends, a write made in the gap completes" {
+	own_daemon inflight
+	local dir=$IT_DIR/inflight.view t=$BATS_TEST_TMPDIR i
+	local -a pids=()
+	printf '%s' "$FILTERED_READER" >"$t/reader.py"
+	for i in 0 1 2; do
+		python3 "$t/reader.py" "$dir/sys/kernel/sem" 2 "$([ "$i" = 0 ] && echo keep || echo open)" \
+			>"$t/r$i" 2>&1 3>&- &
+		pids+=($!)
+	done
+	wait_for 20 eval '[ "$(cat "$t"/r[012] | grep -c ready)" = 3 ]'
+	# Their reads are with ipcnsd, waiting for a registration.
+	sleep 0.5
+	kill -KILL "$OWN_PID"
+	wait_for 10 gone "$OWN_PID"
+	# A reader killed now waits for the answer in state D (the kernel
+	# cannot take back a request the dead daemon read); before the next
+	# ipcnsd, nothing answers it.
+	kill -KILL "${pids[2]}"
+	sleep 0.5
+	grep -q '^State:.*D' "/proc/${pids[2]}/status"
+	# A write and a read made while no ipcnsd runs wait in the kernel; a
+	# killed one ends at once.
+	sh -c "echo 1000 > $dir/sys/kernel/shmmni; echo rc=\$?" >"$t/w" 2>&1 3>&- &
+	local writer=$!
+	sh -c "cat $dir/sys/kernel/msgmni" >/dev/null 2>&1 3>&- &
+	local victim=$!
+	sleep 0.5
+	[ ! -s "$t/w" ]
+	kill -KILL "$victim"
+	wait_for 5 gone "$victim"
+	# The next ipcnsd answers what the dead one had read, then the rest.
+	own_daemon inflight
+	grep -q "session taken over" "$IPCNSD_LOG"
+	wait_for 10 gone "${pids[2]}"
+	wait_for 20 grep -q done "$t/r0"
+	wait_for 20 grep -q done "$t/r1"
+	wait_for 10 grep -q rc=0 "$t/w"
+	run cat "$t/r0" "$t/r1"
+	assert_output $'ready\n0 32000\n1 32000\ndone\nready\n0 32000\n1 32000\ndone'
+	ipcnsd_alive
+	grep -q "3 requests the previous ipcnsd had read and not answered served again" "$IPCNSD_LOG"
+	wait "${pids[0]}" "${pids[1]}" "$writer"
+}
