@@ -62,7 +62,7 @@ run_conf() { # mode prog
 	if [ "$mode" = native ]; then
 		IPCNS_UNDER=0 timeout "$TIMEOUT" unshare -i "$prog" >"$out" 2>&1
 	else
-		IPCNS_UNDER=1 timeout "$TIMEOUT" "$B"/tests/tools/ipcns-run --socket "$SOCK" -- "$prog" >"$out" 2>&1
+		IPCNS_UNDER=1 timeout "$TIMEOUT" "$B"/tests/tools/ipcns-run --socket "$SOCK" $(view_of "$SOCK") -- "$prog" >"$out" 2>&1
 	fi
 	rc=$?
 	case $rc in
@@ -71,6 +71,14 @@ run_conf() { # mode prog
 	124) ko "$name (timed out after ${TIMEOUT}s, see $out)" ;;
 	*) ko "$name (exit $rc, see $out)"; grep -m5 FAIL "$out" ;;
 	esac
+}
+
+# view_of SOCKET: the ipcns-run option that binds the daemon's view
+# (/proc/sysvipc and the IPC sysctls of the program's namespace) when it
+# serves one, as ipcns-hook does in a container.
+view_of() {
+	local v=${1%.sock}.view
+	mountpoint -q "$v" && echo "--view $v"
 }
 
 # daemon_done PID NAME LOG REPORTS REPORTS_LOG WHAT CLEAN SOCKET: stop a
@@ -130,7 +138,7 @@ if want conformance; then
 		for _ in $(seq 1 50); do [ -S "$TSOCK" ] && break; sleep 0.1; done
 		cpids=()
 		for p in "${progs[@]}"; do
-			IPCNS_UNDER=1 timeout $((TIMEOUT * 3)) "$B"/tests/tools/ipcns-run --socket "$TSOCK" -- "$p" \
+			IPCNS_UNDER=1 timeout $((TIMEOUT * 3)) "$B"/tests/tools/ipcns-run --socket "$TSOCK" $(view_of "$TSOCK") -- "$p" \
 				>"$LOGS/conf-$(basename "$p")-tsan.log" 2>&1 &
 			cpids+=($!)
 		done

@@ -58,8 +58,7 @@ static int sysctl_write(const char *name, const char *val)
  * obey them (checked with IPC_INFO).  */
 static bool lower_limits(void)
 {
-	const char *e = getenv("IPCNS_UNDER");
-	if (e && !strcmp(e, "1"))
+	if (!conf_view_ours())
 		return false;
 	if (sysctl_write("shmmni", "32") < 0 || sysctl_write("shmall", "48") < 0 ||
 	    sysctl_write("sem", "250 600 32 40") < 0 || sysctl_write("msgmni", "24") < 0 ||

@@ -13,11 +13,12 @@
  *    shmall, shmmax, shm_rmid_forced) set them through /proc/sys/kernel of
  *    the program's own kernel IPC namespace.  They run only when the
  *    calls obey those sysctls, which is probed: kernel.shmmni is changed
- *    and read back with IPC_INFO, then restored.  Under ipcnsd the limits
- *    come from the OCI config (linux.sysctl) instead, so those parts are
- *    skipped there, and so they are where /proc/sys is read-only.  The
- *    environment variable IPCNS_UNDER=1 skips them without probing (a
- *    runner that knows it runs the program under ipcnsd may set it).
+ *    and read back with IPC_INFO, then restored.  Under ipcnsd
+ *    (IPCNS_UNDER=1, set by the runners) the sysctls are the namespace's
+ *    only where ipcnsd's view is bound over /proc/sys/kernel (a
+ *    container's hook, ipcns-run --view; conf_view_ours in conf.h):
+ *    elsewhere those parts are skipped without probing, and so they are
+ *    where /proc/sys is read-only.
  *
  * The system calls are made with syscall(2) so that no C library
  * translation of the arguments stands between the test and the kernel (or
@@ -220,8 +221,7 @@ static inline bool conf_kernel_limits(void)
 	if (cached >= 0)
 		return cached;
 	cached = 0;
-	const char *e = getenv("IPCNS_UNDER");
-	if (e && strcmp(e, "1") == 0)
+	if (!conf_view_ours())
 		return false;
 	char old[64], val[64];
 	if (sysctl_read("shmmni", old, sizeof(old)) < 0)

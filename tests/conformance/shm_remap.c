@@ -9,10 +9,18 @@
  *  - on a segment removed (IPC_RMID) while the caller's range holds its
  *    last attach, the unmap destroys it, the reopen fails: EINVAL, the
  *    range is no longer mapped, the id is gone.
+ *  - a program that attaches a segment and remaps its attach in a loop
+ *    while a sibling thread removes the segment and makes a new one under
+ *    the same key sees each loop end with EINVAL (EIDRM where the old
+ *    index holds another segment already), the old segment gone with its
+ *    attach, nothing else failing and nothing piling up.
  * Under ipcnsd the segment is a memfd, which stays open: the daemon
  * traps remap_file_pages and does that last case itself, so the same
  * checks hold in both modes.
  * Runner contract: see shm_common.h.  */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "shm_common.h"
 
 /* Lines of our maps that map a segment, and whether one is a memfd.  */
@@ -40,6 +48,77 @@ static long nattch(int id)
 	if (syscall(SYS_shmctl, id, IPC_STAT, &ds) < 0)
 		return -errno;
 	return (long)ds.shm_nattch;
+}
+
+/* The sibling thread of the loop: at each round, remove the segment of
+ * the key and make a new one.  */
+#define RACE_KEY 0x5e3a9f0f
+#define RACE_ROUNDS 200
+static atomic_int race_round, race_done;
+static atomic_int race_errors;
+
+static void *race_remover(void *arg)
+{
+	(void)arg;
+	for (int r = 1; r <= RACE_ROUNDS; r++) {
+		while (atomic_load(&race_round) < r)
+			sched_yield();
+		int id = (int)shm_get(RACE_KEY, (size_t)pg, 0700);
+		if (id < 0 || syscall(SYS_shmctl, id, IPC_RMID, NULL) < 0 ||
+		    shm_get(RACE_KEY, (size_t)pg, IPC_CREAT | 0700) < 0)
+			atomic_fetch_add(&race_errors, 1);
+		atomic_store(&race_done, r);
+	}
+	return NULL;
+}
+
+static void remap_race(void)
+{
+	pthread_t t;
+	int einval = 0, eidrm = 0, other = 0;
+	long loops = 0;
+
+	if (pthread_create(&t, NULL, race_remover, NULL) != 0) {
+		CONF_FAIL("pthread_create");
+		return;
+	}
+	for (int r = 1; r <= RACE_ROUNDS; r++) {
+		int id = (int)shm_get(RACE_KEY, (size_t)pg, IPC_CREAT | 0700);
+		char *p = (char *)shm_at(id, NULL, 0);
+		if (id < 0 || p == (char *)-1) {
+			CONF_FAIL("round %d: shmget/shmat: %s", r, strerror(errno));
+			atomic_store(&race_round, RACE_ROUNDS);
+			break;
+		}
+		atomic_store(&race_round, r);
+		long ret;
+		do {
+			ret = remap_file_pages(p, (size_t)pg, 0, 0, 0);
+			loops++;
+		} while (ret == 0);
+		if (errno == EINVAL)
+			einval++;
+		else if (errno == EIDRM)
+			eidrm++;
+		else
+			other++;
+		while (atomic_load(&race_done) < r)
+			sched_yield();
+	}
+	pthread_join(t, NULL);
+	printf("# remap race: %d rounds, %ld remaps, %d EINVAL, %d EIDRM\n", RACE_ROUNDS, loops, einval, eidrm);
+	CHECK_EQ(other, 0);
+	CHECK_EQ(einval + eidrm, RACE_ROUNDS);
+	CHECK_EQ(atomic_load(&race_errors), 0);
+	/* Every removed segment went with its attach: one is left, the
+	 * thread's last, never attached.  */
+	CHECK_EQ(mapped(NULL), 0);
+	struct shm_info si;
+	CHECK_OK(syscall(SYS_shmctl, 0, SHM_INFO, &si));
+	CHECK_EQ(si.used_ids, 1);
+	int last = (int)shm_get(RACE_KEY, (size_t)pg, 0700);
+	CHECK_EQ(nattch(last), 0);
+	syscall(SYS_shmctl, last, IPC_RMID, NULL);
 }
 
 int main(void)
@@ -170,5 +249,7 @@ int main(void)
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	CHECK_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK_EQ(nattch(id), -EINVAL);
+
+	remap_race();
 	return conf_done("shm_remap");
 }

@@ -6,10 +6,10 @@
  * attached stays.
  *
  * Runner contract: see shm_common.h (root, fresh IPC namespace; exit 0
- * pass, 1 fail, 77 skip).  Runs only where the calls obey this kernel
- * IPC namespace's sysctls, that is natively: under ipcnsd the sysctl comes
- * from the OCI config (linux.sysctl "kernel.shm_rmid_forced"), which
- * ipcns-run does not give, so the program reports a skip there.  */
+ * pass, 1 fail, 77 skip).  Runs only where the calls obey the
+ * kernel.shm_rmid_forced the program writes: natively, and under ipcnsd
+ * where its view serves /proc/sys/kernel (ipcns-run --view, containers);
+ * elsewhere it reports a skip.  */
 #include "shm_common.h"
 
 static bool gone(int id)
@@ -151,7 +151,7 @@ int main(void)
 	conf_start();
 	if (!conf_kernel_limits())
 		CONF_SKIP("kernel.shm_rmid_forced of this kernel IPC namespace is not what the calls obey "
-			  "(under ipcnsd it comes from the OCI config; or /proc/sys is read-only)");
+			  "(under ipcnsd without its view, or /proc/sys is read-only)");
 	test_off();
 	test_on();
 	test_attached_orphan();

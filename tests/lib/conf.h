@@ -6,9 +6,13 @@
 #define IPCNS_CONF_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 static int conf_failed, conf_checks;
 
@@ -78,6 +82,41 @@ static inline long conf_read_long(const char *path)
 	char *end;
 	long v = strtol(buf, &end, 10);
 	return end == buf ? -1 : v;
+}
+
+/* Write TEXT to a small /proc file in one write(2): 0, or -errno.  */
+static inline int conf_write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+/* Are /proc/sysvipc and the IPC sysctls under /proc/sys/kernel those of
+ * the namespace the calls reach?  Natively, yes.  Under ipcnsd
+ * (IPCNS_UNDER=1) only where ipcnsd's view (a FUSE file system,
+ * spec/view.md) is bound over them: a container's ipcns-hook, or
+ * ipcns-run --view; elsewhere they are the unused kernel namespace's.  */
+static inline bool conf_view_ours(void)
+{
+	const char *u = getenv("IPCNS_UNDER");
+	struct statfs sf;
+	if (!u || strcmp(u, "1") != 0)
+		return true;
+	return statfs("/proc/sysvipc", &sf) == 0 && sf.f_type == 0x65735546 /* FUSE_SUPER_MAGIC */;
+}
+
+/* For a program all about those files: a skip where they are not ours.  */
+static inline void conf_need_view(void)
+{
+	if (!conf_view_ours())
+		CONF_SKIP("under ipcnsd without its view: /proc/sysvipc is not served (ipcns-run --view)");
 }
 
 static inline int conf_done(const char *name)

@@ -4,13 +4,18 @@
  * It does what runc does with linux.seccomp.listenerPath: load a seccomp
  * filter whose IPC rule is SCMP_ACT_NOTIFY, send the notify fd and a state
  * message to ipcnsd, then exec the command.  By default the command gets a
- * new kernel IPC namespace (and so a virtual namespace of its own).  Used
- * to run the conformance programs under ipcnsd and by the benchmarks.  */
+ * new kernel IPC namespace (and so a virtual namespace of its own).  With
+ * --view DIR (ipcnsd's view directory) it also does what ipcns-hook mount
+ * does for a container, in a mount namespace of its own: DIR's sysvipc and
+ * sys/kernel files bound over /proc/sysvipc and /proc/sys/kernel, so the
+ * command reads and writes its namespace there (spec/view.md).  Used to
+ * run the conformance programs under ipcnsd and by the benchmarks.  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/mount.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +60,42 @@ static int send_fd(const char *path, const char *msg, int fd)
 	return r < 0 ? -e : 0;
 }
 
+static const char *const view_sysctls[] = {
+	"shmmax", "shmall", "shmmni", "shm_rmid_forced", "msgmax", "msgmni",
+	"msgmnb", "sem", "sem_next_id", "msg_next_id", "shm_next_id",
+};
+
+/* The binds of ipcns-hook mount, in a private mount namespace.  */
+static int bind_view(const char *dir)
+{
+	char src[4096], dst[256];
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		fprintf(stderr, "ipcns-run: a mount namespace for the view: %s\n", strerror(errno));
+		return -1;
+	}
+	snprintf(src, sizeof(src), "%s/sysvipc", dir);
+	if (mount(src, "/proc/sysvipc", NULL, MS_BIND, NULL) < 0) {
+		fprintf(stderr, "ipcns-run: binding %s on /proc/sysvipc: %s\n", src, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(view_sysctls) / sizeof(view_sysctls[0]); i++) {
+		snprintf(src, sizeof(src), "%s/sys/kernel/%s", dir, view_sysctls[i]);
+		snprintf(dst, sizeof(dst), "/proc/sys/kernel/%s", view_sysctls[i]);
+		if (access(dst, F_OK) < 0)
+			continue; /* no *_next_id without CONFIG_CHECKPOINT_RESTORE */
+		if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
+			fprintf(stderr, "ipcns-run: binding %s on %s: %s\n", src, dst, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ipcns-run [--socket PATH] [--id ID] [--namespace NAME] [--annotation KEY=VALUE]...\n"
-		   "                 [--host-ipc] -- COMMAND [ARG]...\n"
+		   "                 [--host-ipc] [--view DIR] -- COMMAND [ARG]...\n"
 		   "Run COMMAND with its System V IPC served by ipcnsd.\n");
 }
 
@@ -67,16 +104,16 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "id", required_argument, NULL, 'i' },
 		{ "namespace", required_argument, NULL, 'n' }, { "host-ipc", no_argument, NULL, 'H' },
-		{ "annotation", required_argument, NULL, 'a' },
+		{ "annotation", required_argument, NULL, 'a' }, { "view", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	json_t *annotations = json_object();
-	const char *path = getenv("IPCNS_SOCKET"), *id = NULL, *nsname = NULL;
+	const char *path = getenv("IPCNS_SOCKET"), *id = NULL, *nsname = NULL, *view = NULL;
 	int new_ipc = 1, c;
 	char idbuf[64];
 	if (!path || !*path)
 		path = "/run/ipcns/ipcnsd.sock";
-	while ((c = getopt_long(argc, argv, "+s:i:n:a:Hh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:i:n:a:v:Hh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': {
 			char *eq = strchr(optarg, '=');
@@ -100,6 +137,9 @@ int main(int argc, char **argv)
 		case 'H':
 			new_ipc = 0;
 			break;
+		case 'v':
+			view = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -120,6 +160,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ipcns-run: unshare(CLONE_NEWIPC): %s\n", strerror(errno));
 		return 125;
 	}
+	if (view && bind_view(view) < 0)
+		return 125;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx) {
 		fprintf(stderr, "ipcns-run: seccomp_init failed\n");

@@ -1074,12 +1074,25 @@ void ipcns_shm_files(struct ipcns_ns *ns, void (*fn)(void *arg, ino_t ino), void
 	}
 }
 
-void ipcns_shm_destroy_orphans(struct ipcns_ns *ns)
+void ipcns_shm_destroy_orphans(struct ipcns_ns *ns, bool was_forced)
 {
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	if (ids->in_use == 0)
 		return;
-	shm_scan(ns, NULL);
+	if (!was_forced) {
+		/* Turned on now: the detaches until now, seen or not, were
+		 * made with it off and destroyed nothing but removed
+		 * segments (shm_close's shm_may_destroy), and a segment they
+		 * left unattached whose creator lives stays (Linux skips it
+		 * here and destroys it only at a later detach).  */
+		ns->limits.shm_rmid_forced = 0;
+		shm_scan(ns, NULL);
+		ns->limits.shm_rmid_forced = 1;
+		for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1))
+			shm_of(ipcns_idr_find(&ids->idr, idx))->detached_to_zero = false;
+	} else {
+		shm_scan(ns, NULL);
+	}
 	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
 		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
 		if (shp->creator_tgid && ns->host && ns->host->watch_exit &&

@@ -309,6 +309,7 @@ long ipcns_sysctl_write(struct ipcns_ns *ns, int which, const char *buf, size_t 
 	int nvals = which == IPCNS_SYSCTL_SEM ? 4 : 1;
 	/* sem's values as stored, one by one.  */
 	const int old_sem[4] = { l->semmsl, l->semmns, l->semopm, l->semmni };
+	const bool was_forced = l->shm_rmid_forced;
 	int sem[4] = { old_sem[0], old_sem[1], old_sem[2], old_sem[3] };
 	int err = 0, parsed = 0;
 	for (; left && parsed < nvals; parsed++) {
@@ -420,6 +421,6 @@ long ipcns_sysctl_write(struct ipcns_ns *ns, int which, const char *buf, size_t 
 	if (err)
 		return err;
 	if (which == IPCNS_SYSCTL_SHM_RMID_FORCED && l->shm_rmid_forced)
-		ipcns_shm_destroy_orphans(ns);
+		ipcns_shm_destroy_orphans(ns, was_forced);
 	return (long)(len - left);
 }
