@@ -189,6 +189,11 @@ struct ipcns_caller_ops {
 	/* Ask to be told (ipcns_ns_process_exit) when the caller's process
 	 * exits; used by SEM_UNDO.  Idempotent.  */
 	int (*watch_exit)(struct ipcns_caller *c);
+	/* The calling thread's id in its pid namespace (its process's pid
+	 * when it is the main thread): msg_lrpid of a message handed to it
+	 * while it waits in msgrcv.  0 or -errno.  May be NULL (the process's
+	 * pid is used).  */
+	int (*ns_tid)(struct ipcns_caller *c, pid_t *ns_tid);
 	/* Answer the call now with `ret': 0 when the answer reached the
 	 * caller, -errno when it did not (interrupted, or died).  Lets the
 	 * core commit a change (a message taken, a semaphore decremented)

@@ -5,13 +5,15 @@
  * by type, E2BIG or a cut message as their size says; EIDRM when the
  * queue goes; EACCES when IPC_SET takes their permission away; EINTR from
  * a handler installed without SA_RESTART, with nothing taken or left
- * behind by the interrupted call.
+ * behind by the interrupted call; msg_lrpid of a message handed to a
+ * waiting thread that is not the main one.
  *
  * A child is known to be blocked when /proc/PID/syscall names the call
  * and the child sleeps; a short settle follows.  Children report through
  * their exit status: 100 + mtype % 100 for a message, else the errno.  */
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +313,55 @@ static void test_eintr(void)
 	CHECK_OK(msgctl(q, IPC_RMID, NULL));
 }
 
+/* msg_lrpid names the receiving thread when a send hands the message to a
+ * thread waiting in msgrcv (pipelined_send records the sleeper's own
+ * pid), and the process when a thread takes a queued message.  */
+struct rcv_thread {
+	int q;
+	pid_t tid;
+	long ret;
+};
+
+static void *rcv_thread(void *arg)
+{
+	struct rcv_thread *t = arg;
+	struct {
+		long mtype;
+		char mtext[64];
+	} b;
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	t->ret = msgrcv(t->q, &b, sizeof(b.mtext), 0, 0);
+	return NULL;
+}
+
+static void test_lrpid_thread(void)
+{
+	int q = newq(0, 0600);
+	struct rcv_thread t = { .q = q };
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, rcv_thread, &t), 0);
+	while (!__atomic_load_n(&t.tid, __ATOMIC_SEQ_CST))
+		sched_yield();
+	wait_blocked(t.tid, SYS_msgrcv);
+	snd(q, 1, 5);
+	pthread_join(th, NULL);
+	CHECK_EQ(t.ret, 5);
+	CHECK_TRUE(t.tid != getpid());
+	struct msqid_ds ds = stat_of(q);
+	CHECK_EQ(ds.msg_lrpid, t.tid);
+	CHECK_EQ(ds.msg_lspid, getpid());
+
+	/* Queued first: the receive records the process.  */
+	snd(q, 1, 5);
+	t = (struct rcv_thread){ .q = q };
+	CHECK_EQ(pthread_create(&th, NULL, rcv_thread, &t), 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(t.ret, 5);
+	ds = stat_of(q);
+	CHECK_EQ(ds.msg_lrpid, getpid());
+	CHECK_OK(msgctl(q, IPC_RMID, NULL));
+}
+
 int main(void)
 {
 	if (geteuid() != 0)
@@ -325,5 +376,6 @@ int main(void)
 	test_eidrm();
 	test_eacces_after_set();
 	test_eintr();
+	test_lrpid_thread();
 	return conf_done("msg_block");
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Conformance: sleeping semop.  Wake-up order (FIFO per semaphore, complex
  * operations merged into one FIFO with single ones, no starvation
- * protection), wait-for-zero, EINTR (handler without SA_RESTART; the
- * other signal cases are in sig_intr), EIDRM,
+ * protection), wait-for-zero, EINTR (handler without SA_RESTART, and one
+ * installed by signal(), which glibc gives SA_RESTART, for a decrement, a
+ * wait-for-zero and a semtimedop; the other signal cases are in
+ * sig_intr), EIDRM,
  * timeouts, GETNCNT/GETZCNT with real sleeping children, and that an
  * interrupted or killed sleeper consumes nothing.  A child's state is
  * learnt by polling GETNCNT/GETZCNT, never by sleeping a fixed time.  */
@@ -49,6 +51,7 @@ static pid_t spawn(int id, const struct sembuf *sops, int n, const struct timesp
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal; /* no SA_RESTART */
 		sigaction(SIGUSR1, &sa, NULL);
+		signal(SIGHUP, on_signal); /* SA_RESTART */
 		struct sembuf s[8];
 		memcpy(s, sops, (size_t)n * sizeof(*s));
 		int r = semtimedop(id, s, (size_t)n, ts);
@@ -250,6 +253,28 @@ static void test_eintr(void)
 	expect_msg(3, 0);
 	CHECK_EQ(semctl(id, 0, GETVAL), 0);
 	CHECK_EQ(semctl(id, 1, GETVAL), 0);
+	reap_all();
+
+	/* A handler from signal() (SA_RESTART): EINTR all the same, for a
+	 * decrement, a wait-for-zero and a semtimedop with a timeout.  */
+	struct timespec ts = { 60, 0 };
+	struct sembuf dec = { 0, -1, 0 };
+	p = spawn1(id, 0, -1, 5);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
+	CHECK_OK(kill(p, SIGHUP));
+	expect_msg(5, EINTR);
+	CHECK_OK(semctl(id, 1, SETVAL, 1));
+	z = spawn1(id, 1, 0, 6);
+	conf_wait_semcnt(id, 1, GETZCNT, 1);
+	CHECK_OK(kill(z, SIGHUP));
+	expect_msg(6, EINTR);
+	p = spawn(id, &dec, 1, &ts, 7);
+	conf_wait_semcnt(id, 0, GETNCNT, 1);
+	CHECK_OK(kill(p, SIGHUP));
+	expect_msg(7, EINTR);
+	CHECK_EQ(semctl(id, 0, GETNCNT), 0);
+	CHECK_EQ(semctl(id, 1, GETZCNT), 0);
+	CHECK_EQ(semctl(id, 1, GETVAL), 1);
 	reap_all();
 	CHECK_OK(semctl(id, 0, IPC_RMID));
 }

@@ -330,8 +330,10 @@ static bool pipelined_send(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg 
 		 * commit made as it leaves holds it) and undone if the
 		 * answer does not arrive.  */
 		int64_t rtime = q->rtime;
-		pid_t lrpid = q->lrpid;
-		q->lrpid = r->tgid;
+		pid_t lrpid = q->lrpid, tid;
+		/* Linux records the sleeping thread itself here (a receive
+		 * from the queue records its process).  */
+		q->lrpid = rc->ops->ns_tid && rc->ops->ns_tid(rc, &tid) == 0 && tid > 0 ? tid : r->tgid;
 		q->rtime = ipcns_now(ns);
 		if (waiter_answer(ns, r, (long)n) < 0) {
 			q->lrpid = lrpid;

@@ -473,6 +473,25 @@ static int op_pids(struct ipcns_caller *c, pid_t *host_tgid, pid_t *ns_tgid)
 	return 0;
 }
 
+/* Only a thread other than the main one costs a read of its status.  */
+static int op_ns_tid(struct ipcns_caller *c, pid_t *ns_tid)
+{
+	struct ncall *n = ncall_of(c);
+	pid_t host_tgid, ns_tgid;
+	int ret = op_pids(c, &host_tgid, &ns_tgid);
+	if (ret < 0)
+		return ret;
+	if (n->tid == host_tgid) {
+		*ns_tid = ns_tgid;
+		return 0;
+	}
+	ret = call_status(n);
+	if (ret < 0)
+		return ret;
+	*ns_tid = n->st.ns_tid;
+	return 0;
+}
+
 static int op_read(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len)
 {
 	struct ncall *n = ncall_of(c);
@@ -949,6 +968,7 @@ static const struct ipcns_caller_ops ncall_ops = {
 	.ids = op_ids,
 	.caps = op_caps,
 	.pids = op_pids,
+	.ns_tid = op_ns_tid,
 	.in_group = op_in_group,
 	.read = op_read,
 	.write = op_write,

@@ -158,6 +158,7 @@ int ipcns_proc_maps(pid_t pid, ipcns_vma_cb cb, void *arg);
 /* Tgid, NSpid (innermost), PPid's innermost pid, credentials.  */
 struct ipcns_proc_status {
 	pid_t tgid, ns_tgid, ppid, ns_ppid;
+	pid_t ns_tid; /* the thread's own id in its pid namespace (NSpid) */
 	struct ipcns_cred cred;
 };
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st);

@@ -184,6 +184,8 @@ int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 			st->ppid = (pid_t)v[0];
 		} else if (!strncmp(line, "NStgid:", 7)) {
 			st->ns_tgid = (pid_t)last_num(line + 7);
+		} else if (!strncmp(line, "NSpid:", 6)) {
+			st->ns_tid = (pid_t)last_num(line + 6);
 		} else if (!strncmp(line, "Uid:", 4)) {
 			ret = parse_nums(line + 4, v, 4);
 			st->cred.euid = (uid_t)v[1];
