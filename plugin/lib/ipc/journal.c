@@ -113,10 +113,14 @@ static int j_grow(struct ipcns_journal *j, size_t size)
 		return 0;
 	if (ftruncate(j->fd, (off_t)size) < 0)
 		return -errno;
-	void *m = j->map ? mremap(j->map, j->size, size, MREMAP_MAYMOVE)
-			 : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+	/* A new mapping of the whole file, not mremap: ThreadSanitizer does
+	 * not follow mremap, and took one namespace's journal moved where
+	 * another's had been for a race between their workers.  */
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
+	if (j->map)
+		munmap(j->map, j->size);
 	/* Not charged to the namespace's memory budget: the journal is a
 	 * copy of what the budget and the quotas already bound (about five
 	 * times it at most, before a compaction), and a charge would turn
