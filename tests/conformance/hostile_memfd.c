@@ -22,12 +22,20 @@
  *     namespace) may also only attach that segment read-only: the file
  *     mode does not stop CAP_DAC_OVERRIDE, so its racing reopen O_RDWR
  *     must fail for another reason, and it must never write.
+ *  5. A caller killed in the middle of its read-only attaches, whose fd
+ *     table another process shares (clone CLONE_FILES without
+ *     CLONE_THREAD): the table outlives it, with whatever the attach had
+ *     installed there.  What that process finds is at most a read-only
+ *     file, which cannot be reopened for writing and, like the kept file
+ *     of 2, shows nothing once the segment is destroyed.
  *
  * Natively the thread never finds a file and every check passes
  * trivially; the program runs the same races there.
  *
  * Runner contract: see shm_common.h.  */
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "conf_wait.h"
@@ -161,6 +169,67 @@ static void keep_child(void *arg)
 		CONF_FAIL("a read-only attach handed out a writable file");
 }
 
+#define KILLS 200
+
+static int attach_forever(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		void *p = (void *)shm_at(seg_ro, NULL, SHM_RDONLY);
+		if (p != (void *)-1)
+			shm_dt(p);
+	}
+	return 0;
+}
+
+/* 5: the first segment file that appears in our fd table after the
+ * process sharing it was SIGKILLed in its attaches, or -1.  */
+static int kill_race(int *kills)
+{
+	static char stack[65536] __attribute__((aligned(16)));
+	for (*kills = 0; *kills < KILLS; (*kills)++) {
+		pid_t pid = clone(attach_forever, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
+		if (pid < 0) {
+			CONF_FAIL("clone(CLONE_FILES): %s", strerror(errno));
+			return -1;
+		}
+		/* Let it make a few attaches, then kill it at a moment of
+		 * its loop.  */
+		conf_msleep(1 + *kills % 3);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		for (int fd = 3; fd < 64; fd++) {
+			if (is_segment_file(fd)) {
+				(*kills)++;
+				return fd;
+			}
+		}
+	}
+	return -1;
+}
+
+static void shared_table_child(int *kept)
+{
+	int kills;
+	*kept = kill_race(&kills);
+	printf("# a caller killed in its attaches %d times left a file in the table it shared: %s\n", kills,
+	       *kept >= 0 ? "yes" : "no");
+	if (*kept < 0)
+		return;
+	conf_checks++;
+	if ((fcntl(*kept, F_GETFL) & O_ACCMODE) != O_RDONLY)
+		CONF_FAIL("a killed read-only attacher left a writable file");
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", *kept);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	conf_checks++;
+	if (fd >= 0) {
+		CONF_FAIL("the file a killed read-only attacher left could be reopened read-write");
+		close(fd);
+	}
+}
+
 /* 3: the kept file of a hugetlb segment cannot resize it.  */
 static void huge_child(void *arg)
 {
@@ -219,29 +288,35 @@ int main(void)
 		close(pfd[0]);
 		conf_checks = conf_failed = 0;
 		conf_become(&nobody);
-		int kept = -1;
+		int kept = -1, kept5 = -1;
 		keep_child(&kept);
+		shared_table_child(&kept5);
 		/* Tell the parent to remove the segment, wait for it.  */
 		char c = 1;
 		if (write(pfd[1], &c, 1) != 1)
 			CONF_FAIL("pipe write");
 		while (conf_sh->val[1] == 0)
 			conf_msleep(1);
-		if (kept >= 0) {
-			unsigned char *r = mmap(NULL, SEG_SIZE, PROT_READ, MAP_SHARED, kept, 0);
+		int kfds[2] = { kept, kept5 };
+		for (int k = 0; k < 2; k++) {
+			if (kfds[k] < 0)
+				continue;
+			unsigned char *r = mmap(NULL, SEG_SIZE, PROT_READ, MAP_SHARED, kfds[k], 0);
 			conf_checks++;
 			if (r != MAP_FAILED) {
 				/* The pages of a destroyed segment are gone: a
 				 * kept file reads zeros, never the contents.  */
 				for (int i = 0; i < SEG_SIZE; i += 4096)
 					if (r[i] == SECRET) {
-						CONF_FAIL("a file kept past IPC_RMID still reads the segment");
+						CONF_FAIL("a file %s past IPC_RMID still reads the segment",
+							  k ? "a killed attacher left" : "kept");
 						break;
 					}
 				munmap(r, SEG_SIZE);
 			}
-			printf("# kept a file of the segment: yes\n");
 		}
+		if (kept >= 0)
+			printf("# kept a file of the segment: yes\n");
 		conf_child_exit();
 	}
 	close(pfd[1]);
