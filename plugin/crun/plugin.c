@@ -71,10 +71,14 @@ struct plugin {
 	pthread_t helper;
 	bool helper_running;
 	struct exit_watch *watches;
+	/* What the container may make us print on crun's stderr: as much
+	 * as it may make ipcnsd log.  Any thread logs.  */
+	pthread_mutex_t log_lock;
+	struct ipcns_ratelimit log_rl;
 };
 
-static void plog(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void plog(struct plugin *p, const char *fmt, ...)
+static void say(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct plugin *p, const char *fmt, ...)
 {
 	char buf[1024], line[1200], out[4 * sizeof(line)];
 	va_list ap;
@@ -86,6 +90,47 @@ static void plog(struct plugin *p, const char *fmt, ...)
 	int n = snprintf(line, sizeof(line), "container %s: %s", p && p->id ? p->id : "?", buf);
 	ipcns_escape(line, n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, out, sizeof(out));
 	fprintf(stderr, "ipcns-crun: %s\n", out);
+}
+
+static void say_suppressed(struct plugin *p, unsigned long n, int64_t secs)
+{
+	if (n)
+		say(p, IPCNS_LOG_SUPPRESSED, n, (long long)secs, IPCNS_LOG_BURST, IPCNS_LOG_WINDOW_S);
+}
+
+/* Say how many lines the window that ended left out, now or when final.  */
+static void plog_flush(struct plugin *p, bool final)
+{
+	int64_t secs;
+	pthread_mutex_lock(&p->log_lock);
+	unsigned long n = ipcns_ratelimit_flush(&p->log_rl, final, &secs);
+	pthread_mutex_unlock(&p->log_lock);
+	say_suppressed(p, n, secs);
+}
+
+/* A line about the container, rate-limited as ipcnsd's lines about a
+ * namespace (one per failing call used to be printed: a container could
+ * fill crun's log, or the journal, at will).  */
+static void plog(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plog(struct plugin *p, const char *fmt, ...)
+{
+	char buf[1024];
+	unsigned long ended = 0;
+	int64_t secs = 0;
+	bool admit = true;
+	va_list ap;
+	if (p) {
+		pthread_mutex_lock(&p->log_lock);
+		admit = ipcns_ratelimit_take(&p->log_rl, &ended, &secs);
+		pthread_mutex_unlock(&p->log_lock);
+	}
+	say_suppressed(p, ended, secs);
+	if (!admit)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	say(p, "%s", buf);
 }
 
 static int add_src(struct plugin *p, enum src_kind kind, int fd)
@@ -190,6 +235,7 @@ static void *helper_main(void *arg)
 				break;
 			case SRC_TICK:
 				ipcns_tick_fire(&p->tick, p->ns);
+				plog_flush(p, false);
 				break;
 			case SRC_EXITS:
 				drain_exits(p);
@@ -260,7 +306,9 @@ static void plugin_free(struct plugin *p)
 		if (*fd >= 0)
 			close(*fd);
 	ipcns_host_free(&p->host);
+	plog_flush(p, true);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->log_lock);
 	free(p->id);
 	free(p);
 }
@@ -298,6 +346,43 @@ static int check_init(struct plugin *p, const char *state_dir)
 	}
 	if (ipcns_proc_ipc_inode((pid_t)pid, &ino) == 0)
 		ipcns_host_add_inode(&p->host, ino);
+	return 0;
+}
+
+/* The operator's policy, as ipcnsd applies it (spec/security.md): the
+ * "ipcnsd" object of IPCNS_CONFIG or /etc/ipcns/config.json, read from
+ * crun's environment, never the container's.  Annotations are the
+ * config author's: they may lower a quota or a budget, never lift one past
+ * the operator's ceiling (by default, for the budgets, the defaults: 128
+ * MiB and 16384 fds), and "0" is the ceiling, never unbounded; a
+ * linux.sysctl value past a kernel.* ceiling keeps the container from
+ * starting, as ipcnsd refuses its registration.  There is no daemon-wide
+ * pool here: each `crun run' holds one namespace, in its own process.  */
+static int apply_policy(struct plugin *p, json_t *annotations, struct ipcns_limits *limits)
+{
+	const char *path = getenv("IPCNS_CONFIG");
+	struct ipcns_policy pol;
+	char err[1024], what[256];
+	int ret;
+
+	if (!path || !*path)
+		path = IPCNS_POLICY_PATH;
+	ipcns_policy_init(&pol);
+	ret = ipcns_policy_load(&pol, path, err, sizeof(err));
+	if (ret < 0) {
+		plog(p, "%s", err);
+		return ret;
+	}
+	if (!pol.ceiling_set[IPCNS_POLICY_MEM])
+		pol.ceiling[IPCNS_POLICY_MEM] = IPCNS_DEFAULT_MEM_BYTES;
+	if (!pol.ceiling_set[IPCNS_POLICY_FDS])
+		pol.ceiling[IPCNS_POLICY_FDS] = IPCNS_DEFAULT_FDS;
+	ipcns_policy_apply(&pol, annotations, IPCNS_DEFAULT_MEM_BYTES, IPCNS_DEFAULT_FDS, limits);
+	ret = ipcns_limits_apply_ceiling(limits, &pol.sysctl, what, sizeof(what));
+	if (ret < 0) {
+		plog(p, "linux.sysctl %s", what);
+		return ret;
+	}
 	return 0;
 }
 
@@ -352,6 +437,8 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 		return -ENOMEM;
 	p->epfd = p->stop_fd = p->exits_fd = p->deadlines.fd = p->tick.fd = -1;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->log_lock, NULL);
+	ipcns_ratelimit_init(&p->log_rl);
 	p->id = strdup(conf->name ? conf->name : "?");
 	if (!p->id)
 		return -ENOMEM;
@@ -377,13 +464,9 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 		plog(p, "%s", err);
 		return ret;
 	}
-	/* The budgets have no operator here to lift them: an annotation may
-	 * choose a number, never none.  */
-	if (!limits.quota_mem_bytes || !limits.quota_fds) {
-		plog(p, "annotation %s = \"0\": no budget is not a container's to choose",
-		     !limits.quota_mem_bytes ? "org.ipcns.mem-bytes" : "org.ipcns.fds");
-		return -EPERM;
-	}
+	ret = apply_policy(p, json_object_get(config, "annotations"), &limits);
+	if (ret < 0)
+		return ret;
 
 	p->host.owner = p;
 	p->host.watch_exit = host_watch_exit;

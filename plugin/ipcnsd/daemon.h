@@ -24,16 +24,12 @@ struct ev {
 
 struct nsent;
 
-/* What one namespace may make ipcnsd log (log.c): LOG_BURST lines per
- * LOG_WINDOW_S seconds, then one line saying how many were suppressed.
- * Its own lock: any thread logs.  */
-#define LOG_BURST 20
-#define LOG_WINDOW_S 10
+/* What one namespace may make ipcnsd log (log.c): its rate limit
+ * (IPCNS_LOG_BURST lines per IPCNS_LOG_WINDOW_S seconds, notify.h) with
+ * its own lock: any thread logs.  */
 struct logrl {
 	pthread_mutex_t lock;
-	int64_t window; /* CLOCK_MONOTONIC second the window opened */
-	unsigned int lines;
-	unsigned long suppressed;
+	struct ipcns_ratelimit r;
 };
 
 /* A segment memfd deposited with the keeper (persist.c).  */
@@ -213,7 +209,7 @@ struct budget_policy {
 extern struct budget_policy B;
 /* Fewest fds a namespace can live with: its own (NSENT_FDS) and a few
  * notify fds.  */
-#define BUDGET_MIN_FDS 16
+#define BUDGET_MIN_FDS IPCNS_POLICY_MIN_FDS
 /* What a namespace costs in fds before its containers do anything: its
  * epoll, eventfd and two timerfds, and room for the /proc files and the
  * read-only fd one call opens at a time.  */
@@ -275,23 +271,12 @@ void nsent_leave(struct nsent *e);
  * batch of calls this long.  */
 #define NSENT_BUSY_MS 1000
 
-/* policy.c: the operator's trust policy for annotations.  */
-#define POLICY_PATH "/etc/ipcns/config.json"
-#define POLICY_NQUOTAS 5 /* shm-bytes, msg-bytes, objects-per-uid, mem-bytes, fds */
-#define POLICY_MEM 3
-#define POLICY_FDS 4
-enum policy_ns { POLICY_NS_IGNORE, POLICY_NS_SCOPED, POLICY_NS_GLOBAL };
-struct policy {
-	enum policy_ns ns_name; /* org.ipcns.namespace */
-	bool honour[POLICY_NQUOTAS];
-	uint64_t ceiling[POLICY_NQUOTAS]; /* 0: none */
-	/* The largest values of the kernel limits a container may set
-	 * (linux.sysctl or a write of /proc/sys/kernel/...): --ceiling and
-	 * the file's kernel.* ceilings, the lower of the two.  */
-	struct ipcns_limits sysctl;
-	bool ceiling_set[POLICY_NQUOTAS]; /* by the file */
-};
-extern struct policy P;
+/* policy.c: the operator's trust policy for annotations (struct
+ * ipcns_policy, oci_limits.h), initialized by main.  */
+#define POLICY_PATH IPCNS_POLICY_PATH
+#define POLICY_MEM IPCNS_POLICY_MEM
+#define POLICY_FDS IPCNS_POLICY_FDS
+extern struct ipcns_policy P;
 /* Read the "ipcnsd" object of the file (missing: the defaults): 0, or
  * -errno with a message naming the file and key.  */
 int policy_load(const char *path, char *err, size_t errlen);

@@ -45,45 +45,27 @@ void dlog(const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 void logrl_init(struct logrl *rl)
 {
 	pthread_mutex_init(&rl->lock, NULL);
-	rl->window = mono_s();
-	rl->lines = 0;
-	rl->suppressed = 0;
+	ipcns_ratelimit_init(&rl->r);
 }
 
-/* The window is over: say what it suppressed and open the next.  Its
- * lock held.  */
-static void logrl_roll(struct logrl *rl, const char *key, int64_t now)
+static void say_suppressed(const char *key, unsigned long n, int64_t secs)
 {
-	if (rl->suppressed)
-		dlog("namespace %s: %lu log lines suppressed in the last %lld s (at most %d lines per %d s per namespace)",
-		     key, rl->suppressed, (long long)(now - rl->window), LOG_BURST, LOG_WINDOW_S);
-	rl->window = now;
-	rl->lines = 0;
-	rl->suppressed = 0;
+	if (n)
+		dlog("namespace %s: " IPCNS_LOG_SUPPRESSED, key, n, (long long)secs, IPCNS_LOG_BURST,
+		     IPCNS_LOG_WINDOW_S);
 }
 
 void nslog(struct logrl *rl, const char *key, const char *fmt, ...)
 {
-	int64_t now = mono_s();
+	unsigned long ended;
+	int64_t secs;
 	pthread_mutex_lock(&rl->lock);
-	if (now - rl->window >= LOG_WINDOW_S)
-		logrl_roll(rl, key, now);
-	bool say = rl->lines < LOG_BURST;
-	if (say)
-		rl->lines++;
-	else
-		rl->suppressed++;
+	bool say = ipcns_ratelimit_take(&rl->r, &ended, &secs);
 	pthread_mutex_unlock(&rl->lock);
+	say_suppressed(key, ended, secs);
 	if (!say)
 		return;
 	va_list ap;
@@ -94,11 +76,11 @@ void nslog(struct logrl *rl, const char *key, const char *fmt, ...)
 
 void logrl_flush(struct logrl *rl, const char *key, bool final)
 {
-	int64_t now = mono_s();
+	int64_t secs;
 	pthread_mutex_lock(&rl->lock);
-	if (rl->suppressed && (final || now - rl->window >= LOG_WINDOW_S))
-		logrl_roll(rl, key, now);
+	unsigned long n = ipcns_ratelimit_flush(&rl->r, final, &secs);
 	pthread_mutex_unlock(&rl->lock);
+	say_suppressed(key, n, secs);
 }
 
 void logrl_destroy(struct logrl *rl, const char *key)

@@ -593,7 +593,7 @@ int main(int argc, char **argv)
 	int keeper_wait = 0;
 	const char *keeper_bin = NULL;
 	int c, oi = 0;
-	ipcns_limits_no_ceiling(&P.sysctl);
+	ipcns_policy_init(&P);
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;
 	while ((c = getopt_long(argc, argv, "s:h", opts, &oi)) != -1) {

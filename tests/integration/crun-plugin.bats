@@ -126,6 +126,56 @@ run_oci_seccomp_notify_version"
 	assert_output --partial "error loading \`$PLUGIN\`"
 }
 
+# ---- The operator's limits (issue 11 holes 2, 4, 9, 12), as ipcnsd
+# applies them (spec/security.md, "The crun plugin").  The plugin serves
+# the namespace in crun's own process, which is not in the container's
+# cgroup: what it holds is bounded by the namespace's budgets only.
+
+# The "ipcnsd" policy of the operator's configuration file (IPCNS_CONFIG
+# here, /etc/ipcns/config.json by default) binds the plugin too.  Before,
+# the plugin read the annotations raw: org.ipcns.mem-bytes "1073741824"
+# let a container make crun hold 1 GiB (here 40 sets of 32000 semaphores,
+# 60 MB, went through), an ignored quota annotation was obeyed, and
+# linux.sysctl went past the operator's kernel.* ceilings.
+@test "crun plugin: annotations and linux.sysctl stay within the operator's policy and ceilings" {
+	local cfg=$BATS_TEST_TMPDIR/config.json line
+	echo '{"ipcnsd": {"annotations": {"org.ipcns.objects-per-uid": "ignore"},
+		"ceilings": {"org.ipcns.mem-bytes": "16777216", "kernel.shmmni": "32"}}}' >"$cfg"
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	IPCNS_CONFIG=$cfg PLUGIN_ANNOTATIONS='{"org.ipcns.mem-bytes": "1073741824", "org.ipcns.objects-per-uid": "1"}' \
+		run plugin_run memhog "$CT_TOOLS/ipc-hostile" memhog 40 "$CT_XCHG"
+	line=$(grep '^MEMHOG' <<<"$output") || fail "$output"
+	echo "# $line" >&3
+	# 16 MiB: at most 11 sets of 32000 (objects-per-uid 1 ignored).
+	[[ $line =~ ^MEMHOG\ sets=([0-9]+)\ semget=ENOMEM\ msgs=[0-9]+\ msgsnd=ENOMEM$ ]] || fail "$line"
+	[ "${BASH_REMATCH[1]}" -ge 2 ] && [ "${BASH_REMATCH[1]}" -le 11 ] || fail "$line"
+	# "0" is the ceiling, not a refusal and not unbounded.
+	IPCNS_CONFIG=$cfg PLUGIN_ANNOTATIONS='{"org.ipcns.mem-bytes": "0"}' \
+		run plugin_run zero "$CT_TOOLS/ipc-hostile" memhog 40 "$CT_XCHG"
+	assert_line --regexp '^MEMHOG sets=([2-9]|1[01]) semget=ENOMEM '
+	# (An IPC call: a container that makes none may be gone before crun
+	# loads its plugins.)
+	IPCNS_CONFIG=$cfg PLUGIN_SYSCTL='{"kernel.shmmni": "64"}' run plugin_run sysctl ipcmk -M 4096
+	assert_failure
+	assert_output --partial "ipcns-crun: container $(cid crun sysctl): linux.sysctl kernel.shmmni = 64 is above the operator's ceiling 32"
+	echo '{"ipcnsd": {"ceilings": {"org.ipcns.fds": "many"}}}' >"$cfg"
+	IPCNS_CONFIG=$cfg run plugin_run badcfg ipcmk -M 4096
+	assert_failure
+	assert_output --partial "ipcnsd.ceilings.org.ipcns.fds must be a decimal string"
+}
+
+# Hole 12 in the plugin: one line on crun's stderr per failing call
+# (54,000 lines in 3 s measured before), now 20 per 10 s and a count.
+@test "crun plugin: a container cannot flood crun's stderr" {
+	local n
+	PLUGIN_ANNOTATIONS='{"org.ipcns.objects-per-uid": "1"}' run plugin_run flood "$CT_TOOLS/ipc-hostile" logflood 3
+	assert_success
+	n=$(grep -c '^ipcns-crun: ' <<<"$output" || true)
+	echo "# $(grep '^LOGFLOOD' <<<"$output"); crun's stderr had $n lines of the plugin" >&3
+	[ "$n" -le 22 ] || fail "$n lines in 3 s"
+	assert_output --regexp "ipcns-crun: container $(cid crun flood): [0-9]+ log lines suppressed in the last [0-9]+ s"
+}
+
 @test "crun plugin: deadlines and SEM_UNDO exits progress with no other call (helper thread)" {
 	run plugin_run timers "$CT_TOOLS/plugin-timers"
 	assert_success

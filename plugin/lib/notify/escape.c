@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Strings a container controls (container ids, namespace names from
  * annotations, bundle paths, values it put in its config) made safe for a
- * log line or a terminal.  */
+ * log line or a terminal, and how many lines a namespace may have said.  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "notify.h"
 
@@ -50,4 +51,52 @@ const char *ipcns_esc(const char *in, char *buf, size_t len)
 		return "(none)";
 	ipcns_escape(in, strlen(in), buf, len);
 	return buf;
+}
+
+int64_t ipcns_ratelimit_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+void ipcns_ratelimit_init(struct ipcns_ratelimit *rl)
+{
+	rl->window = ipcns_ratelimit_now();
+	rl->lines = 0;
+	rl->suppressed = 0;
+}
+
+static unsigned long roll(struct ipcns_ratelimit *rl, int64_t now, int64_t *secs)
+{
+	unsigned long n = rl->suppressed;
+	*secs = now - rl->window;
+	rl->window = now;
+	rl->lines = 0;
+	rl->suppressed = 0;
+	return n;
+}
+
+bool ipcns_ratelimit_take(struct ipcns_ratelimit *rl, unsigned long *ended, int64_t *secs)
+{
+	int64_t now = ipcns_ratelimit_now();
+	*ended = 0;
+	*secs = 0;
+	if (now - rl->window >= IPCNS_LOG_WINDOW_S)
+		*ended = roll(rl, now, secs);
+	if (rl->lines < IPCNS_LOG_BURST) {
+		rl->lines++;
+		return true;
+	}
+	rl->suppressed++;
+	return false;
+}
+
+unsigned long ipcns_ratelimit_flush(struct ipcns_ratelimit *rl, bool final, int64_t *secs)
+{
+	int64_t now = ipcns_ratelimit_now();
+	*secs = 0;
+	if (rl->suppressed && (final || now - rl->window >= IPCNS_LOG_WINDOW_S))
+		return roll(rl, now, secs);
+	return 0;
 }

@@ -209,6 +209,31 @@ int ipcns_remote_end(struct ipcns_remote *r, long ret);
 size_t ipcns_escape(const char *in, size_t inlen, char *out, size_t outlen);
 /* The same for a C string (NULL gives "(none)"): buf, for printf.  */
 const char *ipcns_esc(const char *in, char *buf, size_t len);
+
+/* ---- What one namespace may make its front end log (escape.c):
+ * IPCNS_LOG_BURST lines per IPCNS_LOG_WINDOW_S seconds, then one line
+ * (IPCNS_LOG_SUPPRESSED, with the count, the seconds and the two limits)
+ * saying how many were left out, so that a container failing calls in a
+ * loop can neither flood the log nor make journald drop other containers'
+ * lines.  ipcnsd and the crun plugin count alike; the caller locks.  */
+#define IPCNS_LOG_BURST 20
+#define IPCNS_LOG_WINDOW_S 10
+#define IPCNS_LOG_SUPPRESSED "%lu log lines suppressed in the last %lld s (at most %d lines per %d s per namespace)"
+struct ipcns_ratelimit {
+	int64_t window; /* CLOCK_MONOTONIC second the window opened */
+	unsigned int lines;
+	unsigned long suppressed;
+};
+/* CLOCK_MONOTONIC seconds, the clock of the windows.  */
+int64_t ipcns_ratelimit_now(void);
+void ipcns_ratelimit_init(struct ipcns_ratelimit *rl);
+/* Count one line: true to say it.  *ended is the number of lines the
+ * window that has just ended suppressed (0: none), *secs its length: to be
+ * said first.  */
+bool ipcns_ratelimit_take(struct ipcns_ratelimit *rl, unsigned long *ended, int64_t *secs);
+/* End the window if it is over, or now when final: the lines it
+ * suppressed (to be said), with its length in *secs.  */
+unsigned long ipcns_ratelimit_flush(struct ipcns_ratelimit *rl, bool final, int64_t *secs);
 /* ---- After a supervisor restart (reissue.c).  */
 /* Make a thread blocked in a trapped call issue it again (a new
  * notification): 0, or -errno (-EPERM: traced by someone else;
