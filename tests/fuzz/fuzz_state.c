@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the state loader (plugin/lib/ipc/image.c) and the
+/* libFuzzer target for the state loader (plugin/lib/ipc/image_*.c) and the
  * journal's recovery (plugin/lib/ipc/journal.c): nothing in an image or a
  * journal is trusted, so any input must be refused with a message or
  * loaded into a namespace that then works, never crash, leak, or leave a

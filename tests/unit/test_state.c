@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the state image (plugin/lib/ipc/image.c): a namespace built
+/* Unit tests of the state image (plugin/lib/ipc/image_*.c): a namespace built
  * through the core's calls is saved, loaded into a new namespace, and
  * every observable is compared (IPC_STAT / SEM_STAT / MSG_STAT / SHM_STAT
  * outputs, *_INFO, GETALL and the per-semaphore values, every message in

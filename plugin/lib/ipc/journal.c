@@ -6,7 +6,7 @@
  * Layout of the memfd.  Page 0 holds the header: a magic, the format, two
  * regions (offset and capacity) and one 64-bit word `state' = the active
  * region (bit 63) and how many of its bytes are committed.  The active
- * region holds a full image (image.c) followed by records, each framed as
+ * region holds a full image (image_save.c) followed by records, each framed as
  * {u32 crc32c, u32 length} + {u32 type, u32 len, payload, padding}.
  *
  * Stores into a MAP_SHARED memfd mapping are in the page cache the moment
@@ -23,7 +23,7 @@
  * namespace's record when its limits or counters changed, and the
  * removals.  A queue's messages are journaled one by one as they come
  * and go (REC_MSG), so a msgsnd costs its message, not its queue.  The
- * records are the image's own, so the loader (image.c) applies them to
+ * records are the image's own, so the reader (image_check.c) applies them to
  * the model it parsed from the image before checking and building.  */
 #include <fcntl.h>
 #include <linux/falloc.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* System V message queues: the structures of msg.c, shared with the
- * state image (image.c, journal.c).  Private to the core.  */
+ * state image (image_*.c, journal.c).  Private to the core.  */
 #ifndef IPCNS_MSG_H
 #define IPCNS_MSG_H
 

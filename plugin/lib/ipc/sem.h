@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* System V semaphores: the structures of sem.c, shared with the state
- * image (image.c, journal.c).  Private to the core.  */
+ * image (image_*.c, journal.c).  Private to the core.  */
 #ifndef IPCNS_SEM_H
 #define IPCNS_SEM_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The state image (image.c) and the journal (journal.c): the record
+/* The state image (image_*.c) and the journal (journal.c): the record
  * format they share.  Private to the core and its unit tests.
  *
  * An image is a header and a list of records, each {u32 type, u32 len,
