@@ -30,6 +30,11 @@ enum kslot_kind {
 	KSLOT_STATE = 3,  /* a namespace's state memfd */
 	KSLOT_SHM = 4,    /* a segment memfd */
 	KSLOT_OTHER = 5,  /* anything else a front end deposits */
+	/* The /dev/fuse fd of a FUSE mount; meta: "MAJOR:MINOR PATH", the
+	 * mount's device and place.  When the keeper lets everything go it
+	 * unmounts PATH (lazily) if that mount is still there: the mount
+	 * would outlive its last server otherwise.  */
+	KSLOT_MOUNT = 6,
 };
 
 enum kmsg_op {

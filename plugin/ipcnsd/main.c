@@ -787,8 +787,11 @@ int main(int argc, char **argv)
 		/* Its session for the next ipcnsd, and the record of its
 		 * requests in flight (those taken over are there already,
 		 * unless they were unusable and replaced).  */
+		char vmeta[4200];
+		int vlen = view_mount_meta(vmeta, sizeof(vmeta));
 		if (!vslot && view_fd() >= 0 && custody_attached())
-			custody_put(custody_new_slot(), KSLOT_OTHER, "view", NULL, 0, view_fd());
+			custody_put(custody_new_slot(), vlen > 0 ? KSLOT_MOUNT : KSLOT_OTHER, "view", vmeta,
+				    vlen > 0 ? (size_t)vlen : 0, view_fd());
 		bool kept = false;
 		int ifd = view_inflight_fd(&kept);
 		if (islot && !kept)

@@ -52,7 +52,7 @@ int takeover_view_inflight_fd(uint32_t *slot)
 void takeover_item(void *arg, uint32_t slot, enum kslot_kind kind, const char *group, const char *meta, size_t mlen,
 		   int fd)
 {
-	if (kind == KSLOT_OTHER && !strcmp(group, "view") && view_fd_kept < 0) {
+	if ((kind == KSLOT_MOUNT || kind == KSLOT_OTHER) && !strcmp(group, "view") && view_fd_kept < 0) {
 		view_fd_kept = fd;
 		view_slot = slot;
 		return;

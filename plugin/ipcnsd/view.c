@@ -1309,18 +1309,35 @@ static void *view_thread(void *arg)
 	return NULL;
 }
 
-/* Something is mounted at dir (as this process sees the mounts).  */
-static bool mounted_at(const char *dir)
+/* Something is mounted at dir (as this process sees the mounts): 1
+ * with its device in *dev (may be NULL), else 0.  */
+static bool mounted_at(const char *dir, unsigned int dev[2])
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[8192], mp[4096];
+	unsigned int d[2];
 	bool found = false;
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strcmp(mp, dir);
+	/* The last one: a mount over another at the same place hides it.  */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &d[0], &d[1], mp) == 3 && !strcmp(mp, dir)) {
+			found = true;
+			if (dev)
+				memcpy(dev, d, sizeof(d));
+		}
+	}
 	fclose(f);
 	return found;
+}
+
+int view_mount_meta(char *buf, size_t size)
+{
+	unsigned int dev[2];
+	if (!V.running || !mounted_at(V.dir, dev))
+		return -ENOENT;
+	int n = snprintf(buf, size, "%u:%u %s", dev[0], dev[1], V.dir);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
 }
 
 int view_fd(void)
@@ -1348,7 +1365,7 @@ static int session_start(const char *dir, const struct ipcns_limits *ceiling, in
 	/* A mount a previous ipcnsd left: gone (ENOTCONN), or still held by
 	 * a process that does not serve it, where a statfs would wait for
 	 * good.  Found in the mount table, which asks no FUSE server.  */
-	if (adopt_fd < 0 && mounted_at(dir))
+	if (adopt_fd < 0 && mounted_at(dir, NULL))
 		umount2(dir, MNT_DETACH);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		dlog("view: cannot create %s: %s: containers get /proc/sysvipc masked", dir, strerror(errno));

@@ -23,6 +23,9 @@ int view_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd
 /* The session's /dev/fuse fd, for the keeper to hold across a restart; -1
  * when the view is not served.  */
 int view_fd(void);
+/* "MAJOR:MINOR DIR" of the view's mount, for the keeper to unmount it
+ * when it lets the session go (KSLOT_MOUNT): its length, or -errno.  */
+int view_mount_meta(char *buf, size_t size);
 /* The memfd of the requests in flight, for the keeper to hold with the
  * session; -1 when there is none.  *adopted: it is the one view_start
  * was given.  */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -180,9 +181,42 @@ static void owner_gone(const char *how)
 	orphaned_since = time(NULL);
 }
 
+/* A FUSE mount whose session the keeper lets go: nobody serves it any
+ * more, so it goes (lazily) if the mount at its path is still the one
+ * whose fd was deposited (the kernel's mount table, not ipcnsd's word,
+ * says what is there now).  */
+static void unmount_slot(const struct slot *sl)
+{
+	char meta[4200], line[8192], mp[4096];
+	unsigned int maj, min, m1, m2;
+	int off = 0;
+	if (sl->kind != KSLOT_MOUNT || !sl->mlen || sl->mlen >= sizeof(meta))
+		return;
+	memcpy(meta, sl->meta, sl->mlen);
+	meta[sl->mlen] = '\0';
+	if (sscanf(meta, "%u:%u %n", &maj, &min, &off) != 2 || !off || meta[off] != '/')
+		return;
+	const char *path = meta + off;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*s %u:%u %*s %4095s", &m1, &m2, mp) == 3 && m1 == maj && m2 == min &&
+			!strcmp(mp, path);
+	if (f)
+		fclose(f);
+	if (!found)
+		return;
+	if (umount2(path, MNT_DETACH) == 0)
+		klog("unmounted %s, which no ipcnsd serves any more", path);
+	else
+		klog("unmounting %s: %s", path, strerror(errno));
+}
+
 static void release_all(const char *why)
 {
 	klog("%s: releasing %zu fds and exiting", why, nslots);
+	for (size_t i = 0; i < nslots; i++)
+		unmount_slot(&slots[i]);
 	while (nslots)
 		slot_free(nslots - 1);
 }

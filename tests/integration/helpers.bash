@@ -140,12 +140,32 @@ ipcns_teardown_file() {
 		fi
 		ipcnsd_stop "$IPCNSD_PID" "$IPCNSD_LOG" || ret=1
 	fi
+	it_unmount "$IT_DIR"
 	if [ "$ret" = 0 ] && [ -z "${IPCNS_IT_KEEP:-}" ]; then
 		rm -rf "$IT_DIR"
 	else
 		echo "kept $IT_DIR" >&2
 	fi
 	return "$ret"
+}
+
+# it_unmount DIR: lazily unmount what is mounted at or under DIR: the view
+# of an ipcnsd that died with no keeper to let it go (SIGKILL with
+# --no-keeper), which nothing else would unmount.
+it_unmount() {
+	local m
+	for m in $(awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -ru); do
+		umount -l "$m" 2>/dev/null || true
+	done
+}
+
+# keeper_of SOCKET LOG: the pid of the keeper that holds SOCKET's fds (from
+# LOG), if it still runs.
+keeper_of() {
+	local pid
+	pid=$(sed -n "s|.*ipcns-keeper: holding fds for ipcnsd on $1 (pid \([0-9]*\)).*|\1|p" "$2" 2>/dev/null | tail -1)
+	[ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "ipcns-keeper --socket $1 " &&
+		echo "$pid"
 }
 
 # ---- Per test.
@@ -458,9 +478,16 @@ own_daemon() {
 # test failed.
 own_daemon_stop() {
 	[ -n "${OWN_PID:-}" ] || return 0
+	local keeper
 	if ipcnsd_alive "$OWN_PID"; then
 		ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG" || true
+	elif keeper=$(keeper_of "$IPCNS_SOCKET" "$IPCNSD_LOG"); then
+		# Killed and not started again: its keeper lets everything go
+		# (and unmounts the view) now rather than after its grace.
+		kill -TERM "$keeper" 2>/dev/null || true
+		wait_for 10 eval '! ipcnsd_alive '"$keeper" || true
 	fi
+	it_unmount "${IPCNS_SOCKET%.sock}.view"
 	if [ "${BATS_TEST_COMPLETED:-}" != 1 ]; then
 		echo "--- log of this test's ipcnsd:" >&2
 		tail -30 "$IPCNSD_LOG" >&2
@@ -559,5 +586,7 @@ daemon_shmem_kb() {
 	awk '/^RssShmem:/ {print $2}' "/proc/$IPCNSD_PID/status"
 }
 daemon_memfds() {
-	ls -l "/proc/$IPCNSD_PID/fd" | grep -c memfd || true
+	# The view's record of its requests in flight is one memfd for the
+	# daemon's life, not a namespace's.
+	ls -l "/proc/$IPCNSD_PID/fd" | grep memfd | grep -vc ipcns-view-inflight || true
 }

@@ -449,3 +449,25 @@ gone() {
 	grep -q "3 requests the previous ipcnsd had read and not answered served again" "$IPCNSD_LOG"
 	wait "${pids[0]}" "${pids[1]}" "$writer"
 }
+
+@test "no view is left mounted: not by ipcnsctl shutdown, nor by a keeper that lets a SIGKILLed ipcnsd's session go" {
+	own_daemon clean
+	grep -q " $IT_DIR/clean.view " /proc/self/mountinfo
+	ipcnsd_stop "$OWN_PID" "$IPCNSD_LOG"
+	run grep " $IT_DIR/clean.view " /proc/self/mountinfo
+	assert_failure
+	own_daemon gone
+	local keeper dir=$IT_DIR/gone.view
+	keeper=$(keeper_of "$IPCNS_SOCKET" "$IPCNSD_LOG")
+	kill -KILL "$OWN_PID"
+	wait_for 10 gone "$OWN_PID"
+	# Held by the keeper for a next ipcnsd: still mounted.
+	grep -q " $dir " /proc/self/mountinfo
+	# The keeper lets go (a SIGTERM, or its grace with no ipcnsd and
+	# no container): nobody serves the view any more.
+	kill -TERM "$keeper"
+	wait_for 10 gone "$keeper"
+	run grep " $dir " /proc/self/mountinfo
+	assert_failure
+	grep -q "ipcns-keeper: unmounted $dir, which no ipcnsd serves any more" "$IPCNSD_LOG"
+}
