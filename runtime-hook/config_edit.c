@@ -33,6 +33,21 @@ const char *const ipcns_ipc_syscalls[IPCNS_N_IPC_SYSCALLS] = {
 	"ipc",
 };
 
+/* The native architecture and those the kernel also runs beside it, as
+ * OCI seccomp names them (Docker's default profile lists the same).  */
+static const char *const IPCNS_COMPAT_ARCHES[] = {
+#if defined(__x86_64__)
+	"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+#elif defined(__aarch64__)
+	"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",
+#elif defined(__s390x__)
+	"SCMP_ARCH_S390X", "SCMP_ARCH_S390",
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	"SCMP_ARCH_PPC64LE",
+#endif
+	NULL,
+};
+
 bool ipcns_is_ipc_syscall(const char *name)
 {
 	size_t i;
@@ -361,9 +376,23 @@ int ipcns_config_edit(json_t *config, const struct ipcns_edit *edit, char *err, 
 	if (lnx == NULL || seccomp == NULL)
 		goto nomem;
 
-	if (member(seccomp, "defaultAction") == NULL &&
-	    json_object_set_new(seccomp, "defaultAction", json_string("SCMP_ACT_ALLOW")) < 0)
-		goto nomem;
+	if (member(seccomp, "defaultAction") == NULL) {
+		if (json_object_set_new(seccomp, "defaultAction", json_string("SCMP_ACT_ALLOW")) < 0)
+			goto nomem;
+		/* A filter for the native architecture alone kills a process
+		 * of another one (an i386 program on x86_64) at its first
+		 * system call, where the container without our filter runs
+		 * it: the architectures the kernel runs here are listed, so
+		 * their System V IPC calls are trapped too (and refused:
+		 * spec/compatibility.md) and everything else works.  */
+		if (member(seccomp, "architectures") == NULL && IPCNS_COMPAT_ARCHES[0] != NULL) {
+			json_t *arches = json_array();
+			for (size_t i = 0; arches && IPCNS_COMPAT_ARCHES[i]; i++)
+				json_array_append_new(arches, json_string(IPCNS_COMPAT_ARCHES[i]));
+			if (json_object_set_new(seccomp, "architectures", arches) < 0)
+				goto nomem;
+		}
+	}
 	if (json_object_set_new(seccomp, "syscalls", new_rules(member(old_seccomp, "syscalls"))) <
 	    0)
 		goto nomem;

@@ -75,6 +75,19 @@ static void check_edit(const char *input, const struct ipcns_edit *edit, const c
 	assert_true(json_equal(once, config));
 }
 
+/* The architectures a new filter lists (config_edit.c).  */
+#if defined(__x86_64__)
+#define ARCHES ",\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"]"
+#elif defined(__aarch64__)
+#define ARCHES ",\"architectures\":[\"SCMP_ARCH_AARCH64\",\"SCMP_ARCH_ARM\"]"
+#elif defined(__s390x__)
+#define ARCHES ",\"architectures\":[\"SCMP_ARCH_S390X\",\"SCMP_ARCH_S390\"]"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARCHES ",\"architectures\":[\"SCMP_ARCH_PPC64LE\"]"
+#else
+#define ARCHES ""
+#endif
+
 /* ipcnsd serves the view from inside: the createContainer hook that
  * mounts it, once, after the config's own hooks; /proc/sysvipc not
  * masked (runc would mask it after the hooks), the other masks kept.  */
@@ -87,11 +100,11 @@ static void test_view_hook(void **state)
 	check_edit("{\"linux\":{\"maskedPaths\":[\"/proc/kcore\",\"/proc/sysvipc\"]},"
 		   "\"hooks\":{\"prestart\":[{\"path\":\"/x\"}],\"createContainer\":[{\"path\":\"/y\"}]}}",
 		   &served,
-		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[" NOTIFY_RULE "],"
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"" ARCHES ",\"syscalls\":[" NOTIFY_RULE "],"
 		   "\"listenerPath\":\"" SOCK "\"},\"maskedPaths\":[\"/proc/kcore\"]},"
 		   "\"hooks\":{\"prestart\":[{\"path\":\"/x\"}],\"createContainer\":[{\"path\":\"/y\"}," VIEW_HOOK "]}}");
 	check_edit("{}", &served,
-		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[" NOTIFY_RULE "],"
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"" ARCHES ",\"syscalls\":[" NOTIFY_RULE "],"
 		   "\"listenerPath\":\"" SOCK "\"},\"maskedPaths\":[]},"
 		   "\"hooks\":{\"createContainer\":[" VIEW_HOOK "]}}");
 #undef VIEW_HOOK
@@ -111,7 +124,7 @@ static void test_no_seccomp(void **state)
 	(void)state;
 	check_edit("{\"ociVersion\":\"1.0.2\",\"linux\":{\"namespaces\":[]}}", &plain_edit,
 		   "{\"ociVersion\":\"1.0.2\",\"linux\":{\"namespaces\":[],"
-		   "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+		   "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"" ARCHES ","
 		   "\"syscalls\":[" NOTIFY_RULE "],"
 		   "\"listenerPath\":\"" SOCK "\"},"
 		   "\"maskedPaths\":[\"/proc/sysvipc\"]}}");
@@ -121,7 +134,7 @@ static void test_no_linux(void **state)
 {
 	(void)state;
 	check_edit("{}", &plain_edit,
-		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"" ARCHES ","
 		   "\"syscalls\":[" NOTIFY_RULE "],"
 		   "\"listenerPath\":\"" SOCK "\"},"
 		   "\"maskedPaths\":[\"/proc/sysvipc\"]}}");
@@ -132,14 +145,14 @@ static void test_null_members(void **state)
 {
 	(void)state;
 	check_edit("{\"linux\":{\"seccomp\":null,\"maskedPaths\":null}}", &plain_edit,
-		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"" ARCHES ","
 		   "\"syscalls\":[" NOTIFY_RULE "],"
 		   "\"listenerPath\":\"" SOCK "\"},"
 		   "\"maskedPaths\":[\"/proc/sysvipc\"]}}");
 	check_edit("{\"linux\":{\"seccomp\":{\"defaultAction\":null,"
 		   "\"syscalls\":null,\"listenerPath\":null}}}",
 		   &plain_edit,
-		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"" ARCHES ","
 		   "\"syscalls\":[" NOTIFY_RULE "],"
 		   "\"listenerPath\":\"" SOCK "\"},"
 		   "\"maskedPaths\":[\"/proc/sysvipc\"]}}");
@@ -149,7 +162,7 @@ static void test_empty_seccomp(void **state)
 {
 	(void)state;
 	check_edit("{\"linux\":{\"seccomp\":{},\"maskedPaths\":[]}}", &plain_edit,
-		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+		   "{\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"" ARCHES ","
 		   "\"syscalls\":[" NOTIFY_RULE "],"
 		   "\"listenerPath\":\"" SOCK "\"},"
 		   "\"maskedPaths\":[\"/proc/sysvipc\"]}}");
