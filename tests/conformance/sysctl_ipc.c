@@ -9,7 +9,9 @@
  *    the id of the next object made (by key or IPC_PRIVATE), after which
  *    the file reads -1 again; a value that is an id in use gives the next
  *    object another id; a negative value is refused (EINVAL) and changes
- *    nothing.
+ *    nothing;
+ *  - kernel.auto_msgmni reads 0 and a write changes nothing (msgmni
+ *    stays), as Linux keeps it only for compatibility.
  * Runs natively (a fresh kernel IPC namespace) and under ipcnsd where its
  * view is bound over /proc (conf_need_view).  */
 #include <errno.h>
@@ -139,6 +141,26 @@ static void check_next_id(const struct kind *k, key_t key)
 		k->drop(second);
 }
 
+static void check_auto_msgmni(void)
+{
+	struct msginfo before, after;
+	if (access("/proc/sys/kernel/auto_msgmni", F_OK) < 0) {
+		printf("# kernel.auto_msgmni: absent\n");
+		return;
+	}
+	CHECK_EQ(conf_read_long("/proc/sys/kernel/auto_msgmni"), 0);
+	CHECK_OK(syscall(SYS_msgctl, 0, IPC_INFO, &before));
+	int e = conf_write_file("/proc/sys/kernel/auto_msgmni", "1");
+	conf_checks++;
+	/* EROFS where /proc/sys is read-only (a container's), as for
+	 * Linux's own file there.  */
+	if (e != 0 && e != -EROFS)
+		CONF_FAIL("writing kernel.auto_msgmni: %s", strerror(-e));
+	CHECK_EQ(conf_read_long("/proc/sys/kernel/auto_msgmni"), 0);
+	CHECK_OK(syscall(SYS_msgctl, 0, IPC_INFO, &after));
+	CHECK_EQ(after.msgmni, before.msgmni);
+}
+
 int main(void)
 {
 	static const struct kind kinds[] = {
@@ -154,5 +176,6 @@ int main(void)
 	check_shmmax();
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		check_next_id(&kinds[i], key_base + 100 + (key_t)i * 10);
+	check_auto_msgmni();
 	return conf_done("sysctl_ipc");
 }
