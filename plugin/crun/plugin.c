@@ -153,20 +153,23 @@ static void nfd_disarm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 
 /* ---- Process exits (SEM_UNDO).  */
 
+/* The pidfd is the namespace's, within its fd budget as in ipcnsd (the
+ * core turns a failure into its call's errno: ENOMEM for a SEM_UNDO
+ * semop); uncharged when the watch goes, while the namespace lives.  */
 static int watch_exit(struct plugin *p, pid_t tgid)
 {
 	for (struct exit_watch *w = p->watches; w; w = w->next)
 		if (w->tgid == tgid)
 			return 0;
+	int ret = ipcns_ns_fd_charge(p->ns, 1, false);
+	if (ret < 0)
+		return ret;
 	cleanup_close int fd = ipcns_pidfd_open(tgid);
-	if (fd < 0)
-		return fd;
-	struct exit_watch *w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	int ret = ipcns_ep_add(p->exits_fd, fd, w);
+	struct exit_watch *w = fd < 0 ? NULL : calloc(1, sizeof(*w));
+	ret = fd < 0 ? fd : !w ? -ENOMEM : ipcns_ep_add(p->exits_fd, fd, w);
 	if (ret < 0) {
 		free(w);
+		ipcns_ns_fd_uncharge(p->ns, 1);
 		return ret;
 	}
 	w->fd = move_fd(&fd);
@@ -180,6 +183,8 @@ static void exit_watch_free(struct plugin *p, struct exit_watch *w)
 {
 	ipcns_ep_del(p->exits_fd, w->fd);
 	close(w->fd);
+	if (p->ns)
+		ipcns_ns_fd_uncharge(p->ns, 1);
 	free(w);
 }
 
@@ -294,6 +299,7 @@ static void plugin_free(struct plugin *p)
 		if (p->nf.fd >= 0)
 			ipcns_nfd_hangup(&p->nf);
 		ipcns_ns_free(p->ns);
+		p->ns = NULL;
 	}
 	while (p->watches) {
 		struct exit_watch *w = p->watches;
@@ -483,6 +489,9 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 		plog(p, "cannot start the helper thread: %s", strerror(-ret));
 		return ret;
 	}
+	/* The namespace's own fds count against its fd budget, as ipcnsd's
+	 * do: the helper's two epoll sets, its eventfd and two timerfds.  */
+	ipcns_ns_fd_charge(p->ns, 5, true);
 	*opaque = steal_pointer(&p);
 	return 0;
 }

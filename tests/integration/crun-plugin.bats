@@ -8,7 +8,9 @@
 
 load helpers
 
-PLUGIN=$IT_BUILD/lib/libipcns-crun.so
+# IPCNS_IT_PLUGIN=PATH: test that build of the plugin (an older one, to see
+# a test fail before its fix).
+PLUGIN=${IPCNS_IT_PLUGIN:-$IT_BUILD/lib/libipcns-crun.so}
 
 setup_file() {
 	ipcns_setup_file
@@ -162,6 +164,38 @@ run_oci_seccomp_notify_version"
 	IPCNS_CONFIG=$cfg run plugin_run badcfg ipcmk -M 4096
 	assert_failure
 	assert_output --partial "ipcnsd.ceilings.org.ipcns.fds must be a decimal string"
+}
+
+# Hole 9 in the plugin: its fds are crun's (memfds, and a pidfd per
+# process it watches), counted against the namespace's fd budget as in
+# ipcnsd.  Before, the pidfds were not counted: at a budget of 100, the
+# 64 attaching children of fdhog took crun past it and a SEM_UNDO semop
+# still got its pidfd.  Now that semop gets ENOMEM (find_alloc_undo's
+# errno) and crun holds the budget and its own fds, no more.
+@test "crun plugin: a container at its namespace's fd budget gets Linux's errnos and crun holds no more" {
+	local id b pid crun_pid n
+	id=$(cid crun fdhog)
+	b=$(bdir fdhog)
+	PLUGIN_ANNOTATIONS='{"org.ipcns.fds": "100"}' plugin_bundle fdhog "$CT_TOOLS/ipc-hostile" fdhog "$CT_XCHG"
+	ct_track crun "$id" fdhog
+	(
+		rc=0
+		crun_fg run -b "$b" "$id" </dev/null >"$b/out" 2>&1 || rc=$?
+		echo "$rc" >"$b/rc"
+	) 3>&- &
+	wait_out crun fdhog '^FDHOG' 60
+	pid=$(ct_pid crun fdhog)
+	crun_pid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status")
+	n=$(ls "/proc/$crun_pid/fd" | wc -l)
+	echo "# $(grep '^FDHOG' "$b/out"); crun holds $n fds" >&3
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait crun fdhog 30
+	assert_output 0
+	run cat "$b/out"
+	assert_output --regexp "FDHOG n=[0-9]+ shmget=ENFILE shmat_rdonly=ok semop_undo=ENOMEM"
+	# The budget, and crun's own (its epoll and state files, the
+	# helper's epoll sets and timers, stdio).
+	[ "$n" -le 130 ] || fail "crun holds $n fds for a budget of 100"
 }
 
 # Hole 12 in the plugin: one line on crun's stderr per failing call
