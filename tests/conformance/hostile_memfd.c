@@ -328,14 +328,7 @@ int main(void)
 	struct shmid_ds ds;
 	CHECK_ERR(shm_ctl(seg_ro, IPC_STAT, &ds), EINVAL);
 	conf_sh->val[1] = 1;
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	conf_checks += conf_sh->checks;
-	conf_failed += conf_sh->failed;
-	conf_sh->checks = conf_sh->failed = 0;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		CONF_FAIL("keeper child ended with status %#x", st);
+	conf_reap(pid, "keeper");
 
 	/* 3: a hugetlb segment without reservation (no pool needed).  */
 	seg_huge = (int)shm_get(IPC_PRIVATE, SEG_SIZE, IPC_CREAT | SHM_HUGETLB | SHM_NORESERVE | 0666);

@@ -13,7 +13,6 @@
  *  - shmget(SHM_HUGETLB): EPERM (where root outside may make one).
  *
  * Runner contract: see shm_common.h.  */
-#include <sched.h>
 #include <sys/msg.h>
 
 #include "shm_common.h"
@@ -21,16 +20,9 @@
 static int seg;
 static bool huge_ok;
 
-static void in_userns(int to_parent, int from_parent)
+static void in_userns(void *arg)
 {
-	conf_checks = conf_failed = 0;
-	char c = 0;
-	if (unshare(CLONE_NEWUSER) < 0) {
-		printf("# unshare(CLONE_NEWUSER): %s\n", strerror(errno));
-		c = 2;
-	}
-	if (write(to_parent, &c, 1) != 1 || read(from_parent, &c, 1) != 1 || c != 1)
-		conf_child_exit();
+	(void)arg;
 	/* Unsharing keeps the host ids: become the namespace's root, host
 	 * uid 100000, which owns nothing here.  */
 	CHECK_OK(setresgid(0, 0, 0));
@@ -49,7 +41,6 @@ static void in_userns(int to_parent, int from_parent)
 
 	if (huge_ok)
 		CHECK_ERR(shm_get(IPC_PRIVATE, 2 << 20, IPC_CREAT | SHM_HUGETLB | SHM_NORESERVE | 0600), EPERM);
-	conf_child_exit();
 }
 
 int main(void)
@@ -64,42 +55,8 @@ int main(void)
 	if (grp == 100000)
 		huge_ok = false;
 
-	int up[2], down[2];
-	if (pipe(up) < 0 || pipe(down) < 0)
-		CONF_SKIP("pipe");
-	conf_shared();
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0)
-		in_userns(up[1], down[0]);
-	char c;
-	if (read(up[0], &c, 1) != 1)
-		c = 2;
-	bool mapped = false;
-	if (c == 0) {
-		/* Root of the new namespace is host uid/gid 100000.  */
-		char path[64];
-		const char *files[] = { "setgroups", "uid_map", "gid_map" };
-		const char *vals[] = { "deny", "0 100000 1", "0 100000 1" };
-		mapped = true;
-		for (int i = 0; i < 3 && mapped; i++) {
-			snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
-			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			mapped = fd >= 0 && write(fd, vals[i], strlen(vals[i])) == (ssize_t)strlen(vals[i]);
-			if (fd >= 0)
-				close(fd);
-		}
-	}
-	c = mapped ? 1 : 0;
-	if (write(down[1], &c, 1) != 1)
-		CONF_FAIL("pipe");
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	conf_checks += conf_sh->checks;
-	conf_failed += conf_sh->failed;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		CONF_FAIL("child ended with status %#x", st);
+	/* Root of the new namespace is host uid/gid 100000.  */
+	bool mapped = conf_run_in_userns(in_userns, NULL, "0 100000 1", "0 100000 1", true);
 	CHECK_OK(shm_ctl(seg, IPC_RMID, NULL));
 	if (!mapped)
 		CONF_SKIP("no user namespace could be made here");

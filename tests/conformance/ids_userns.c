@@ -21,7 +21,6 @@
  * parent may itself be in a user namespace (a container's).
  *
  * Runner contract: see shm_common.h.  */
-#include <sched.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 
@@ -30,15 +29,6 @@
 #define BASE 10000
 #define RANGE 1000
 
-#ifndef SEM_STAT_ANY
-#define SEM_STAT_ANY 20
-#endif
-#ifndef MSG_STAT_ANY
-#define MSG_STAT_ANY 13
-#endif
-#ifndef SHM_STAT_ANY
-#define SHM_STAT_ANY 15
-#endif
 
 enum { SHM, SEM, MSG };
 static const char *const kinds[] = { "shm", "sem", "msg" };
@@ -129,16 +119,9 @@ static int idx_of(int id)
 
 static int host_obj[3];
 
-static void in_userns(int to_parent, int from_parent)
+static void in_userns(void *arg)
 {
-	conf_checks = conf_failed = 0;
-	char c = 0;
-	if (unshare(CLONE_NEWUSER) < 0) {
-		printf("# unshare(CLONE_NEWUSER): %s\n", strerror(errno));
-		c = 2;
-	}
-	if (write(to_parent, &c, 1) != 1 || read(from_parent, &c, 1) != 1 || c != 1)
-		conf_child_exit();
+	(void)arg;
 	CHECK_OK(setresgid(0, 0, 0));
 	CHECK_OK(setresuid(0, 0, 0));
 	char what[96];
@@ -185,7 +168,6 @@ static void in_userns(int to_parent, int from_parent)
 		CONF_FAIL("uid 5 attaching the 0600 segment it owns: %s", strerror(errno));
 	else
 		shm_dt(a);
-	conf_child_exit();
 }
 
 int main(void)
@@ -199,42 +181,11 @@ int main(void)
 	for (int k = SHM; k <= MSG; k++)
 		host_obj[k] = (int)CHECK_OK(make(k, 0644));
 
-	int up[2], down[2];
-	if (pipe(up) < 0 || pipe(down) < 0)
-		CONF_SKIP("pipe");
 	for (int k = SHM; k <= MSG; k++)
 		conf_sh->val[k] = -1;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0)
-		in_userns(up[1], down[0]);
-	char c;
-	if (read(up[0], &c, 1) != 1)
-		c = 2;
-	bool mapped = false;
-	if (c == 0) {
-		char path[64], map[32];
-		snprintf(map, sizeof(map), "0 %d %d", BASE, RANGE);
-		const char *files[] = { "uid_map", "gid_map" };
-		mapped = true;
-		for (int i = 0; i < 2 && mapped; i++) {
-			snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
-			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			mapped = fd >= 0 && write(fd, map, strlen(map)) == (ssize_t)strlen(map);
-			if (fd >= 0)
-				close(fd);
-		}
-	}
-	c = mapped ? 1 : 0;
-	if (write(down[1], &c, 1) != 1)
-		CONF_FAIL("pipe");
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	conf_checks += conf_sh->checks;
-	conf_failed += conf_sh->failed;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		CONF_FAIL("child ended with status %#x", st);
+	char map[32];
+	snprintf(map, sizeof(map), "0 %d %d", BASE, RANGE);
+	bool mapped = conf_run_in_userns(in_userns, NULL, map, map, false);
 	/* From the initial user namespace: the host ids.  */
 	char what[96];
 	for (int k = SHM; k <= MSG; k++) {

@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,9 +50,6 @@
 
 #ifndef SHM_EXEC
 #define SHM_EXEC 0100000
-#endif
-#ifndef SHM_STAT_ANY
-#define SHM_STAT_ANY 15
 #endif
 #ifndef SHM_HUGETLB
 #define SHM_HUGETLB 04000
@@ -327,20 +325,44 @@ static inline int conf_become(const struct conf_who *w)
 	return 0;
 }
 
-/* Run fn(arg) in a child that became `w' (NULL: stays as it is).
- * Returns the child's wait status.  */
-static inline int conf_run_as(const struct conf_who *w, void (*fn)(void *), void *arg)
+/* Wait for child pid and add the checks it made (conf_child_exit) to
+ * ours; one that did not exit 0 is a failure.  Its wait status.  */
+static inline int conf_reap(pid_t pid, const char *what)
+{
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	conf_checks += conf_sh->checks;
+	conf_failed += conf_sh->failed;
+	conf_sh->checks = conf_sh->failed = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		CONF_FAIL("child (%s) ended with status %#x", what, st);
+	return st;
+}
+
+/* fork() for a child whose checks conf_reap adds to ours: it starts
+ * with none.  */
+static inline pid_t conf_fork(void)
 {
 	conf_shared();
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
-	if (pid < 0) {
+	if (pid < 0)
 		CONF_FAIL("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
+	else if (pid == 0)
 		conf_checks = conf_failed = 0;
+	return pid;
+}
+
+/* Run fn(arg) in a child that became `w' (NULL: stays as it is).
+ * Returns the child's wait status.  */
+static inline int conf_run_as(const struct conf_who *w, void (*fn)(void *), void *arg)
+{
+	pid_t pid = conf_fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
 		if (w) {
 			int r = conf_become(w);
 			if (r < 0) {
@@ -351,15 +373,62 @@ static inline int conf_run_as(const struct conf_who *w, void (*fn)(void *), void
 		fn(arg);
 		conf_child_exit();
 	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	conf_checks += conf_sh->checks;
-	conf_failed += conf_sh->failed;
-	conf_sh->checks = conf_sh->failed = 0;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		CONF_FAIL("child (%s) ended with status %#x", w ? w->name : "same credentials", st);
-	return st;
+	return conf_reap(pid, w ? w->name : "same credentials");
+}
+
+/* Write text to /proc/PID/NAME: true when it took all of it.  */
+static inline bool conf_write_proc(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Run fn(arg) in a child that unshared a user namespace (and nothing
+ * else) whose uid_map and gid_map the parent wrote first (setgroups
+ * "deny" before them when deny_setgroups).  The child keeps its host
+ * ids until it sets them.  false when no user namespace could be made or
+ * mapped here: fn did not run.  */
+static inline bool conf_run_in_userns(void (*fn)(void *), void *arg, const char *uid_map, const char *gid_map,
+				      bool deny_setgroups)
+{
+	int up[2], down[2];
+	if (pipe(up) < 0 || pipe(down) < 0) {
+		CONF_FAIL("pipe: %s", strerror(errno));
+		return false;
+	}
+	pid_t pid = conf_fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		char c = 0;
+		if (unshare(CLONE_NEWUSER) < 0) {
+			printf("# unshare(CLONE_NEWUSER): %s\n", strerror(errno));
+			c = 2;
+		}
+		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1 || c != 1)
+			conf_child_exit();
+		fn(arg);
+		conf_child_exit();
+	}
+	close(up[1]);
+	close(down[0]);
+	char c;
+	if (read(up[0], &c, 1) != 1)
+		c = 2;
+	bool mapped = c == 0 && (!deny_setgroups || conf_write_proc(pid, "setgroups", "deny")) &&
+		      conf_write_proc(pid, "uid_map", uid_map) && conf_write_proc(pid, "gid_map", gid_map);
+	c = mapped ? 1 : 0;
+	if (write(down[1], &c, 1) != 1)
+		CONF_FAIL("pipe write: %s", strerror(errno));
+	close(up[0]);
+	close(down[1]);
+	conf_reap(pid, "in a user namespace");
+	return mapped;
 }
 
 /* Run fn(arg) in a child and return the signal that killed it, 0 if it

@@ -16,6 +16,17 @@
 
 static int conf_failed, conf_checks;
 
+/* The *_STAT_ANY commands (Linux 4.17) for older headers.  */
+#ifndef SHM_STAT_ANY
+#define SHM_STAT_ANY 15
+#endif
+#ifndef SEM_STAT_ANY
+#define SEM_STAT_ANY 20
+#endif
+#ifndef MSG_STAT_ANY
+#define MSG_STAT_ANY 13
+#endif
+
 #define CONF_FAIL(fmt, ...)                                                                        \
 	do {                                                                                       \
 		conf_failed++;                                                                     \
