@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon.h"
 
@@ -138,84 +140,137 @@ static int add_obj(void *arg, const struct ipcns_obj_info *oi)
 	return 0;
 }
 
-static json_t *cmd_ipcs(json_t *req)
+/* ---- Requests about one container: checked here by the main thread,
+ * answered by its namespace's worker (control_ops_serve) on the
+ * connection, so that the main thread, `ps' and `health' never wait on a
+ * namespace.  */
+
+static int send_reply(int fd, json_t *reply)
+{
+	char *out = json_dumps(reply, JSON_COMPACT);
+	if (!out)
+		return -ENOMEM;
+	size_t ol = strlen(out), off = 0;
+	while (off < ol) {
+		/* A reply is small: the socket buffer takes it, and an operator
+		 * who does not read does not hold up the worker.  */
+		ssize_t w = send(fd, out + off, ol - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(out);
+	return off == ol ? 0 : -EIO;
+}
+
+static void op_unref(struct opreq *op)
+{
+	if (__atomic_sub_fetch(&op->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	json_decref(op->req);
+	free(op->container);
+	free(op);
+}
+
+/* Send the reply and close the connection: by whoever took the request.  */
+static void op_answer(struct opreq *op, json_t *reply, enum op_state final)
+{
+	send_reply(op->fd, reply);
+	json_decref(reply);
+	close(op->fd);
+	op->fd = -1;
+	__atomic_store_n(&op->state, final, __ATOMIC_RELEASE);
+}
+
+static json_t *op_queue(struct container *c, json_t *req, int fd)
+{
+	struct opreq *op = calloc(1, sizeof(*op));
+	if (!op || !(op->container = strdup(c->id))) {
+		free(op);
+		return error_reply("%s", "ipcnsd is out of memory");
+	}
+	op->fd = fd;
+	op->req = json_incref(req);
+	op->deadline = ipcns_mono_ns() + (int64_t)NSENT_OPERATOR_WAIT_MS * 1000000;
+	op->state = OP_QUEUED;
+	op->refs = 2;
+	op->mnext = D.ops;
+	D.ops = op;
+	nsent_post_op(c->nse, op);
+	return NULL;
+}
+
+static bool rm_kind(const char *kind, enum ipcns_kind *k)
+{
+	if (kind && !strcmp(kind, "shm"))
+		*k = IPCNS_SHM;
+	else if (kind && !strcmp(kind, "sem"))
+		*k = IPCNS_SEM;
+	else if (kind && !strcmp(kind, "msg"))
+		*k = IPCNS_MSG;
+	else
+		return false;
+	return true;
+}
+
+static json_t *cmd_container(json_t *req, const char *cmd, int fd)
 {
 	const char *id = json_string_value(json_object_get(req, "container"));
+	bool forget = !strcmp(cmd, "forget");
+	if (forget && (!id || !*id))
+		return error_reply("%s", "container must be a non-empty string");
 	struct container *c = find_container(id);
+	if (!c && forget)
+		return json_pack("{s:b, s:s, s:b}", "ok", 1, "container", id, "registered", 0);
 	if (!c)
 		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
-	if (!nsent_try_enter(c->nse, NSENT_OPERATOR_WAIT_MS))
-		return error_reply("the namespace of container %s is busy: a call of its has not ended for %d ms "
-				   "(is the container paused or stopped?); try again",
-				   c->id, NSENT_OPERATOR_WAIT_MS);
+	if (!strcmp(cmd, "rm")) {
+		const char *kind = json_string_value(json_object_get(req, "kind"));
+		enum ipcns_kind k;
+		if (!rm_kind(kind, &k))
+			return error_reply("kind must be shm, sem or msg, not '%s'", kind ? kind : "");
+		if (!json_is_integer(json_object_get(req, "id")))
+			return error_reply("%s", "id must be an integer");
+	}
+	return op_queue(c, req, fd);
+}
+
+static json_t *op_ipcs(struct nsent *e, struct opreq *op)
+{
 	json_t *objs = json_array();
 	for (int k = IPCNS_SHM; k <= IPCNS_MSG; k++)
-		ipcns_ns_foreach(c->nse->ns, (enum ipcns_kind)k, add_obj, objs);
-	nsent_leave(c->nse);
-	return json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "container", c->id, "namespace", c->nse->key, "objects",
+		ipcns_ns_foreach(e->ns, (enum ipcns_kind)k, add_obj, objs);
+	return json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "container", op->container, "namespace", e->key, "objects",
 			 objs);
 }
 
-static json_t *cmd_rm(json_t *req)
+static json_t *op_rm(struct nsent *e, struct opreq *op)
 {
-	const char *id = json_string_value(json_object_get(req, "container"));
-	const char *kind = json_string_value(json_object_get(req, "kind"));
-	json_t *jid = json_object_get(req, "id");
-	struct container *c = find_container(id);
-	if (!c)
-		return error_reply("no container '%s' is registered with ipcnsd", id ? id : "");
-	enum ipcns_kind k;
-	if (kind && !strcmp(kind, "shm"))
-		k = IPCNS_SHM;
-	else if (kind && !strcmp(kind, "sem"))
-		k = IPCNS_SEM;
-	else if (kind && !strcmp(kind, "msg"))
-		k = IPCNS_MSG;
-	else
-		return error_reply("kind must be shm, sem or msg, not '%s'", kind ? kind : "");
-	if (!json_is_integer(jid))
-		return error_reply("%s", "id must be an integer");
-	if (!nsent_try_enter(c->nse, NSENT_OPERATOR_WAIT_MS))
-		return error_reply("the namespace of container %s is busy: a call of its has not ended for %d ms "
-				   "(is the container paused or stopped?); try again",
-				   c->id, NSENT_OPERATOR_WAIT_MS);
-	int ret = ipcns_ns_remove(c->nse->ns, k, (int)json_integer_value(jid));
-	nsent_leave(c->nse);
-	if (ret < 0) {
-		char buf[64];
-		snprintf(buf, sizeof(buf), "%s %lld", kind, (long long)json_integer_value(jid));
-		return error_reply("no %s in that container's namespace", buf);
-	}
-	dlog("container %s: %s %lld removed by the operator", c->id, kind, (long long)json_integer_value(jid));
+	const char *kind = json_string_value(json_object_get(op->req, "kind"));
+	long long id = (long long)json_integer_value(json_object_get(op->req, "id"));
+	enum ipcns_kind k = IPCNS_SHM;
+	rm_kind(kind, &k);
+	if (ipcns_ns_remove(e->ns, k, (int)id) < 0)
+		return error_reply("no %s %lld in that container's namespace", kind, id);
+	dlog("container %s: %s %lld removed by the operator", op->container, kind, id);
 	return json_pack("{s:b}", "ok", 1);
 }
 
 /* The runtime says the container is gone (ipcns-hook poststop).  Its
  * notify fds normally hang up by themselves when its last process exits,
- * and the event loop then drops its parked calls and releases its
+ * and the worker then drops their parked calls and releases its
  * namespace reference.  forget does now, for the fds that have hung up,
  * what needs no freeing: their parked calls are dropped.  It frees nothing
- * itself, because the loop may hold a pending event for those very fds
- * (only a notify fd's own hang-up event frees it); their hang-up, already
- * pending, is handled right after this request.  A fd that has not hung up
- * belongs to processes still alive (outside the container's pid
- * namespace, for instance): it is left alone and reported.  Idempotent:
- * an unknown container is not an error.  */
-static json_t *cmd_forget(json_t *req)
+ * itself: only a notify fd's own hang-up event, already pending, frees it,
+ * in the worker's next batch.  A fd that has not hung up belongs to
+ * processes still alive (outside the container's pid namespace, for
+ * instance): it is left alone and reported.  Idempotent: an unknown
+ * container is not an error.  */
+static json_t *op_forget(struct nsent *e, struct opreq *op)
 {
-	const char *id = json_string_value(json_object_get(req, "container"));
-	if (!id || !*id)
-		return error_reply("%s", "container must be a non-empty string");
-	struct container *c = find_container(id);
-	if (!c)
-		return json_pack("{s:b, s:s, s:b}", "ok", 1, "container", id, "registered", 0);
 	int total = 0, live = 0, dropped = 0;
-	if (!nsent_try_enter(c->nse, NSENT_OPERATOR_WAIT_MS))
-		return error_reply("the namespace of container %s is busy: a call of its has not ended for %d ms "
-				   "(is the container paused or stopped?); try again",
-				   c->id, NSENT_OPERATOR_WAIT_MS);
-	for (struct nfd_ent *ne = D.nfds; ne; ne = ne->next) {
-		if (ne->ct != c)
+	for (struct nfd_ent *ne = e->nfds; ne; ne = ne->nsnext) {
+		if (strcmp(ne->ct->id, op->container))
 			continue;
 		total++;
 		/* A seccomp notify fd polls POLLHUP once no task uses its
@@ -231,17 +286,64 @@ static json_t *cmd_forget(json_t *req)
 			dropped += before - ne->nf.nwaiters;
 		}
 	}
-	nsent_leave(c->nse);
 	if (live)
-		dlog("container %s: forget: %d of its %d notify fds still live; kept", c->id, live, total);
+		dlog("container %s: forget: %d of its %d notify fds still live; kept", op->container, live, total);
 	else
-		dlog("container %s: forget: %d notify fds hung up, %d parked calls dropped", c->id, total, dropped);
-	return json_pack("{s:b, s:s, s:b, s:s, s:i, s:i, s:i}", "ok", 1, "container", c->id, "registered", 1,
-			 "namespace", c->nse->key, "notify_fds", total, "live_notify_fds", live, "parked_dropped",
+		dlog("container %s: forget: %d notify fds hung up, %d parked calls dropped", op->container, total,
+		     dropped);
+	return json_pack("{s:b, s:s, s:b, s:s, s:i, s:i, s:i}", "ok", 1, "container", op->container, "registered", 1,
+			 "namespace", e->key, "notify_fds", total, "live_notify_fds", live, "parked_dropped",
 			 dropped);
 }
 
-json_t *ipcnsd_control(json_t *req)
+void control_ops_serve(struct nsent *e, struct opreq *ops, bool gone)
+{
+	while (ops) {
+		struct opreq *op = ops;
+		ops = op->next;
+		int queued = OP_QUEUED;
+		if (__atomic_compare_exchange_n(&op->state, &queued, OP_TAKEN, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			const char *cmd = json_string_value(json_object_get(op->req, "command"));
+			json_t *reply = gone		       ? error_reply("container %s is gone", op->container)
+					: !strcmp(cmd, "ipcs") ? op_ipcs(e, op)
+					: !strcmp(cmd, "rm")   ? op_rm(e, op)
+							       : op_forget(e, op);
+			op_answer(op, reply, OP_DONE);
+			main_wake();
+		}
+		op_unref(op);
+	}
+}
+
+void control_ops_reap(bool stopping)
+{
+	int64_t now = ipcns_mono_ns();
+	for (struct opreq **pp = &D.ops; *pp;) {
+		struct opreq *op = *pp;
+		int st = __atomic_load_n(&op->state, __ATOMIC_ACQUIRE);
+		if (st == OP_QUEUED && (stopping || now >= op->deadline) &&
+		    __atomic_compare_exchange_n(&op->state, &st, OP_EXPIRED, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			op_answer(op,
+				  stopping ? error_reply("%s", "ipcnsd is stopping")
+					   : error_reply("the namespace of container %s is busy: a call of its has not "
+							 "ended for %d ms (is the container paused or stopped?); try again",
+							 op->container, NSENT_OPERATOR_WAIT_MS),
+				  OP_EXPIRED);
+			st = OP_EXPIRED;
+		}
+		if (st == OP_DONE || st == OP_EXPIRED || stopping) {
+			/* A request a worker still holds at the stop (it
+			 * exited without freeing its namespace) is left.  */
+			*pp = op->mnext;
+			op_unref(op);
+			continue;
+		}
+		pp = &op->mnext;
+	}
+}
+
+json_t *ipcnsd_control(json_t *req, int fd)
 {
 	const char *cmd = json_string_value(json_object_get(req, "command"));
 	if (!cmd)
@@ -250,12 +352,8 @@ json_t *ipcnsd_control(json_t *req)
 		return cmd_health();
 	if (!strcmp(cmd, "ps"))
 		return cmd_ps();
-	if (!strcmp(cmd, "ipcs"))
-		return cmd_ipcs(req);
-	if (!strcmp(cmd, "rm"))
-		return cmd_rm(req);
-	if (!strcmp(cmd, "forget"))
-		return cmd_forget(req);
+	if (!strcmp(cmd, "ipcs") || !strcmp(cmd, "rm") || !strcmp(cmd, "forget"))
+		return cmd_container(req, cmd, fd);
 	if (!strcmp(cmd, "restart") || !strcmp(cmd, "shutdown")) {
 		/* The main loop ends after this reply.  */
 		bool release = !strcmp(cmd, "shutdown");

@@ -84,6 +84,23 @@ struct pevent {
 	pid_t tgid, child;
 };
 
+/* An operator's request about one container (ipcs, rm, forget), answered
+ * by its namespace's worker on the connection it came on (spec/control.md):
+ * the main thread never waits on a namespace.  Two references, the main
+ * thread's (D.ops) and the worker's (the namespace's queue); `state'
+ * (atomic) says who answers: the worker takes a QUEUED request, or the
+ * main thread, past its deadline, expires it with a "busy" error.  */
+enum op_state { OP_QUEUED, OP_TAKEN, OP_DONE, OP_EXPIRED };
+struct opreq {
+	struct opreq *next;  /* in its namespace's queue (the tracker's lock) */
+	struct opreq *mnext; /* in D.ops (the main thread's) */
+	int fd;              /* the operator's connection */
+	json_t *req;
+	char *container;
+	int64_t deadline;    /* CLOCK_MONOTONIC ns */
+	int state, refs;     /* atomic */
+};
+
 /* What the operator reads of a namespace without taking its lock: the
  * worker publishes it after each batch of events.  */
 struct nsent_info {
@@ -97,9 +114,9 @@ struct nsent_info {
 
 /* A namespace and the worker thread that serves it.  Everything reached
  * from `ns', the deadlines, the tick and the set of notify fds belong to
- * whoever holds `lock': its worker, or the main thread answering an
- * operator's ipcs, rm or forget (with a timeout).  Registration never
- * takes it: new notify fds go through the mailbox.  Lock order:
+ * whoever holds `lock': its worker (or the takeover, before the main
+ * loop).  The main thread never takes it: new notify fds go through the
+ * mailbox, operators' requests through `ops'.  Lock order:
  * D.reg_lock, then an nsent's lock, then the tracker's and info_lock
  * (leaves).  */
 struct nsent {
@@ -136,6 +153,7 @@ struct nsent {
 	size_t nwatches;
 	struct pevent *inbox, **inbox_tail;
 	struct nfd_ent *mail;
+	struct opreq *ops;   /* operators' requests for its worker */
 	/* Reads and writes of its /proc files are queued (view.c).  */
 	bool view_pending;
 	struct logrl logrl;  /* its log lines */
@@ -172,6 +190,8 @@ struct daemon {
 	/* What all namespaces hold together, against the operator's
 	 * ceilings (budget.c).  */
 	struct ipcns_pool pool;
+	/* Operators' requests queued to workers (the main thread's).  */
+	struct opreq *ops;
 	/* Stopping for the next ipcnsd to take over: the keeper keeps every
 	 * fd, nothing is released.  False for a full stop (ipcnsctl
 	 * shutdown) or without a keeper.  */
@@ -260,11 +280,16 @@ bool nfd_close(struct nfd_ent *ne);
 /* The main thread's wake-up: an fd was freed (any thread).  */
 void main_wake(void);
 
-/* Take a namespace for an operator's request (ipcs, rm, forget): false
- * when its worker has held it for ms (a call stopped with its container:
- * `runc pause' while ipcnsd injects a shmat), so that one frozen
- * container never stalls the main thread for long.  */
+/* An operator's request queued to a namespace's worker is answered "busy"
+ * by the main thread when the worker has not taken it within this (a call
+ * stopped with its container: `runc pause' while ipcnsd injects a shmat).
+ * Checked at the main thread's tick: the answer comes within this and one
+ * more second.  */
 #define NSENT_OPERATOR_WAIT_MS 1000
+/* Queue op to the namespace's worker; D.reg_lock held.  */
+void nsent_post_op(struct nsent *e, struct opreq *op);
+/* Take a namespace from outside its worker, at most ms (the takeover,
+ * before the main loop): false when its worker holds it.  */
 bool nsent_try_enter(struct nsent *e, int ms);
 void nsent_leave(struct nsent *e);
 /* A namespace counts as busy in `ps' when its worker has been in one
@@ -349,7 +374,15 @@ int persist_load(struct nsent *e, int fd, uint32_t slot, char *err, size_t errle
 bool persist_restored_tid(void *arg, pid_t tid);
 void persist_forget_restored(void);
 
-/* control.c: the operator's protocol on the same socket.  */
-json_t *ipcnsd_control(json_t *req);
+/* control.c: the operator's protocol on the same socket.  The reply, or
+ * NULL when the request went to a namespace's worker with connection fd
+ * (then no longer the caller's).  D.reg_lock held.  */
+json_t *ipcnsd_control(json_t *req, int fd);
+/* The main thread: answer requests whose worker is late ("busy"), free
+ * the answered ones; with `stopping', answer every request left.  */
+void control_ops_reap(bool stopping);
+/* A worker, its namespace's lock held: answer its queued requests; with
+ * `gone', the namespace is being freed and they are answered so.  */
+void control_ops_serve(struct nsent *e, struct opreq *ops, bool gone);
 
 #endif

@@ -8,8 +8,10 @@
  * answers its containers' calls, and the tracker thread reads the proc
  * connector.  A container that keeps its worker busy slows only its own
  * namespace, and namespaces run on as many CPUs as there are.  Calls go
- * one way: main.c -> control.c -> worker.c -> log.c; workers reach the
- * main thread only through its wake-up eventfd.  */
+ * one way: main.c -> control.c -> worker.c -> log.c, but for the
+ * operator's requests about one container, which control.c queues to its
+ * namespace's worker and the worker answers (control_ops_serve); workers
+ * reach the main thread only through its wake-up eventfd.  */
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -309,22 +311,24 @@ static bool peer_is_host(const struct ucred *cred)
 }
 
 /* One connection: a runtime's state message with the notify fd, or an
- * operator's control request.  */
-static void handle_connection(int cfd)
+ * operator's control request.  True when cfd was kept (a request queued
+ * to a namespace's worker, which answers it).  */
+static bool handle_connection(int cfd)
 {
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || !peer_is_host(&cred)) {
 		dlog("refused a connection from uid %d pid %d: only root of the host may use ipcnsd", (int)cred.uid,
 		     (int)cred.pid);
-		return;
+		return false;
 	}
 	struct timeval tv = { .tv_sec = 5 };
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
 	cleanup_free char *buf = malloc(MAX_MSG + 1);
+	bool kept = false;
 	if (!buf)
-		return;
+		return false;
 	size_t len = 0;
 	int fds[8], nfds = 0;
 	json_t *msg = NULL;
@@ -370,9 +374,10 @@ static void handle_connection(int cfd)
 		dlog("malformed message from pid %d: %s", (int)cred.pid, len ? jerr.text : "empty");
 	} else if (json_object_get(msg, "command")) {
 		pthread_mutex_lock(&D.reg_lock);
-		json_t *reply = ipcnsd_control(msg);
+		json_t *reply = ipcnsd_control(msg, cfd);
 		pthread_mutex_unlock(&D.reg_lock);
-		char *out = json_dumps(reply, JSON_COMPACT);
+		kept = reply == NULL;
+		char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 		if (out) {
 			size_t ol = strlen(out), off = 0;
 			while (off < ol) {
@@ -399,6 +404,7 @@ static void handle_connection(int cfd)
 		if (fds[k] >= 0)
 			close(fds[k]);
 	json_decref(msg);
+	return kept;
 }
 
 /* ---- Socket and main loop.  */
@@ -459,6 +465,7 @@ static void main_tick(void)
 		return;
 	listen_resume();
 	budget_fd_ceiling();
+	control_ops_reap(false);
 }
 
 static void listen_pause(void)
@@ -494,8 +501,8 @@ static void handle_event(struct ev *ev)
 			close(spare);
 		errno = aerr;
 		if (cfd >= 0) {
-			handle_connection(cfd);
-			close(cfd);
+			if (!handle_connection(cfd))
+				close(cfd);
 		} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			/* Out of fds: the connection stays readable and a level-
 			 * triggered loop would spin.  Stop listening until an fd
@@ -514,6 +521,7 @@ static void handle_event(struct ev *ev)
 		if (read(D.wake_ev.fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			dlog("eventfd: %s", strerror(errno));
 		listen_resume();
+		control_ops_reap(false);
 		break;
 	}
 	case EV_SIGNAL: {
@@ -832,6 +840,8 @@ int main(int argc, char **argv)
 		if (nfd_close(D.nfds))
 			nsent_destroy(e);
 	}
+	/* Operators' requests no worker answered.  */
+	control_ops_reap(true);
 	/* The view's /dev/fuse fd is with the keeper on a handover: the
 	 * mount stays for the next ipcnsd.  */
 	view_stop(handover);

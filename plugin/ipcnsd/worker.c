@@ -574,7 +574,8 @@ void nsent_info_get(struct nsent *e, struct nsent_info *out)
 	pthread_mutex_unlock(&e->info_lock);
 }
 
-/* An operator's request (the main thread), with a timeout.  */
+/* Take a namespace from outside its worker (the takeover, before the
+ * main loop runs), waiting at most ms.  */
 bool nsent_try_enter(struct nsent *e, int ms)
 {
 	struct timespec ts;
@@ -690,6 +691,31 @@ static void nsent_free_inodes(struct nsent *e)
 	free(e->pins);
 }
 
+void nsent_post_op(struct nsent *e, struct opreq *op)
+{
+	pthread_mutex_lock(&T.lock);
+	op->next = e->ops;
+	__atomic_store_n(&e->ops, op, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&T.lock);
+	nsent_wake(e);
+}
+
+/* The operators' requests queued to the namespace, oldest first.  */
+static struct opreq *ops_take(struct nsent *e)
+{
+	pthread_mutex_lock(&T.lock);
+	struct opreq *op = e->ops, *rev = NULL;
+	__atomic_store_n(&e->ops, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&T.lock);
+	while (op) {
+		struct opreq *next = op->next;
+		op->next = rev;
+		rev = op;
+		op = next;
+	}
+	return rev;
+}
+
 void nsent_post_nfd(struct nsent *e, struct nfd_ent *ne)
 {
 	pthread_mutex_lock(&T.lock);
@@ -708,6 +734,7 @@ void nsent_destroy(struct nsent *e)
 	struct ipcns_usage u;
 	view_ns_gone(e);
 	pthread_mutex_lock(&e->lock);
+	control_ops_serve(e, ops_take(e), true);
 	ipcns_ns_usage(e->ns, &u);
 	ipcns_ns_free(e->ns);
 	pthread_mutex_lock(&T.lock);
@@ -1156,6 +1183,7 @@ static void *worker(void *arg)
 		bool grown = worker_enter(e, &seen_attr);
 		if (__atomic_load_n(&e->view_pending, __ATOMIC_ACQUIRE))
 			view_serve(e);
+
 		for (int i = 0; i < n; i++) {
 			struct ev *ev = evs[i].data.ptr;
 			switch (ev->kind) {
@@ -1184,6 +1212,10 @@ static void *worker(void *arg)
 				break;
 			}
 		}
+		/* Operators' requests (ipcs, rm, forget) are answered here, by
+		 * the namespace's own worker.  */
+		if (__atomic_load_n(&e->ops, __ATOMIC_ACQUIRE))
+			control_ops_serve(e, ops_take(e), false);
 		for (size_t i = 1; i < npf; i++) {
 			short re = pf[i].revents;
 			if (!re)

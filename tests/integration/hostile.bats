@@ -419,6 +419,78 @@ join_stuck_namespace() {
 	join_stuck_namespace crun
 }
 
+# Issue 11 hole 3: the operator never waits on a namespace.  Before,
+# ipcs, rm and forget took a namespace's lock from the main thread (up to
+# 1 s each): ten ipcs of a container whose worker is stuck in a paused
+# call held every other request (health, the node's probe, ps, another
+# container's ipcs) for ten seconds.  Now they go to the namespace's
+# worker, which answers on the connection; the main thread answers "busy"
+# for it when the worker has not taken the request within a second.
+@test "runc: ipcs, rm and forget of a stuck namespace hold up no other request of the operator (hole 3)" {
+	need_runtime runc
+	local pid ns other i t0 shm sem msg key pids=()
+	local q=$IT_QUERY s=$IPCNS_SOCKET
+	ct_start runc frozen "$HOSTILE" storm 4
+	wait_out runc frozen "^STORM" 20
+	pid=$(ct_pid runc frozen)
+	ns=$(ns_of_pid "$pid")
+	ct_start runc other "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out runc other "^HELD"
+	other=$(cid runc other)
+	read -r _ shm _ sem _ msg _ key <"$BATS_TEST_TMPDIR/xchg/ids"
+	pause_mid_call runc frozen "$ns" || skip "20 pauses never caught ipcnsd inside a call of the container"
+	for i in $(seq 10); do
+		timeout 60 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$(cid runc frozen)\"}" \
+			>"$BATS_TEST_TMPDIR/frozen$i" 2>&1 &
+		pids+=($!)
+	done
+	sleep 0.3
+	# Each answers, right (a generous timeout only catches a wait).
+	t0=$(date +%s%N)
+	run timeout 5 "$q" "$s" '{"command":"health"}'
+	assert_success
+	assert_output --partial '"status":"serving"'
+	echo "# health: $((($(date +%s%N) - t0) / 1000000)) ms" >&3
+	t0=$(date +%s%N)
+	run timeout 5 "$q" "$s" '{"command":"ps"}'
+	assert_success
+	jq -e --arg k "$ns" '.namespaces[] | select(.namespace == $k) | .busy' <<<"$output" >/dev/null
+	echo "# ps: $((($(date +%s%N) - t0) / 1000000)) ms" >&3
+	t0=$(date +%s%N)
+	run timeout 5 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$other\"}"
+	assert_success
+	run jq -c '[.ok, (.objects | length)]' <<<"$output"
+	assert_output '[true,3]'
+	echo "# ipcs of another container: $((($(date +%s%N) - t0) / 1000000)) ms" >&3
+	t0=$(date +%s%N)
+	run timeout 5 "$q" "$s" "{\"command\":\"rm\",\"container\":\"$other\",\"kind\":\"sem\",\"id\":$sem}"
+	assert_success
+	assert_output '{"ok":true}'
+	echo "# rm in another container: $((($(date +%s%N) - t0) / 1000000)) ms" >&3
+	t0=$(date +%s%N)
+	run timeout 5 "$q" "$s" "{\"command\":\"forget\",\"container\":\"$other\"}"
+	assert_success
+	run jq -c '[.ok, .notify_fds, .live_notify_fds]' <<<"$output"
+	assert_output '[true,1,1]'
+	echo "# forget of another (live) container: $((($(date +%s%N) - t0) / 1000000)) ms" >&3
+	run timeout 5 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$other\"}"
+	run jq -c '[.objects[].kind]' <<<"$output"
+	assert_output '["shm","msg"]'
+	# The stuck namespace's requests get "busy", from the main thread.
+	wait "${pids[@]}"
+	for i in $(seq 10); do
+		run cat "$BATS_TEST_TMPDIR/frozen$i"
+		assert_output --partial '"ok":false'
+		assert_output --partial 'busy'
+	done
+	rt runc resume "$(cid runc frozen)"
+	# Its worker back, its ipcs is answered by it.
+	run timeout 10 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$(cid runc frozen)\"}"
+	run jq -c '[.ok, (.objects | length)]' <<<"$output"
+	assert_output '[true,1]'
+	kill_ct runc frozen "$ns"
+}
+
 # Issue 11 hole 10: a registration reusing the id of a running container
 # (another runtime root allows it) from another kernel IPC namespace is
 # refused; before, it joined that container's namespace and its calls
