@@ -713,6 +713,10 @@ static void test_names_what_is_wrong(void **state)
 	struct world *b = world_blank();
 	assert_int_equal(load_into(b, &sv, img, len, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "value 40000 of semaphore 2"));
+	/* A buffer too small for the message: cut, never overrun.  */
+	char small[8];
+	assert_int_equal(ipcns_state_check(img, len, small, sizeof(small)), -EBADMSG);
+	assert_string_equal(small, "state i");
 	free(img);
 	free(b);
 	world_free(a);

@@ -104,6 +104,8 @@ int ipcns_idr_insert(struct ipcns_idr *idr, int idx, void *p);
 void ipcns_idr_remove(struct ipcns_idr *idr, int idx);
 /* The first used index >= idx, or -1.  */
 int ipcns_idr_next(const struct ipcns_idr *idr, int idx);
+/* Every used index of idr, in order (idx is declared by the loop).  */
+#define ipcns_idr_for_each(idr, idx) for (int idx = ipcns_idr_next((idr), 0); idx >= 0; idx = ipcns_idr_next((idr), idx + 1))
 
 /* ---- Objects and id tables (Linux's kern_ipc_perm and ipc_ids).  */
 struct ipcns_perm {

@@ -25,6 +25,16 @@ struct rd {
 	const char *what; /* the record being read, for messages */
 };
 
+void img_verror(char *err, size_t errlen, const char *what, const char *fmt, va_list ap)
+{
+	if (!err || !errlen)
+		return;
+	int n = snprintf(err, errlen, "state image: %s%s", what ? what : "", what ? ": " : "");
+	if (n < 0 || (size_t)n >= errlen)
+		return;
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+}
+
 static void fail(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct rd *r, const char *fmt, ...)
 {
@@ -32,13 +42,8 @@ static void fail(struct rd *r, const char *fmt, ...)
 	if (r->bad)
 		return;
 	r->bad = true;
-	if (!r->err || !r->errlen)
-		return;
-	int n = snprintf(r->err, r->errlen, "state image: %s%s", r->what ? r->what : "", r->what ? ": " : "");
-	if (n < 0 || (size_t)n >= r->errlen)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+	img_verror(r->err, r->errlen, r->what, fmt, ap);
 	va_end(ap);
 }
 
@@ -98,6 +103,13 @@ static void *rd_alloc(struct rd *r, size_t n, size_t size)
 	return p;
 }
 
+/* A count (rd_count) into *n, and an array of that many items of `size'.  */
+static void *rd_array(struct rd *r, uint32_t *n, size_t min_size, size_t size, const char *what)
+{
+	*n = rd_count(r, min_size, what);
+	return rd_alloc(r, *n, size);
+}
+
 
 static void m_shm_free(struct m_shm *s)
 {
@@ -148,7 +160,7 @@ void img_model_free(struct img_model *m)
 		return;
 	for (int k = 0; k < 3; k++) {
 		struct ipcns_idr *idr = &m->objs[k];
-		for (int idx = ipcns_idr_next(idr, 0); idx >= 0; idx = ipcns_idr_next(idr, idx + 1))
+		ipcns_idr_for_each (idr, idx)
 			m_obj_free(k, ipcns_idr_find(idr, idx));
 		ipcns_idr_destroy(idr);
 	}
@@ -213,8 +225,8 @@ static void parse_ns(struct rd *r, struct img_model *m)
 		m->ids[k].next = RI32(r);
 		m->ids[k].next_id = RI32(r);
 	}
-	uint32_t n = rd_count(r, 8, "uid counts");
-	struct ipcns_uid_count_rec *u = rd_alloc(r, n, sizeof(*u));
+	uint32_t n;
+	struct ipcns_uid_count_rec *u = rd_array(r, &n, 8, sizeof(*u), "uid counts");
 	for (uint32_t i = 0; i < n && !r->bad; i++) {
 		u[i].uid = R32(r);
 		u[i].count = R32(r);
@@ -256,15 +268,13 @@ static struct m_shm *parse_shm(struct rd *r)
 	s->attached_once = b[4];
 	s->hugesize = R64(r);
 	s->lock_uid = R32(r);
-	s->nholders = rd_count(r, 12, "holders");
-	s->holders = rd_alloc(r, s->nholders, sizeof(*s->holders));
+	s->holders = rd_array(r, &s->nholders, 12, sizeof(*s->holders), "holders");
 	for (uint32_t i = 0; i < s->nholders && !r->bad; i++) {
 		s->holders[i].tgid = RI32(r);
 		s->holders[i].ns_tgid = RI32(r);
 		s->holders[i].nvmas = R32(r);
 	}
-	s->nattaches = rd_count(r, 20, "attach records");
-	s->attaches = rd_alloc(r, s->nattaches, sizeof(*s->attaches));
+	s->attaches = rd_array(r, &s->nattaches, 20, sizeof(*s->attaches), "attach records");
 	for (uint32_t i = 0; i < s->nattaches && !r->bad; i++) {
 		s->attaches[i].tgid = RI32(r);
 		s->attaches[i].addr = R64(r);
@@ -300,8 +310,7 @@ static struct m_sem *parse_sem(struct rd *r, int version)
 	}
 	img_migrate_sem(s, set_otime, version);
 
-	s->nundos = rd_count(r, 8 + (size_t)s->nsems * 2, "undo structures");
-	s->undos = rd_alloc(r, s->nundos, sizeof(*s->undos));
+	s->undos = rd_array(r, &s->nundos, 8 + (size_t)s->nsems * 2, sizeof(*s->undos), "undo structures");
 	for (uint32_t i = 0; i < s->nundos && !r->bad; i++) {
 		s->undos[i].host_tgid = RI32(r);
 		s->undos[i].ns_tgid = RI32(r);
@@ -310,8 +319,7 @@ static struct m_sem *parse_sem(struct rd *r, int version)
 		if (p && s->undos[i].adj)
 			memcpy(s->undos[i].adj, p, (size_t)s->nsems * sizeof(short));
 	}
-	s->nq = rd_count(r, 36, "sleeping operations");
-	s->q = rd_alloc(r, s->nq, sizeof(*s->q));
+	s->q = rd_array(r, &s->nq, 36, sizeof(*s->q), "sleeping operations");
 	for (uint32_t i = 0; i < s->nq && !r->bad; i++) {
 		struct m_semq *q = &s->q[i];
 		q->list = R32(r);
@@ -377,8 +385,7 @@ static struct m_msq *parse_msq(struct rd *r, bool journal, uint32_t *flags_out)
 			q->msgs[i].text = rd_take(r, q->msgs[i].size);
 		}
 	}
-	q->nrecv = rd_count(r, 52, "parked receivers");
-	q->recv = rd_alloc(r, q->nrecv, sizeof(*q->recv));
+	q->recv = rd_array(r, &q->nrecv, 52, sizeof(*q->recv), "parked receivers");
 	for (uint32_t i = 0; i < q->nrecv && !r->bad; i++) {
 		struct m_recv *x = &q->recv[i];
 		x->tgid = RI32(r);
@@ -389,8 +396,7 @@ static struct m_msq *parse_msq(struct rd *r, bool journal, uint32_t *flags_out)
 		x->bufsz = R64(r);
 		rd_waiter(r, &x->w);
 	}
-	q->nsend = rd_count(r, 40, "parked senders");
-	q->send = rd_alloc(r, q->nsend, sizeof(*q->send));
+	q->send = rd_array(r, &q->nsend, 40, sizeof(*q->send), "parked senders");
 	for (uint32_t i = 0; i < q->nsend && !r->bad; i++) {
 		struct m_send *x = &q->send[i];
 		x->tgid = RI32(r);
@@ -452,7 +458,6 @@ static void model_put(struct rd *r, struct img_model *m, int kind, int32_t id, v
 static void parse_record(struct rd *r, struct img_model *m, uint32_t type, bool journal)
 {
 	uint32_t flags = 0;
-	void *o;
 
 	switch (type) {
 	case REC_NS:
@@ -460,17 +465,16 @@ static void parse_record(struct rd *r, struct img_model *m, uint32_t type, bool 
 		parse_ns(r, m);
 		break;
 	case REC_SHM:
-		r->what = "segment record";
-		o = parse_shm(r);
+	case REC_SEM: {
+		/* An object's model starts with its m_perm.  */
+		struct m_perm *o;
+		int kind = type == REC_SHM ? IPCNS_SHM : IPCNS_SEM;
+		r->what = kind == IPCNS_SHM ? "segment record" : "semaphore set record";
+		o = kind == IPCNS_SHM ? (struct m_perm *)parse_shm(r) : (struct m_perm *)parse_sem(r, m->version);
 		if (o)
-			model_put(r, m, IPCNS_SHM, ((struct m_shm *)o)->perm.id, o, journal);
+			model_put(r, m, kind, o->id, o, journal);
 		break;
-	case REC_SEM:
-		r->what = "semaphore set record";
-		o = parse_sem(r, m->version);
-		if (o)
-			model_put(r, m, IPCNS_SEM, ((struct m_sem *)o)->perm.id, o, journal);
-		break;
+	}
 	case REC_MSQ: {
 		r->what = "message queue record";
 		struct m_msq *q = parse_msq(r, journal, &flags);
@@ -686,11 +690,8 @@ static void cfail(struct chk *c, const char *fmt, ...)
 	if (c->bad)
 		return;
 	c->bad = true;
-	if (!c->err || !c->errlen)
-		return;
-	int n = snprintf(c->err, c->errlen, "state image: ");
 	va_start(ap, fmt);
-	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	img_verror(c->err, c->errlen, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -857,7 +858,7 @@ int img_collect_starved(const struct img_model *m, struct starved **out, size_t 
 	size_t n = 0, k = 0;
 	*out = NULL;
 	*nout = 0;
-	for (int idx = ipcns_idr_next(idr, 0); idx >= 0; idx = ipcns_idr_next(idr, idx + 1)) {
+	ipcns_idr_for_each (idr, idx) {
 		const struct m_msq *q = ipcns_idr_find(idr, idx);
 		for (uint32_t i = 0; i < q->nsend; i++)
 			n += q->send[i].starve_rank != UINT32_MAX;
@@ -867,7 +868,7 @@ int img_collect_starved(const struct img_model *m, struct starved **out, size_t 
 	struct starved *v = calloc(n, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (int idx = ipcns_idr_next(idr, 0); idx >= 0; idx = ipcns_idr_next(idr, idx + 1)) {
+	ipcns_idr_for_each (idr, idx) {
 		const struct m_msq *q = ipcns_idr_find(idr, idx);
 		for (uint32_t i = 0; i < q->nsend; i++)
 			if (q->send[i].starve_rank != UINT32_MAX)
@@ -906,12 +907,14 @@ int img_model_check(struct img_model *m, char *err, size_t errlen)
 	for (int k = 0; k < 3 && !c.bad; k++) {
 		struct ipcns_idr *idr = &m->objs[k];
 		size_t n = 0, i = 0;
-		for (int idx = ipcns_idr_next(idr, 0); idx >= 0; idx = ipcns_idr_next(idr, idx + 1))
+		ipcns_idr_for_each (idr, idx)
 			n++;
 		int32_t *keys = n ? calloc(n, sizeof(*keys)) : NULL;
 		if (n && !keys)
 			return -ENOMEM;
-		for (int idx = ipcns_idr_next(idr, 0); idx >= 0 && !c.bad; idx = ipcns_idr_next(idr, idx + 1)) {
+		ipcns_idr_for_each (idr, idx) {
+			if (c.bad)
+				break;
 			void *o = ipcns_idr_find(idr, idx);
 			keys[i++] = ((struct m_perm *)o)->key;
 			if (k == IPCNS_SHM)
@@ -932,13 +935,13 @@ int img_model_check(struct img_model *m, char *err, size_t errlen)
 	/* Undo structures of one process agree on its pid in its namespace.  */
 	struct ipcns_idr *sidr = &m->objs[IPCNS_SEM];
 	size_t nu = 0, k = 0;
-	for (int idx = ipcns_idr_next(sidr, 0); idx >= 0; idx = ipcns_idr_next(sidr, idx + 1))
+	ipcns_idr_for_each (sidr, idx)
 		nu += ((const struct m_sem *)ipcns_idr_find(sidr, idx))->nundos;
 	if (!c.bad && nu) {
 		int32_t(*pairs)[2] = calloc(nu, sizeof(*pairs));
 		if (!pairs)
 			return -ENOMEM;
-		for (int idx = ipcns_idr_next(sidr, 0); idx >= 0; idx = ipcns_idr_next(sidr, idx + 1)) {
+		ipcns_idr_for_each (sidr, idx) {
 			const struct m_sem *s = ipcns_idr_find(sidr, idx);
 			for (uint32_t u = 0; u < s->nundos; u++) {
 				pairs[k][0] = s->undos[u].host_tgid;

@@ -27,11 +27,8 @@ static void bfail(struct bld *b, int ret, const char *fmt, ...)
 	if (b->ret)
 		return;
 	b->ret = ret;
-	if (!b->err || !b->errlen)
-		return;
-	int n = snprintf(b->err, b->errlen, "state image: ");
 	va_start(ap, fmt);
-	vsnprintf(b->err + n, b->errlen - (size_t)n, fmt, ap);
+	img_verror(b->err, b->errlen, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -417,7 +414,9 @@ int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void
 	}
 	for (int k = 0; k < 3 && !b.ret; k++) {
 		struct ipcns_idr *idr = &m->objs[k];
-		for (int idx = ipcns_idr_next(idr, 0); idx >= 0 && !b.ret; idx = ipcns_idr_next(idr, idx + 1)) {
+		ipcns_idr_for_each (idr, idx) {
+			if (b.ret)
+				break;
 			void *o = ipcns_idr_find(idr, idx);
 			if (k == IPCNS_SHM)
 				build_shm(&b, o);
@@ -439,13 +438,27 @@ int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void
 
 /* ---- The entry points.  */
 
-int ipcns_state_check(const void *buf, size_t len, char *err, size_t errlen)
+/* A model of the image, parsed and checked: 0, or -errno with *out NULL.  */
+static int model_of(const void *buf, size_t len, struct img_model **out, char *err, size_t errlen)
 {
 	struct img_model *m;
+	*out = NULL;
 	int ret = img_model_parse(buf, len, &m, err, errlen);
 	if (ret < 0)
 		return ret;
 	ret = img_model_check(m, err, errlen);
+	if (ret < 0) {
+		img_model_free(m);
+		return ret;
+	}
+	*out = m;
+	return 0;
+}
+
+int ipcns_state_check(const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct img_model *m;
+	int ret = model_of(buf, len, &m, err, errlen);
 	if (ret == 0)
 		ret = m->version;
 	img_model_free(m);
@@ -469,10 +482,7 @@ int ipcns_state_load(const void *buf, size_t len, const struct ipcns_host_ops *h
 		     const struct ipcns_state_ops *ops, struct ipcns_ns **out, char *err, size_t errlen)
 {
 	struct img_model *m;
-	int ret = img_model_parse(buf, len, &m, err, errlen);
-	if (ret < 0)
-		return ret;
-	ret = img_model_check(m, err, errlen);
+	int ret = model_of(buf, len, &m, err, errlen);
 	if (ret == 0)
 		ret = img_model_build(m, host, host_data, ops, out, err, errlen);
 	img_model_free(m);

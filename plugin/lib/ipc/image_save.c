@@ -146,10 +146,7 @@ void img_put_shm(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 		W32(w, shp->holders[i].ns_tgid);
 		W32(w, shp->holders[i].nvmas);
 	}
-	uint32_t n = 0;
-	ipcns_list_for_each (pos, &shp->attaches)
-		n++;
-	W32(w, n);
+	W32(w, ipcns_list_count(&shp->attaches));
 	ipcns_list_for_each (pos, &shp->attaches) {
 		struct shm_attach *a = ipcns_list_entry(pos, struct shm_attach, seg_link);
 		W32(w, a->proc->tgid);
@@ -211,10 +208,7 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 			wb_patch32(w, base + 16 * (size_t)a->sops[0].sem_num + 12, (uint32_t)((uint64_t)a->otime >> 32));
 		}
 	}
-	uint32_t n = 0;
-	ipcns_list_for_each (pos, &sma->undos)
-		n++;
-	W32(w, n);
+	W32(w, ipcns_list_count(&sma->undos));
 	ipcns_list_for_each (pos, &sma->undos) {
 		struct sem_undo *un = ipcns_list_entry(pos, struct sem_undo, set_link);
 		W32(w, un->ulp->host_tgid);
@@ -231,17 +225,9 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 	}
 	/* The sleepers on the pending lists: one being answered (a commit
 	 * made as its answer leaves) is off them, still on sma->waiters.  */
-	n = 0;
-	ipcns_list_for_each (pos, &sma->pending_alter)
-		n++;
-	ipcns_list_for_each (pos, &sma->pending_const)
-		n++;
-	for (int i = 0; i < sma->nsems; i++) {
-		ipcns_list_for_each (pos, &sma->sems[i].pending_alter)
-			n++;
-		ipcns_list_for_each (pos, &sma->sems[i].pending_const)
-			n++;
-	}
+	uint32_t n = ipcns_list_count(&sma->pending_alter) + ipcns_list_count(&sma->pending_const);
+	for (int i = 0; i < sma->nsems; i++)
+		n += ipcns_list_count(&sma->sems[i].pending_alter) + ipcns_list_count(&sma->sems[i].pending_const);
 	W32(w, n);
 	put_semq_list(w, ops, &sma->pending_alter, 0);
 	put_semq_list(w, ops, &sma->pending_const, 1);
@@ -287,10 +273,7 @@ void img_put_msq(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 			wb_bytes(w, m->mtext, m->size);
 		}
 	}
-	uint32_t n = 0;
-	ipcns_list_for_each (pos, &q->receivers)
-		n++;
-	W32(w, n);
+	W32(w, ipcns_list_count(&q->receivers));
 	ipcns_list_for_each (pos, &q->receivers) {
 		struct msgq_waiter *r = ipcns_list_entry(pos, struct msgq_waiter, qlink);
 		W32(w, r->tgid);
@@ -301,10 +284,7 @@ void img_put_msq(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 		W64(w, r->bufsz);
 		put_waiter(w, ops, r->w);
 	}
-	n = 0;
-	ipcns_list_for_each (pos, &q->senders)
-		n++;
-	W32(w, n);
+	W32(w, ipcns_list_count(&q->senders));
 	ipcns_list_for_each (pos, &q->senders) {
 		struct msgq_waiter *s = ipcns_list_entry(pos, struct msgq_waiter, qlink);
 		W32(w, s->tgid);
@@ -339,7 +319,7 @@ void img_put_image(struct wbuf *w, struct ipcns_ns *ns, const struct ipcns_state
 	img_put_ns(w, ns, version);
 	for (int k = 0; k < 3; k++) {
 		struct ipcns_ids *ids = &ns->ids[k];
-		for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		ipcns_idr_for_each (&ids->idr, idx) {
 			struct ipcns_perm *p = ipcns_idr_find(&ids->idr, idx);
 			bool gone = false;
 			const struct sem_ahead *a = NULL;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -84,6 +85,13 @@ static inline void ipcns_list_del(struct ipcns_list *n)
 #define ipcns_list_for_each_safe(pos, tmp, head)                                                   \
 	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)
 #define ipcns_list_for_each(pos, head) for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
+static inline uint32_t ipcns_list_count(const struct ipcns_list *head)
+{
+	uint32_t n = 0;
+	for (const struct ipcns_list *pos = head->next; pos != head; pos = pos->next)
+		n++;
+	return n;
+}
 
 /* The one idiom for an error with a message for the operator: format
  * it into ERR and return RET, so that an error path reads
