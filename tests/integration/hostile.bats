@@ -4,7 +4,11 @@
 # may must not stop another; containers killed while ipcnsd injects remote
 # system calls (shmat/shmdt) must leave nothing behind and nothing stuck;
 # every kernel.* limit, set small through linux.sysctl, is enforced with
-# Linux's errno under ipcnsd.  The container side is ipc-hostile.c (built
+# Linux's errno under ipcnsd.  Each container test is one function of the
+# runtime run as a runc and a crun case (crun reaches ipcnsd through
+# ipcns-runtime as runc does); the victim test runs mixed, both ways.  The
+# crun plugin, which serves a container without ipcnsd, has its hostile
+# cases in crun-plugin.bats.  The container side is ipc-hostile.c (built
 # here); the per-call hostile cases are the conformance programs
 # tests/conformance/hostile_*.c, which conformance.bats also runs in
 # containers.
@@ -282,14 +286,16 @@ no_fds_no_spin() {
 # namespace waits with it.  The operator's requests answer within a
 # second ("busy" for that namespace), another container starts and is
 # served meanwhile, and after resume the frozen container goes on.
+# paused_mid_call RT PAUSES (each costs over a second: the crun case,
+# whose ipcnsd side is the runc case's, tries half as many).
 paused_mid_call() {
-	local r=$1 i pid ns busy=0 t out
+	local r=$1 n=$2 i pid ns busy=0 t out
 	need_runtime "$r"
 	ct_start "$r" frozen "$HOSTILE" storm 4
 	wait_out "$r" frozen "^STORM" 20
 	pid=$(ct_pid "$r" frozen)
 	ns=$(ns_of_pid "$pid")
-	for i in $(seq 10); do
+	for i in $(seq "$n"); do
 		rt "$r" pause "$(cid "$r" frozen)"
 		# ps reports a namespace busy once its worker has been in one
 		# batch of calls for a second.
@@ -307,7 +313,7 @@ paused_mid_call() {
 		rt "$r" resume "$(cid "$r" frozen)"
 		sleep 0.1
 	done
-	echo "# $busy of 10 pauses caught ipcnsd inside a shmat/shmdt of the paused container" >&3
+	echo "# $busy of $n pauses caught ipcnsd inside a shmat/shmdt of the paused container" >&3
 	[ "$busy" -eq 0 ] || [ -n "$t" ] || fail "no other container ran while the namespace was busy"
 	# Resumed, the storm goes on: its namespace answers again.
 	sleep 0.5
@@ -320,11 +326,11 @@ paused_mid_call() {
 }
 
 @test "runc: a container paused in the middle of shmat/shmdt stalls only its own namespace" {
-	paused_mid_call runc
+	paused_mid_call runc 10
 }
 
 @test "crun: a container paused in the middle of shmat/shmdt stalls only its own namespace" {
-	paused_mid_call crun
+	paused_mid_call crun 5
 }
 
 # pause_mid_call RT NAME: pause the container until ps shows its namespace
@@ -527,6 +533,42 @@ reused_id() {
 
 @test "crun: a container reusing another container's id does not join its namespace" {
 	reused_id crun
+}
+
+# Hole 10, crun's own path: `crun exec' registers its notify fd with the
+# container's id and no pid (crun 1.8), so the registration cannot be
+# checked against a pid; the first notification is, against the kernel
+# IPC namespaces the namespace serves.  A container of another state root
+# reusing A's id, then `crun exec' into it: the exec'd process's calls come
+# from another kernel IPC namespace, its notify fd is dropped (its calls
+# fail ENOSYS) and A's objects stay out of reach and intact.  runc sends a
+# pid for an exec, which the registration checks (the test above).
+@test "crun: a process crun-exec'd into a container reusing another's id does not join its namespace" {
+	need_runtime crun
+	local pid ns id other=$IT_DIR/crun-other
+	ct_start crun a "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out crun a "^HELD"
+	pid=$(ct_pid crun a)
+	ns=$(ns_of_pid "$pid")
+	id=$(cid crun a)
+	make_bundle b sleep 60
+	jq --arg cg "/ipcns-it-other-$IT_TAG" '.linux.cgroupsPath = $cg' "$(bdir b)/config.json" >"$BATS_TEST_TMPDIR/c.json"
+	mv "$BATS_TEST_TMPDIR/c.json" "$(bdir b)/config.json"
+	mkdir -p "$other"
+	(RT_ROOT=$other shim crun run -b "$(bdir b)" "$id" </dev/null >"$BATS_TEST_TMPDIR/b.out" 2>&1 || true) 3>&- &
+	wait_for 20 eval '[ "$(RT_ROOT=$other rt crun state "$id" 2>/dev/null | jq -r .status)" = running ]' ||
+		fail "the container of the other root did not start: $(cat "$BATS_TEST_TMPDIR/b.out")"
+	RT_ROOT=$other rt crun exec "$id" "$HOSTILE" probe "$CT_XCHG/ids" >"$BATS_TEST_TMPDIR/exec.out" 2>&1 || true
+	RT_ROOT=$other rt crun delete -f "$id" >/dev/null 2>&1 || true
+	cat "$BATS_TEST_TMPDIR/exec.out"
+	run grep -c "shmctl(their shm id, IPC_STAT) = 0" "$BATS_TEST_TMPDIR/exec.out"
+	assert_output 0
+	run ps_ns "$ns"
+	run jq -c '[.usage.shm_ids, .usage.sem_ids, .usage.msg_ids, .usage.msg_count]' <<<"$output"
+	assert_output '[1,1,1,1]'
+	run grep -E "container $id: pid [0-9]+ calls from kernel IPC namespace [0-9]+, which namespace $ns was not given for it" "$IPCNSD_LOG"
+	assert_success
+	kill_ct crun a "$ns"
 }
 
 # stat_us RT NAME: IPC_STAT of an attached segment in a new container,
