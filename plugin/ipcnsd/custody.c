@@ -37,6 +37,9 @@ bool custody_attached(void)
 	return __atomic_load_n(&kfd, __ATOMIC_RELAXED) >= 0;
 }
 
+/* keeper.c's send_msg writes the same message the other way: written twice
+ * on purpose, as the keeper links nothing of ipcnsd's (it must never need
+ * upgrading with it).  */
 static int ksend(const struct kmsg *h, const char *group, const void *meta, int fd)
 {
 	struct iovec iov[3] = {

@@ -132,6 +132,8 @@ static int slot_put(uint32_t s, uint32_t kind, const char *group, uint32_t glen,
 	return 0;
 }
 
+/* ipcnsd's custody.c (ksend) writes the same message the other way:
+ * written twice on purpose, as the keeper links nothing of ipcnsd's.  */
 static int send_msg(int c, const struct kmsg *h, const char *group, const void *meta, int fd)
 {
 	struct iovec iov[3] = {

@@ -97,27 +97,33 @@ static struct fake_proc *live(struct ipcns_caller *c)
 	return call_dead(fc) ? NULL : call_proc(fc);
 }
 
+/* live(), for what the front end reads from /proc (fake_faults.info).  */
+static int live_info(struct ipcns_caller *c, struct fake_proc **p)
+{
+	*p = live(c);
+	if (!*p)
+		return -ENOENT;
+	return fake_faults.info ? take_fault(&fake_faults.info) : 0;
+}
+
 static int fake_cred(struct ipcns_caller *c, struct ipcns_cred *out)
 {
-	struct fake_proc *p = live(c);
-	if (!p)
-		return -ENOENT;
-	if (fake_faults.info)
-		return take_fault(&fake_faults.info);
-	*out = p->cred;
-	return 0;
+	struct fake_proc *p;
+	int r = live_info(c, &p);
+	if (r == 0)
+		*out = p->cred;
+	return r;
 }
 
 static int fake_pids(struct ipcns_caller *c, pid_t *h, pid_t *n)
 {
-	struct fake_proc *p = live(c);
-	if (!p)
-		return -ENOENT;
-	if (fake_faults.info)
-		return take_fault(&fake_faults.info);
-	*h = p->host_tgid;
-	*n = p->ns_tgid;
-	return 0;
+	struct fake_proc *p;
+	int r = live_info(c, &p);
+	if (r == 0) {
+		*h = p->host_tgid;
+		*n = p->ns_tgid;
+	}
+	return r;
 }
 
 static int fake_caps(struct ipcns_caller *c, uint64_t *eff, bool *userns)

@@ -64,53 +64,78 @@ static long wr(struct fx *f, int which, const char *s)
 	return ipcns_sysctl_write(f->ns, which, s, strlen(s), 0, NULL, NULL, 0);
 }
 
+/* Writes as data: each written to `which' gives `ret', then (unless NULL)
+ * `which' reads `after'.  */
+struct wcase {
+	int which;
+	const char *in;
+	long ret;
+	const char *after;
+};
+
+static void run_writes(struct fx *f, const struct wcase *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		long r = wr(f, c[i].which, c[i].in);
+		if (r != c[i].ret)
+			fail_msg("write %zu (\"%s\"): %ld, expected %ld", i, c[i].in, r, c[i].ret);
+		if (c[i].after && strcmp(rd(f, c[i].which), c[i].after) != 0)
+			fail_msg("write %zu (\"%s\"): reads \"%s\", expected \"%s\"", i, c[i].in, rd(f, c[i].which),
+				 c[i].after);
+	}
+}
+
 static void test_defaults_read_as_linux(void **state)
 {
+	static const struct {
+		int which;
+		const char *text;
+	} def[] = {
+		{ IPCNS_SYSCTL_SHMMAX, "18446744073692774399\n" },
+		{ IPCNS_SYSCTL_SHMALL, "18446744073692774399\n" },
+		{ IPCNS_SYSCTL_SHMMNI, "4096\n" },
+		{ IPCNS_SYSCTL_SHM_RMID_FORCED, "0\n" },
+		{ IPCNS_SYSCTL_SEM, "32000\t1024000000\t500\t32000\n" },
+		{ IPCNS_SYSCTL_MSGMAX, "8192\n" },
+		{ IPCNS_SYSCTL_MSGMNB, "16384\n" },
+		{ IPCNS_SYSCTL_MSGMNI, "32000\n" },
+		{ IPCNS_SYSCTL_SHM_NEXT_ID, "-1\n" },
+		{ IPCNS_SYSCTL_SEM_NEXT_ID, "-1\n" },
+		{ IPCNS_SYSCTL_MSG_NEXT_ID, "-1\n" },
+	};
 	struct fx *f = *state;
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHMMAX), "18446744073692774399\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHMALL), "18446744073692774399\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHMMNI), "4096\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHM_RMID_FORCED), "0\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM), "32000\t1024000000\t500\t32000\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_MSGMAX), "8192\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_MSGMNB), "16384\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_MSGMNI), "32000\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHM_NEXT_ID), "-1\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM_NEXT_ID), "-1\n");
-	assert_string_equal(rd(f, IPCNS_SYSCTL_MSG_NEXT_ID), "-1\n");
+	for (size_t i = 0; i < ARRAY_SIZE(def); i++)
+		assert_string_equal(rd(f, def[i].which), def[i].text);
 	assert_int_equal(ipcns_sysctl_lookup("shm_rmid_forced"), IPCNS_SYSCTL_SHM_RMID_FORCED);
 	assert_int_equal(ipcns_sysctl_lookup("auto_msgmni"), -ENOENT);
 }
 
 static void test_parsing(void **state)
 {
+	static const struct wcase c[] = {
+		{ IPCNS_SYSCTL_SHMMAX, "4096\n", 5, "4096\n" },
+		/* Base 0, as strtoul: hexadecimal and octal.  */
+		{ IPCNS_SYSCTL_SHMMNI, "0x10", 4, "16\n" },
+		{ IPCNS_SYSCTL_SHMMNI, "010", 3, "8\n" },
+		/* Leading and trailing white space.  */
+		{ IPCNS_SYSCTL_MSGMAX, "  \t 100 \n\n", 10, "100\n" },
+		/* Garbage: EINVAL, nothing changed.  */
+		{ IPCNS_SYSCTL_MSGMAX, "12abc", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_MSGMAX, "+5", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_MSGMAX, "   \n", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_MSGMAX, "abc", -EINVAL, "100\n" },
+		/* Negative unsigned long: EINVAL.  */
+		{ IPCNS_SYSCTL_SHMALL, "-1", -EINVAL, NULL },
+		/* A number as long as the parse buffer.  */
+		{ IPCNS_SYSCTL_SHMMAX, "000000000000000000001", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_SHMMAX, "18446744073709551615", 20, NULL },
+		{ IPCNS_SYSCTL_SHMMAX, "18446744073709551616", -EINVAL, NULL },
+		/* One value, then something else: the value is taken, the rest
+		 * is not consumed (the writer sees a short write).  */
+		{ IPCNS_SYSCTL_MSGMNB, "200 300", 4, "200\n" },
+	};
 	struct fx *f = *state;
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMAX, "4096\n"), 5);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHMMAX), "4096\n");
-	/* Base 0, as strtoul: hexadecimal and octal.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMNI, "0x10"), 4);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHMMNI), "16\n");
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMNI, "010"), 3);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHMMNI), "8\n");
-	/* Leading and trailing white space.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMAX, "  \t 100 \n\n"), 10);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_MSGMAX), "100\n");
-	/* Garbage: EINVAL, nothing changed.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMAX, "12abc"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMAX, "+5"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMAX, "   \n"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMAX, "abc"), -EINVAL);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_MSGMAX), "100\n");
-	/* Negative unsigned long: EINVAL.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMALL, "-1"), -EINVAL);
-	/* A number as long as the parse buffer.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMAX, "000000000000000000001"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMAX, "18446744073709551615"), 20);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMAX, "18446744073709551616"), -EINVAL);
-	/* One value, then something else: the value is taken, the rest
-	 * is not consumed (the writer sees a short write).  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMNB, "200 300"), 4);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_MSGMNB), "200\n");
+	run_writes(f, c, ARRAY_SIZE(c));
 	/* Empty write: 0.  A write past offset 0 is ignored, consumed.  */
 	assert_int_equal(ipcns_sysctl_write(f->ns, IPCNS_SYSCTL_MSGMNB, "", 0, 0, NULL, NULL, 0), 0);
 	assert_int_equal(ipcns_sysctl_write(f->ns, IPCNS_SYSCTL_MSGMNB, "7", 1, 3, NULL, NULL, 0), 1);
@@ -119,41 +144,38 @@ static void test_parsing(void **state)
 
 static void test_ranges(void **state)
 {
-	struct fx *f = *state;
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMNI, "32768"), 5);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMNI, "32769"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHMMNI, "-1"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMNI, "32769"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMAX, "2147483647"), 10);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_MSGMAX, "2147483648"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHM_RMID_FORCED, "2"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHM_RMID_FORCED, "1"), 1);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SHM_RMID_FORCED), "1\n");
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHM_NEXT_ID, "-1"), -EINVAL);
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SHM_NEXT_ID, "2147483647"), 10);
+	static const struct wcase c[] = {
+		{ IPCNS_SYSCTL_SHMMNI, "32768", 5, NULL },
+		{ IPCNS_SYSCTL_SHMMNI, "32769", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_SHMMNI, "-1", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_MSGMNI, "32769", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_MSGMAX, "2147483647", 10, NULL },
+		{ IPCNS_SYSCTL_MSGMAX, "2147483648", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_SHM_RMID_FORCED, "2", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_SHM_RMID_FORCED, "1", 1, "1\n" },
+		{ IPCNS_SYSCTL_SHM_NEXT_ID, "-1", -EINVAL, NULL },
+		{ IPCNS_SYSCTL_SHM_NEXT_ID, "2147483647", 10, NULL },
+	};
+	run_writes(*state, c, ARRAY_SIZE(c));
 }
 
 static void test_sem(void **state)
 {
-	struct fx *f = *state;
-	/* Fewer values: the others stay.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SEM, "250"), 3);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM), "250\t1024000000\t500\t32000\n");
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SEM, "250 32000 32 128\n"), 17);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM), "250\t32000\t32\t128\n");
-	/* No bounds on the first three: negative values are stored.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SEM, "-1 2 3"), 6);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM), "-1\t2\t3\t128\n");
-	/* SEMMNI out of 0..32768: ERANGE, SEMMNI put back, the others
-	 * kept as Linux stores them before the check.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SEM, "10 20 30 40000"), -ERANGE);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM), "10\t20\t30\t128\n");
-	/* A bad third value: the first two are kept, EINVAL.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SEM, "11 21 x 41"), -EINVAL);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM), "11\t21\t30\t128\n");
-	/* A fifth value is not consumed.  */
-	assert_int_equal(wr(f, IPCNS_SYSCTL_SEM, "1 2 3 4 5"), 8);
-	assert_string_equal(rd(f, IPCNS_SYSCTL_SEM), "1\t2\t3\t4\n");
+	static const struct wcase c[] = {
+		/* Fewer values: the others stay.  */
+		{ IPCNS_SYSCTL_SEM, "250", 3, "250\t1024000000\t500\t32000\n" },
+		{ IPCNS_SYSCTL_SEM, "250 32000 32 128\n", 17, "250\t32000\t32\t128\n" },
+		/* No bounds on the first three: negative values are stored.  */
+		{ IPCNS_SYSCTL_SEM, "-1 2 3", 6, "-1\t2\t3\t128\n" },
+		/* SEMMNI out of 0..32768: ERANGE, SEMMNI put back, the others
+		 * kept as Linux stores them before the check.  */
+		{ IPCNS_SYSCTL_SEM, "10 20 30 40000", -ERANGE, "10\t20\t30\t128\n" },
+		/* A bad third value: the first two are kept, EINVAL.  */
+		{ IPCNS_SYSCTL_SEM, "11 21 x 41", -EINVAL, "11\t21\t30\t128\n" },
+		/* A fifth value is not consumed.  */
+		{ IPCNS_SYSCTL_SEM, "1 2 3 4 5", 8, "1\t2\t3\t4\n" },
+	};
+	run_writes(*state, c, ARRAY_SIZE(c));
 }
 
 static void test_obeyed(void **state)
