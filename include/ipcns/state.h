@@ -113,6 +113,9 @@ int ipcns_journal_recover(int memfd, const struct ipcns_host_ops *host, void *ho
  * image, images written.  */
 struct ipcns_journal_stats {
 	uint64_t file_bytes, image_bytes, record_bytes, commits, compactions;
+	/* The memfd's pages (what the journal holds in memory), counted in
+	 * the namespace's pool: at most about its memory budget.  */
+	uint64_t held_bytes;
 };
 int ipcns_journal_stats(const struct ipcns_ns *ns, struct ipcns_journal_stats *st);
 

@@ -109,6 +109,7 @@ struct nsent_info {
 	uint64_t calls;          /* notifications answered */
 	uint64_t rescans;        /* full looks after lost process events */
 	uint64_t rescan_ns;      /* time they took */
+	uint64_t journal_bytes;  /* the pages of its journal's memfd */
 	char names[256];         /* its containers, for the log */
 };
 

@@ -557,9 +557,12 @@ static void worker_leave(struct nsent *e, uint64_t calls)
 	 * SEM_UNDO, sweeps, timers, effects after an answer).  */
 	persist_batch_end(e);
 	struct ipcns_usage u;
+	struct ipcns_journal_stats js = { 0 };
 	ipcns_ns_usage(e->ns, &u);
+	ipcns_journal_stats(e->ns, &js);
 	pthread_mutex_lock(&e->info_lock);
 	e->info.usage = u;
+	e->info.journal_bytes = js.held_bytes;
 	e->info.calls += calls;
 	e->info.updated = ipcns_mono_ns();
 	pthread_mutex_unlock(&e->info_lock);

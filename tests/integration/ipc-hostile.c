@@ -47,10 +47,12 @@
  *                    read-only shmat and a SEM_UNDO semop; print "FILL n=N
  *                    shmget=E shmat_rdonly=E semop_undo=E"; hold
  *                    everything until DIR/go exists.
- *   memhog N DIR     issue 11 hole 2: up to N semget(IPC_PRIVATE, 32000)
- *                    (each costs ipcnsd about 1.5 MB), then queues filled
- *                    with messages, until a call fails; print "MEMHOG
- *                    sets=N semget=E msgs=M msgsnd=E"; hold everything
+ *   memhog N DIR [OPS]  issue 11 hole 2: up to N semget(IPC_PRIVATE,
+ *                    32000) (each costs ipcnsd about 1.5 MB), then queues
+ *                    filled with messages, until a call fails; print
+ *                    "MEMHOG sets=N semget=E msgs=M msgsnd=E"; then OPS
+ *                    semops over the sets (each a journal record of a
+ *                    whole set), print "CHURN ops=OPS"; hold everything
  *                    until DIR/go exists.
  *   fdhog DIR        issue 11 hole 9: segments, each attached read-only,
  *                    and forked children attached to one, until shmget
@@ -746,12 +748,15 @@ static int forkhold(long n, const char *dir)
 }
 
 /* ---- memhog, fdhog, logflood: the budget holes of issue 11.  */
-static int memhog(long n, const char *dir)
+static int memhog(long n, const char *dir, long ops)
 {
 	long sets = 0;
 	const char *sem_err = "none", *snd_err = "none";
+	int *ids = calloc((size_t)(n > 0 ? n : 1), sizeof(*ids));
+	if (!ids)
+		die("memhog: calloc");
 	for (; sets < n; sets++) {
-		if (semget(IPC_PRIVATE, 32000, IPC_CREAT | 0600) < 0) {
+		if ((ids[sets] = semget(IPC_PRIVATE, 32000, IPC_CREAT | 0600)) < 0) {
 			sem_err = strerrorname_np(errno);
 			break;
 		}
@@ -775,6 +780,16 @@ static int memhog(long n, const char *dir)
 		q = -1; /* full: the next queue */
 	}
 	printf("MEMHOG sets=%ld semget=%s msgs=%ld msgsnd=%s\n", sets, sem_err, msgs, snd_err);
+	/* Each semop changes a whole set of 32000, which the journal
+	 * records whole.  */
+	for (long i = 0; i < ops && sets > 0; i++) {
+		struct sembuf up = { (unsigned short)(i % 32000), 1, IPC_NOWAIT };
+		if (semop(ids[i % sets], &up, 1) < 0)
+			die("memhog: semop %ld", i);
+	}
+	if (ops)
+		printf("CHURN ops=%ld\n", ops);
+	free(ids);
 	wait_file(dir, "go");
 	return 0;
 }
@@ -872,14 +887,14 @@ int main(int argc, char **argv)
 		return forks(atol(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "forkhold"))
 		return forkhold(atol(argv[2]), argv[3]);
-	if (argc == 4 && !strcmp(argv[1], "memhog"))
-		return memhog(atol(argv[2]), argv[3]);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "memhog"))
+		return memhog(atol(argv[2]), argv[3], argc == 5 ? atol(argv[4]) : 0);
 	if (argc == 3 && !strcmp(argv[1], "fdhog"))
 		return fdhog(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "logflood"))
 		return logflood(atof(argv[2]));
 	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
 			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | latency N | stat N | forks N |"
-			" forkhold N DIR | memhog N DIR | fdhog DIR | logflood SECS\n");
+			" forkhold N DIR | memhog N DIR [OPS] | fdhog DIR | logflood SECS\n");
 	return 2;
 }

@@ -43,6 +43,9 @@
 /* Records beyond this (plus 4 times the image) are folded into a new
  * image.  */
 #define J_SLACK (64u << 10)
+/* The pages the journal holds are counted again every this many bytes of
+ * records (and at each compaction).  */
+#define J_RECOUNT (64u << 10)
 
 struct jhdr {
 	char magic[8];
@@ -67,6 +70,12 @@ struct ipcns_journal {
 	 * for the namespace, charged (never refused: they mirror state the
 	 * namespace holds already).  */
 	struct ipcns_budget *budget;
+	/* The memfd's pages, as the kernel counts them (st_blocks), and the
+	 * pool they are counted in (the namespace's daemon-wide ceiling):
+	 * outside the namespace's memory budget, which they mirror, but
+	 * bounded by it (journal_over_bound).  */
+	uint64_t held;
+	struct ipcns_pool *pool;
 	int fd;
 	uint8_t *map;
 	size_t size;
@@ -122,12 +131,46 @@ static int j_grow(struct ipcns_journal *j, size_t size)
 	if (j->map)
 		munmap(j->map, j->size);
 	/* Not charged to the namespace's memory budget: the journal is a
-	 * copy of what the budget and the quotas already bound (about five
-	 * times it at most, before a compaction), and a charge would turn
-	 * a full queue's EAGAIN into ENOMEM.  */
+	 * copy of what the budget and the quotas already bound, and a charge
+	 * would turn a full queue's EAGAIN into ENOMEM.  Its pages are
+	 * counted in the pool (j_recount) and bounded on their own.  */
 	j->map = m;
 	j->size = size;
 	return 0;
+}
+
+/* Count the memfd's pages again, in the pool of the namespace's budget
+ * (forced: they hold what is committed already).  */
+static void j_recount(struct ipcns_journal *j)
+{
+	struct stat st;
+	struct ipcns_pool *pool = j->budget ? j->budget->pool : NULL;
+	uint64_t held = j->held;
+	if (fstat(j->fd, &st) == 0)
+		held = (uint64_t)st.st_blocks * 512;
+	if (pool != j->pool) {
+		if (j->pool)
+			__atomic_sub_fetch(&j->pool->mem_used, j->held, __ATOMIC_RELAXED);
+		if (pool)
+			__atomic_add_fetch(&pool->mem_used, held, __ATOMIC_RELAXED);
+		j->pool = pool;
+	} else if (pool && held != j->held) {
+		__atomic_add_fetch(&pool->mem_used, held - j->held, __ATOMIC_RELAXED);
+	}
+	j->held = held;
+	j->st.held_bytes = held;
+}
+
+/* The journal of a namespace holds at most as much memory as its memory
+ * budget: past it, its records are folded into a new image (the old
+ * region's pages are then given back), as long as they are more than a
+ * fraction of the image, so that a state whose image alone nears the
+ * budget is not compacted at every commit.  */
+static bool journal_over_bound(const struct ipcns_journal *j)
+{
+	uint64_t bound = j->budget ? j->budget->mem_limit : 0;
+	uint64_t records = j->wpos - j->image_len;
+	return bound && j->held > bound && records > J_SLACK && records > j->image_len / 2;
 }
 
 /* Room for n more bytes in the active region: grown in place when it
@@ -164,8 +207,14 @@ static int j_put(struct ipcns_journal *j, put_fn put, void *a, void *b)
 		if (w.len <= w.cap) {
 			uint32_t frame[2] = { ipcns_crc32c(0, w.p, w.len), (uint32_t)w.len };
 			memcpy(w.p - 8, frame, 8);
+			uint64_t before = j->wpos;
 			j->wpos += 8 + w.len;
 			j->st.record_bytes += 8 + w.len;
+			if (before / J_RECOUNT != j->wpos / J_RECOUNT) {
+				j_recount(j);
+				if (journal_over_bound(j))
+					j->need_compact = true;
+			}
 			return 0;
 		}
 		if (!j_room(j, 8 + w.len))
@@ -453,8 +502,10 @@ static int compact(struct ipcns_ns *ns)
 	/* A large old region's pages go back to the system; a small one is
 	 * kept resident for the next compaction (faulting its pages in again
 	 * costs more than the records).  */
-	if (old_cap > 4 * J_SLACK && old_off >= J_HDR && old_off + old_cap <= old_size)
+	if ((old_cap > 4 * J_SLACK || (j->budget && j->budget->mem_limit && j->held > j->budget->mem_limit)) &&
+	    old_off >= J_HDR && old_off + old_cap <= old_size)
 		fallocate(j->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)old_off, (off_t)old_cap);
+	j_recount(j);
 	j->st.compactions++;
 	j->st.image_bytes = need;
 	j->st.record_bytes = 0;
@@ -486,7 +537,7 @@ static int commit(struct ipcns_ns *ns, const struct ans_arg *ans)
 				ipcns_journal_mark(ns, IPCNS_MSG, &s->q->perm, IPCNS_J_META);
 		}
 	}
-	if (!j->need_compact && j->wpos - j->image_len > 4 * j->image_len + J_SLACK)
+	if (!j->need_compact && (j->wpos - j->image_len > 4 * j->image_len + J_SLACK || journal_over_bound(j)))
 		j->need_compact = true;
 	if (!j->need_compact) {
 		for (int k = 0; k < 3 && !j->need_compact; k++) {
@@ -586,6 +637,8 @@ static void journal_free(struct ipcns_journal *j)
 {
 	if (j->map)
 		munmap(j->map, j->size);
+	if (j->pool)
+		__atomic_sub_fetch(&j->pool->mem_used, j->held, __ATOMIC_RELAXED);
 	ipcns_budget_fd_uncharge(j->budget, 1);
 	close(j->fd);
 	free(j);
