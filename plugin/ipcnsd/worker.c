@@ -1219,6 +1219,11 @@ static void *worker(void *arg)
 		 * the namespace's own worker.  */
 		if (__atomic_load_n(&e->ops, __ATOMIC_ACQUIRE))
 			control_ops_serve(e, ops_take(e), false);
+		/* A read or write of the view queued after the look above has
+		 * its wake-up drained by the EV_WAKE just read: served now,
+		 * or it would wait for the next wake-up.  */
+		if (__atomic_load_n(&e->view_pending, __ATOMIC_ACQUIRE))
+			view_serve(e);
 		for (size_t i = 1; i < npf; i++) {
 			short re = pf[i].revents;
 			if (!re)
