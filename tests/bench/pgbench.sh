@@ -71,27 +71,13 @@ done
 # What runs in the container, as user postgres: a cluster in DIR, the
 # data loaded, then one run of each workload: WORKLOAD TPS.
 mkdir -p "$RUN/scripts"
+cp tests/lib/pg-cluster.sh "$RUN/scripts/"
 cat >"$RUN/scripts/bench.sh" <<'EOF'
 set -eu
 bin=$1 dir=$2 secs=$3 scale=$4 clients=$5
-"$bin/initdb" -D "$dir/data" --auth=trust --no-sync --no-instructions -E UTF8 --locale=C >"$dir/initdb.log" 2>&1
-cat >>"$dir/data/postgresql.conf" <<CONF
-shared_memory_type = sysv
-dynamic_shared_memory_type = sysv
-unix_socket_directories = '$dir'
-listen_addresses = ''
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-autovacuum = off
-CONF
-cat >"$dir/parallel.sql" <<SQL
-set max_parallel_workers_per_gather = 2;
-set parallel_setup_cost = 0;
-set parallel_tuple_cost = 0;
-set min_parallel_table_scan_size = 0;
-select count(*) from par;
-SQL
+. "$(dirname "$0")/pg-cluster.sh"
+pg_cluster "$bin" "$dir" "autovacuum = off"
+pg_parallel_sql "select count(*) from par;" >"$dir/parallel.sql"
 "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null
 "$bin/pgbench" -h "$dir" -i -q -s "$scale" postgres >"$dir/init.log" 2>&1
 "$bin/psql" -h "$dir" -XAtq -c "create table par as select generate_series(1, 100000) i" -c "vacuum analyze par" \

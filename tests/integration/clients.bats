@@ -13,7 +13,6 @@
 load helpers
 
 X=$BATS_TEST_TMPDIR/xchg # the host's side of CT_XCHG
-PGBIN=/usr/lib/postgresql/15/bin
 
 # ipcnsctl ARG...: the operator's tool, on this file's ipcnsd.
 ipcnsctl() {
@@ -237,21 +236,10 @@ write_pg_script() {
 # Usage: sh pg.sh BINDIR DIR [SYNC_DIR]
 set -eu
 bin=$1 dir=$2 sync=${3:-}
-pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+. "$(dirname "$0")/pg-cluster.sh"
 upto() { i=0; until "$@"; do i=$((i + 1)); [ $i -lt 600 ] || return 1; sleep 0.05; done; }
-pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync --no-instructions -E UTF8 --locale=C \
-	>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; exit 1; }
+pg_cluster "$bin" "$dir"
 echo "initdb: ok"
-cat >>"$dir/data/postgresql.conf" <<CONF
-shared_memory_type = sysv
-dynamic_shared_memory_type = sysv
-unix_socket_directories = '$dir'
-listen_addresses = ''
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-log_line_prefix = '%m [%p] %b '
-CONF
 pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 start
 pg "$bin/psql" -h "$dir" -U postgres -XAtc "show shared_memory_type" -c "show dynamic_shared_memory_type" postgres
 pg "$bin/pgbench" -h "$dir" -U postgres -i -s 1 -q postgres 2>&1 | tail -1
@@ -259,14 +247,8 @@ pg "$bin/pgbench" -h "$dir" -U postgres -T 5 -c 4 -j 2 postgres 2>&1 |
 	grep -E '^(number of transactions actually processed|number of failed transactions|tps)'
 # A parallel query: its workers share dynamic shared memory segments
 # (System V here) with the leader.
-pg "$bin/psql" -h "$dir" -U postgres -XAtq postgres <<SQL
-set max_parallel_workers_per_gather = 2;
-set parallel_setup_cost = 0;
-set parallel_tuple_cost = 0;
-set min_parallel_table_scan_size = 0;
-explain (analyze, costs off, timing off, summary off) select count(*) from pgbench_accounts;
-select count(*) from pgbench_accounts;
-SQL
+pg_parallel_sql "explain (analyze, costs off, timing off, summary off) select count(*) from pgbench_accounts;
+select count(*) from pgbench_accounts;" | pg "$bin/psql" -h "$dir" -U postgres -XAtq postgres
 if [ -n "$sync" ]; then
 	touch "$sync/pg.ready"
 	upto test -e "$sync/go" || exit 10
@@ -290,11 +272,9 @@ pg_log_problems() {
 postgresql() {
 	local r=$1 id pid key shmid
 	need_runtime "$r"
-	[ -x "$PGBIN/postgres" ] || skip "PostgreSQL 15 is not installed ($PGBIN)"
+	pg_prepare
 	id=$(cid "$r" pg)
 	write_pg_script
-	mkdir "$X/pg"
-	chown postgres:postgres "$X/pg"
 
 	BUNDLE_CAPS=all ct_start "$r" pg sh "$CT_XCHG/pg.sh" "$PGBIN" "$CT_XCHG/pg" "$CT_XCHG"
 	wait_ready "$r" pg pg.ready 60

@@ -463,6 +463,18 @@ file_daemon_restore() {
 	export IPCNS_SOCKET=$FILE_SOCKET IPCNSD_PID=$FILE_PID IPCNSD_LOG=$FILE_LOG
 }
 
+# own_daemon_setup and own_daemon_teardown: setup() and teardown() of a
+# file whose tests may run an ipcnsd of their own (own_daemon).
+own_daemon_setup() {
+	ipcns_setup
+	file_daemon_save
+}
+own_daemon_teardown() {
+	own_daemon_stop
+	file_daemon_restore
+	ipcns_teardown
+}
+
 # own_daemon NAME: this test gets an ipcnsd of its own on IT_DIR/NAME.sock
 # (pid OWN_PID) and the helpers talk to it, for tests that stop a daemon
 # or may leave one holding processes.
@@ -589,4 +601,18 @@ daemon_memfds() {
 	# The view's record of its requests in flight is one memfd for the
 	# daemon's life, not a namespace's.
 	ls -l "/proc/$IPCNSD_PID/fd" | grep memfd | grep -vc ipcns-view-inflight || true
+}
+
+# ---- PostgreSQL in a container (clients.bats, restart.bats).
+PGBIN=/usr/lib/postgresql/15/bin
+
+# pg_prepare: skip the test without PostgreSQL 15; else the container's
+# library (tests/lib/pg-cluster.sh, which the container's script sources)
+# into CT_XCHG, and CT_XCHG/pg owned by postgres for the cluster.
+pg_prepare() {
+	local x=$BATS_TEST_TMPDIR/xchg
+	[ -x "$PGBIN/postgres" ] || skip "PostgreSQL 15 is not installed ($PGBIN)"
+	cp "$IT_REPO/tests/lib/pg-cluster.sh" "$x/"
+	mkdir "$x/pg"
+	chown postgres:postgres "$x/pg"
 }

@@ -15,15 +15,8 @@
 
 load helpers
 
-setup() {
-	ipcns_setup
-	file_daemon_save
-}
-teardown() {
-	own_daemon_stop
-	file_daemon_restore
-	ipcns_teardown
-}
+setup() { own_daemon_setup; }
+teardown() { own_daemon_teardown; }
 
 
 ns_absent() {

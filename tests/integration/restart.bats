@@ -11,15 +11,8 @@
 
 load helpers
 
-setup() {
-	ipcns_setup
-	file_daemon_save
-}
-teardown() {
-	own_daemon_stop
-	file_daemon_restore
-	ipcns_teardown
-}
+setup() { own_daemon_setup; }
+teardown() { own_daemon_teardown; }
 
 X=$BATS_TEST_TMPDIR/xchg
 RESTART=$CT_BUILD/tests/integration/ipc-restart
@@ -163,32 +156,13 @@ keeper_fds_rss() {
 # server as user postgres, System V shared memory for both the main and
 # the dynamic segments; pgbench mixes TPC-B transactions with a parallel
 # query, whose workers each attach a new dynamic segment).
-PGBIN=/usr/lib/postgresql/15/bin
-
 write_pgbench_script() {
 	cat >"$X/pgk.sh" <<'EOF'
 set -eu
 bin=$1 dir=$2 sync=$3 secs=$4
-pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
-pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync --no-instructions -E UTF8 --locale=C \
-	>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; exit 1; }
-cat >>"$dir/data/postgresql.conf" <<CONF
-shared_memory_type = sysv
-dynamic_shared_memory_type = sysv
-unix_socket_directories = '$dir'
-listen_addresses = ''
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-log_line_prefix = '%m [%p] %b '
-CONF
-cat >"$dir/par.sql" <<SQL
-set max_parallel_workers_per_gather = 2;
-set parallel_setup_cost = 0;
-set parallel_tuple_cost = 0;
-set min_parallel_table_scan_size = 0;
-select count(*) from pgbench_accounts;
-SQL
+. "$(dirname "$0")/pg-cluster.sh"
+pg_cluster "$bin" "$dir"
+pg_parallel_sql "select count(*) from pgbench_accounts;" >"$dir/par.sql"
 pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start
 pg "$bin/pgbench" -h "$dir" -U postgres -i -s 1 -q postgres 2>&1 | tail -1
 touch "$sync/pg.ready"
@@ -200,11 +174,9 @@ EOF
 
 @test "runc: pgbench across a SIGKILL + start of ipcnsd: no failed transaction" {
 	need_runtime runc
-	[ -x "$PGBIN/postgres" ] || skip "PostgreSQL 15 is not installed ($PGBIN)"
+	pg_prepare
 	own_daemon restart-pg
 	write_pgbench_script
-	mkdir "$X/pg"
-	chown postgres:postgres "$X/pg"
 	BUNDLE_CAPS=all ct_start runc pg sh "$CT_XCHG/pgk.sh" "$PGBIN" "$CT_XCHG/pg" "$CT_XCHG" 12
 	wait_ready runc pg pg.ready 120
 	# pgbench runs for 12 s: ipcnsd is killed 4 s into it and started

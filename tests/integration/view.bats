@@ -11,15 +11,8 @@ setup_file() {
 	export IPCNSD_EXTRA_ARGS="--ceiling kernel.msgmnb=1048576 --ceiling kernel.shmmni=8192"
 	ipcns_setup_file
 }
-setup() {
-	ipcns_setup
-	file_daemon_save
-}
-teardown() {
-	own_daemon_stop
-	file_daemon_restore
-	ipcns_teardown
-}
+setup() { own_daemon_setup; }
+teardown() { own_daemon_teardown; }
 
 OBJECTS=$CT_TOOLS/view-objects
 
