@@ -781,6 +781,10 @@ int main(int argc, char **argv)
 		dlog("no signal:signal_deliver watch (%s): a msgsnd or msgrcv restarted after a signal handler with "
 		     "SA_RESTART waits again instead of failing with EINTR",
 		     strerror(-wret));
+	else if ((wret = ipcns_sigwatch_drain_thread()) < 0)
+		dlog("no thread to empty the signal watch's rings (%s): they are emptied when calls park, and a "
+		     "host busy with signal handlers can overflow them",
+		     strerror(-wret));
 	dlog("listening on %s (pid %d)", path, (int)getpid());
 	if (view) {
 		char dir[4096];

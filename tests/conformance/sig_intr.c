@@ -13,6 +13,9 @@
  *    which differs between the calls: msgsnd and msgrcv restart, semop
  *    and semtimedop fail with EINTR (signal(7), "Interruption of system
  *    calls and library functions by stop signals");
+ *  - an SA_RESTART handler after another process ran 20000 handlers of
+ *    its own (every handler run on the host is in what ipcnsd watches):
+ *    EINTR all the same;
  *  - a handler without SA_RESTART, then the same call again from the same
  *    instruction (a loop that retries on EINTR): it sleeps again;
  *  - a daemon whose signal() SIGTERM handler sets a flag and stops.
@@ -55,12 +58,14 @@ enum scase {
 	C_PTRACE,       /* PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_DETACH */
 	C_RETRY,        /* no SA_RESTART: EINTR, then the same call sleeps again */
 	C_FREEZE,       /* cgroup v2 freezer: frozen, then thawed */
+	C_STORM,        /* SA_RESTART handler, after a storm of handlers elsewhere */
 	NCASES
 };
 static const char *const case_name[] = { "SA_RESTART handler", "handler without SA_RESTART", "signal() handler",
 					 "sigaltstack handler", "tgkill to the thread", "handled by another thread",
 					 "ignored signal", "SIGSTOP/SIGCONT", "ptrace attach",
-					 "the same call again after EINTR", "cgroup freezer" };
+					 "the same call again after EINTR", "cgroup freezer",
+					 "after 20000 handlers run in another process" };
 
 struct shared {
 	int ready, done;
@@ -389,10 +394,43 @@ static void freeze_thaw(pid_t pid)
 	CHECK_TRUE(cg_write("cgroup.freeze", "0"));
 }
 
+/* Another process runs a handler N times (on whatever CPUs it gets) while
+ * the caller waits: deliveries elsewhere on the host must not blur what
+ * happened to the caller.  */
+static volatile sig_atomic_t storm_count;
+static void on_storm(int sig)
+{
+	(void)sig;
+	storm_count++;
+}
+
+static void storm(int n)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t p = fork();
+	if (p == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_storm;
+		sigaction(SIGUSR2, &sa, NULL);
+		for (int i = 0; i < n; i++)
+			raise(SIGUSR2);
+		_exit(storm_count == n ? 0 : 1);
+	}
+	int st = 0;
+	CHECK_EQ(waitpid(p, &st, 0), p);
+	CHECK_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static void signal_it(enum scase c, pid_t pid)
 {
 	int st;
 	switch (c) {
+	case C_STORM:
+		storm(20000);
+		CHECK_OK(kill(pid, SIGUSR1));
+		break;
 	case C_FREEZE:
 		freeze_thaw(pid);
 		break;

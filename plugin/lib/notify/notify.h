@@ -123,6 +123,11 @@ bool ipcns_sigwatch_restarted(pid_t tid, uint64_t pc, int64_t now, int64_t windo
 /* Empty the rings if nobody else is at it (cheap when they are empty):
  * called at every park, so they do not overflow between questions.  */
 void ipcns_sigwatch_poll(void);
+/* A thread (started once) that empties the rings whenever one is a
+ * quarter full, so that handler deliveries elsewhere on the host between
+ * two parks here do not overflow a ring: 0 or -errno.  For a daemon; the
+ * crun plugin does without.  */
+int ipcns_sigwatch_drain_thread(void);
 
 /* ---- Thread ids to process ids, cached.  A thread's tgid and its pid
  * in its own namespace do not change while it lives; the cache is only

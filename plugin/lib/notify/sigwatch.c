@@ -13,13 +13,17 @@
  * direct-mapped table of the last deliveries per thread.  What cannot be
  * known (a ring overflowed, a thread's history was evicted) is reported
  * as such, never guessed.  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <asm/perf_regs.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -82,9 +86,10 @@ static struct {
 	int err;                /* 0, or why there is no watch */
 	struct ring *rings;
 	int nrings;
+	int epfd;               /* the rings, readable when a quarter full */
 	int64_t lost;           /* the last drain that found records lost */
 	struct slot slots[4096];
-} W = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER };
+} W = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1 };
 
 static int read_id(int dirfd, const char *path)
 {
@@ -145,9 +150,12 @@ static int ring_open(struct ring *r, int id, int cpu)
 	a.sample_regs_user = (1ULL << REG_RET) | (1ULL << REG_PC);
 	a.use_clockid = 1;
 	a.clockid = CLOCK_MONOTONIC;
-	/* Nobody polls the rings: wake no one.  */
+	/* A quarter full wakes the drainer (ipcns_sigwatch_drain_thread): deliveries
+	 * elsewhere on the host fill the rings while no call parks here,
+	 * and a ring that overflows makes every decision after it
+	 * unknown.  */
 	a.watermark = 1;
-	a.wakeup_watermark = (uint32_t)(RING_PAGES * (size_t)sysconf(_SC_PAGESIZE));
+	a.wakeup_watermark = (uint32_t)(RING_PAGES / 4 * (size_t)sysconf(_SC_PAGESIZE));
 	r->fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 	if (r->fd < 0)
 		return -errno;
@@ -195,8 +203,17 @@ static void start(void)
 		W.rings = NULL;
 		return;
 	}
+	W.epfd = epoll_create1(EPOLL_CLOEXEC);
+	for (int i = 0; W.epfd >= 0 && i < ncpu; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		if (W.rings[i].fd >= 0 && epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.rings[i].fd, &ev) < 0) {
+			close(W.epfd);
+			W.epfd = -1;
+		}
+	}
 	__atomic_store_n(&W.nrings, ncpu, __ATOMIC_RELEASE);
 }
+
 
 int ipcns_sigwatch_start(void)
 {
@@ -342,4 +359,43 @@ void ipcns_sigwatch_poll(void)
 	for (int i = 0; i < W.nrings; i++)
 		drain_ring(&W.rings[i]);
 	pthread_mutex_unlock(&W.lock);
+}
+
+/* The drainer: wakes when a ring is a quarter full and empties them all.
+ * Real-time priority where allowed, so that a busy host (whose every
+ * handler delivery lands in these rings) does not keep it from running
+ * until a ring overflows; its work is a copy of a few thousand records.  */
+static void *drainer(void *arg)
+{
+	(void)arg;
+	struct sched_param sp = { .sched_priority = 1 };
+	pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	for (;;) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(W.epfd, evs, 64, -1);
+		if (n < 0 && errno != EINTR)
+			return NULL;
+		pthread_mutex_lock(&W.lock);
+		for (int i = 0; i < W.nrings; i++)
+			drain_ring(&W.rings[i]);
+		pthread_mutex_unlock(&W.lock);
+	}
+}
+
+int ipcns_sigwatch_drain_thread(void)
+{
+	static pthread_t th;
+	static int ret = 1;
+	if (ipcns_sigwatch_start() < 0 || W.epfd < 0)
+		return -ENOTSUP;
+	if (ret == 1) {
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ret = -pthread_create(&th, NULL, drainer, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (ret == 0)
+			pthread_detach(th);
+	}
+	return ret;
 }
