@@ -73,11 +73,17 @@ _Static_assert(sizeof(struct ipcns_shm_info) == sizeof(struct shm_info), "shm_in
  * (spec/security.md).  */
 int shm_file_immutable(int fd, bool on)
 {
-	int flags;
+	/* The request numbers say long, the kernel moves an int: a zeroed
+	 * long-sized buffer keeps both (and valgrind, which reads the
+	 * declared size) right.  */
+	union {
+		int i;
+		long l;
+	} flags = {.l = 0}, want = {.l = 0};
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
 		return -errno;
-	int want = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
-	if (want != flags && ioctl(fd, FS_IOC_SETFLAGS, &want) < 0)
+	want.i = on ? flags.i | FS_IMMUTABLE_FL : flags.i & ~FS_IMMUTABLE_FL;
+	if (want.i != flags.i && ioctl(fd, FS_IOC_SETFLAGS, &want) < 0)
 		return -errno;
 	return 0;
 }
