@@ -261,7 +261,7 @@ fuzz-regress: $(B)/fuzz/fuzz_core $(B)/fuzz/fuzz_state
 
 # Cross-compile check for aarch64, not part of check: every C source (the
 # library, ipcnsd, ipcnsctl, the crun plugin, ipcns-runtime and ipcns-hook,
-# the unit, conformance, tool, bench and example programs, the fuzz target)
+# the unit, conformance, tool, bench and example programs, the fuzz targets)
 # compiled for aarch64 with this Makefile's flags, warnings as errors (-c,
 # not only -fsyntax-only, so that the warnings of the optimiser count too).
 # Only compiled: nothing is linked or run.  Skipped, and says so, without
@@ -292,6 +292,6 @@ cross-check-aarch64:
 	for f in $(UNIT_SRC); do cc1 $$f $(SAN_CFLAGS) -Itests/lib -Wno-missing-prototypes; done; \
 	for f in $(TOOL_SRC) $(FAKE_SRC); do cc1 $$f $(ALL_CFLAGS) -Itests/lib; done; \
 	for f in $(CONF_SRC) $(BENCH_SRC) $(EXAMPLE_SRC) $(IT_SRC) $(SOAK_SRC); do cc1 $$f $(TEST_CFLAGS); done; \
-	cc1 tests/fuzz/fuzz_core.c $(TEST_CFLAGS) -Iplugin/lib/ipc; \
+	for f in tests/fuzz/fuzz_core.c tests/fuzz/fuzz_state.c; do cc1 $$f $(TEST_CFLAGS) -Iplugin/lib/ipc; done; \
 	echo "cross-check-aarch64: $$((n - bad)) of $$n sources compile for aarch64 ($$($(CROSS_AARCH64) -dumpversion))"; \
 	[ $$bad -eq 0 ]

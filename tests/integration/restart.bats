@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # ipcnsd restarts (SIGTERM, then a new ipcnsd) and crashes (SIGKILL, then a
 # new ipcnsd) while containers use System V IPC, and they see nothing but a
 # pause (spec/lifecycle.md).  ipcns-keeper holds the listening socket, the

@@ -168,11 +168,6 @@ void img_model_free(struct img_model *m)
 	free(m);
 }
 
-int img_model_version(const struct img_model *m)
-{
-	return m->version;
-}
-
 static void rd_perm(struct rd *r, struct m_perm *p)
 {
 	p->id = RI32(r);

@@ -66,7 +66,6 @@ int img_model_check(struct img_model *m, char *err, size_t errlen);
 int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void *host_data,
 		    const struct ipcns_state_ops *ops, struct ipcns_ns **out, char *err, size_t errlen);
 void img_model_free(struct img_model *m);
-int img_model_version(const struct img_model *m);
 
 /* For the tests: an image of an older format (the migration test's
  * fixture is written so).  */
