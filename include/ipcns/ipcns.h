@@ -323,6 +323,8 @@ void ipcns_ns_set_pool(struct ipcns_ns *ns, struct ipcns_pool *pool);
  * exist).  */
 int ipcns_ns_mem_charge(struct ipcns_ns *ns, uint64_t bytes);
 void ipcns_ns_mem_uncharge(struct ipcns_ns *ns, uint64_t bytes);
+/* Charge what is held already, past the budgets if need be.  */
+void ipcns_ns_mem_force(struct ipcns_ns *ns, uint64_t bytes);
 int ipcns_ns_fd_charge(struct ipcns_ns *ns, unsigned int n, bool force);
 void ipcns_ns_fd_uncharge(struct ipcns_ns *ns, unsigned int n);
 

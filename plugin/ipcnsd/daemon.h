@@ -110,6 +110,7 @@ struct nsent_info {
 	uint64_t rescans;        /* full looks after lost process events */
 	uint64_t rescan_ns;      /* time they took */
 	uint64_t journal_bytes;  /* the pages of its journal's memfd */
+	uint64_t tracking_bytes; /* its per-process records (in usage.mem_bytes) */
 	char names[256];         /* its containers, for the log */
 };
 
@@ -132,8 +133,11 @@ struct nsent {
 	 * copy is host.ipc_inodes, fed through the mailbox).  */
 	ino_t *inodes;
 	size_t ninodes, capinodes;
-	/* pins[i]: an fd on kernel namespace inodes[i], or -1 (nsent_pin).  */
+	/* pins[i]: an fd on kernel namespace inodes[i], or -1 (nsent_pin);
+	 * npins (atomic) of them, pins_charged of which its worker charged
+	 * to its fd budget.  */
 	int *pins;
+	unsigned int npins, pins_charged;
 	pthread_mutex_t lock;
 	pthread_t thread;
 	int epfd;
@@ -155,6 +159,12 @@ struct nsent {
 	struct pevent *inbox, **inbox_tail;
 	struct nfd_ent *mail;
 	struct opreq *ops;   /* operators' requests for its worker */
+	/* Its per-process records (watches, events), atomic; what its
+	 * worker charged of them to its memory budget; its memory use as
+	 * last published (atomic), against which the tracker checks them;
+	 * an event dropped at the budget (atomic).  */
+	uint64_t track_bytes, track_charged, mem_published;
+	bool events_lost;
 	/* Reads and writes of its /proc files are queued (view.c).  */
 	bool view_pending;
 	struct logrl logrl;  /* its log lines */

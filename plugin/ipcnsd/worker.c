@@ -139,12 +139,77 @@ static void watch_unlink(struct watch *w)
 	e->nwatches--;
 }
 
+/* What malloc takes for a record of size bytes (its size word, 16-byte
+ * granules, 32 at least).  */
+static uint64_t rec_cost(size_t size)
+{
+	uint64_t c = ((uint64_t)size + sizeof(size_t) + 15) & ~(uint64_t)15;
+	return c < 32 ? 32 : c;
+}
+
+/* Per-process records (watches, fork and exec events) are the
+ * namespace's: made by whichever thread drains the connector, they are
+ * counted in e->track_bytes (atomic) and charged to its memory budget by
+ * its worker (track_charge).  One that would take the namespace past its
+ * budget is not made: a watch then fails the call that needs it
+ * (ENOMEM), an event is lost and the namespace looks at its processes
+ * again, as after a connector overrun.  */
+static bool track_take(struct nsent *e, uint64_t bytes)
+{
+	uint64_t limit = e->ns ? ipcns_ns_limits(e->ns)->quota_mem_bytes : 0;
+	uint64_t now = __atomic_add_fetch(&e->track_bytes, bytes, __ATOMIC_RELAXED);
+	if (limit && now + __atomic_load_n(&e->mem_published, __ATOMIC_RELAXED) > limit) {
+		__atomic_sub_fetch(&e->track_bytes, bytes, __ATOMIC_RELAXED);
+		return false;
+	}
+	return true;
+}
+
+static void track_give(struct nsent *e, uint64_t bytes)
+{
+	__atomic_sub_fetch(&e->track_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+static void watch_free(struct watch *w)
+{
+	track_give(w->nse, rec_cost(sizeof(*w)));
+	free(w);
+}
+
+static void pevent_free(struct nsent *e, struct pevent *pe)
+{
+	track_give(e, rec_cost(sizeof(*pe)));
+	free(pe);
+}
+
+/* The worker, its namespace's lock held: what the tracker made or freed
+ * for it since, and the pins of its kernel IPC namespaces, into its
+ * budgets.  Forced: the records and fds exist already.  */
+static void track_charge(struct nsent *e)
+{
+	uint64_t now = __atomic_load_n(&e->track_bytes, __ATOMIC_RELAXED);
+	if (now > e->track_charged)
+		ipcns_ns_mem_force(e->ns, now - e->track_charged);
+	else if (now < e->track_charged)
+		ipcns_ns_mem_uncharge(e->ns, e->track_charged - now);
+	e->track_charged = now;
+	unsigned int pins = __atomic_load_n(&e->npins, __ATOMIC_RELAXED);
+	if (pins > e->pins_charged) {
+		ipcns_ns_fd_charge(e->ns, pins - e->pins_charged, true);
+		e->pins_charged = pins;
+	}
+}
+
 /* Link a watch of tgid into namespace e and the hash; T.lock held.  */
 static struct watch *watch_new_locked(struct nsent *e, pid_t tgid)
 {
-	struct watch *w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!track_take(e, rec_cost(sizeof(struct watch))))
 		return NULL;
+	struct watch *w = calloc(1, sizeof(*w));
+	if (!w) {
+		track_give(e, rec_cost(sizeof(struct watch)));
+		return NULL;
+	}
 	w->ev.kind = EV_PIDFD;
 	w->ev.fd = -1;
 	w->tgid = tgid;
@@ -214,7 +279,7 @@ static int host_watch_exit(struct ipcns_host *h, pid_t tgid)
 	if (ret < 0) {
 		w->ev.fd = -1;
 		watch_unlink(w);
-		free(w);
+		watch_free(w);
 		close(fd);
 		ipcns_ns_fd_uncharge(e->ns, 1);
 	}
@@ -233,7 +298,7 @@ static void pidfd_fired(struct watch *w)
 	ipcns_ep_del(e->epfd, w->ev.fd);
 	close(w->ev.fd);
 	ipcns_ns_fd_uncharge(e->ns, 1);
-	free(w);
+	watch_free(w);
 	ipcns_ns_process_exit(e->ns, tgid);
 }
 
@@ -326,10 +391,15 @@ static void pevent_post(bool fork, pid_t tgid, pid_t child)
 		if (w->tgid != tgid)
 			continue;
 		struct nsent *e = w->nse;
-		struct pevent *pe = malloc(sizeof(*pe));
+		struct pevent *pe = track_take(e, rec_cost(sizeof(*pe))) ? malloc(sizeof(*pe)) : NULL;
 		if (!pe || (fork && !watch_find_locked(e, child) && !watch_new_locked(e, child))) {
-			free(pe);
-			nslog(&e->logrl, e->key, "namespace %s: out of memory: a %s event of process %d is lost",
+			if (pe)
+				pevent_free(e, pe);
+			/* Its worker looks at its processes again.  */
+			__atomic_store_n(&e->events_lost, true, __ATOMIC_RELEASE);
+			nslog(&e->logrl, e->key,
+			      "namespace %s: at its memory budget: a %s event of process %d is lost; its processes will be "
+			      "looked at again",
 			      e->key, fork ? "fork" : "exec", (int)tgid);
 			continue;
 		}
@@ -465,7 +535,7 @@ static void fork_apply(struct nsent *e, pid_t parent, pid_t child)
 	struct watch *w = watch_find_locked(e, child);
 	if (w && w->ev.fd < 0) {
 		watch_unlink(w);
-		free(w);
+		watch_free(w);
 	}
 	pthread_mutex_unlock(&T.lock);
 }
@@ -484,7 +554,7 @@ static void inbox_apply(struct nsent *e)
 			fork_apply(e, pe->tgid, pe->child);
 		else
 			ipcns_ns_process_exec(e->ns, pe->tgid);
-		free(pe);
+		pevent_free(e, pe);
 		pe = next;
 	}
 }
@@ -538,7 +608,9 @@ static bool worker_enter(struct nsent *e, uint64_t *seen_attr)
 	__atomic_store_n(&e->batch_since, ipcns_mono_ns(), __ATOMIC_RELEASE);
 	inbox_apply(e);
 	bool grown = mail_apply(e);
-	if (cn_suspect(e, seen_attr)) {
+	track_charge(e);
+	bool lost = __atomic_exchange_n(&e->events_lost, false, __ATOMIC_ACQ_REL);
+	if (cn_suspect(e, seen_attr) || lost) {
 		int64_t t0 = ipcns_mono_ns();
 		ipcns_ns_shm_reap(e->ns);
 		int64_t dt = ipcns_mono_ns() - t0;
@@ -563,9 +635,11 @@ static void worker_leave(struct nsent *e, uint64_t calls)
 	pthread_mutex_lock(&e->info_lock);
 	e->info.usage = u;
 	e->info.journal_bytes = js.held_bytes;
+	e->info.tracking_bytes = e->track_charged;
 	e->info.calls += calls;
 	e->info.updated = ipcns_mono_ns();
 	pthread_mutex_unlock(&e->info_lock);
+	__atomic_store_n(&e->mem_published, u.mem_bytes, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->batch_since, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&e->lock);
 }
@@ -679,6 +753,9 @@ void nsent_pin(struct nsent *e, ino_t ino, int nsfd)
 	for (size_t i = 0; i < e->ninodes; i++) {
 		if (e->inodes[i] == ino && e->pins[i] < 0) {
 			e->pins[i] = nsfd;
+			/* An fd held for the namespace: its worker charges it
+			 * to its fd budget (track_charge).  */
+			__atomic_add_fetch(&e->npins, 1, __ATOMIC_RELAXED);
 			return;
 		}
 	}
@@ -746,12 +823,12 @@ void nsent_destroy(struct nsent *e)
 		watch_unlink(w);
 		if (w->ev.fd >= 0)
 			close(w->ev.fd);
-		free(w);
+		watch_free(w);
 	}
 	while (e->inbox) {
 		struct pevent *pe = e->inbox;
 		e->inbox = pe->next;
-		free(pe);
+		pevent_free(e, pe);
 	}
 	pthread_mutex_unlock(&T.lock);
 	pthread_mutex_unlock(&e->lock);

@@ -766,6 +766,44 @@ memory_budget() {
 	wait_for 10 pool_empty || fail "the namespaces still hold: $(ctl | jq -c .daemon)"
 }
 
+# Hole 2 and hole 9, what is held per namespace and per process: the fd
+# that pins each kernel IPC namespace a namespace serves (opened at
+# registration) counts in its fd budget, and the records ipcnsd keeps for
+# each attaching process (its watch: the pidfd's entry, fork and exec
+# events) in its memory budget.  Before, neither was counted.
+@test "runc: the pin of a kernel IPC namespace and the records of each attaching process count in the namespace's budgets" {
+	need_runtime runc
+	local fds0 fds1 ns1 ns2 u1 u2
+	own_daemon held-per-process
+	sleep 1
+	fds0=$(daemon_fds)
+	ct_start runc one "$HOSTILE" children 0 "$CT_XCHG"
+	wait_out runc one "^CHILDREN"
+	ns1=$(ns_of_pid "$(ct_pid runc one)")
+	sleep 1.5 # published at the worker's tick
+	fds1=$(daemon_fds)
+	u1=$(ps_ns "$ns1" | jq -c '[.usage.fds, .usage.mem_bytes, .tracking_bytes]')
+	ct_start runc many "$HOSTILE" children 200 "$CT_XCHG"
+	wait_out runc many "^CHILDREN"
+	ns2=$(ns_of_pid "$(ct_pid runc many)")
+	sleep 1.5
+	u2=$(ps_ns "$ns2" | jq -c '[.usage.fds, .usage.mem_bytes, .tracking_bytes]')
+	echo "# ipcnsd fds: $fds0 before, $fds1 with one namespace; its [fds, mem_bytes, tracking_bytes]: $u1 (1 process), $u2 (201 processes)" >&3
+	# Every fd ipcnsd opened for the namespace is counted: its own (the
+	# epoll, eventfd and two timerfds of NSENT_FDS, which keeps 4 more as
+	# room), the notify fd, the journal's memfd, the segment's memfd, the
+	# holder's pidfd and the pin.
+	[ "$(jq '.[0]' <<<"$u1")" -eq $((fds1 - fds0 + 4)) ] || fail "ipcnsd opened $((fds1 - fds0)) fds for it; it counts $u1"
+	# A watch per attaching process, in its memory.
+	[ "$(jq '.[2]' <<<"$u1")" -gt 0 ]
+	[ "$(jq '.[2]' <<<"$u2")" -ge $((201 * 32)) ]
+	touch "$BATS_TEST_TMPDIR/xchg/go"
+	run ct_wait runc one 30
+	run ct_wait runc many 30
+	wait_for 10 ns_absent "$ns2" || fail "namespace $ns2 is still there"
+	wait_for 10 pool_empty || fail "the namespaces still hold: $(ctl | jq -c .daemon)"
+}
+
 @test "runc: a container's semaphore sets and messages stop at its namespace's memory budget" {
 	memory_budget runc
 }

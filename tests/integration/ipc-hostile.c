@@ -47,6 +47,8 @@
  *                    read-only shmat and a SEM_UNDO semop; print "FILL n=N
  *                    shmget=E shmat_rdonly=E semop_undo=E"; hold
  *                    everything until DIR/go exists.
+ *   children N DIR   attach a segment, fork N children that keep it, print
+ *                    "CHILDREN n=N"; hold until DIR/go exists.
  *   memhog N DIR [OPS]  issue 11 hole 2: up to N semget(IPC_PRIVATE,
  *                    32000) (each costs ipcnsd about 1.5 MB), then queues
  *                    filled with messages, until a call fails; print
@@ -747,6 +749,28 @@ static int forkhold(long n, const char *dir)
 	return 0;
 }
 
+/* Issue 11 hole 2: what ipcnsd holds per attaching process.  */
+static int children(long n, const char *dir)
+{
+	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	char *p = shm < 0 ? (void *)-1 : shmat(shm, NULL, 0);
+	if (p == (void *)-1)
+		die("children: shmget/shmat");
+	for (long i = 0; i < n; i++) {
+		pid_t c = fork();
+		if (c < 0)
+			die("children: fork");
+		if (c == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+	}
+	printf("CHILDREN n=%ld\n", n);
+	wait_file(dir, "go");
+	return 0;
+}
+
 /* ---- memhog, fdhog, logflood: the budget holes of issue 11.  */
 static int memhog(long n, const char *dir, long ops)
 {
@@ -887,6 +911,8 @@ int main(int argc, char **argv)
 		return forks(atol(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "forkhold"))
 		return forkhold(atol(argv[2]), argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "children"))
+		return children(atol(argv[2]), argv[3]);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "memhog"))
 		return memhog(atol(argv[2]), argv[3], argc == 5 ? atol(argv[4]) : 0);
 	if (argc == 3 && !strcmp(argv[1], "fdhog"))
@@ -895,6 +921,6 @@ int main(int argc, char **argv)
 		return logflood(atof(argv[2]));
 	fprintf(stderr, "usage: ipc-hostile exhaust SECS | storm THREADS | storm-kill SECS | victim N | hold FILE |"
 			" probe FILE | restart DIR | mixed N | fill DIR | vmas N SECS | latency N | stat N | forks N |"
-			" forkhold N DIR | memhog N DIR [OPS] | fdhog DIR | logflood SECS\n");
+			" forkhold N DIR | children N DIR | memhog N DIR [OPS] | fdhog DIR | logflood SECS\n");
 	return 2;
 }

@@ -217,6 +217,11 @@ int ipcns_ns_mem_charge(struct ipcns_ns *ns, uint64_t bytes)
 	return ipcns_budget_mem_charge(&ns->budget, bytes);
 }
 
+void ipcns_ns_mem_force(struct ipcns_ns *ns, uint64_t bytes)
+{
+	ipcns_budget_mem_force(&ns->budget, bytes);
+}
+
 void ipcns_ns_mem_uncharge(struct ipcns_ns *ns, uint64_t bytes)
 {
 	ipcns_budget_mem_uncharge(&ns->budget, bytes);
