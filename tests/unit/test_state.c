@@ -717,6 +717,16 @@ static void test_names_what_is_wrong(void **state)
 	char small[8];
 	assert_int_equal(ipcns_state_check(img, len, small, sizeof(small)), -EBADMSG);
 	assert_string_equal(small, "state i");
+	/* So is a journal's (an empty memfd has no header).  */
+	struct ipcns_state_ops ops = saver_ops(&sv);
+	struct ipcns_ns *none = NULL;
+	int jfd = memfd_create("journal", MFD_CLOEXEC);
+	assert_true(jfd >= 0);
+	assert_int_equal(ipcns_journal_recover(jfd, NULL, NULL, &ops, NULL, 0, &none, NULL, small, sizeof(small)),
+			 -EBADMSG);
+	assert_string_equal(small, "state j");
+	assert_null(none);
+	close(jfd);
 	free(img);
 	free(b);
 	world_free(a);

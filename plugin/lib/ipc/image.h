@@ -7,7 +7,6 @@
 #ifndef IPCNS_IMAGE_H
 #define IPCNS_IMAGE_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -118,10 +117,6 @@ struct img_model {
 };
 
 extern const char *const img_kind_name[3];
-/* A message for the operator into err: "state image: ", `what: ' (when
- * not NULL), then fmt.  */
-void img_verror(char *err, size_t errlen, const char *what, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
 
 /* A starved sender of the model: its place in the namespace's starved
  * list, its queue and its index among the queue's senders.  */

@@ -25,11 +25,11 @@ struct rd {
 	const char *what; /* the record being read, for messages */
 };
 
-void img_verror(char *err, size_t errlen, const char *what, const char *fmt, va_list ap)
+void state_verror(char *err, size_t errlen, const char *kind, const char *what, const char *fmt, va_list ap)
 {
 	if (!err || !errlen)
 		return;
-	int n = snprintf(err, errlen, "state image: %s%s", what ? what : "", what ? ": " : "");
+	int n = snprintf(err, errlen, "%s: %s%s", kind, what ? what : "", what ? ": " : "");
 	if (n < 0 || (size_t)n >= errlen)
 		return;
 	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
@@ -43,7 +43,7 @@ static void fail(struct rd *r, const char *fmt, ...)
 		return;
 	r->bad = true;
 	va_start(ap, fmt);
-	img_verror(r->err, r->errlen, r->what, fmt, ap);
+	state_verror(r->err, r->errlen, "state image", r->what, fmt, ap);
 	va_end(ap);
 }
 
@@ -686,7 +686,7 @@ static void cfail(struct chk *c, const char *fmt, ...)
 		return;
 	c->bad = true;
 	va_start(ap, fmt);
-	img_verror(c->err, c->errlen, NULL, fmt, ap);
+	state_verror(c->err, c->errlen, "state image", NULL, fmt, ap);
 	va_end(ap);
 }
 

@@ -28,7 +28,7 @@ static void bfail(struct bld *b, int ret, const char *fmt, ...)
 		return;
 	b->ret = ret;
 	va_start(ap, fmt);
-	img_verror(b->err, b->errlen, NULL, fmt, ap);
+	state_verror(b->err, b->errlen, "state image", NULL, fmt, ap);
 	va_end(ap);
 }
 

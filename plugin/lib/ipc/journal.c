@@ -728,12 +728,9 @@ static int jfail(char *err, size_t errlen, int ret, const char *fmt, ...) __attr
 static int jfail(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;
-	if (err && errlen) {
-		int n = snprintf(err, errlen, "state journal: ");
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	state_verror(err, errlen, "state journal", NULL, fmt, ap);
+	va_end(ap);
 	return ret;
 }
 

@@ -10,6 +10,8 @@
 #ifndef IPCNS_STATE_INT_H
 #define IPCNS_STATE_INT_H
 
+#include <stdarg.h>
+
 #include "ipcns/state.h"
 #include "msg.h"
 #include "sem.h"
@@ -30,6 +32,11 @@ enum img_rec {
 enum { MSG_OP_APPEND = 1, MSG_OP_REMOVE = 2 };
 
 uint32_t ipcns_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* A message for the operator into err[0, errlen), cut to fit: "KIND: ",
+ * "WHAT: " when what is not NULL, then fmt (image_check.c).  */
+void state_verror(char *err, size_t errlen, const char *kind, const char *what, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
 
 /* A growing output: writes past cap are counted, not stored, so one pass
  * tells the size needed.  */
