@@ -268,8 +268,7 @@ int custody_open(const char *sock_path, const char *keeper_bin, int wait_s, cust
 {
 	char kpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	if (snprintf(kpath, sizeof(kpath), "%s" KEEPER_SUFFIX, sock_path) >= (int)sizeof(kpath)) {
-		snprintf(err, errlen, "socket path too long for the keeper's: %s", sock_path);
-		return -ENAMETOOLONG;
+		return ipcns_error(err, errlen, -ENAMETOOLONG, "socket path too long for the keeper's: %s", sock_path);
 	}
 	int s = kconnect(kpath);
 	/* A keeper another service runs (a pod of its own): wait for it
@@ -282,16 +281,13 @@ int custody_open(const char *sock_path, const char *keeper_bin, int wait_s, cust
 		char bin[PATH_MAX];
 		keeper_path(keeper_bin, bin, sizeof(bin));
 		int ret = keeper_spawn(sock_path, kpath, bin);
-		if (ret < 0) {
-			snprintf(err, errlen, "cannot start the keeper (%s) on %s: %s", bin, kpath, strerror(-ret));
-			return ret;
-		}
+		if (ret < 0)
+			return ipcns_error(err, errlen, ret, "cannot start the keeper (%s) on %s: %s", bin, kpath,
+					   strerror(-ret));
 		s = kconnect(kpath);
 	}
-	if (s < 0) {
-		snprintf(err, errlen, "cannot reach the keeper on %s: %s", kpath, strerror(-s));
-		return s;
-	}
+	if (s < 0)
+		return ipcns_error(err, errlen, s, "cannot reach the keeper on %s: %s", kpath, strerror(-s));
 	struct timeval tv = { .tv_sec = 10 };
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	kfd = s;
@@ -302,7 +298,7 @@ int custody_open(const char *sock_path, const char *keeper_bin, int wait_s, cust
 	for (int tries = 0;; tries++) {
 		struct kmsg hello = { .op = KOP_HELLO, .slot = (uint32_t)getpid(), .version = KEEPER_PROTO_VERSION };
 		if (send(kfd, &hello, sizeof(hello), MSG_NOSIGNAL) < 0 || (ret = krecv(&h, NULL, NULL, &fd)) < 0) {
-			snprintf(err, errlen, "the keeper on %s did not answer: %s", kpath, strerror(errno));
+			ret = ipcns_error(err, errlen, ret, "the keeper on %s did not answer: %s", kpath, strerror(errno));
 			goto fail;
 		}
 		if (fd >= 0)
@@ -311,18 +307,17 @@ int custody_open(const char *sock_path, const char *keeper_bin, int wait_s, cust
 			break;
 		if (h.op != KOP_BUSY || h.slot == 0 || tries >= 100) {
 			if (h.op == KOP_BUSY && h.slot)
-				snprintf(err, errlen, "another ipcnsd (pid %u) is attached to the keeper on %s", h.slot, kpath);
+				ret = ipcns_error(err, errlen, -EBUSY, "another ipcnsd (pid %u) is attached to the keeper on %s",
+						  h.slot, kpath);
 			else
-				snprintf(err, errlen, "the keeper on %s speaks protocol %u, this ipcnsd %u", kpath, h.version,
-					 KEEPER_PROTO_VERSION);
-			ret = -EBUSY;
+				ret = ipcns_error(err, errlen, -EBUSY, "the keeper on %s speaks protocol %u, this ipcnsd %u",
+						  kpath, h.version, KEEPER_PROTO_VERSION);
 			goto fail;
 		}
 		close(kfd);
 		usleep(100000);
 		if ((kfd = kconnect(kpath)) < 0) {
-			ret = kfd;
-			snprintf(err, errlen, "cannot reach the keeper on %s: %s", kpath, strerror(-ret));
+			ret = ipcns_error(err, errlen, kfd, "cannot reach the keeper on %s: %s", kpath, strerror(-kfd));
 			goto fail;
 		}
 		setsockopt(kfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -331,15 +326,14 @@ int custody_open(const char *sock_path, const char *keeper_bin, int wait_s, cust
 	if (h.kind > 0) {
 		struct kmsg list = { .op = KOP_LIST };
 		if (send(kfd, &list, sizeof(list), MSG_NOSIGNAL) < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "asking the keeper for its fds: %s", strerror(errno));
+			ret = ipcns_error(err, errlen, -errno, "asking the keeper for its fds: %s", strerror(errno));
 			goto fail;
 		}
 		static char group[KEEPER_MAX_GROUP + 1], meta[KEEPER_MAX_META + 1];
 		for (;;) {
 			ret = krecv(&h, group, meta, &fd);
 			if (ret < 0) {
-				snprintf(err, errlen, "receiving the keeper's fds: %s", strerror(-ret));
+				ipcns_error(err, errlen, ret, "receiving the keeper's fds: %s", strerror(-ret));
 				goto fail;
 			}
 			if (h.op == KOP_END)

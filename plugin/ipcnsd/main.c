@@ -193,10 +193,9 @@ static int reg_find_or_create(struct reg_request *r, const struct adopt *adopt, 
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->id = strdup(r->id))) {
 		free(c);
-		snprintf(err, errlen, "container %s: out of memory", r->id);
 		if (!e->refs)
 			nsent_wake(e); /* a new namespace without a notify fd */
-		return -ENOMEM;
+		return ipcns_error(err, errlen, -ENOMEM, "container %s: out of memory", r->id);
 	}
 	c->pid = r->pid;
 	c->bundle = r->bundle ? strdup(r->bundle) : NULL;
@@ -271,14 +270,13 @@ int register_container(json_t *msg, int notify_fd, const struct adopt *adopt, ch
 		return ret;
 	ret = reg_attach(&r, c, notify_fd);
 	if (ret < 0) {
-		snprintf(err, errlen, "container %s: out of memory", r.id);
 		if (!known) {
 			c->nfds = 1;
 			container_put(c);
 		}
 		if (!e->refs)
 			nsent_wake(e); /* its worker frees it */
-		return ret;
+		return ipcns_error(err, errlen, ret, "container %s: out of memory", r.id);
 	}
 	if (adopt)
 		D.nfds->slot = adopt->slot;

@@ -90,9 +90,9 @@ static int adopt_nfd(struct titem *it)
 	const char *key = json_string_value(json_object_get(meta, "key"));
 	json_t *msg = json_object_get(meta, "msg");
 	char err[512] = "";
-	int ret = -EINVAL;
+	int ret;
 	if (!key || !json_is_object(msg)) {
-		snprintf(err, sizeof(err), "its registration kept by the keeper is unreadable");
+		ret = ipcns_error(err, sizeof(err), -EINVAL, "its registration kept by the keeper is unreadable");
 	} else {
 		struct adopt ad = { .key = key, .slot = it->slot,
 				    .created = json_integer_value(json_object_get(meta, "created")) };
