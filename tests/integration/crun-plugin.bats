@@ -131,7 +131,11 @@ run_oci_seccomp_notify_version"
 # ---- The operator's limits (issue 11 holes 2, 4, 9, 12), as ipcnsd
 # applies them (spec/security.md, "The crun plugin").  The plugin serves
 # the namespace in crun's own process, which is not in the container's
-# cgroup: what it holds is bounded by the namespace's budgets only.
+# cgroup: what it holds is bounded by the namespace's budgets only.  The
+# holes of ipcnsd's own machinery (3: ps and the probe, 8: the proc
+# connector, 10: registration, 11: the main thread) do not arise in the
+# plugin, which has none of it; the per-call holes are the conformance
+# programs' (hostile_*), run below in plugin containers.
 
 # The "ipcnsd" policy of the operator's configuration file (IPCNS_CONFIG
 # here, /etc/ipcns/config.json by default) binds the plugin too.  Before,
