@@ -370,6 +370,11 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr);
 long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start, uint64_t size, uint64_t prot,
 		     uint64_t pgoff);
 long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf);
+/* Can this process make segment files immutable (FS_IMMUTABLE_FL, which
+ * needs CAP_LINUX_IMMUTABLE): 0, or -errno when it cannot, and segments
+ * other than hugetlb ones are then guarded by their owner and mode 0
+ * alone (spec/security.md).  For the front end's log.  */
+int ipcns_shm_immutable_check(void);
 /* fn(arg, ino) for the memfd of every segment ns still has: the front end
  * keeps copies of those files (the keeper's custody) and drops the others.
  * Asked of the namespace, not of fd numbers: a closed segment's number may

@@ -783,6 +783,11 @@ int main(int argc, char **argv)
 		dlog("no thread to empty the signal watch's rings (%s): they are emptied when calls park, and a "
 		     "host busy with signal handlers can overflow them",
 		     strerror(-wret));
+	int iret = ipcns_shm_immutable_check();
+	if (iret < 0)
+		dlog("segment files cannot be made immutable (%s; CAP_LINUX_IMMUTABLE?): a container whose root has "
+		     "CAP_DAC_OVERRIDE can reopen a segment it attaches read-only for writing (spec/security.md)",
+		     strerror(-iret));
 	dlog("listening on %s (pid %d)", path, (int)getpid());
 	if (view) {
 		char dir[4096];

@@ -88,6 +88,14 @@ int shm_file_immutable(int fd, bool on)
 	return 0;
 }
 
+int ipcns_shm_immutable_check(void)
+{
+	cleanup_close int fd = memfd_create("SYSVprobe", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return shm_file_immutable(fd, true);
+}
+
 /* punch: the segment dies because nothing maps it (not because its
  * namespace is freed, when mappings may outlive the daemon's fd).  */
 static void shm_free(struct ipcns_ns *ns, struct ipcns_shm *shp, bool punch)
