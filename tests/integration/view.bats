@@ -369,7 +369,7 @@ print("lines", len(open("/proc/sysvipc/shm").read().splitlines()))
 }
 
 # A reader under a seccomp filter (as a container's process) in a kernel IPC
-# namespace no container registered: each read waits 2 s for the
+# namespace no container registered: each read waits 10 s for the
 # registration (spec/view.md), so ipcnsd has read it and not answered it
 # yet.  `keep' opens the file once (its handle is the old ipcnsd's after a
 # takeover); `open' opens it for each read.
@@ -391,8 +391,9 @@ for i in range(n):
     if keep:
         data = os.pread(fd, 4096, 0)
     else:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = os.open(path, os.O_RDONLY)
+        data = os.read(f, 4096)
+        os.close(f)
     print(i, data.decode().split()[0], flush=True)
 print("done", flush=True)
 '
@@ -408,7 +409,7 @@ gone() {
 	local -a pids=()
 	printf '%s' "$FILTERED_READER" >"$t/reader.py"
 	for i in 0 1 2; do
-		python3 "$t/reader.py" "$dir/sys/kernel/sem" 2 "$([ "$i" = 0 ] && echo keep || echo open)" \
+		python3 "$t/reader.py" "$dir/sys/kernel/sem" 1 "$([ "$i" = 0 ] && echo keep || echo open)" \
 			>"$t/r$i" 2>&1 3>&- &
 		pids+=($!)
 	done
@@ -437,11 +438,11 @@ gone() {
 	own_daemon inflight
 	grep -q "session taken over" "$IPCNSD_LOG"
 	wait_for 10 gone "${pids[2]}"
-	wait_for 20 grep -q done "$t/r0"
-	wait_for 20 grep -q done "$t/r1"
+	wait_for 30 grep -q done "$t/r0"
+	wait_for 30 grep -q done "$t/r1"
 	wait_for 10 grep -q rc=0 "$t/w"
 	run cat "$t/r0" "$t/r1"
-	assert_output $'ready\n0 32000\n1 32000\ndone\nready\n0 32000\n1 32000\ndone'
+	assert_output $'ready\n0 32000\ndone\nready\n0 32000\ndone'
 	ipcnsd_alive
 	grep -q "3 requests the previous ipcnsd had read and not answered served again" "$IPCNSD_LOG"
 	wait "${pids[0]}" "${pids[1]}" "$writer"
@@ -467,4 +468,45 @@ gone() {
 	run grep " $dir " /proc/self/mountinfo
 	assert_failure
 	grep -q "ipcns-keeper: unmounted $dir, which no ipcnsd serves any more" "$IPCNSD_LOG"
+}
+
+# A relay of registrations to ipcnsd's socket that holds each one (its
+# message and notify fd) for DELAY seconds: a busy ipcnsd that reads a
+# container's notify fd late.
+DELAY_RELAY='
+import os, socket, sys, time
+listen_path, target, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
+ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+ls.bind(listen_path)
+ls.listen(4)
+print("listening", flush=True)
+while True:
+    c, _ = ls.accept()
+    msg, fds, _, _ = socket.recv_fds(c, 65536, 4)
+    time.sleep(delay)
+    t = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    t.connect(target)
+    socket.send_fds(t, [msg], fds)
+    for fd in fds:
+        os.close(fd)
+    t.close()
+    c.close()
+'
+
+@test "a container process's first sysctl write waits for its registration, read late by a busy ipcnsd (3 s)" {
+	local t=$BATS_TEST_TMPDIR relay
+	printf '%s' "$DELAY_RELAY" >"$t/relay.py"
+	python3 "$t/relay.py" "$t/relay.sock" "$IPCNS_SOCKET" 3 >"$t/relay.out" 2>&1 3>&- &
+	relay=$!
+	wait_for 10 grep -q listening "$t/relay.out"
+	# The program runs as soon as its notify fd is sent (as with crun);
+	# ipcnsd has it 3 s later.
+	IPCNS_SOCKET=$t/relay.sock run timeout 60 "$IT_BUILD/tests/tools/ipcns-run" --view "${IPCNS_SOCKET%.sock}.view" -- \
+		sh -c 'echo 32 > /proc/sys/kernel/shmmni; echo "w: $?"; cat /proc/sys/kernel/shmmni; ipcs -l | grep -i "max number of segments"'
+	kill "$relay"
+	wait "$relay" 2>/dev/null || true
+	assert_success
+	assert_line "w: 0"
+	assert_line 32
+	assert_output --regexp "max number of segments = 32"
 }
