@@ -153,10 +153,20 @@ static int send_reply(int fd, json_t *reply)
 	if (!out)
 		return -ENOMEM;
 	size_t ol = strlen(out), off = 0;
+	/* The socket buffer takes the whole reply (ipcs of a namespace full
+	 * of objects is megabytes), so that an operator who does not read
+	 * holds up its worker a second at most, and only that one.  */
+	int sz = ol > INT32_MAX / 4 ? INT32_MAX : (int)(2 * ol + 65536);
+	if (ol > 65536 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	int64_t until = ipcns_mono_ns() + 1000000000;
 	while (off < ol) {
-		/* A reply is small: the socket buffer takes it, and an operator
-		 * who does not read does not hold up the worker.  */
 		ssize_t w = send(fd, out + off, ol - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR) && ipcns_mono_ns() < until) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			poll(&pfd, 1, 100);
+			continue;
+		}
 		if (w <= 0)
 			break;
 		off += (size_t)w;

@@ -80,6 +80,12 @@ exhaust_every_limit() {
 	assert_success
 	run jq -e '.usage.shm_ids == 4096 and .usage.sem_ids == 32000 and .usage.msg_ids == 32000' <<<"$output"
 	assert_success
+	# ipcs of the full namespace (megabytes, answered by its worker)
+	# arrives whole.
+	run timeout 30 "$IT_QUERY" "$IPCNS_SOCKET" "{\"command\":\"ipcs\",\"container\":\"$(cid "$r" hog)\"}"
+	assert_success
+	run jq '.objects | length' <<<"$output"
+	assert_output 68096
 
 	kill_ct "$r" hog "$ns"
 	wait_for 10 fds_back_to "$fds0" || fail "ipcnsd has $(daemon_fds) fds, $fds0 before"
