@@ -564,7 +564,9 @@ static void usage(FILE *f)
 		   "  --ns-mem-bytes-max N  most an org.ipcns.mem-bytes annotation may ask (default: --ns-mem-bytes)\n"
 		   "  --ns-fds N            daemon fds per namespace (default 16384)\n"
 		   "  --ns-fds-max N        most an org.ipcns.fds annotation may ask (default: --ns-fds)\n"
-		   "  --mem-bytes N         daemon memory for all namespaces (default: a quarter of RAM)\n");
+		   "  --mem-bytes N         daemon memory for all namespaces (default: a quarter of RAM)\n"
+		   "Signal watch (spec/security.md, \"Signal watches\"):\n"
+		   "  --sigwatch-ring-pages N  pages of each per-CPU ring (a power of two, default 128)\n");
 }
 
 int main(int argc, char **argv)
@@ -585,6 +587,7 @@ int main(int argc, char **argv)
 		{ "keeper", required_argument, NULL, 'k' },
 		{ "no-keeper", no_argument, NULL, 'K' },
 		{ "keeper-wait", required_argument, NULL, 'W' },
+		{ "sigwatch-ring-pages", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -668,6 +671,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'R': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || v > 65536 || ipcns_sigwatch_ring_pages((unsigned)v) < 0) {
+				fprintf(stderr, "ipcnsd: --sigwatch-ring-pages %s: expected a power of two from 1 to 65536\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -13,7 +13,11 @@
  *                                 received the call, continue the daemon:
  *                                 the child's msgrcv must fail with EINTR;
  *                                 prints the child's result, exit 0 when
- *                                 EINTR  */
+ *                                 EINTR
+ *   sig-park storm SECS NPROC     NPROC processes raise SIGUSR1 (a handler
+ *                                 set with signal()) in a loop for SECS
+ *                                 seconds: a signal storm (prints "READY"
+ *                                 once they run, exit 0)  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/sem.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEY 0x5167
@@ -95,11 +100,43 @@ static int window(pid_t daemon, int q)
 	return *res == EINTR ? 0 : 1;
 }
 
+/* Every handler delivery here is a sample in the daemon's signal watch:
+ * enough of them overflow the rings of a watch that sees them.  */
+static int storm(int secs, int nproc)
+{
+	/* One call, so that a container running this is one ipcnsd serves. */
+	int q = msgget(IPC_PRIVATE, 0600);
+	if (q >= 0)
+		msgctl(q, IPC_RMID, NULL);
+	for (int i = 0; i < nproc; i++) {
+		pid_t p = fork();
+		if (p < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (p == 0) {
+			signal(SIGUSR1, on_usr1);
+			time_t end = time(NULL) + secs;
+			while (time(NULL) < end)
+				for (int k = 0; k < 1000; k++)
+					raise(SIGUSR1);
+			_exit(0);
+		}
+	}
+	printf("READY\n");
+	fflush(stdout);
+	while (wait(NULL) > 0)
+		;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct mb b = { .mtype = 1 };
 	if (argc < 2)
 		return 2;
+	if (!strcmp(argv[1], "storm") && argc == 4)
+		return storm(atoi(argv[2]), atoi(argv[3]));
 	int q = msgget(KEY, IPC_CREAT | 0600);
 	if (q < 0) {
 		perror("msgget");

@@ -109,6 +109,9 @@ struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id,
  * event per CPU on the signal:signal_deliver tracepoint.  */
 /* Start watching (once): 0, or -errno when it is impossible here.  */
 int ipcns_sigwatch_start(void);
+/* The size of each ring, in pages (a power of two, default 128), before
+ * any watch opens: 0 or -EINVAL.  */
+int ipcns_sigwatch_ring_pages(unsigned pages);
 #define IPCNS_SIG_NONE 0      /* no handler ran */
 #define IPCNS_SIG_RESTART 1   /* the first handler had SA_RESTART */
 #define IPCNS_SIG_NORESTART 2 /* the first handler had no SA_RESTART */

@@ -40,7 +40,7 @@
 #define FSCONFIG_CMD_CREATE 6
 #endif
 
-#define RING_PAGES 128 /* per CPU: about 7000 deliveries between drains */
+#define RING_PAGES 128 /* per CPU by default: about 7000 deliveries between drains */
 #define HIST 4        /* deliveries remembered per thread */
 #define SA_RESTART_FLAG 0x10000000UL
 #define ERESTARTSYS_RET ((uint64_t)-512)
@@ -88,8 +88,9 @@ static struct {
 	int nrings;
 	int epfd;               /* the rings, readable when a quarter full */
 	int64_t lost;           /* the last drain that found records lost */
+	unsigned ring_pages;    /* per ring, a power of two */
 	struct slot slots[4096];
-} W = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1 };
+} W = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .ring_pages = RING_PAGES };
 
 static int read_id(int dirfd, const char *path)
 {
@@ -155,19 +156,19 @@ static int ring_open(struct ring *r, int id, int cpu)
 	 * and a ring that overflows makes every decision after it
 	 * unknown.  */
 	a.watermark = 1;
-	a.wakeup_watermark = (uint32_t)(RING_PAGES / 4 * (size_t)sysconf(_SC_PAGESIZE));
+	a.wakeup_watermark = (uint32_t)(W.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
 	r->fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 	if (r->fd < 0)
 		return -errno;
 	if (ioctl(r->fd, PERF_EVENT_IOC_SET_FILTER, "sa_handler > 1") < 0)
 		return -errno;
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	void *m = mmap(NULL, (RING_PAGES + 1) * pg, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	void *m = mmap(NULL, (W.ring_pages + 1) * pg, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
 	r->meta = m;
 	r->data = (unsigned char *)m + pg;
-	r->size = RING_PAGES * pg;
+	r->size = W.ring_pages * pg;
 	return 0;
 }
 
@@ -214,6 +215,14 @@ static void start(void)
 	__atomic_store_n(&W.nrings, ncpu, __ATOMIC_RELEASE);
 }
 
+
+int ipcns_sigwatch_ring_pages(unsigned pages)
+{
+	if (pages == 0 || (pages & (pages - 1)) || pages > 65536)
+		return -EINVAL;
+	W.ring_pages = pages;
+	return 0;
+}
 
 int ipcns_sigwatch_start(void)
 {
