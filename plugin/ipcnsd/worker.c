@@ -1045,7 +1045,75 @@ static void nfd_commit(struct ipcns_nfd *nf, uint64_t id, pid_t tid, int64_t ret
 	persist_commit(nsent_of_nfd(nf), nf->owner, id, tid, ret, answer);
 }
 
+/* The signal watch of the callers of a notify fd (spec/security.md,
+ * "Signal watches"): one per cgroup and namespace, so that what
+ * processes elsewhere do with signals changes nothing here.  Its fds
+ * (one per CPU) and memory are the namespace's, within its budget.  The
+ * host's watch for callers in the root cgroup, or when cgroup v2 or its
+ * perf events are missing.  */
+static struct ipcns_sigwatch *nfd_sigwatch(struct ipcns_nfd *nf, pid_t tid)
+{
+	struct nfd_ent *ne = nf->owner;
+	struct nsent *e = ne->ct->nse;
+	char path[4096];
+	uint64_t cgid = 0;
+	int cgfd = ipcns_proc_cgroup_open(tid, path, sizeof(path), &cgid);
+	if (cgfd == -EISDIR)
+		return ipcns_sigwatch_host();
+	if (cgfd < 0) {
+		nslog(&e->logrl, e->key,
+		      "container %s: no cgroup v2 directory for pid %d (%s): its signal watch is the host's, "
+		      "which signal storms anywhere on the host can overflow",
+		      ne->ct->id, (int)tid, strerror(-cgfd));
+		return ipcns_sigwatch_host();
+	}
+	struct ipcns_sigwatch *w = ipcns_sigwatch_find(cgid, e);
+	if (w) {
+		close(cgfd);
+		return w;
+	}
+	int nfds = ipcns_sigwatch_nfds();
+	uint64_t bytes = ipcns_sigwatch_cgroup_bytes();
+	int ret = ipcns_ns_fd_charge(e->ns, (unsigned)nfds, false);
+	if (ret == 0 && (ret = ipcns_ns_mem_charge(e->ns, bytes)) < 0)
+		ipcns_ns_fd_uncharge(e->ns, (unsigned)nfds);
+	if (ret < 0) {
+		close(cgfd);
+		nslog(&e->logrl, e->key,
+		      "container %s: no signal watch (its %d fds and %llu bytes are past namespace %s's budget): "
+		      "a msgsnd or msgrcv restarted after a signal handler waits again",
+		      ne->ct->id, nfds, (unsigned long long)bytes, e->key);
+		return NULL;
+	}
+	ret = ipcns_sigwatch_cgroup(cgfd, cgid, e, &w);
+	close(cgfd);
+	if (ret < 0) {
+		ipcns_ns_fd_uncharge(e->ns, (unsigned)nfds);
+		ipcns_ns_mem_uncharge(e->ns, bytes);
+		nslog(&e->logrl, e->key,
+		      "container %s: no perf events for cgroup %s (%s): its signal watch is the host's, which "
+		      "signal storms anywhere on the host can overflow",
+		      ne->ct->id, path, strerror(-ret));
+		return ipcns_sigwatch_host();
+	}
+	nslog(&e->logrl, e->key, "namespace %s: signal watch on cgroup %s (%d fds)", e->key, path, nfds);
+	return w;
+}
+
+/* The notify fd goes: its reference on its signal watch, and what the
+ * watch held for the namespace when it was the last.  */
+static void nfd_sigwatch_put(struct nsent *e, struct ipcns_nfd *nf)
+{
+	int closed = ipcns_sigwatch_put(nf->sigwatch);
+	nf->sigwatch = NULL;
+	if (closed > 0) {
+		ipcns_ns_fd_uncharge(e->ns, (unsigned)closed);
+		ipcns_ns_mem_uncharge(e->ns, ipcns_sigwatch_cgroup_bytes());
+	}
+}
+
 static const struct ipcns_nfd_ops nfd_ops = {
+	.sigwatch = nfd_sigwatch,
 	.commit = nfd_commit,
 	.watch_exit = nfd_watch_exit,
 	.arm_timer = nfd_arm_timer,
@@ -1097,6 +1165,7 @@ bool nfd_close(struct nfd_ent *ne)
 	/* One still in the mailbox at the shutdown was never the worker's.  */
 	if (ne->nf.ns) {
 		ipcns_nfd_hangup(&ne->nf);
+		nfd_sigwatch_put(e, &ne->nf);
 		if (!ne->over_budget)
 			ipcns_ns_fd_uncharge(e->ns, 1);
 		if (ne->nf.nwaiters)

@@ -40,6 +40,9 @@ victim_stops() {
 	assert_output 42
 	run cat "$(bdir victim)/out"
 	assert_output --partial "stopped after 1 calls"
+	# Its verdict was known.
+	run grep "$(cid "$r" victim).*unknown" "$IPCNSD_LOG"
+	assert_failure
 }
 
 # A signal storm elsewhere: two processes raising SIGUSR1 with a handler

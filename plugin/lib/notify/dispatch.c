@@ -923,7 +923,7 @@ static struct ipcns_waiter *op_park(struct ipcns_caller *c)
 	pw->w.caller = &pw->call.c;
 	pw->w.deadline = -1;
 	pw->timer_slot = -1;
-	ipcns_sigwatch_poll();
+	ipcns_sigwatch_poll(n->nf->sigwatch);
 	/* Without its record (no memory) the call is served as before
 	 * when its thread comes back restarted: it waits again.  */
 	struct ipcns_park_rec *rec = NULL;
@@ -1012,8 +1012,14 @@ void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const str
 	nf->ops = ops;
 	nf->owner = owner;
 	nf->arch = NATIVE_ARCH;
-	/* Before the first call can park, so no handler goes unseen.  */
 	int ret = ipcns_sigwatch_start();
+	/* Without the front end's choice (the crun plugin), the host's
+	 * watch, open before the first call can park so that no handler
+	 * goes unseen.  */
+	if (ret == 0 && !(ops && ops->sigwatch)) {
+		nf->sigwatch = ipcns_sigwatch_host();
+		nf->sigwatch_chosen = true;
+	}
 	static bool told;
 	if (ret < 0 && !__atomic_exchange_n(&told, true, __ATOMIC_RELAXED))
 		nlog(nf, "no signal:signal_deliver watch (%s): a msgsnd or msgrcv restarted after a signal handler "
@@ -1093,6 +1099,23 @@ static int call_nargs(int nr)
  * and msgrcv return -ERESTARTNOHAND: restarted after a stop, EINTR after
  * any handler.  -EINTR when this call is such a restart that Linux would
  * have ended with EINTR, else 0.  */
+/* Why ipcns_sigwatch_first could not say, for the log.  */
+static const char *unknown_why(int err)
+{
+	switch (err) {
+	case -EIO:
+		return "a ring of its signal watch overflowed (deliveries in its cgroup faster than they were drained)";
+	case -ESTALE:
+		return "its history was evicted from its signal watch by other threads' deliveries";
+	case -EAGAIN:
+		return "its signal watch opened after the call";
+	case -ENOTSUP:
+		return "no signal watch";
+	default:
+		return strerror(-err);
+	}
+}
+
 static int restart_verdict(struct ipcns_nfd *nf, const struct ipcns_park_rec *rec, const struct seccomp_data *d)
 {
 	int nargs = call_nargs(d->nr);
@@ -1100,7 +1123,7 @@ static int restart_verdict(struct ipcns_nfd *nf, const struct ipcns_park_rec *re
 	    memcmp(rec->data.args, d->args, (size_t)nargs * sizeof(d->args[0])))
 		return 0;
 	bool sem = d->nr == SYS_semop || d->nr == SYS_semtimedop;
-	int first = ipcns_sigwatch_first(rec->tid, rec->t0);
+	int first = ipcns_sigwatch_first(nf->sigwatch, rec->tid, rec->t0);
 	switch (first) {
 	case IPCNS_SIG_RESTART:
 		return -EINTR;
@@ -1109,14 +1132,27 @@ static int restart_verdict(struct ipcns_nfd *nf, const struct ipcns_park_rec *re
 	case IPCNS_SIG_NONE:
 		return sem ? -EINTR : 0;
 	default:
-		/* Unknown (no watch here, or its ring overflowed): a semop
-		 * ends with EINTR either way unless the caller saw EINTR
-		 * already; a msgsnd or msgrcv is served again.  */
+		/* Unknown: a semop ends with EINTR either way unless the
+		 * caller saw EINTR already; a msgsnd or msgrcv is served
+		 * again.  */
 		if (nf->unknown_restarts++ % 1000 == 0)
-			nlog(nf, "pid %d: restarted syscall %d: whether a signal handler ran is unknown (%llu times)",
-			     (int)rec->tid, d->nr, (unsigned long long)nf->unknown_restarts);
+			nlog(nf, "pid %d: restarted syscall %d: whether a signal handler ran is unknown: %s (%llu times)",
+			     (int)rec->tid, d->nr, unknown_why(first), (unsigned long long)nf->unknown_restarts);
 		return sem ? -EINTR : 0;
 	}
+}
+
+/* The fd's first call: its callers' signal watch, which may open now,
+ * after the call was received at *t0.  No handler can have run in the
+ * caller meanwhile if the call still waits after the watch opened (a
+ * delivery ends the wait first, and the kernel then drops the
+ * notification): deliveries are seen from *t0 moved to the opening.  */
+static void choose_sigwatch(struct ipcns_nfd *nf, const struct seccomp_notif *req, int64_t *t0)
+{
+	nf->sigwatch_chosen = true;
+	nf->sigwatch = nf->ops && nf->ops->sigwatch ? nf->ops->sigwatch(nf, (pid_t)req->pid) : ipcns_sigwatch_host();
+	if (nf->sigwatch && ipcns_sigwatch_since(nf->sigwatch) > *t0 && ipcns_seccomp_id_valid(nf->fd, req->id) == 0)
+		*t0 = ipcns_sigwatch_since(nf->sigwatch);
 }
 
 /* A new notification from a thread with a record: withdraw the earlier
@@ -1152,6 +1188,8 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 	nf->handled++;
 	n.t0 = nf->recv_ns ? nf->recv_ns : ipcns_mono_ns();
 	nf->recv_ns = 0;
+	if (!nf->sigwatch_chosen)
+		choose_sigwatch(nf, req, &n.t0);
 	struct ipcns_park_rec *rec = nf->nparks ? park_take(nf, n.tid) : NULL;
 	int verdict = rec ? restarted(nf, rec, &req->data) : 0;
 	/* A signal that ended the wait before we received the call left no
@@ -1159,7 +1197,7 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 	 * at this very instruction a moment ago marks this call as its
 	 * restart.  */
 	if (!rec && call_nargs(req->data.nr) &&
-	    ipcns_sigwatch_restarted(n.tid, req->data.instruction_pointer, n.t0, RESTART_WINDOW_NS))
+	    ipcns_sigwatch_restarted(nf->sigwatch, n.tid, req->data.instruction_pointer, n.t0, RESTART_WINDOW_NS))
 		verdict = -EINTR;
 	if (verdict == -EINTR) {
 		nf->eintr++;

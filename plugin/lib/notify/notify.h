@@ -49,6 +49,10 @@ struct ipcns_nfd_ops {
 	 * make the call's effect survive the front end's death.  May be
 	 * NULL.  */
 	void (*commit)(struct ipcns_nfd *nf, uint64_t id, pid_t tid, int64_t ret, bool answer);
+	/* The signal watch that sees this fd's callers (its first caller,
+	 * thread `tid', is one), with a reference the front end drops when
+	 * the fd goes; NULL: none.  May be NULL: the host's watch.  */
+	struct ipcns_sigwatch *(*sigwatch)(struct ipcns_nfd *nf, pid_t tid);
 };
 
 struct ipcns_nfd {
@@ -67,6 +71,9 @@ struct ipcns_nfd {
 	int64_t recv_ns;      /* CLOCK_MONOTONIC before the current RECV, or 0 */
 	uint64_t eintr;       /* restarted calls answered EINTR */
 	uint64_t unknown_restarts;
+	/* Its signal watch (ops->sigwatch), chosen at its first call.  */
+	struct ipcns_sigwatch *sigwatch;
+	bool sigwatch_chosen;
 	/* The user namespace that owns the callers' kernel IPC namespace,
 	 * and its ancestors up to the initial one, with their creators'
 	 * uids: what ns_capable(ipc_ns->user_ns, cap) walks.  */
@@ -105,31 +112,57 @@ void ipcns_waiter_ident(struct ipcns_waiter *w, uint64_t *id, pid_t *tid);
  * id and thread: NULL when the notification is no longer valid.  */
 struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id, pid_t tid);
 
-/* ---- Signal handlers run by threads (sigwatch.c): one sampling perf
- * event per CPU on the signal:signal_deliver tracepoint.  */
-/* Start watching (once): 0, or -errno when it is impossible here.  */
+/* ---- Signal handlers run by threads (sigwatch.c): watches on the
+ * signal:signal_deliver tracepoint, each a sampling perf event per CPU
+ * that sees the host, or one cgroup and its descendants
+ * (spec/security.md, "Signal watches").  */
+struct ipcns_sigwatch;
+/* Check that watching is possible here (once): 0, or -errno.  */
 int ipcns_sigwatch_start(void);
-/* The size of each ring, in pages (a power of two, default 128), before
- * any watch opens: 0 or -EINVAL.  */
+/* The size of each ring of the host's watch, in pages (a power of two,
+ * default 128; a cgroup's rings have at most 16), before any watch
+ * opens: 0 or -EINVAL.  */
 int ipcns_sigwatch_ring_pages(unsigned pages);
+/* The fds a watch holds (one per CPU), and the memory (kernel rings and
+ * our table) a cgroup's watch costs.  */
+int ipcns_sigwatch_nfds(void);
+uint64_t ipcns_sigwatch_cgroup_bytes(void);
+/* The host's watch, opened at its first use and kept: NULL when it
+ * cannot be.  */
+struct ipcns_sigwatch *ipcns_sigwatch_host(void);
+/* The watch of cgroup `cgroup' (its id) held for `scope', with one more
+ * reference, or NULL when there is none yet.  */
+struct ipcns_sigwatch *ipcns_sigwatch_find(uint64_t cgroup, const void *scope);
+/* A new watch of the cgroup whose directory is open as `cgfd', for
+ * `scope': 0 and *out, or -errno (the kernel has no cgroup perf events,
+ * ...).  Its fds are ipcns_sigwatch_nfds().  */
+int ipcns_sigwatch_cgroup(int cgfd, uint64_t cgroup, const void *scope, struct ipcns_sigwatch **out);
+/* Drop a reference; the number of fds closed (the last one of a
+ * cgroup's watch), else 0.  The host's watch stays.  */
+int ipcns_sigwatch_put(struct ipcns_sigwatch *w);
+/* CLOCK_MONOTONIC ns since which the watch sees deliveries.  */
+int64_t ipcns_sigwatch_since(const struct ipcns_sigwatch *w);
 #define IPCNS_SIG_NONE 0      /* no handler ran */
 #define IPCNS_SIG_RESTART 1   /* the first handler had SA_RESTART */
 #define IPCNS_SIG_NORESTART 2 /* the first handler had no SA_RESTART */
 /* The first handler that ran in thread tid after `since' (CLOCK_MONOTONIC
- * ns): IPCNS_SIG_*, or -EIO when it cannot be known.  */
-int ipcns_sigwatch_first(pid_t tid, int64_t since);
+ * ns): IPCNS_SIG_*, or why it cannot be known: -ENOTSUP no watch, -EIO
+ * a ring of the watch overflowed since, -ESTALE the thread's history may
+ * have been evicted by other threads' deliveries, -EAGAIN the watch
+ * opened after `since'.  */
+int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since);
 /* Did a handler with SA_RESTART, in the last `window' ns before `now',
  * end a wait of thread tid in a system call (-ERESTARTSYS) at
  * instruction pointer pc, that no earlier question used?  Such a
  * delivery is then used.  */
-bool ipcns_sigwatch_restarted(pid_t tid, uint64_t pc, int64_t now, int64_t window);
-/* Empty the rings if nobody else is at it (cheap when they are empty):
- * called at every park, so they do not overflow between questions.  */
-void ipcns_sigwatch_poll(void);
-/* A thread (started once) that empties the rings whenever one is a
- * quarter full, so that handler deliveries elsewhere on the host between
- * two parks here do not overflow a ring: 0 or -errno.  For a daemon; the
- * crun plugin does without.  */
+bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, int64_t now, int64_t window);
+/* Empty the watch's rings if nobody else is at it (cheap when they are
+ * empty): called at every park, so they do not overflow between
+ * questions.  */
+void ipcns_sigwatch_poll(struct ipcns_sigwatch *w);
+/* A thread (started once) that empties a watch's rings whenever one is a
+ * quarter full, so that deliveries between two parks do not overflow a
+ * ring: 0 or -errno.  For a daemon; the crun plugin does without.  */
 int ipcns_sigwatch_drain_thread(void);
 
 /* ---- Thread ids to process ids, cached.  A thread's tgid and its pid
@@ -176,6 +209,12 @@ int ipcns_proc_in_group(pid_t tid, gid_t gid);
 /* tid's /proc/PID/uid_map or gid_map (which), read whole: 0 or -errno
  * (-ENOENT: no such thread).  */
 int ipcns_proc_idmap(pid_t tid, const char *which, struct ipcns_idmap *m);
+/* tid's cgroup v2 directory (from /proc/TID/cgroup, under the first
+ * cgroup2 mount of the root), opened read-only: the fd, its path in
+ * `path' and its id (inode) in *id; -EISDIR for the root cgroup, -ENOENT
+ * when tid has none we can reach (outside our cgroup namespace, no
+ * cgroup2 mounted), or -errno.  */
+int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id);
 
 /* ---- Remote syscalls in a thread blocked in a notification.  */
 struct ipcns_remote {

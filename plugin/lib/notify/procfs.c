@@ -5,6 +5,7 @@
  * chose.  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -604,3 +605,86 @@ const struct ipcns_host_ops ipcns_host_proc_ops = {
 	.vmas_in = host_vmas_in,
 	.tracks_processes = host_tracks_processes,
 };
+
+/* Where cgroup v2 is mounted here (its root, not a bind of a subtree):
+ * the first such line of mountinfo.  */
+static int cgroup2_mount(char *out, size_t size)
+{
+	char buf[8192], *heap;
+	ssize_t n = read_file("/proc/self/mountinfo", buf, sizeof(buf), &heap);
+	if (n < 0)
+		return (int)n;
+	char *text = heap ? heap : buf, *save = NULL;
+	int ret = -ENOENT;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - TYPE SOURCE SUPER */
+		char root[256], mnt[512], type[32];
+		const char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %255s %511s", root, mnt) != 2 ||
+		    sscanf(dash + 3, "%31s", type) != 1)
+			continue;
+		if (!strcmp(type, "cgroup2") && !strcmp(root, "/") && !strchr(mnt, '\\')) {
+			snprintf(out, size, "%s", mnt);
+			ret = 0;
+			break;
+		}
+	}
+	free(heap);
+	return ret;
+}
+
+static struct {
+	pthread_once_t once;
+	int ret;
+	char mnt[512];
+} cg2 = { .once = PTHREAD_ONCE_INIT };
+
+static void cgroup2_find(void)
+{
+	cg2.ret = cgroup2_mount(cg2.mnt, sizeof(cg2.mnt));
+}
+
+int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id)
+{
+	char file[64], buf[4096], *heap;
+	snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)tid);
+	ssize_t n = read_file(file, buf, sizeof(buf), &heap);
+	if (n < 0)
+		return (int)n;
+	char *text = heap ? heap : buf, *save = NULL;
+	int ret = -ENOENT;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		/* Outside our cgroup namespace ("/.."), or removed: none.  */
+		if (line[3] != '/' || strstr(line + 3, "/..") || strstr(line, " (deleted)")) {
+			ret = -ENOENT;
+			break;
+		}
+		snprintf(path, size, "%s", line + 3);
+		ret = 0;
+		break;
+	}
+	free(heap);
+	if (ret < 0)
+		return ret;
+	if (!strcmp(path, "/"))
+		return -EISDIR;
+	pthread_once(&cg2.once, cgroup2_find);
+	if (cg2.ret < 0)
+		return cg2.ret;
+	char full[4096 + 512];
+	if ((size_t)snprintf(full, sizeof(full), "%s%s", cg2.mnt, path) >= sizeof(full))
+		return -ENAMETOOLONG;
+	int fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	*id = (uint64_t)st.st_ino;
+	return fd;
+}

@@ -42,6 +42,9 @@
 
 #define RING_PAGES 128 /* per CPU by default: about 7000 deliveries between drains */
 #define HIST 4        /* deliveries remembered per thread */
+#define HOST_SLOTS 4096 /* threads remembered by the host's watch */
+#define CGROUP_SLOTS 256 /* by a cgroup's */
+#define CGROUP_RING_PAGES 16
 #define SA_RESTART_FLAG 0x10000000UL
 #define ERESTARTSYS_RET ((uint64_t)-512)
 
@@ -68,9 +71,10 @@ struct slot {
 	pid_t tid;
 	int n;                  /* entries used, oldest first */
 	struct delivery d[HIST];
-	int64_t dropped;        /* the latest delivery forgotten here */
-	pid_t dropped_tid;      /* whose */
 	int64_t used;           /* deliveries up to this time decided a call */
+	int64_t overflowed;     /* the latest of tid's unused deliveries forgotten */
+	int64_t evicted;        /* the latest unused delivery of another thread,
+				 * or of tid before it held the slot, forgotten */
 };
 
 struct ring {
@@ -80,16 +84,38 @@ struct ring {
 	uint64_t size;
 };
 
+/* One watch: a ring per CPU for the deliveries it sees (the whole host's,
+ * or those of one cgroup and its descendants) and the last deliveries per
+ * thread.  Its lock covers the rings' tails and the table; only its own
+ * questions and the drainer take it, so a storm that keeps one watch
+ * busy holds no other.  */
+struct ipcns_sigwatch {
+	struct ipcns_sigwatch *next; /* in W.watches */
+	uint64_t serial;        /* names it to the drainer (epoll data) */
+	uint64_t cgroup;        /* the cgroup's id (its directory's inode); 0: the host */
+	const void *scope;      /* whose it is (a namespace) */
+	int refs;               /* under W.lock */
+	pthread_mutex_t lock;
+	struct ring *rings;
+	int nrings;             /* open ones */
+	unsigned pages;         /* of each ring */
+	int64_t started;        /* CLOCK_MONOTONIC ns: nothing before is seen */
+	int64_t lost;           /* the last drain that found records lost */
+	uint32_t nslots;
+	struct slot slots[];
+};
+
 static struct {
 	pthread_once_t once;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;   /* the list of watches; then a watch's lock */
 	int err;                /* 0, or why there is no watch */
-	struct ring *rings;
-	int nrings;
-	int epfd;               /* the rings, readable when a quarter full */
-	int64_t lost;           /* the last drain that found records lost */
+	int id;                 /* the tracepoint's */
+	int ncpu;
+	int epfd;               /* every ring, readable when a quarter full */
 	unsigned ring_pages;    /* per ring, a power of two */
-	struct slot slots[4096];
+	uint64_t serials;
+	struct ipcns_sigwatch *watches;
+	struct ipcns_sigwatch *host;
 } W = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .ring_pages = RING_PAGES };
 
 static int read_id(int dirfd, const char *path)
@@ -139,7 +165,7 @@ static int tracepoint_id(void)
 	return ret;
 }
 
-static int ring_open(struct ring *r, int id, int cpu)
+static int ring_open(struct ring *r, int id, int cpu, int cgfd, unsigned pages)
 {
 	struct perf_event_attr a;
 	memset(&a, 0, sizeof(a));
@@ -156,19 +182,20 @@ static int ring_open(struct ring *r, int id, int cpu)
 	 * and a ring that overflows makes every decision after it
 	 * unknown.  */
 	a.watermark = 1;
-	a.wakeup_watermark = (uint32_t)(W.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
-	r->fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	a.wakeup_watermark = (uint32_t)(pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
+	r->fd = (int)syscall(SYS_perf_event_open, &a, cgfd >= 0 ? cgfd : -1, cpu, -1,
+			     PERF_FLAG_FD_CLOEXEC | (cgfd >= 0 ? PERF_FLAG_PID_CGROUP : 0));
 	if (r->fd < 0)
 		return -errno;
 	if (ioctl(r->fd, PERF_EVENT_IOC_SET_FILTER, "sa_handler > 1") < 0)
 		return -errno;
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	void *m = mmap(NULL, (W.ring_pages + 1) * pg, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	void *m = mmap(NULL, (pages + 1) * pg, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
 	r->meta = m;
 	r->data = (unsigned char *)m + pg;
-	r->size = W.ring_pages * pg;
+	r->size = pages * pg;
 	return 0;
 }
 
@@ -179,42 +206,12 @@ static void start(void)
 		W.err = id;
 		return;
 	}
-	int ncpu = (int)sysconf(_SC_NPROCESSORS_CONF);
-	if (ncpu < 1)
-		ncpu = 1;
-	W.rings = calloc((size_t)ncpu, sizeof(*W.rings));
-	if (!W.rings) {
-		W.err = -ENOMEM;
-		return;
-	}
-	for (int i = 0; i < ncpu; i++)
-		W.rings[i].fd = -1;
-	for (int i = 0; i < ncpu; i++) {
-		int ret = ring_open(&W.rings[i], id, i);
-		if (ret < 0 && ret != -ENODEV) { /* ENODEV: an offline CPU */
-			W.err = ret;
-			break;
-		}
-	}
-	if (W.err) {
-		for (int i = 0; i < ncpu; i++)
-			if (W.rings[i].fd >= 0)
-				close(W.rings[i].fd);
-		free(W.rings);
-		W.rings = NULL;
-		return;
-	}
+	W.id = id;
+	W.ncpu = (int)sysconf(_SC_NPROCESSORS_CONF);
+	if (W.ncpu < 1)
+		W.ncpu = 1;
 	W.epfd = epoll_create1(EPOLL_CLOEXEC);
-	for (int i = 0; W.epfd >= 0 && i < ncpu; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
-		if (W.rings[i].fd >= 0 && epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.rings[i].fd, &ev) < 0) {
-			close(W.epfd);
-			W.epfd = -1;
-		}
-	}
-	__atomic_store_n(&W.nrings, ncpu, __ATOMIC_RELEASE);
 }
-
 
 int ipcns_sigwatch_ring_pages(unsigned pages)
 {
@@ -230,25 +227,172 @@ int ipcns_sigwatch_start(void)
 	return W.err;
 }
 
-static void record(pid_t tid, const struct delivery *d)
+int ipcns_sigwatch_nfds(void)
 {
-	struct slot *s = &W.slots[(uint32_t)tid % ARRAY_SIZE(W.slots)];
-	if (s->tid != tid) {
-		/* Another thread's history goes: a question about it after
-		 * that time is unknown.  */
-		if (s->n && s->d[s->n - 1].t > s->used) {
-			s->dropped = s->d[s->n - 1].t;
-			s->dropped_tid = s->tid;
+	return ipcns_sigwatch_start() < 0 ? 0 : W.ncpu;
+}
+
+/* A cgroup's rings see one container's deliveries: smaller than the
+ * host's (the kernel memory is locked, per CPU, per container).  */
+static unsigned cgroup_ring_pages(void)
+{
+	return W.ring_pages < CGROUP_RING_PAGES ? W.ring_pages : CGROUP_RING_PAGES;
+}
+
+uint64_t ipcns_sigwatch_cgroup_bytes(void)
+{
+	if (ipcns_sigwatch_start() < 0)
+		return 0;
+	return sizeof(struct ipcns_sigwatch) + CGROUP_SLOTS * sizeof(struct slot) +
+	       (uint64_t)W.ncpu * ((cgroup_ring_pages() + 1) * (uint64_t)sysconf(_SC_PAGESIZE) + sizeof(struct ring));
+}
+
+static void watch_close(struct ipcns_sigwatch *w)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < W.ncpu; i++) {
+		if (w->rings[i].meta)
+			munmap(w->rings[i].meta, (w->pages + 1) * pg);
+		if (w->rings[i].fd >= 0)
+			close(w->rings[i].fd); /* out of the drainer's epoll with it */
+	}
+	free(w->rings);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+/* A new watch of cgroup `cgfd' (-1: the host): a ring per online CPU.  */
+static int watch_open(int cgfd, uint64_t cgroup, const void *scope, uint32_t nslots, struct ipcns_sigwatch **out)
+{
+	int ret = ipcns_sigwatch_start();
+	if (ret < 0)
+		return ret;
+	struct ipcns_sigwatch *w = calloc(1, sizeof(*w) + nslots * sizeof(w->slots[0]));
+	if (!w)
+		return -ENOMEM;
+	w->rings = calloc((size_t)W.ncpu, sizeof(*w->rings));
+	if (!w->rings) {
+		free(w);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	w->cgroup = cgroup;
+	w->scope = scope;
+	w->refs = 1;
+	w->nslots = nslots;
+	w->pages = cgfd >= 0 ? cgroup_ring_pages() : W.ring_pages;
+	for (int i = 0; i < W.ncpu; i++)
+		w->rings[i].fd = -1;
+	pthread_mutex_lock(&W.lock);
+	w->serial = ++W.serials;
+	pthread_mutex_unlock(&W.lock);
+	/* Deliveries from now on are seen: a question about an earlier
+	 * time cannot be answered (ipcns_sigwatch_first).  */
+	w->started = ipcns_mono_ns();
+	for (int i = 0; i < W.ncpu && ret == 0; i++) {
+		ret = ring_open(&w->rings[i], W.id, i, cgfd, w->pages);
+		if (ret == -ENODEV) /* an offline CPU */
+			ret = 0;
+		if (ret == 0 && w->rings[i].fd >= 0) {
+			w->nrings++;
+			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = w->serial };
+			if (W.epfd >= 0)
+				epoll_ctl(W.epfd, EPOLL_CTL_ADD, w->rings[i].fd, &ev);
 		}
+	}
+	if (ret < 0) {
+		watch_close(w);
+		return ret;
+	}
+	pthread_mutex_lock(&W.lock);
+	w->next = W.watches;
+	W.watches = w;
+	pthread_mutex_unlock(&W.lock);
+	*out = w;
+	return 0;
+}
+
+struct ipcns_sigwatch *ipcns_sigwatch_host(void)
+{
+	static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct ipcns_sigwatch *w = __atomic_load_n(&W.host, __ATOMIC_ACQUIRE);
+	if (w)
+		return w;
+	pthread_mutex_lock(&host_lock);
+	if (!W.host && watch_open(-1, 0, NULL, HOST_SLOTS, &w) == 0)
+		__atomic_store_n(&W.host, w, __ATOMIC_RELEASE);
+	w = W.host;
+	pthread_mutex_unlock(&host_lock);
+	return w;
+}
+
+struct ipcns_sigwatch *ipcns_sigwatch_find(uint64_t cgroup, const void *scope)
+{
+	struct ipcns_sigwatch *found = NULL;
+	pthread_mutex_lock(&W.lock);
+	for (struct ipcns_sigwatch *w = W.watches; w; w = w->next) {
+		if (w != W.host && w->cgroup == cgroup && w->scope == scope) {
+			w->refs++;
+			found = w;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&W.lock);
+	return found;
+}
+
+int ipcns_sigwatch_cgroup(int cgfd, uint64_t cgroup, const void *scope, struct ipcns_sigwatch **out)
+{
+	return watch_open(cgfd, cgroup, scope, CGROUP_SLOTS, out);
+}
+
+int ipcns_sigwatch_put(struct ipcns_sigwatch *w)
+{
+	if (!w || w == W.host)
+		return 0;
+	pthread_mutex_lock(&W.lock);
+	if (--w->refs > 0) {
+		pthread_mutex_unlock(&W.lock);
+		return 0;
+	}
+	for (struct ipcns_sigwatch **pp = &W.watches; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	/* The drainer finds a watch under W.lock and drains it under its
+	 * own: once out of the list and its lock free, nobody holds it.  */
+	pthread_mutex_lock(&w->lock);
+	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&W.lock);
+	int n = W.ncpu;
+	watch_close(w);
+	return n;
+}
+
+int64_t ipcns_sigwatch_since(const struct ipcns_sigwatch *w)
+{
+	return w->started;
+}
+
+static void record(struct ipcns_sigwatch *w, pid_t tid, const struct delivery *d)
+{
+	struct slot *s = &w->slots[(uint32_t)tid % w->nslots];
+	if (s->tid != tid) {
+		/* Another thread's history goes: a question about a thread of
+		 * this slot after that time is unknown (it may have been that
+		 * thread's, before).  */
+		if (s->n && s->d[s->n - 1].t > s->used && s->d[s->n - 1].t > s->evicted)
+			s->evicted = s->d[s->n - 1].t;
 		s->tid = tid;
 		s->n = 0;
 		s->used = 0;
+		s->overflowed = 0;
 	}
 	if (s->n == HIST) {
-		if (s->d[0].t > s->dropped) {
-			s->dropped = s->d[0].t;
-			s->dropped_tid = tid;
-		}
+		if (s->d[0].t > s->used && s->d[0].t > s->overflowed)
+			s->overflowed = s->d[0].t;
 		memmove(&s->d[0], &s->d[1], (HIST - 1) * sizeof(s->d[0]));
 		s->n--;
 	}
@@ -263,7 +407,7 @@ static void copy_out(const struct ring *r, uint64_t off, void *dst, size_t len)
 	memcpy((unsigned char *)dst + first, r->data, len - first);
 }
 
-static void drain_ring(struct ring *r)
+static void drain_ring(struct ipcns_sigwatch *w, struct ring *r)
 {
 	if (!r->meta)
 		return;
@@ -302,27 +446,38 @@ static void drain_ring(struct ring *r)
 				d.in_wait = abi != PERF_SAMPLE_REGS_ABI_NONE && ret == ERESTARTSYS_RET;
 				d.pc = pc;
 				if (rawsz >= 40)
-					record((pid_t)tid, &d);
+					record(w, (pid_t)tid, &d);
 			}
 		} else if (h.type == PERF_RECORD_LOST) {
-			W.lost = ipcns_mono_ns();
+			w->lost = ipcns_mono_ns();
 		}
 		tail += h.size;
 	}
 	__atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
 }
 
-int ipcns_sigwatch_first(pid_t tid, int64_t since)
+static void drain(struct ipcns_sigwatch *w)
 {
-	if (ipcns_sigwatch_start() < 0)
-		return -EIO;
-	pthread_mutex_lock(&W.lock);
-	for (int i = 0; i < W.nrings; i++)
-		drain_ring(&W.rings[i]);
+	for (int i = 0; i < W.ncpu; i++)
+		drain_ring(w, &w->rings[i]);
+}
+
+int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since)
+{
+	if (!w)
+		return -ENOTSUP;
+	if (since < w->started)
+		return -EAGAIN;
+	pthread_mutex_lock(&w->lock);
+	drain(w);
 	int ret = IPCNS_SIG_NONE;
-	struct slot *s = &W.slots[(uint32_t)tid % ARRAY_SIZE(W.slots)];
-	if (W.lost > since || (s->dropped > since && s->dropped_tid == tid)) {
+	struct slot *s = &w->slots[(uint32_t)tid % w->nslots];
+	if (w->lost > since) {
 		ret = -EIO;
+	} else if (s->evicted > since || (s->tid == tid && s->overflowed > since)) {
+		/* A delivery after `since' that may have been this thread's
+		 * was forgotten.  */
+		ret = -ESTALE;
 	} else if (s->tid == tid) {
 		for (int i = 0; i < s->n; i++) {
 			if (s->d[i].t > since) {
@@ -334,19 +489,18 @@ int ipcns_sigwatch_first(pid_t tid, int64_t since)
 	/* What ran until now has decided this call: not the next.  */
 	if (s->tid == tid && s->n)
 		s->used = s->d[s->n - 1].t;
-	pthread_mutex_unlock(&W.lock);
+	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
 
-bool ipcns_sigwatch_restarted(pid_t tid, uint64_t pc, int64_t now, int64_t window)
+bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, int64_t now, int64_t window)
 {
-	if (ipcns_sigwatch_start() < 0)
+	if (!w)
 		return false;
 	bool hit = false;
-	pthread_mutex_lock(&W.lock);
-	for (int i = 0; i < W.nrings; i++)
-		drain_ring(&W.rings[i]);
-	struct slot *s = &W.slots[(uint32_t)tid % ARRAY_SIZE(W.slots)];
+	pthread_mutex_lock(&w->lock);
+	drain(w);
+	struct slot *s = &w->slots[(uint32_t)tid % w->nslots];
 	if (s->tid == tid) {
 		for (int i = s->n - 1; i >= 0 && !hit; i--) {
 			const struct delivery *d = &s->d[i];
@@ -357,23 +511,22 @@ bool ipcns_sigwatch_restarted(pid_t tid, uint64_t pc, int64_t now, int64_t windo
 		if (hit)
 			s->used = s->d[s->n - 1].t;
 	}
-	pthread_mutex_unlock(&W.lock);
+	pthread_mutex_unlock(&w->lock);
 	return hit;
 }
 
-void ipcns_sigwatch_poll(void)
+void ipcns_sigwatch_poll(struct ipcns_sigwatch *w)
 {
-	if (__atomic_load_n(&W.nrings, __ATOMIC_ACQUIRE) == 0 || pthread_mutex_trylock(&W.lock))
+	if (!w || pthread_mutex_trylock(&w->lock))
 		return;
-	for (int i = 0; i < W.nrings; i++)
-		drain_ring(&W.rings[i]);
-	pthread_mutex_unlock(&W.lock);
+	drain(w);
+	pthread_mutex_unlock(&w->lock);
 }
 
-/* The drainer: wakes when a ring is a quarter full and empties them all.
- * Real-time priority where allowed, so that a busy host (whose every
- * handler delivery lands in these rings) does not keep it from running
- * until a ring overflows; its work is a copy of a few thousand records.  */
+/* The drainer: wakes when a ring is a quarter full and empties its
+ * watch.  Real-time priority where allowed, so that a busy host does not
+ * keep it from running until a ring overflows; its work is a copy of a
+ * few thousand records.  */
 static void *drainer(void *arg)
 {
 	(void)arg;
@@ -384,10 +537,25 @@ static void *drainer(void *arg)
 		int n = epoll_wait(W.epfd, evs, 64, -1);
 		if (n < 0 && errno != EINTR)
 			return NULL;
-		pthread_mutex_lock(&W.lock);
-		for (int i = 0; i < W.nrings; i++)
-			drain_ring(&W.rings[i]);
-		pthread_mutex_unlock(&W.lock);
+		for (int i = 0; i < n; i++) {
+			/* Each watch once per wake-up.  */
+			bool seen = false;
+			for (int k = 0; k < i && !seen; k++)
+				seen = evs[k].data.u64 == evs[i].data.u64;
+			if (seen)
+				continue;
+			pthread_mutex_lock(&W.lock);
+			struct ipcns_sigwatch *w = W.watches;
+			while (w && w->serial != evs[i].data.u64)
+				w = w->next;
+			if (w)
+				pthread_mutex_lock(&w->lock);
+			pthread_mutex_unlock(&W.lock);
+			if (w) {
+				drain(w);
+				pthread_mutex_unlock(&w->lock);
+			}
+		}
 	}
 }
 
