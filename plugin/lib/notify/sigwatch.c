@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* Which signal handlers ran in a thread, and when: the kernel's
- * signal:signal_deliver tracepoint, read through one sampling perf event
- * per CPU (not per thread: no cost at a park, none at a context switch,
- * no fd per caller).  The filter keeps only deliveries that run a
- * handler (sa_handler > 1: not SIG_DFL, not SIG_IGN); each sample
- * carries the thread, a CLOCK_MONOTONIC time and the handler's
- * sa_flags.  A parked call whose thread comes back with the same call
- * asks here whether a handler ran since it was received, and whether
- * that handler had SA_RESTART (spec/compatibility.md, "Signals").
+ * signal:signal_deliver tracepoint, read through watches, each a sampling
+ * perf event per CPU (not per thread: no cost at a park, none at a
+ * context switch of the caller, no fd per caller).  A watch sees one
+ * cgroup and its descendants (PERF_FLAG_PID_CGROUP), or the whole host:
+ * ipcnsd gives each cgroup of its containers one, so that deliveries
+ * elsewhere (a signal storm in another container or on the host) neither
+ * overflow its rings nor evict its history (spec/security.md, "Signal
+ * watches").  The filter keeps only deliveries that run a handler
+ * (sa_handler > 1: not SIG_DFL, not SIG_IGN); each sample carries the
+ * thread, a CLOCK_MONOTONIC time, the handler's sa_flags and two user
+ * registers.  A parked call whose thread comes back with the same call
+ * asks its watch whether a handler ran since it was received, and
+ * whether that handler had SA_RESTART (spec/compatibility.md, "Signals").
  *
- * The rings are drained by the threads that ask, under one lock, into a
- * direct-mapped table of the last deliveries per thread.  What cannot be
- * known (a ring overflowed, a thread's history was evicted) is reported
- * as such, never guessed.  */
+ * A watch's rings are drained by the threads that ask and by the drainer,
+ * under the watch's lock, into its direct-mapped table of the last
+ * deliveries per thread.  What cannot be known (a ring overflowed, a
+ * thread's history was evicted, the watch opened later) is reported as
+ * such, never guessed.  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -331,7 +337,7 @@ struct ipcns_sigwatch *ipcns_sigwatch_find(uint64_t cgroup, const void *scope)
 	struct ipcns_sigwatch *found = NULL;
 	pthread_mutex_lock(&W.lock);
 	for (struct ipcns_sigwatch *w = W.watches; w; w = w->next) {
-		if (w != W.host && w->cgroup == cgroup && w->scope == scope) {
+		if (w->cgroup == cgroup && w->scope == scope) {
 			w->refs++;
 			found = w;
 			break;
@@ -348,7 +354,7 @@ int ipcns_sigwatch_cgroup(int cgfd, uint64_t cgroup, const void *scope, struct i
 
 int ipcns_sigwatch_put(struct ipcns_sigwatch *w)
 {
-	if (!w || w == W.host)
+	if (!w || w->cgroup == 0) /* the host's stays */
 		return 0;
 	pthread_mutex_lock(&W.lock);
 	if (--w->refs > 0) {
