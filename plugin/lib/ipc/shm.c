@@ -375,7 +375,13 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	 * shmem file is counted against fs.file-max); the namespace's fd
 	 * budget is its file table here.  */
 	if (ipcns_budget_fd_charge(&ns->budget, 1, false) < 0) {
-		ipcns_limit_hit(ns, "fd budget (%u) reached: shmget ENFILE", ns->limits.quota_fds);
+		/* Say which: this namespace's budget, or the front end's
+		 * ceiling for all namespaces together (ipcnsd's RLIMIT_NOFILE
+		 * less its reserve), which an operator reads differently.  */
+		if (ns->budget.fd_limit && ns->budget.fds_used >= ns->budget.fd_limit)
+			ipcns_limit_hit(ns, "fd budget (%u) reached: shmget ENFILE", ns->budget.fd_limit);
+		else
+			ipcns_limit_hit(ns, "the fds of all namespaces are at the daemon-wide ceiling: shmget ENFILE");
 		return -ENFILE;
 	}
 	ret = ipcns_uid_quota_take(ns, cred->euid);
