@@ -45,13 +45,7 @@ static int sysctl_write(const char *name, const char *val)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = write(fd, val, strlen(val));
-	int e = errno;
-	close(fd);
-	return n < 0 ? -e : 0;
+	return conf_write_file(path, val);
 }
 
 /* Natively: small limits in our own kernel IPC namespace, if the calls
