@@ -529,7 +529,7 @@ conformance_programs() {
 		out=$BATS_TEST_TMPDIR/$name.out
 		t0=$SECONDS
 		rc=0
-		BUNDLE_CAPS=all BUNDLE_ENV="IPCNS_UNDER=1" \
+		BUNDLE_CAPS=all BUNDLE_ENV="IPCNS_UNDER=1 ${CONF_ENV:-}" \
 			"$@" "$name" "$CT_BUILD/tests/conformance/$name" >"$out" 2>&1 || rc=$?
 		case $rc in
 		0) passed+=("$name") ;;
