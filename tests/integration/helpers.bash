@@ -415,6 +415,15 @@ wait_for() {
 	"$@"
 }
 
+# threads_stopped PID: every thread of PID is in a stop (state T or t).
+threads_stopped() {
+	local f st
+	for f in /proc/"$1"/task/*/stat; do
+		st=$(sed 's/.*) //' "$f" 2>/dev/null | cut -d' ' -f1)
+		case $st in T | t) ;; *) return 1 ;; esac
+	done
+}
+
 # _until_or_exit RT NAME TIMEOUT CMD...: poll CMD while the container of
 # ct_start runs; fail, showing its output, on timeout or when it exited
 # without CMD succeeding.

@@ -163,6 +163,9 @@ exec_shares_namespace() {
 	ino=$(readlink "/proc/$a/ns/ipc")
 	ns=$(ns_of_pid "$a")
 	kill -STOP "$IPCNSD_PID"
+	# SIGSTOP takes each thread as it next runs: a worker already awake
+	# would still see the hang-up of a killed process.
+	wait_for 10 threads_stopped "$IPCNSD_PID"
 	kill -KILL "$a"
 	wait "$a" || true
 	# Its number, once free, is the next one handed out: try for 2 s.
