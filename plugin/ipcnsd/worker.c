@@ -1330,8 +1330,6 @@ static void *worker(void *arg)
 		/* Process events first, then the pidfds and timers, then the
 		 * notifications.  */
 		bool grown = worker_enter(e, &seen_attr);
-		if (__atomic_load_n(&e->view_pending, __ATOMIC_ACQUIRE))
-			view_serve(e);
 
 		for (int i = 0; i < n; i++) {
 			struct ev *ev = evs[i].data.ptr;
@@ -1365,9 +1363,10 @@ static void *worker(void *arg)
 		 * the namespace's own worker.  */
 		if (__atomic_load_n(&e->ops, __ATOMIC_ACQUIRE))
 			control_ops_serve(e, ops_take(e), false);
-		/* A read or write of the view queued after the look above has
-		 * its wake-up drained by the EV_WAKE just read: served now,
-		 * or it would wait for the next wake-up.  */
+		/* Reads and writes of the view, after the batch's events (a
+		 * creator's exit under shm_rmid_forced has destroyed its
+		 * segments before /proc/sysvipc shows them) and after the
+		 * EV_WAKE that may have drained their wake-up.  */
 		if (__atomic_load_n(&e->view_pending, __ATOMIC_ACQUIRE))
 			view_serve(e);
 		for (size_t i = 1; i < npf; i++) {
