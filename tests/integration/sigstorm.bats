@@ -98,3 +98,43 @@ storm_then_stop() {
 	need_runtime crun
 	storm_then_stop crun host
 }
+
+# perf_fds: ipcnsd's perf event fds.
+perf_fds() {
+	local n=0 f
+	for f in /proc/"$IPCNSD_PID"/fd/*; do
+		[ "$(readlink "$f")" = "anon_inode:[perf_event]" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# A container's signal watch: one fd per CPU, counted in its namespace's
+# fds, opened at its first call and closed with its last notify fd (no
+# watch of the whole host meanwhile).
+watch_fds() {
+	local r=$1 ncpu ns
+	ncpu=$(getconf _NPROCESSORS_CONF)
+	wait_for 10 test "$(perf_fds)" = 0
+	ct_start "$r" victim "$SIG_PARK" daemon msgrcv
+	wait_out "$r" victim READY
+	wait_for 10 test "$(state_of "$r" victim)" = S
+	assert_equal "$(perf_fds)" "$ncpu"
+	ns=$(ns_of_pid "$(ct_pid "$r" victim)")
+	run ps_ns "$ns"
+	[ "$(jq .usage.fds <<<"$output")" -ge "$ncpu" ]
+	rt "$r" kill "$(cid "$r" victim)" TERM
+	run ct_wait "$r" victim 10
+	assert_output 42
+	wait_for 10 test "$(perf_fds)" = 0
+	assert_equal "$(perf_fds)" 0
+}
+
+@test "runc: a container's signal watch is one fd per CPU of its namespace, closed with it" {
+	need_runtime runc
+	watch_fds runc
+}
+
+@test "crun: a container's signal watch is one fd per CPU of its namespace, closed with it" {
+	need_runtime crun
+	watch_fds crun
+}
