@@ -120,7 +120,7 @@ struct ipcns_sigwatch;
 /* Check that watching is possible here (once): 0, or -errno.  */
 int ipcns_sigwatch_start(void);
 /* The size of each ring of the host's watch, in pages (a power of two,
- * default 128; a cgroup's rings have at most 16), before any watch
+ * default 128; a cgroup's rings have at most 64), before any watch
  * opens: 0 or -EINVAL.  */
 int ipcns_sigwatch_ring_pages(unsigned pages);
 /* The fds a watch holds (one per CPU), and the memory (kernel rings and

@@ -50,7 +50,8 @@
 #define HIST 4        /* deliveries remembered per thread */
 #define HOST_SLOTS 4096 /* threads remembered by the host's watch */
 #define CGROUP_SLOTS 256 /* by a cgroup's */
-#define CGROUP_RING_PAGES 16
+#define CGROUP_RING_PAGES 64
+#define EVICTS 4
 #define SA_RESTART_FLAG 0x10000000UL
 #define ERESTARTSYS_RET ((uint64_t)-512)
 
@@ -79,8 +80,14 @@ struct slot {
 	struct delivery d[HIST];
 	int64_t used;           /* deliveries up to this time decided a call */
 	int64_t overflowed;     /* the latest of tid's unused deliveries forgotten */
-	int64_t evicted;        /* the latest unused delivery of another thread,
-				 * or of tid before it held the slot, forgotten */
+	/* The threads that lost the slot with unused deliveries, and the
+	 * latest of those; past EVICTS of them, the latest forgotten.  */
+	struct {
+		pid_t tid;
+		int64_t t;
+	} ev[EVICTS];
+	int nev;
+	int64_t ev_lost;
 };
 
 struct ring {
@@ -386,11 +393,18 @@ static void record(struct ipcns_sigwatch *w, pid_t tid, const struct delivery *d
 {
 	struct slot *s = &w->slots[(uint32_t)tid % w->nslots];
 	if (s->tid != tid) {
-		/* Another thread's history goes: a question about a thread of
-		 * this slot after that time is unknown (it may have been that
-		 * thread's, before).  */
-		if (s->n && s->d[s->n - 1].t > s->used && s->d[s->n - 1].t > s->evicted)
-			s->evicted = s->d[s->n - 1].t;
+		/* Another thread's history goes: a question about that thread
+		 * after that time is unknown.  */
+		if (s->n && s->d[s->n - 1].t > s->used) {
+			if (s->nev == EVICTS) {
+				if (s->ev[0].t > s->ev_lost)
+					s->ev_lost = s->ev[0].t;
+				memmove(&s->ev[0], &s->ev[1], (EVICTS - 1) * sizeof(s->ev[0]));
+				s->nev--;
+			}
+			s->ev[s->nev].tid = s->tid;
+			s->ev[s->nev++].t = s->d[s->n - 1].t;
+		}
 		s->tid = tid;
 		s->n = 0;
 		s->used = 0;
@@ -468,6 +482,17 @@ static void drain(struct ipcns_sigwatch *w)
 		drain_ring(w, &w->rings[i]);
 }
 
+/* Was a delivery to tid after `since' forgotten?  */
+static bool forgotten(const struct slot *s, pid_t tid, int64_t since)
+{
+	if (s->ev_lost > since || (s->tid == tid && s->overflowed > since))
+		return true;
+	for (int i = 0; i < s->nev; i++)
+		if (s->ev[i].tid == tid && s->ev[i].t > since)
+			return true;
+	return false;
+}
+
 int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since)
 {
 	if (!w)
@@ -480,9 +505,7 @@ int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since)
 	struct slot *s = &w->slots[(uint32_t)tid % w->nslots];
 	if (w->lost > since) {
 		ret = -EIO;
-	} else if (s->evicted > since || (s->tid == tid && s->overflowed > since)) {
-		/* A delivery after `since' that may have been this thread's
-		 * was forgotten.  */
+	} else if (forgotten(s, tid, since)) {
 		ret = -ESTALE;
 	} else if (s->tid == tid) {
 		for (int i = 0; i < s->n; i++) {
