@@ -415,6 +415,32 @@ wait_for() {
 	"$@"
 }
 
+# state_of RT NAME: the state letter of the container's init in /proc.
+state_of() {
+	local pid
+	pid=$(ct_pid "$1" "$2") || return 1
+	sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat"
+}
+
+# daemon_stops RT CALL [NAME]: a container (NAME, default dCALL) whose init
+# waits in CALL with a SIGTERM handler (sig-park daemon) stops with its own
+# exit status when the runtime sends SIGTERM; parked, it is seen sleeping.
+daemon_stops() {
+	local r=$1 call=$2 name=${3:-d$2} id
+	id=$(cid "$r" "$name")
+	ct_start "$r" "$name" "$CT_TOOLS/sig-park" daemon "$call"
+	wait_out "$r" "$name" READY
+	wait_for 10 test "$(state_of "$r" "$name")" = S
+	sleep 0.2
+	assert_equal "$(state_of "$r" "$name")" S
+	rt "$r" kill "$id" TERM
+	run ct_wait "$r" "$name" 10
+	assert_success
+	assert_output 42
+	run cat "$(bdir "$name")/out"
+	assert_output --partial "stopped after 1 calls"
+}
+
 # threads_stopped PID: every thread of PID is in a stop (state T or t).
 threads_stopped() {
 	local f st

@@ -13,32 +13,6 @@ load helpers
 
 SIG_PARK=$CT_TOOLS/sig-park
 
-# state_of RT NAME: the state letter of the container's init in /proc.
-state_of() {
-	local pid
-	pid=$(ct_pid "$1" "$2") || return 1
-	sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat"
-}
-
-# A container whose init waits in CALL with a SIGTERM handler stops with
-# its own exit status when the runtime sends SIGTERM.
-daemon_stops() {
-	local r=$1 call=$2 id
-	id=$(cid "$r" "d$call")
-	ct_start "$r" "d$call" "$SIG_PARK" daemon "$call"
-	wait_out "$r" "d$call" READY
-	# Parked, and seen as sleeping.
-	wait_for 10 test "$(state_of "$r" "d$call")" = S
-	sleep 0.2
-	assert_equal "$(state_of "$r" "d$call")" S
-	rt "$r" kill "$id" TERM
-	run ct_wait "$r" "d$call" 10
-	assert_success
-	assert_output 42
-	run cat "$(bdir "d$call")/out"
-	assert_output --partial "stopped after 1 calls"
-}
-
 @test "runc: a daemon waiting in msgrcv stops on SIGTERM (signal() handler)" {
 	need_runtime runc
 	daemon_stops runc msgrcv

@@ -18,29 +18,11 @@ setup_file() {
 
 SIG_PARK=$CT_TOOLS/sig-park
 
-# state_of RT NAME: the state letter of the container's init in /proc.
-state_of() {
-	local pid
-	pid=$(ct_pid "$1" "$2") || return 1
-	sed 's/.*) \(.\).*/\1/' "/proc/$pid/stat"
-}
-
 # The victim: its init waits in msgrcv with a SIGTERM handler; it stops
-# with its own exit status on SIGTERM.
+# with its own exit status on SIGTERM, and its verdict was known.
 victim_stops() {
-	local r=$1 id
-	id=$(cid "$r" victim)
-	ct_start "$r" victim "$SIG_PARK" daemon msgrcv
-	wait_out "$r" victim READY
-	wait_for 10 test "$(state_of "$r" victim)" = S
-	sleep 0.2
-	rt "$r" kill "$id" TERM
-	run ct_wait "$r" victim 10
-	assert_success
-	assert_output 42
-	run cat "$(bdir victim)/out"
-	assert_output --partial "stopped after 1 calls"
-	# Its verdict was known.
+	local r=$1
+	daemon_stops "$r" msgrcv victim
 	run grep "$(cid "$r" victim).*unknown" "$IPCNSD_LOG"
 	assert_failure
 }
