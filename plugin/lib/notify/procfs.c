@@ -69,6 +69,20 @@ static ssize_t read_file(const char *path, char *buf, size_t size, char **heap)
 	return (ssize_t)n;
 }
 
+/* /proc/TID/status, whole (read_file): its text, or NULL with *err set
+ * (-ESRCH for a thread that is gone, -EIO for a file past the bound).  */
+static char *read_status(pid_t tid, char *buf, size_t size, char **heap, int *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	ssize_t n = read_file(path, buf, size, heap);
+	if (n < 0) {
+		*err = n == -ENOENT ? -ESRCH : n == -EFBIG ? -EIO : (int)n;
+		return NULL;
+	}
+	return *heap ? *heap : buf;
+}
+
 /* The last number on a "Key:\t1\t2\t3" line.  */
 static long last_num(const char *s)
 {
@@ -162,13 +176,12 @@ static int store_group(void *arg, gid_t g)
 
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 {
-	char path[64], sbuf[4096];
+	char sbuf[4096];
 	cleanup_free char *heap = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	ssize_t n = read_file(path, sbuf, sizeof(sbuf), &heap);
-	if (n < 0)
-		return n == -ENOENT ? -ESRCH : n == -EFBIG ? -EIO : (int)n;
-	char *buf = heap ? heap : sbuf;
+	int err;
+	char *buf = read_status(tid, sbuf, sizeof(sbuf), &heap, &err);
+	if (!buf)
+		return err;
 	memset(st, 0, sizeof(*st));
 	int seen = 0, ret = 0;
 	/* Every line ends with '\n' (the file was read to its end): a line
@@ -213,9 +226,9 @@ int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 	st->ns_ppid = st->ppid;
 	if (st->ppid > 0 && st->ns_tgid != st->tgid) {
 		cleanup_free char *pheap = NULL;
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)st->ppid);
-		if (read_file(path, sbuf, sizeof(sbuf), &pheap) > 0) {
-			char *l = strstr(pheap ? pheap : sbuf, "\nNSpid:");
+		char *ptext = read_status(st->ppid, sbuf, sizeof(sbuf), &pheap, &err);
+		if (ptext && *ptext) {
+			char *l = strstr(ptext, "\nNSpid:");
 			st->ns_ppid = l ? (pid_t)last_num(l + 7) : 0;
 		}
 	}
@@ -233,13 +246,13 @@ static int match_group(void *arg, gid_t g)
 
 int ipcns_proc_in_group(pid_t tid, gid_t gid)
 {
-	char path[64], sbuf[4096];
+	char sbuf[4096];
 	cleanup_free char *heap = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	ssize_t n = read_file(path, sbuf, sizeof(sbuf), &heap);
-	if (n < 0)
-		return n == -ENOENT ? -ESRCH : n == -EFBIG ? -EIO : (int)n;
-	char *l = strstr(heap ? heap : sbuf, "\nGroups:");
+	int err;
+	char *text = read_status(tid, sbuf, sizeof(sbuf), &heap, &err);
+	if (!text)
+		return err;
+	char *l = strstr(text, "\nGroups:");
 	if (!l)
 		return -EIO;
 	struct find_group fg = { gid };
