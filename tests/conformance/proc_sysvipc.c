@@ -15,7 +15,10 @@
  *    objects exist, reads kernel.shmmni, kernel.msgmni and the fourth
  *    value of kernel.sem, and creates the rest, gets ENOSPC at the next
  *    one.  The limits are lowered first through /proc/sys/kernel, so the
- *    program owns every object it counts, then put back.
+ *    program owns every object it counts, then put back;
+ *  - a segment's rss and swap columns: with swap on the host (view.bats
+ *    turns it on for a run), two of its three touched pages paged out
+ *    with MADV_PAGEOUT are counted as swap, the third as rss.
  * Runs natively (a fresh kernel IPC namespace) and under ipcnsd where its
  * view is bound over /proc (conf_need_view).  */
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -326,6 +330,37 @@ static void check_limits(void)
 	CHECK_EQ(conf_write_file("/proc/sys/kernel/sem", sem), 0);
 }
 
+/* Swap is on (a line under /proc/swaps' header): pages can be swapped out.  */
+static bool swap_on(void)
+{
+	char line[256];
+	int n = 0;
+	FILE *f = fopen("/proc/swaps", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n > 1;
+}
+
+/* The rss and swap columns of segment ID: its three touched pages, of
+ * which SWAPPED were paged out (MADV_PAGEOUT) and are in swap.  */
+static void check_shm_pages(int id, int swapped)
+{
+	static struct row rows[MAXLINES];
+	long ps = sysconf(_SC_PAGESIZE);
+	int n = read_rows("/proc/sysvipc/shm", rows, MAXLINES), seen = 0;
+	for (int i = 0; i < n; i++) {
+		if (rows[i].n != 16 || rows[i].v[1] != id)
+			continue;
+		seen++;
+		CHECK_EQ(rows[i].v[14], (3 - swapped) * ps);
+		CHECK_EQ(rows[i].v[15], swapped * ps);
+	}
+	CHECK_EQ(seen, 1);
+}
+
 int main(void)
 {
 	struct shm_info si;
@@ -347,6 +382,12 @@ int main(void)
 	if (p != (char *)-1)
 		for (int i = 0; i < 3; i++)
 			p[i * ps] = 1;
+	/* With swap on the host, two of the three pages go to swap: the
+	 * files and SHM_INFO tell resident from swapped-out pages.  */
+	int swapped = 0;
+	if (p != (char *)-1 && swap_on() && madvise(p + ps, 2 * ps, MADV_PAGEOUT) == 0)
+		swapped = 2;
+	check_shm_pages(shm1, swapped);
 	int sem1 = CHECK_OK(syscall(SYS_semget, IPC_PRIVATE, 2, IPC_CREAT | 0600));
 	int sem2 = CHECK_OK(syscall(SYS_semget, key_base, 5, IPC_CREAT | 0644));
 	int msq1 = CHECK_OK(syscall(SYS_msgget, IPC_PRIVATE, IPC_CREAT | 0600));

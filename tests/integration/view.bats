@@ -12,7 +12,11 @@ setup_file() {
 	ipcns_setup_file
 }
 setup() { own_daemon_setup; }
-teardown() { own_daemon_teardown; }
+teardown() {
+	# A swap file of the test's own (swap_on) goes whatever the outcome.
+	[ -z "${SWAPFILE:-}" ] || swapoff "$SWAPFILE" 2>/dev/null || true
+	own_daemon_teardown
+}
 
 OBJECTS=$CT_TOOLS/view-objects
 
@@ -509,4 +513,30 @@ while True:
 	assert_line "w: 0"
 	assert_line 32
 	assert_output --regexp "max number of segments = 32"
+}
+
+# swap_on: a swap file of this test's own, so that pages can be swapped out
+# (the machines of these tests have none); teardown turns it off.
+swap_on() {
+	SWAPFILE=$BATS_TEST_TMPDIR/swap
+	fallocate -l 64M "$SWAPFILE" && chmod 600 "$SWAPFILE" && mkswap "$SWAPFILE" >/dev/null ||
+		skip "cannot make a swap file in $BATS_TEST_TMPDIR"
+	swapon "$SWAPFILE" 2>/dev/null || skip "swapon refused on this file system"
+}
+
+@test "with swap on: rss and swap of /proc/sysvipc/shm and SHM_INFO tell swapped-out pages apart, natively, under ipcnsd, in runc and crun" {
+	local prog=$IT_BUILD/tests/conformance/proc_sysvipc r
+	swap_on
+	run unshare -i "$prog"
+	assert_success
+	run env IPCNS_UNDER=1 "$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" \
+		--view "${IPCNS_SOCKET%.sock}.view" -- "$prog"
+	echo "$output"
+	assert_success
+	for r in runc crun; do
+		command -v "$r" >/dev/null || continue
+		BUNDLE_CAPS=all BUNDLE_ENV="IPCNS_UNDER=1" run ct_run "$r" a "$CT_BUILD/tests/conformance/proc_sysvipc"
+		echo "$r: $output"
+		assert_success
+	done
 }

@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
 
 #include "shm.h"
 
@@ -825,6 +827,43 @@ static int shm_fill_ds(struct ipcns_ns *ns, struct ipcns_caller *c, struct ipcns
 	return 0;
 }
 
+/* cachestat(2), Linux 6.5, for headers that predate it.  */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct shm_cachestat_range {
+	uint64_t off, len;
+};
+struct shm_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/* A segment's resident and swapped-out bytes, as shm_add_rss_swap()
+ * counts them: the pages in the file's page cache, and the shmem inode's
+ * swapped pages.  st_blocks counts both together, which is exact while
+ * nothing can be swapped out (no swap on the host, or a hugetlb segment).
+ * With swap, cachestat(2) tells them apart: for shmem it counts the pages
+ * in the page cache as cached and every swap entry as evicted, at the
+ * cost of a walk of the file's pages.  */
+static void shm_rss_swap(const struct ipcns_shm *shp, uint64_t *rss, uint64_t *swap)
+{
+	struct stat st;
+	struct sysinfo si;
+
+	*rss = *swap = 0;
+	if (!shp->hugetlb && sysinfo(&si) == 0 && si.totalswap > 0) {
+		struct shm_cachestat_range range = { 0, 0 }; /* the whole file */
+		struct shm_cachestat cs;
+		if (syscall(__NR_cachestat, shp->fd, &range, &cs, 0) == 0) {
+			*rss = cs.nr_cache * (uint64_t)page_size();
+			*swap = cs.nr_evicted * (uint64_t)page_size();
+			return;
+		}
+	}
+	if (fstat(shp->fd, &st) == 0)
+		*rss = (uint64_t)st.st_blocks * 512;
+}
+
 static long shmctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cmd, uint64_t buf)
 {
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
@@ -1021,12 +1060,10 @@ long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cm
 		si.used_ids = ids->in_use;
 		si.shm_tot = ns->shm_tot;
 		for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
-			struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
-			struct stat st;
-			/* Resident pages of the memfd, as shm_get_stat()
-			 * counts the shmem inode's pages.  */
-			if (fstat(shp->fd, &st) == 0)
-				si.shm_rss += (uint64_t)st.st_blocks * 512 / (uint64_t)page_size();
+			uint64_t rss, swap;
+			shm_rss_swap(shm_of(ipcns_idr_find(&ids->idr, idx)), &rss, &swap);
+			si.shm_rss += rss / (uint64_t)page_size();
+			si.shm_swp += swap / (uint64_t)page_size();
 		}
 		int maxidx = ipcns_ids_maxidx(ids);
 		ret = c->ops->write(c, buf, &si, sizeof(si));
@@ -1064,7 +1101,6 @@ static int shm_kind_refresh(struct ipcns_ns *ns)
 static void shm_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
 {
 	struct ipcns_shm *shp = shm_of(p);
-	struct stat st;
 
 	oi->bytes = shp->segsz;
 	oi->count = shm_nattch(shp);
@@ -1073,11 +1109,7 @@ static void shm_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
 	oi->dtime = shp->dtime;
 	oi->cpid = shp->cpid;
 	oi->lpid = shp->lpid;
-	/* Resident bytes of the memfd, as shm_add_rss_swap() counts the
-	 * shmem inode's pages (none swapped out: a memfd's swapped pages are
-	 * not told apart here).  */
-	if (fstat(shp->fd, &st) == 0)
-		oi->rss = (uint64_t)st.st_blocks * 512;
+	shm_rss_swap(shp, &oi->rss, &oi->swap);
 }
 
 /* kernel.shm_rmid_forced was set: Linux's shm_destroy_orphaned destroys
