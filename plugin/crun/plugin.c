@@ -17,7 +17,8 @@
  * plugin/lib/notify/events.h) and takes the same mutex as
  * handle_request, since the namespace core is not locked.  Fork and exec
  * are not followed (no proc connector): shm_nattch is corrected whenever
- * the maps are read, as in ipcnsd without a connector.
+ * the maps are read, as in ipcnsd without a connector.  sigwatch's
+ * drainer thread empties the signal watch of the container's cgroup.
  *
  * Scope: one namespace per `crun run', for that container's processes;
  * `crun exec' processes get their own filter and notify fd, which this
@@ -38,6 +39,7 @@
 
 #include "crun_plugin.h"
 #include "events.h"
+#include "ledger.h"
 #include "notify.h"
 #include "oci_limits.h"
 
@@ -70,11 +72,16 @@ struct plugin {
 	struct ipcns_tick tick;
 	pthread_t helper;
 	bool helper_running;
+	/* sigwatch's drainer, which empties the signal watch's rings when
+	 * they fill between two parks.  */
+	bool drainer_running;
 	struct exit_watch *watches;
 	/* What the container may make us print on crun's stderr: as much
 	 * as it may make ipcnsd log.  Any thread logs.  */
 	pthread_mutex_t log_lock;
 	struct ipcns_ratelimit log_rl;
+	/* Its share of the plugins' host-wide memory ceiling.  */
+	struct ledger ledger;
 };
 
 static void say(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -153,9 +160,15 @@ static void nfd_disarm_timer(struct ipcns_nfd *nf, struct ipcns_waiter *w)
 
 /* ---- Process exits (SEM_UNDO).  */
 
-/* The pidfd is the namespace's, within its fd budget as in ipcnsd (the
- * core turns a failure into its call's errno: ENOMEM for a SEM_UNDO
- * semop); uncharged when the watch goes, while the namespace lives.  */
+/* What malloc takes for an exit watch (its size word, 16-byte granules),
+ * charged to the namespace's memory budget as ipcnsd charges its
+ * per-process records.  */
+#define EXIT_WATCH_COST ((sizeof(struct exit_watch) + sizeof(size_t) + 15) & ~(size_t)15)
+
+/* The pidfd is the namespace's, within its fd budget as in ipcnsd, and
+ * its record within its memory budget (the core turns a failure into its
+ * call's errno: ENOMEM for a SEM_UNDO semop); uncharged when the watch
+ * goes, while the namespace lives.  */
 static int watch_exit(struct plugin *p, pid_t tgid)
 {
 	for (struct exit_watch *w = p->watches; w; w = w->next)
@@ -164,12 +177,18 @@ static int watch_exit(struct plugin *p, pid_t tgid)
 	int ret = ipcns_ns_fd_charge(p->ns, 1, false);
 	if (ret < 0)
 		return ret;
+	ret = ipcns_ns_mem_charge(p->ns, EXIT_WATCH_COST);
+	if (ret < 0) {
+		ipcns_ns_fd_uncharge(p->ns, 1);
+		return ret;
+	}
 	cleanup_close int fd = ipcns_pidfd_open(tgid);
 	struct exit_watch *w = fd < 0 ? NULL : calloc(1, sizeof(*w));
 	ret = fd < 0 ? fd : !w ? -ENOMEM : ipcns_ep_add(p->exits_fd, fd, w);
 	if (ret < 0) {
 		free(w);
 		ipcns_ns_fd_uncharge(p->ns, 1);
+		ipcns_ns_mem_uncharge(p->ns, EXIT_WATCH_COST);
 		return ret;
 	}
 	w->fd = move_fd(&fd);
@@ -183,8 +202,10 @@ static void exit_watch_free(struct plugin *p, struct exit_watch *w)
 {
 	ipcns_ep_del(p->exits_fd, w->fd);
 	close(w->fd);
-	if (p->ns)
+	if (p->ns) {
 		ipcns_ns_fd_uncharge(p->ns, 1);
+		ipcns_ns_mem_uncharge(p->ns, EXIT_WATCH_COST);
+	}
 	free(w);
 }
 
@@ -263,7 +284,26 @@ static void nfd_log(struct ipcns_nfd *nf, const char *msg)
 	plog(nf->owner, "%s", msg);
 }
 
+/* The signal watch of the container's callers (spec/security.md, "Signal
+ * watches"): their cgroup's, as ipcnsd gives each container, charged to
+ * the namespace's budgets, so that handlers run elsewhere on the host
+ * cannot overflow it and make verdicts unknown.  crun is not in that
+ * cgroup (its caller's); the watch names the caller's cgroup directory,
+ * which needs no membership.  */
+static struct ipcns_sigwatch *nfd_sigwatch(struct ipcns_nfd *nf, pid_t tid)
+{
+	struct plugin *p = nf->owner;
+	char why[4600];
+	bool trouble;
+	struct ipcns_sigwatch *w = ipcns_sigwatch_for(p->ns, p, tid, why, sizeof(why), &trouble);
+	/* crun's stderr is the container user's: only what is wrong.  */
+	if (trouble)
+		plog(p, "%s", why);
+	return w;
+}
+
 static const struct ipcns_nfd_ops nfd_ops = {
+	.sigwatch = nfd_sigwatch,
 	.watch_exit = nfd_watch_exit,
 	.arm_timer = nfd_arm_timer,
 	.disarm_timer = nfd_disarm_timer,
@@ -298,6 +338,8 @@ static void plugin_free(struct plugin *p)
 		 * was reaped): drop what is still parked, then everything.  */
 		if (p->nf.fd >= 0)
 			ipcns_nfd_hangup(&p->nf);
+		ipcns_sigwatch_drop(p->ns, p->nf.sigwatch);
+		p->nf.sigwatch = NULL;
 		ipcns_ns_free(p->ns);
 		p->ns = NULL;
 	}
@@ -306,12 +348,16 @@ static void plugin_free(struct plugin *p)
 		p->watches = w->next;
 		exit_watch_free(p, w);
 	}
+	/* Before crun unloads this code.  */
+	if (p->drainer_running)
+		ipcns_sigwatch_drain_stop();
 	ipcns_deadlines_fini(&p->deadlines);
 	ipcns_tick_fini(&p->tick);
 	for (int *fd = (int[]){ p->stop_fd, p->exits_fd, p->epfd, -2 }; *fd != -2; fd++)
 		if (*fd >= 0)
 			close(*fd);
 	ipcns_host_free(&p->host);
+	ledger_release(&p->ledger);
 	plog_flush(p, true);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->log_lock);
@@ -363,16 +409,22 @@ static int check_init(struct plugin *p, const char *state_dir)
  * MiB and 16384 fds), and "0" is the ceiling, never unbounded; a
  * linux.sysctl value past a kernel.* ceiling keeps the container from
  * starting, as ipcnsd refuses its registration.  There is no daemon-wide
- * pool here: each `crun run' holds one namespace, in its own process.  */
-static int apply_policy(struct plugin *p, json_t *annotations, struct ipcns_limits *limits)
+ * pool here: each `crun run' holds one namespace, in its own process, and
+ * reserves its memory budget under the plugins' host-wide ceiling
+ * (ledger.c).  */
+static const char *policy_path(void)
 {
 	const char *path = getenv("IPCNS_CONFIG");
+	return path && *path ? path : IPCNS_POLICY_PATH;
+}
+
+static int apply_policy(struct plugin *p, json_t *annotations, struct ipcns_limits *limits)
+{
+	const char *path = policy_path();
 	struct ipcns_policy pol;
 	char err[1024], what[256];
 	int ret;
 
-	if (!path || !*path)
-		path = IPCNS_POLICY_PATH;
 	ipcns_policy_init(&pol);
 	ret = ipcns_policy_load(&pol, path, err, sizeof(err));
 	if (ret < 0) {
@@ -388,6 +440,23 @@ static int apply_policy(struct plugin *p, json_t *annotations, struct ipcns_limi
 	if (ret < 0) {
 		plog(p, "linux.sysctl %s", what);
 		return ret;
+	}
+	return 0;
+}
+
+/* IPCNS_SIGWATCH_RING_PAGES in crun's environment: ipcnsd's
+ * --sigwatch-ring-pages, the pages of each ring of the signal watch.  */
+static int ring_pages(struct plugin *p)
+{
+	const char *v = getenv("IPCNS_SIGWATCH_RING_PAGES");
+	char *end;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || n > 65536 || ipcns_sigwatch_ring_pages((unsigned)n) < 0) {
+		plog(p, "IPCNS_SIGWATCH_RING_PAGES=%s: expected a power of two from 1 to 65536", v);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -412,6 +481,17 @@ static int start_helper(struct plugin *p)
 	if (ret)
 		return -ret;
 	p->helper_running = true;
+	/* The signal watch's own drainer, at real-time priority where crun
+	 * may set it: the helper's loop waits on the namespace's lock, which
+	 * a long call holds, while a cgroup's rings fill in milliseconds.  */
+	if (ipcns_sigwatch_start() == 0) {
+		ret = ipcns_sigwatch_drain_thread();
+		if (ret < 0)
+			plog(p, "no thread to empty the signal watch's rings (%s): a container busy with signal "
+				"handlers can overflow them", strerror(-ret));
+		else
+			p->drainer_running = true;
+	}
 	return 0;
 }
 
@@ -473,6 +553,14 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 	ret = apply_policy(p, json_object_get(config, "annotations"), &limits);
 	if (ret < 0)
 		return ret;
+	ret = ring_pages(p);
+	if (ret < 0)
+		return ret;
+	ret = ledger_conf(&p->ledger, policy_path(), err, sizeof(err));
+	if (ret < 0) {
+		plog(p, "%s", err);
+		return ret;
+	}
 
 	p->host.owner = p;
 	p->host.watch_exit = host_watch_exit;
@@ -484,6 +572,11 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 	ret = check_init(p, conf->runtime_root_path);
 	if (ret < 0)
 		return ret;
+	ret = ledger_reserve(&p->ledger, limits.quota_mem_bytes, err, sizeof(err));
+	if (ret < 0) {
+		plog(p, "%s", err);
+		return ret;
+	}
 	ret = start_helper(p);
 	if (ret < 0) {
 		plog(p, "cannot start the helper thread: %s", strerror(-ret));

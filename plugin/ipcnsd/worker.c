@@ -1055,48 +1055,11 @@ static struct ipcns_sigwatch *nfd_sigwatch(struct ipcns_nfd *nf, pid_t tid)
 {
 	struct nfd_ent *ne = nf->owner;
 	struct nsent *e = ne->ct->nse;
-	char path[4096];
-	uint64_t cgid = 0;
-	int cgfd = ipcns_proc_cgroup_open(tid, path, sizeof(path), &cgid);
-	if (cgfd == -EISDIR)
-		return ipcns_sigwatch_host();
-	if (cgfd < 0) {
-		nslog(&e->logrl, e->key,
-		      "container %s: no cgroup v2 directory for pid %d (%s): its signal watch is the host's, "
-		      "which signal storms anywhere on the host can overflow",
-		      ne->ct->id, (int)tid, strerror(-cgfd));
-		return ipcns_sigwatch_host();
-	}
-	struct ipcns_sigwatch *w = ipcns_sigwatch_find(cgid, e);
-	if (w) {
-		close(cgfd);
-		return w;
-	}
-	int nfds = ipcns_sigwatch_nfds();
-	uint64_t bytes = ipcns_sigwatch_cgroup_bytes();
-	int ret = ipcns_ns_fd_charge(e->ns, (unsigned)nfds, false);
-	if (ret == 0 && (ret = ipcns_ns_mem_charge(e->ns, bytes)) < 0)
-		ipcns_ns_fd_uncharge(e->ns, (unsigned)nfds);
-	if (ret < 0) {
-		close(cgfd);
-		nslog(&e->logrl, e->key,
-		      "container %s: no signal watch (its %d fds and %llu bytes are past namespace %s's budget): "
-		      "a msgsnd or msgrcv restarted after a signal handler waits again",
-		      ne->ct->id, nfds, (unsigned long long)bytes, e->key);
-		return NULL;
-	}
-	ret = ipcns_sigwatch_cgroup(cgfd, cgid, e, &w);
-	close(cgfd);
-	if (ret < 0) {
-		ipcns_ns_fd_uncharge(e->ns, (unsigned)nfds);
-		ipcns_ns_mem_uncharge(e->ns, bytes);
-		nslog(&e->logrl, e->key,
-		      "container %s: no perf events for cgroup %s (%s): its signal watch is the host's, which "
-		      "signal storms anywhere on the host can overflow",
-		      ne->ct->id, path, strerror(-ret));
-		return ipcns_sigwatch_host();
-	}
-	nslog(&e->logrl, e->key, "namespace %s: signal watch on cgroup %s (%d fds)", e->key, path, nfds);
+	char why[4600];
+	bool trouble;
+	struct ipcns_sigwatch *w = ipcns_sigwatch_for(e->ns, e, tid, why, sizeof(why), &trouble);
+	if (why[0])
+		nslog(&e->logrl, e->key, "container %s of namespace %s: %s", ne->ct->id, e->key, why);
 	return w;
 }
 
@@ -1104,12 +1067,8 @@ static struct ipcns_sigwatch *nfd_sigwatch(struct ipcns_nfd *nf, pid_t tid)
  * watch held for the namespace when it was the last.  */
 static void nfd_sigwatch_put(struct nsent *e, struct ipcns_nfd *nf)
 {
-	int closed = ipcns_sigwatch_put(nf->sigwatch);
+	ipcns_sigwatch_drop(e->ns, nf->sigwatch);
 	nf->sigwatch = NULL;
-	if (closed > 0) {
-		ipcns_ns_fd_uncharge(e->ns, (unsigned)closed);
-		ipcns_ns_mem_uncharge(e->ns, ipcns_sigwatch_cgroup_bytes());
-	}
 }
 
 static const struct ipcns_nfd_ops nfd_ops = {
@@ -1416,28 +1375,6 @@ static void *worker(void *arg)
 
 /* ---- The tracker's thread.  */
 
-/* When process pid started, in clock ticks since boot (field 22 of
- * /proc/PID/stat): 0, or -errno.  */
-static int proc_start_ticks(pid_t pid, unsigned long long *ticks)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	/* Fields 3 (state) to 21 skipped, then starttime.  */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 ticks) != 1)
-		return -EIO;
-	return 0;
-}
-
 /* Name kernel IPC namespace ino in generation gen; T.lock held.  */
 static void suspect_add(ino_t ino, uint64_t gen)
 {
@@ -1499,7 +1436,7 @@ static void cn_attribute(void)
 		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
 		unsigned long long st;
 		ino_t ino;
-		if (proc_start_ticks(pid, &st) < 0 || st < from_ticks || ipcns_proc_ipc_inode(pid, &ino) < 0)
+		if (ipcns_proc_start_ticks(pid, &st) < 0 || st < from_ticks || ipcns_proc_ipc_inode(pid, &ino) < 0)
 			continue;
 		young++;
 		size_t i;

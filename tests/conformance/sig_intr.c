@@ -15,8 +15,7 @@
  *    calls and library functions by stop signals");
  *  - an SA_RESTART handler after another process ran 20000 handlers of
  *    its own (every handler run in the container is in what ipcnsd
- *    watches): EINTR all the same (left out under the crun plugin,
- *    IPCNS_CRUN_PLUGIN=1, whose watch has no drainer);
+ *    watches): EINTR all the same;
  *  - a handler without SA_RESTART, then the same call again from the same
  *    instruction (a loop that retries on EINTR): it sleeps again;
  *  - a daemon whose signal() SIGTERM handler sets a flag and stops.
@@ -580,17 +579,11 @@ int main(void)
 	if (sh == MAP_FAILED)
 		CONF_SKIP("no shared memory for the report");
 	bool cg = cg_setup();
-	/* The crun plugin empties its signal watch's rings only when calls
-	 * park (spec/compatibility.md): a storm overflows them there.  */
-	const char *pe = getenv("IPCNS_CRUN_PLUGIN");
-	bool plugin = pe && !strcmp(pe, "1");
-	if (plugin)
-		printf("# under the crun plugin: the case after a storm of handlers is left out\n");
 	if (!cg)
 		printf("# no cgroup v2 directory of our own here: the freezer case is left out\n");
 	for (int op = 0; op < NOPS; op++)
 		for (int c = 0; c < NCASES; c++)
-			if ((c != C_FREEZE || cg) && (c != C_STORM || !plugin))
+			if (c != C_FREEZE || cg)
 				run_case((enum op)op, (enum scase)c);
 	if (cg)
 		rmdir(cg_dir);

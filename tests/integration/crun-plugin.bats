@@ -66,6 +66,22 @@ plugin_run() {
 	return "$rc"
 }
 
+# plugin_start NAME ARG...: plugin_run's container in the background, as
+# ct_start's: the container's and crun's output in $(bdir NAME)/out,
+# crun's exit status in rc (ct_wait crun NAME).
+plugin_start() {
+	local name=$1 id b
+	id=$(cid crun "$name")
+	b=$(bdir "$name")
+	plugin_bundle "$@"
+	ct_track crun "$id" "$name"
+	(
+		rc=0
+		crun_fg run -b "$b" "$id" </dev/null >"$b/out" 2>&1 || rc=$?
+		echo "$rc" >"$b/rc"
+	) 3>&- &
+}
+
 # ipcnsd knows no container of this test.
 assert_ipcnsd_unused() {
 	run ctl
@@ -177,16 +193,9 @@ run_oci_seccomp_notify_version"
 # still got its pidfd.  Now that semop gets ENOMEM (find_alloc_undo's
 # errno) and crun holds the budget and its own fds, no more.
 @test "crun plugin: a container at its namespace's fd budget gets Linux's errnos and crun holds no more" {
-	local id b pid crun_pid n
-	id=$(cid crun fdhog)
+	local b pid crun_pid n
 	b=$(bdir fdhog)
-	PLUGIN_ANNOTATIONS='{"org.ipcns.fds": "100"}' plugin_bundle fdhog "$CT_TOOLS/ipc-hostile" fdhog "$CT_XCHG"
-	ct_track crun "$id" fdhog
-	(
-		rc=0
-		crun_fg run -b "$b" "$id" </dev/null >"$b/out" 2>&1 || rc=$?
-		echo "$rc" >"$b/rc"
-	) 3>&- &
+	PLUGIN_ANNOTATIONS='{"org.ipcns.fds": "100"}' plugin_start fdhog "$CT_TOOLS/ipc-hostile" fdhog "$CT_XCHG"
 	wait_out crun fdhog '^FDHOG' 60
 	pid=$(ct_pid crun fdhog)
 	crun_pid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status")
@@ -200,6 +209,51 @@ run_oci_seccomp_notify_version"
 	# The budget, and crun's own (its epoll and state files, the
 	# helper's epoll sets and timers, stdio).
 	[ "$n" -le 130 ] || fail "crun holds $n fds for a budget of 100"
+}
+
+# The host-wide ceiling (spec/security.md, "The crun plugin"): every
+# `crun run' serving a plugin container is a process of its own, so each
+# reserves its namespace's memory budget in a ledger file shared by the
+# host's plugins, and a container whose budget does not fit under the
+# operator's crun-plugin.mem-bytes is refused with ENOMEM.  Before, there
+# was no bound across instances: N plugin containers held N budgets.
+@test "crun plugin: a container whose budget passes the host-wide ceiling is refused with ENOMEM" {
+	local cfg=$BATS_TEST_TMPDIR/config.json ledger=$BATS_TEST_TMPDIR/run/crun-plugin.ledger pid crun_pid
+	local -x IPCNS_CONFIG=$cfg
+	echo "{\"crun-plugin\": {\"mem-bytes\": \"25165824\", \"ledger\": \"$ledger\"}}" >"$cfg"
+	# Budgets of 16 MiB: one fits under 24 MiB, not two; 8 MiB beside it do.
+	PLUGIN_ANNOTATIONS='{"org.ipcns.mem-bytes": "16777216"}' plugin_start first "$CT_TOOLS/ipc-hold" 1 1
+	wait_out crun first '^READY'
+	PLUGIN_ANNOTATIONS='{"org.ipcns.mem-bytes": "16777216"}' run plugin_run second ipcmk -M 4096
+	assert_failure
+	assert_output --partial "ipcns-crun: container $(cid crun second): its memory budget of 16777216 bytes does not fit under the crun plugins' host-wide ceiling of 25165824 bytes: 1 other plugin containers hold 16777216"
+	assert_output --partial "Cannot allocate memory"
+	PLUGIN_ANNOTATIONS='{"org.ipcns.mem-bytes": "8388608"}' run plugin_run third ipcmk -M 4096
+	assert_success
+	# A container's reservation goes with it.
+	rt crun kill "$(cid crun first)" KILL
+	run ct_wait crun first 20
+	assert_output 137
+	[ ! -s "$ledger" ] || fail "left in the ledger: $(cat "$ledger")"
+	# And with its crun, killed before the plugin's stop.
+	PLUGIN_ANNOTATIONS='{"org.ipcns.mem-bytes": "16777216"}' plugin_start fourth "$CT_TOOLS/ipc-hold" 1 1
+	wait_out crun fourth '^READY'
+	pid=$(ct_pid crun fourth)
+	crun_pid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status")
+	kill -KILL "$crun_pid"
+	run ct_wait crun fourth 20
+	assert_output 137
+	PLUGIN_ANNOTATIONS='{"org.ipcns.mem-bytes": "16777216"}' run plugin_run fifth ipcmk -M 4096
+	assert_success
+	# The operator's mistakes are named.
+	echo '{"crun-plugin": {"mem-bytes": "lots"}}' >"$cfg"
+	run plugin_run badceiling ipcmk -M 4096
+	assert_failure
+	assert_output --partial "ipcns-crun: container $(cid crun badceiling): $cfg: crun-plugin.mem-bytes must be a decimal string of bytes"
+	echo '{"crun-plugin": {"ledger": "run/ledger"}}' >"$cfg"
+	run plugin_run badledger ipcmk -M 4096
+	assert_failure
+	assert_output --partial "$cfg: crun-plugin.ledger must be an absolute path"
 }
 
 # Hole 12 in the plugin: one line on crun's stderr per failing call
@@ -221,6 +275,55 @@ run_oci_seccomp_notify_version"
 	assert_line --regexp '^undo: child 0 ret 0 errno 0 after [0-9]+ ms$'
 }
 
+# Signal watches (spec/security.md): the plugin gives its container a
+# watch of the container's own cgroup, with sigwatch's drainer, as ipcnsd
+# does.  Before, it used one watch of the whole host that only parks
+# emptied: two processes raising SIGUSR1 with a handler in a loop, on the
+# host or in another plugin container, overflowed its rings, and the
+# victim's msgrcv interrupted by its SIGTERM handler was "unknown" and
+# served again, so the victim never stopped.  The victim's rings are of
+# one page (IPCNS_SIGWATCH_RING_PAGES), as sigstorm.bats runs ipcnsd: a
+# watch that sees the storm overflows in microseconds, drainer or not;
+# what is tested is that the victim's watch does not see it.
+teardown() {
+	host_storm_stop
+	ipcns_teardown
+}
+
+plugin_storm_then_stop() {
+	local where=$1 id
+	case $where in
+	container)
+		plugin_start storm "$CT_TOOLS/sig-park" storm 60 2
+		wait_out crun storm READY
+		;;
+	host)
+		host_storm
+		;;
+	esac
+	sleep 1
+	id=$(cid crun victim)
+	IPCNS_SIGWATCH_RING_PAGES=1 plugin_start victim "$CT_TOOLS/sig-park" daemon msgrcv
+	wait_out crun victim READY
+	wait_for 10 test "$(state_of crun victim)" = S
+	sleep 0.2
+	rt crun kill "$id" TERM
+	run ct_wait crun victim 10
+	assert_success
+	assert_output 42
+	run cat "$(bdir victim)/out"
+	assert_output --partial "stopped after 1 calls"
+	refute_output --partial "ipcns-crun:"
+}
+
+@test "crun plugin: a daemon waiting in msgrcv stops on SIGTERM while a host process storms signals" {
+	plugin_storm_then_stop host
+}
+
+@test "crun plugin: a daemon waiting in msgrcv stops on SIGTERM while another plugin container storms signals" {
+	plugin_storm_then_stop container
+}
+
 @test "crun plugin: every conformance program passes inside a plugin container" {
 	local nofile
 	# Each segment is a memfd in the crun process, which takes the
@@ -228,9 +331,7 @@ run_oci_seccomp_notify_version"
 	# without raising the hard limit (not possible here, spec/architecture.md).
 	nofile=$(ulimit -Hn)
 	[ "$nofile" = unlimited ] || [ "$nofile" -gt 8192 ] && nofile=8192
-	# IPCNS_CRUN_PLUGIN: sig_intr leaves out what the plugin does not do
-	# (spec/compatibility.md: its signal watch has no drainer).
-	CONF_ENV=IPCNS_CRUN_PLUGIN=1 PLUGIN_NOFILE=$nofile conformance_programs "crun plugin" plugin_run
+	PLUGIN_NOFILE=$nofile conformance_programs "crun plugin" plugin_run
 	assert_ipcnsd_unused
 }
 
@@ -238,13 +339,7 @@ run_oci_seccomp_notify_version"
 	local id b
 	id=$(cid crun hold)
 	b=$(bdir hold)
-	plugin_bundle hold "$CT_TOOLS/ipc-hold" 3 5
-	ct_track crun "$id" hold
-	(
-		rc=0
-		crun_fg run -b "$b" "$id" </dev/null >"$b/out" 2>&1 || rc=$?
-		echo "$rc" >"$b/rc"
-	) 3>&- &
+	plugin_start hold "$CT_TOOLS/ipc-hold" 3 5
 	wait_out crun hold '^READY'
 	# The namespace lives in the `crun run' process: an exec would get a
 	# second, empty one.

@@ -441,6 +441,22 @@ daemon_stops() {
 	assert_output --partial "stopped after 1 calls"
 }
 
+# host_storm: a signal storm on the host, outside any container, for the
+# test: two processes raising SIGUSR1 with a handler in a loop for 60 s
+# (sig-park storm); host_storm_stop, in teardown, ends it.
+host_storm() {
+	"$IT_BUILD/tests/integration/sig-park" storm 60 2 >"$BATS_TEST_TMPDIR/storm.out" 2>&1 &
+	echo $! >"$BATS_TEST_TMPDIR/storm.pid"
+	wait_for 10 grep -q READY "$BATS_TEST_TMPDIR/storm.out"
+}
+host_storm_stop() {
+	local p
+	if p=$(cat "$BATS_TEST_TMPDIR/storm.pid" 2>/dev/null); then
+		pkill -P "$p" || true
+		wait "$p" || true
+	fi
+}
+
 # threads_stopped PID: every thread of PID is in a stop (state T or t).
 threads_stopped() {
 	local f st

@@ -36,11 +36,7 @@ victim_stops() {
 # The host's storm goes with its test (a container's with its container,
 # in ipcns_teardown).
 teardown() {
-	local p
-	if p=$(cat "$BATS_TEST_TMPDIR/storm.pid" 2>/dev/null); then
-		pkill -P "$p" || true
-		wait "$p" || true
-	fi
+	host_storm_stop
 	ipcns_teardown
 }
 
@@ -52,9 +48,7 @@ storm_then_stop() {
 		wait_out "$r" storm READY
 		;;
 	host)
-		"$IT_BUILD/tests/integration/sig-park" storm 60 2 >"$BATS_TEST_TMPDIR/storm.out" 2>&1 &
-		echo $! >"$BATS_TEST_TMPDIR/storm.pid"
-		wait_for 10 grep -q READY "$BATS_TEST_TMPDIR/storm.out"
+		host_storm
 		;;
 	esac
 	sleep 1

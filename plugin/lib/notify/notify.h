@@ -162,8 +162,23 @@ bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, 
 void ipcns_sigwatch_poll(struct ipcns_sigwatch *w);
 /* A thread (started once) that empties a watch's rings whenever one is a
  * quarter full, so that deliveries between two parks do not overflow a
- * ring: 0 or -errno.  For a daemon; the crun plugin does without.  */
+ * ring: 0 or -errno.  */
 int ipcns_sigwatch_drain_thread(void);
+/* Stop and join that thread (the crun plugin's code is unloaded after
+ * its stop); a later ipcns_sigwatch_drain_thread starts it again.  */
+void ipcns_sigwatch_drain_stop(void);
+/* The signal watch of caller tid (spec/security.md, "Signal watches"):
+ * its cgroup's watch held for `scope' (one more reference), opened if
+ * need be with its fds and memory charged to ns; the host's for a caller
+ * in the root cgroup, or when cgroup v2 or its perf events are missing;
+ * NULL when ns's budgets cannot take a new one.  `why' gets a line to log
+ * ("" when there is nothing to say); *trouble: it says why the caller is
+ * less well served (no watch, or the host's where its cgroup's was due).  */
+struct ipcns_sigwatch *ipcns_sigwatch_for(struct ipcns_ns *ns, const void *scope, pid_t tid, char *why,
+					  size_t size, bool *trouble);
+/* Drop a reference ipcns_sigwatch_for gave, uncharging ns when that
+ * closes the watch.  */
+void ipcns_sigwatch_drop(struct ipcns_ns *ns, struct ipcns_sigwatch *w);
 
 /* ---- Thread ids to process ids, cached.  A thread's tgid and its pid
  * in its own namespace do not change while it lives; the cache is only
@@ -215,6 +230,10 @@ int ipcns_proc_idmap(pid_t tid, const char *which, struct ipcns_idmap *m);
  * when tid has none we can reach (outside our cgroup namespace, no
  * cgroup2 mounted), or -errno.  */
 int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id);
+/* When process pid started, in clock ticks since boot (field 22 of
+ * /proc/PID/stat): 0, or -errno.  With the pid, it names a process that
+ * a reused pid cannot be taken for.  */
+int ipcns_proc_start_ticks(pid_t pid, unsigned long long *ticks);
 
 /* ---- Remote syscalls in a thread blocked in a notification.  */
 struct ipcns_remote {

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -636,10 +638,14 @@ static int cgroup2_mount(char *out, size_t size)
 		if (!dash || sscanf(line, "%*s %*s %*s %255s %511s", root, mnt) != 2 ||
 		    sscanf(dash + 3, "%31s", type) != 1)
 			continue;
-		if (!strcmp(type, "cgroup2") && !strcmp(root, "/") && !strchr(mnt, '\\')) {
+		/* The last one reachable: a cgroup2 mounted over an earlier
+		 * one's parent (crun's private /sys/fs/cgroup on a hybrid
+		 * host, whose unified mount it hides) is the one paths reach.  */
+		struct statfs sf;
+		if (!strcmp(type, "cgroup2") && !strcmp(root, "/") && !strchr(mnt, '\\') && statfs(mnt, &sf) == 0 &&
+		    sf.f_type == CGROUP2_SUPER_MAGIC) {
 			snprintf(out, size, "%s", mnt);
 			ret = 0;
-			break;
 		}
 	}
 	free(heap);
@@ -655,6 +661,26 @@ static struct {
 static void cgroup2_find(void)
 {
 	cg2.ret = cgroup2_mount(cg2.mnt, sizeof(cg2.mnt));
+}
+
+int ipcns_proc_start_ticks(pid_t pid, unsigned long long *ticks)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	/* Fields 3 (state) to 21 skipped, then starttime.  */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 ticks) != 1)
+		return -EIO;
+	return 0;
 }
 
 int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id)

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -129,7 +130,20 @@ static struct {
 	uint64_t serials;
 	struct ipcns_sigwatch *watches;
 	struct ipcns_sigwatch *host;
-} W = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .ring_pages = RING_PAGES };
+	/* The drainer: its state (1 not started, 0 running, -errno), and
+	 * the eventfd that stops it (in epfd with serial 0, which no watch
+	 * has).  */
+	pthread_mutex_t drainer_lock;
+	pthread_t drainer;
+	int drainer_state;
+	int stop_fd;
+} W = { .once = PTHREAD_ONCE_INIT,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.epfd = -1,
+	.ring_pages = RING_PAGES,
+	.drainer_lock = PTHREAD_MUTEX_INITIALIZER,
+	.drainer_state = 1,
+	.stop_fd = -1 };
 
 static int read_id(int dirfd, const char *path)
 {
@@ -567,6 +581,8 @@ static void *drainer(void *arg)
 		if (n < 0 && errno != EINTR)
 			return NULL;
 		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == 0) /* ipcns_sigwatch_drain_stop */
+				return NULL;
 			/* Each watch once per wake-up.  */
 			bool seen = false;
 			for (int k = 0; k < i && !seen; k++)
@@ -590,18 +606,101 @@ static void *drainer(void *arg)
 
 int ipcns_sigwatch_drain_thread(void)
 {
-	static pthread_t th;
-	static int ret = 1;
 	if (ipcns_sigwatch_start() < 0 || W.epfd < 0)
 		return -ENOTSUP;
-	if (ret == 1) {
+	pthread_mutex_lock(&W.drainer_lock);
+	if (W.drainer_state == 1 && W.stop_fd < 0) {
+		W.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+		if (W.stop_fd < 0 || epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.stop_fd, &ev) < 0)
+			W.drainer_state = -errno;
+	}
+	if (W.drainer_state == 1) {
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
-		ret = -pthread_create(&th, NULL, drainer, NULL);
+		W.drainer_state = -pthread_create(&W.drainer, NULL, drainer, NULL);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (ret == 0)
-			pthread_detach(th);
 	}
+	int ret = W.drainer_state;
+	pthread_mutex_unlock(&W.drainer_lock);
 	return ret;
+}
+
+void ipcns_sigwatch_drain_stop(void)
+{
+	pthread_mutex_lock(&W.drainer_lock);
+	uint64_t one = 1;
+	if (W.drainer_state == 0 && write(W.stop_fd, &one, sizeof(one)) == sizeof(one)) {
+		pthread_join(W.drainer, NULL);
+		close(W.stop_fd); /* out of epfd with it */
+		W.stop_fd = -1;
+		W.drainer_state = 1;
+	}
+	pthread_mutex_unlock(&W.drainer_lock);
+}
+
+/* ---- A caller's watch, charged to its namespace.  */
+
+struct ipcns_sigwatch *ipcns_sigwatch_for(struct ipcns_ns *ns, const void *scope, pid_t tid, char *why,
+					  size_t size, bool *trouble)
+{
+	char path[4096];
+	uint64_t cgid = 0;
+	why[0] = '\0';
+	*trouble = true;
+	int cgfd = ipcns_proc_cgroup_open(tid, path, sizeof(path), &cgid);
+	if (cgfd == -EISDIR) {
+		*trouble = false;
+		return ipcns_sigwatch_host();
+	}
+	if (cgfd < 0) {
+		snprintf(why, size,
+			 "no cgroup v2 directory for pid %d (%s): its signal watch is the host's, which signal storms "
+			 "anywhere on the host can overflow",
+			 (int)tid, strerror(-cgfd));
+		return ipcns_sigwatch_host();
+	}
+	struct ipcns_sigwatch *w = ipcns_sigwatch_find(cgid, scope);
+	if (w) {
+		close(cgfd);
+		*trouble = false;
+		return w;
+	}
+	int nfds = ipcns_sigwatch_nfds();
+	uint64_t bytes = ipcns_sigwatch_cgroup_bytes();
+	int ret = ipcns_ns_fd_charge(ns, (unsigned)nfds, false);
+	if (ret == 0 && (ret = ipcns_ns_mem_charge(ns, bytes)) < 0)
+		ipcns_ns_fd_uncharge(ns, (unsigned)nfds);
+	if (ret < 0) {
+		close(cgfd);
+		snprintf(why, size,
+			 "no signal watch (its %d fds and %llu bytes are past the namespace's budget): a msgsnd or "
+			 "msgrcv restarted after a signal handler waits again",
+			 nfds, (unsigned long long)bytes);
+		return NULL;
+	}
+	ret = ipcns_sigwatch_cgroup(cgfd, cgid, scope, &w);
+	close(cgfd);
+	if (ret < 0) {
+		ipcns_ns_fd_uncharge(ns, (unsigned)nfds);
+		ipcns_ns_mem_uncharge(ns, bytes);
+		snprintf(why, size,
+			 "no perf events for cgroup %s (%s): its signal watch is the host's, which signal storms "
+			 "anywhere on the host can overflow",
+			 path, strerror(-ret));
+		return ipcns_sigwatch_host();
+	}
+	snprintf(why, size, "signal watch on cgroup %s (%d fds)", path, nfds);
+	*trouble = false;
+	return w;
+}
+
+void ipcns_sigwatch_drop(struct ipcns_ns *ns, struct ipcns_sigwatch *w)
+{
+	int closed = ipcns_sigwatch_put(w);
+	if (closed > 0) {
+		ipcns_ns_fd_uncharge(ns, (unsigned)closed);
+		ipcns_ns_mem_uncharge(ns, ipcns_sigwatch_cgroup_bytes());
+	}
 }
