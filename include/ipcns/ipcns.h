@@ -116,6 +116,28 @@ struct ipcns_caller;
 struct ipcns_waiter;
 struct ipcns_idmap;
 
+/* A process (or thread) as Linux's struct pid names it: its number in
+ * each pid namespace from the daemon's own (level 0) down to its own
+ * (level n - 1), as the NStgid/NSpid lines of /proc/PID/status list
+ * them, and an identity of each level's namespace (the inode of its
+ * /proc/PID/ns/pid).  A namespace sees the process as the number at its
+ * level when it is the namespace of that level, and as 0 otherwise
+ * (Linux's pid_nr_ns).  MAX_PID_NS_LEVEL is 32 below the initial one.  */
+#define IPCNS_PID_LEVELS 33
+struct ipcns_pidlevel {
+	pid_t nr;
+	uint64_t ns;
+};
+struct ipcns_pidchain {
+	uint32_t n; /* 1..IPCNS_PID_LEVELS */
+	struct ipcns_pidlevel lv[IPCNS_PID_LEVELS];
+};
+/* Who reads a pid: its pid namespace's level and identity.  */
+struct ipcns_pidns {
+	uint32_t level;
+	uint64_t ns;
+};
+
 /* One VMA of a process that maps a file: what /proc/PID/maps says.  */
 struct ipcns_vma {
 	uint64_t start, end; /* [start, end) */
@@ -194,6 +216,13 @@ struct ipcns_caller_ops {
 	 * while it waits in msgrcv.  0 or -errno.  May be NULL (the process's
 	 * pid is used).  */
 	int (*ns_tid)(struct ipcns_caller *c, pid_t *ns_tid);
+	/* The caller's process (thread: the calling thread) in every pid
+	 * namespace from the daemon's down to its own: what the pids an
+	 * object keeps (shm_cpid, sempid, msg_lspid...) record, and whose
+	 * innermost level is the namespace the caller reads them in
+	 * (IPC_STAT, GETPID).  0 or -errno.  May be NULL: one level, the
+	 * number from pids (ns_tid for a thread), namespace 0.  */
+	int (*pid_chain)(struct ipcns_caller *c, bool thread, struct ipcns_pidchain *out);
 	/* Answer the call now with `ret': 0 when the answer reached the
 	 * caller, -errno when it did not (interrupted, or died).  Lets the
 	 * core commit a change (a message taken, a semaphore decremented)
@@ -206,9 +235,10 @@ struct ipcns_caller {
 	void *priv;
 	/* Filled lazily by ipcns_caller_cred()/ipcns_caller_pids() and the
 	 * permission checks, so a call reads only what its checks need.  */
-	bool have_cred, have_pids, have_ids, have_caps;
+	bool have_cred, have_pids, have_ids, have_caps, have_pidns;
 	struct ipcns_cred cred;
 	pid_t host_tgid, ns_tgid;
+	struct ipcns_pidns pidns; /* the caller's pid namespace, as a reader */
 };
 
 int ipcns_caller_cred(struct ipcns_caller *c, const struct ipcns_cred **out);
@@ -276,6 +306,11 @@ struct ipcns_host_ops {
 	 * process's own pid namespace (what shm_lpid reports).  May be NULL:
 	 * the host tgid is used.  */
 	int (*proc_info)(void *host, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppid);
+	/* Host process `tgid' (its parent when `parent') in every pid
+	 * namespace from the daemon's down to its own (struct
+	 * ipcns_pidchain).  May be NULL: proc_info's number, one level,
+	 * namespace 0.  */
+	int (*proc_chain)(void *host, pid_t tgid, bool parent, struct ipcns_pidchain *out);
 	/* Call ipcns_ns_process_exit(ns, tgid) when host process `tgid'
 	 * exits.  Idempotent.  May be NULL.  */
 	int (*watch_exit)(void *host, pid_t tgid);
@@ -411,13 +446,18 @@ struct ipcns_obj_info {
 	/* shm: shm_atime, shm_dtime; sem: sem_otime in atime; msg:
 	 * msg_stime, msg_rtime.  */
 	int64_t atime, dtime;
-	/* shm: shm_cpid, shm_lpid; msg: msg_lspid, msg_lrpid; in the pid
-	 * namespace of the process that set them.  */
+	/* shm: shm_cpid, shm_lpid; msg: msg_lspid, msg_lrpid; as the
+	 * reader's pid namespace sees them (ipcns_ns_foreach_as), or in the
+	 * pid namespace of the process that set them (ipcns_ns_foreach).  */
 	pid_t cpid, lpid;
 	uint64_t rss, swap; /* shm: bytes resident, swapped */
 };
 typedef int (*ipcns_obj_cb)(void *arg, const struct ipcns_obj_info *info);
 int ipcns_ns_foreach(struct ipcns_ns *ns, enum ipcns_kind kind, ipcns_obj_cb cb, void *arg);
+/* The same, with the pids as `reader' sees them (0 for a process not
+ * visible in its pid namespace); NULL: as ipcns_ns_foreach.  */
+int ipcns_ns_foreach_as(struct ipcns_ns *ns, enum ipcns_kind kind, const struct ipcns_pidns *reader,
+			ipcns_obj_cb cb, void *arg);
 /* IPC_RMID from the host: no permission check.  */
 int ipcns_ns_remove(struct ipcns_ns *ns, enum ipcns_kind kind, int id);
 
@@ -491,6 +531,11 @@ int ipcns_idmap_parse(struct ipcns_idmap *m, const char *text);
  * gidmap NULL for the identity.  0 or -ENOMEM.  */
 int ipcns_ns_proc_text(struct ipcns_ns *ns, enum ipcns_kind kind, const struct ipcns_idmap *uidmap,
 		       const struct ipcns_idmap *gidmap, char **out, size_t *len);
+/* The same with the pid columns as `reader' sees them (Linux prints
+ * them in the opener's pid namespace); NULL: as ipcns_ns_proc_text.  */
+int ipcns_ns_proc_text_as(struct ipcns_ns *ns, enum ipcns_kind kind, const struct ipcns_idmap *uidmap,
+			  const struct ipcns_idmap *gidmap, const struct ipcns_pidns *reader, char **out,
+			  size_t *len);
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* The image format this library writes, and the oldest it reads.  */
-#define IPCNS_STATE_VERSION 2
+#define IPCNS_STATE_VERSION 3
 #define IPCNS_STATE_VERSION_MIN 1
 /* The front end's record of one parked call, and of the namespace.  */
 #define IPCNS_STATE_WAITER_MAX 256

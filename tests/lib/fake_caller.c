@@ -126,6 +126,26 @@ static int fake_pids(struct ipcns_caller *c, pid_t *h, pid_t *n)
 	return r;
 }
 
+static void proc_chain(const struct fake_proc *p, struct ipcns_pidchain *out)
+{
+	if (p->chain.n) {
+		*out = p->chain;
+		return;
+	}
+	out->n = 1;
+	out->lv[0].nr = p->ns_tgid;
+	out->lv[0].ns = 0;
+}
+
+static int fake_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidchain *out)
+{
+	struct fake_proc *p;
+	int r = live_info(c, &p);
+	if (r == 0)
+		proc_chain(p, out);
+	return r;
+}
+
 static int fake_caps(struct ipcns_caller *c, uint64_t *eff, bool *userns)
 {
 	struct fake_proc *p = live(c);
@@ -509,6 +529,7 @@ const struct ipcns_waiter_ops fake_waiter_ops = {
 const struct ipcns_caller_ops fake_caller_ops = {
 	.cred = fake_cred,
 	.pids = fake_pids,
+	.pid_chain = fake_pid_chain,
 	.read = fake_read,
 	.write = fake_write,
 	.shm_map = fake_shm_map,
@@ -524,6 +545,7 @@ const struct ipcns_caller_ops fake_caller_answer_ops = {
 	.ids = fake_cred,
 	.caps = fake_caps,
 	.pids = fake_pids,
+	.pid_chain = fake_pid_chain,
 	.read = fake_read,
 	.write = fake_write,
 	.shm_map = fake_shm_map,
@@ -543,6 +565,7 @@ struct ipcns_caller *fake_call(struct fake_proc *p)
 	fc->c.have_pids = false;
 	fc->c.have_ids = false;
 	fc->c.have_caps = false;
+	fc->c.have_pidns = false;
 	fc->proc = p;
 	fc->tgid = p->host_tgid;
 	fc->ops_left = -1;
@@ -658,6 +681,17 @@ static int world_proc_info(void *host, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppi
 	return 0;
 }
 
+static int world_proc_chain(void *host, pid_t tgid, bool parent, struct ipcns_pidchain *out)
+{
+	struct fake_proc *p = world_proc(host, tgid);
+	if (p && parent)
+		p = p->parent ? world_proc(host, p->parent) : NULL;
+	if (!p)
+		return -ESRCH;
+	proc_chain(p, out);
+	return 0;
+}
+
 static int world_watch_exit(void *host, pid_t tgid)
 {
 	return 0;
@@ -688,6 +722,7 @@ const struct ipcns_host_ops fake_world_host_ops = {
 	.mono_ns = world_mono,
 	.limit_hit = world_limit_hit,
 	.proc_info = world_proc_info,
+	.proc_chain = world_proc_chain,
 	.watch_exit = world_watch_exit,
 	.proc_maps = world_proc_maps,
 	.vma_at = world_vma_at,

@@ -107,6 +107,9 @@ struct fake_proc {
 	struct ipcns_cred cred;
 	pid_t host_tgid, ns_tgid;
 	pid_t parent, ns_ppid; /* host_ops.proc_info of a fake_world */
+	/* Its pids in every pid namespace (ops->pid_chain); n 0: one
+	 * level, ns_tgid in namespace 0.  */
+	struct ipcns_pidchain chain;
 	uint64_t memlock;
 	bool exists;
 	bool watched;

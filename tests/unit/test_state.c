@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "core.h"
 #include "fake_caller.h"
 #include "ipcns/ipcns.h"
 #include "ipcns/state.h"
@@ -1168,6 +1169,135 @@ static void recover_copy(struct world *b, struct saver *sv, struct ipcns_journal
 		fail_msg("recover: %s", err);
 }
 
+/* ---- Pids in the reader's pid namespace (actor.c).  Pid namespaces:
+ * H the daemon's, C a container's (child of H), N nested in C, D a
+ * second container sharing the IPC namespace (a pod without a shared
+ * pid namespace).  */
+enum { NS_H = 1000, NS_C, NS_N, NS_D };
+
+static void set_chain(struct fake_proc *p, pid_t host, pid_t c, pid_t n, uint64_t inner)
+{
+	p->host_tgid = host;
+	p->chain.n = inner == NS_N ? 3 : 2;
+	p->chain.lv[0] = (struct ipcns_pidlevel){ host, NS_H };
+	p->chain.lv[1] = (struct ipcns_pidlevel){ inner == NS_D ? n : c, inner == NS_D ? NS_D : NS_C };
+	p->chain.lv[2] = (struct ipcns_pidlevel){ n, NS_N };
+	p->ns_tgid = p->chain.lv[p->chain.n - 1].nr;
+}
+
+static void pid_procs(struct world *w)
+{
+	set_chain(&w->p[0], 100, 10, 0, NS_C);  /* in C */
+	set_chain(&w->p[1], 101, 11, 1, NS_N);  /* in N, C's child */
+	set_chain(&w->p[2], 200, 0, 1, NS_D);   /* in D */
+	set_chain(&w->p[3], 300, 30, 0, NS_C);
+}
+
+struct pid_ids {
+	int sem, msq, shm;
+};
+
+static int sem_getpid(struct world *w, int i, int id)
+{
+	return (int)ipcns_semctl(w->ns, C(w, i), id, 0, GETPID, 0);
+}
+
+static int host_cpid(void *arg, const struct ipcns_obj_info *oi)
+{
+	*(pid_t *)arg = oi->cpid;
+	return 0;
+}
+
+/* What each reader sees of objects p[1] (in N) made and p[2] (in D)
+ * received from, and the last semop by p[3] (pid `last' in C).  */
+static void pid_expect(struct world *w, const struct pid_ids *o, pid_t last)
+{
+	struct msqid_ds mds;
+	struct shmid_ds sds;
+	assert_int_equal(sem_getpid(w, 0, o->sem), last);
+	assert_int_equal(sem_getpid(w, 1, o->sem), 0);
+	assert_int_equal(sem_getpid(w, 2, o->sem), 0);
+	const pid_t lspid[3] = { 11, 1, 0 }, lrpid[3] = { 0, 0, 1 }, cpid[3] = { 11, 1, 0 };
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(ipcns_msgctl(w->ns, C(w, i), o->msq, IPC_STAT, ptr(&mds)), 0);
+		assert_int_equal(mds.msg_lspid, lspid[i]);
+		assert_int_equal(mds.msg_lrpid, lrpid[i]);
+		assert_int_equal(ipcns_shmctl(w->ns, C(w, i), o->shm, IPC_STAT, ptr(&sds)), 0);
+		assert_int_equal(sds.shm_cpid, cpid[i]);
+	}
+	/* /proc/sysvipc as C's reader sees it, and the host's listing.  */
+	struct ipcns_pidns in_c = { 1, NS_C }, host = { 0, NS_H };
+	char *t;
+	size_t len;
+	assert_int_equal(ipcns_ns_proc_text_as(w->ns, IPCNS_MSG, NULL, NULL, &in_c, &t, &len), 0);
+	assert_non_null(strstr(t, "    11     0 "));
+	free(t);
+	pid_t c = -1;
+	assert_int_equal(ipcns_ns_foreach_as(w->ns, IPCNS_SHM, &host, host_cpid, &c), 0);
+	assert_int_equal(c, 101);
+	assert_int_equal(ipcns_ns_foreach(w->ns, IPCNS_SHM, host_cpid, &c), 0);
+	assert_int_equal(c, 1);
+}
+
+static void test_pid_namespaces(void **state)
+{
+	struct world *a = world_new(NULL);
+	struct saver sv = { .dropped_tag = -1, .from = a };
+	struct ipcns_state_ops ops = saver_ops(&sv);
+	struct pid_ids o;
+	struct world *b;
+	char err[256];
+	pid_procs(a);
+
+	int jfd = memfd_create("journal", MFD_CLOEXEC);
+	assert_true(jfd >= 0);
+	assert_int_equal(ipcns_journal_attach(a->ns, jfd, &ops, NULL, 0), 0);
+	o.sem = (int)ipcns_semget(a->ns, C(a, 1), IPC_PRIVATE, 1, 0666);
+	o.msq = (int)ipcns_msgget(a->ns, C(a, 1), IPC_PRIVATE, 0666);
+	o.shm = (int)ipcns_shmget(a->ns, C(a, 1), IPC_PRIVATE, 4096, 0666);
+	assert_true(o.sem >= 0 && o.msq >= 0 && o.shm >= 0);
+	assert_int_equal(snd(a, 1, o.msq, 1, "x", 0), 0);
+	struct msgbuf64 m;
+	assert_int_equal(ipcns_msgrcv(a->ns, C(a, 2), o.msq, ptr(&m), sizeof(m.mtext), 0, 0), 1);
+	assert_int_equal(semop1(a, 1, o.sem, 0, 1, 0), 0);
+	assert_int_equal(sem_getpid(a, 0, o.sem), 11);
+	assert_int_equal(sem_getpid(a, 1, o.sem), 1);
+	assert_int_equal(sem_getpid(a, 2, o.sem), 0);
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+
+	/* Processes come and go: one entry each, collected once no object
+	 * names them; the table stays near what the objects hold.  */
+	for (int i = 0; i < 1000; i++) {
+		set_chain(&a->p[3], 5000 + i, 500 + i, 0, NS_C);
+		assert_int_equal(semop1(a, 3, o.sem, 0, i % 2 ? 1 : -1, 0), 0);
+		if (i % 100 == 0)
+			assert_int_equal(ipcns_journal_commit(a->ns), 0);
+	}
+	assert_true(a->ns->actors.live < 200);
+	pid_expect(a, &o, 500 + 999);
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+
+	/* The image keeps them.  */
+	round_trip(a, &b, &sv);
+	pid_procs(b);
+	pid_expect(b, &o, 1499);
+	world_free(b);
+
+	/* So does the journal (entries written as they are made).  */
+	b = world_blank();
+	pid_procs(b);
+	sv.to = b;
+	int copy = memfd_copy(jfd);
+	if (ipcns_journal_recover(copy, &world_host_ops, b, &ops, NULL, 0, &b->ns, NULL, err, sizeof(err)) < 0)
+		fail_msg("recover: %s", err);
+	pid_expect(b, &o, 1499);
+	world_free(b);
+	close(copy);
+	saver_close(&sv);
+	world_free(a);
+	close(jfd);
+}
+
 static void test_answer_commits_effect(void **state)
 {
 	struct world *a = world_new(NULL);
@@ -1339,6 +1469,7 @@ int main(void)
 		cmocka_unit_test(test_v1_migration),
 		cmocka_unit_test(test_journal_crashes),
 		cmocka_unit_test(test_answer_commits_effect),
+		cmocka_unit_test(test_pid_namespaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

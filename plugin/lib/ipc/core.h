@@ -169,6 +169,37 @@ struct ipcns_shm_state;
 struct ipcns_sem_state;
 struct ipcns_msg_state;
 
+/* ---- Pids (actor.c).  What an object keeps of a process that acted on
+ * it (shm_cpid, shm_lpid, sempid, msg_lspid, msg_lrpid, and the records
+ * they are set from: holders, undo lists, sleepers, parked calls) is a
+ * reference to an entry of the namespace's actor table, which holds the
+ * process's numbers in each pid namespace (struct ipcns_pidchain), as
+ * Linux keeps a struct pid; each output turns it into the reader's
+ * number.  id 0: no process (pid 0).  Entries no object refers to are
+ * collected (a mark and sweep over the objects when the table doubles),
+ * so a reference is only valid while an object holds it, or until the
+ * end of the call that obtained it (the last few references handed out
+ * count as held).  */
+struct ipcns_pidref {
+	uint32_t id;
+};
+struct ipcns_actor;
+struct ipcns_actors {
+	struct ipcns_actor **v; /* by id; v[0] unused */
+	uint32_t cap, top;      /* size of v; ids below top were handed out */
+	uint32_t *free;         /* ids given back, a stack */
+	uint32_t nfree;
+	uint32_t *bucket;       /* by host pid: first id, chained by hnext */
+	uint32_t nbucket;       /* a power of two, or 0 */
+	uint32_t live, gc_at;
+	uint32_t recent[8];     /* the last references handed out */
+	uint32_t nrecent;
+	/* Made since the journal last wrote them (journal.c).  */
+	uint32_t *jnew;
+	uint32_t njnew, capjnew;
+	bool jlost;             /* jnew could not grow: write them all */
+};
+
 struct ipcns_ns {
 	struct ipcns_limits limits;
 	struct ipcns_budget budget;
@@ -195,7 +226,42 @@ struct ipcns_ns {
 	/* The journal (journal.c), NULL when the state is not journaled.  */
 	struct ipcns_journal *journal;
 	bool jshm; /* some segment may have changed since the last commit */
+	struct ipcns_actors actors;
 };
+
+/* The reference of a process whose numbers are `ch' (`legacy': a number
+ * of an image older than the table, shown to every reader): 0 or
+ * -ENOMEM over the namespace's budget (`force': never refused).  */
+int ipcns_actor_intern(struct ipcns_ns *ns, const struct ipcns_pidchain *ch, bool legacy, bool force,
+		       struct ipcns_pidref *out);
+/* The caller's process (`thread': its thread): 0 or -errno (`force':
+ * never refused by the budget, for what undoes or follows a change the
+ * caller already made).  */
+int ipcns_actor_of_caller(struct ipcns_ns *ns, struct ipcns_caller *c, bool thread, bool force,
+			  struct ipcns_pidref *out);
+/* Host process tgid (its parent when `parent'), from the host's ops;
+ * never refused by the budget (events the kernel already made).  An
+ * unknown process is pid 0.  */
+struct ipcns_pidref ipcns_actor_of_host(struct ipcns_ns *ns, pid_t tgid, bool parent);
+/* What `reader' sees of r (NULL: the number in the process's own pid
+ * namespace, as the host's tools list it).  */
+pid_t ipcns_actor_nr(const struct ipcns_ns *ns, struct ipcns_pidref r, const struct ipcns_pidns *reader);
+/* The caller's pid namespace, as a reader: 0 or -errno.  */
+int ipcns_caller_pidns(struct ipcns_caller *c, const struct ipcns_pidns **out);
+/* The same process: as Linux compares struct pids.  */
+static inline bool ipcns_pidref_eq(struct ipcns_pidref a, struct ipcns_pidref b)
+{
+	return a.id == b.id;
+}
+/* A reference an object keeps (for the collector's mark).  */
+void ipcns_actor_mark(struct ipcns_ns *ns, struct ipcns_pidref r);
+/* Every reference of the kind's objects, to ipcns_actor_mark.  */
+void ipcns_shm_mark_pids(struct ipcns_ns *ns);
+void ipcns_sem_mark_pids(struct ipcns_ns *ns);
+void ipcns_msg_mark_pids(struct ipcns_ns *ns);
+/* The table's entry id, for the state image: false when there is none.  */
+bool ipcns_actor_get(const struct ipcns_ns *ns, uint32_t id, struct ipcns_pidchain *ch, bool *legacy);
+void ipcns_actors_free(struct ipcns_ns *ns);
 
 /* ---- Journal hooks: mark what a change touched, so the next commit
  * writes it.  A few instructions when nothing is journaled.  */
@@ -346,7 +412,8 @@ struct ipcns_kind_ops {
 	/* Brings what info reads up to date (may be NULL): 0 or -errno.  */
 	int (*refresh)(struct ipcns_ns *ns);
 	/* The kind's part of a listing: bytes, count, ctime.  */
-	void (*info)(struct ipcns_perm *p, struct ipcns_obj_info *oi);
+	void (*info)(struct ipcns_ns *ns, struct ipcns_perm *p, const struct ipcns_pidns *reader,
+		     struct ipcns_obj_info *oi);
 	/* IPC_RMID from the host, no permission check: 0 or -errno.  */
 	int (*rmid)(struct ipcns_ns *ns, struct ipcns_perm *p);
 };

@@ -97,8 +97,21 @@ struct m_msq {
 	struct m_send *send;
 };
 
+/* An entry of the pid table (REC_ACTOR), or a number of an older image
+ * (legacy, id 0x80000000 | the number).  */
+struct m_actor {
+	uint32_t id, seq;
+	uint32_t n;
+	bool legacy;
+	const uint8_t *lv; /* n x {u32 nr, u64 ns}, in the input */
+	pid_t nr;          /* legacy: the number */
+	struct ipcns_pidref built;
+};
+
 struct img_model {
 	int version;
+	struct m_actor *actors;
+	uint32_t nactors, cap_actors, actor_seq;
 	uint32_t page_size;
 	const uint8_t *fe;
 	uint32_t fe_len;
@@ -118,6 +131,9 @@ struct img_model {
 
 extern const char *const img_kind_name[3];
 
+/* The pid table entry `id' of a checked model, or NULL.  */
+const struct m_actor *img_actor_find(const struct img_model *m, uint32_t id);
+
 /* A starved sender of the model: its place in the namespace's starved
  * list, its queue and its index among the queue's senders.  */
 struct starved {
@@ -133,6 +149,8 @@ int img_collect_starved(const struct img_model *m, struct starved **out, size_t 
 /* Does an image of `version' keep the budgets, each semaphore's sem_otime?  */
 bool img_fmt_budgets(int version);
 bool img_fmt_sem_otime_each(int version);
+/* v3: pids are references to the pid table (REC_ACTOR records).  */
+bool img_fmt_actors(int version);
 /* Write: a v1 set's sem_otime.  */
 int64_t img_set_otime(const struct sem_array *sma);
 /* Read: what an older version lacks.  */

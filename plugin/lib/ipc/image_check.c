@@ -23,6 +23,7 @@ struct rd {
 	char *err;
 	size_t errlen;
 	const char *what; /* the record being read, for messages */
+	struct img_model *m;
 };
 
 void state_verror(char *err, size_t errlen, const char *kind, const char *what, const char *fmt, va_list ap)
@@ -165,7 +166,61 @@ void img_model_free(struct img_model *m)
 		ipcns_idr_destroy(idr);
 	}
 	free(m->uids);
+	free(m->actors);
 	free(m);
+}
+
+static bool actor_add(struct rd *r, const struct m_actor *a)
+{
+	struct img_model *m = r->m;
+	if (m->nactors == m->cap_actors) {
+		uint32_t cap = m->cap_actors ? m->cap_actors * 2 : 16;
+		struct m_actor *v = cap > m->cap_actors ? realloc(m->actors, cap * sizeof(*v)) : NULL;
+		if (!v) {
+			fail(r, "out of memory");
+			return false;
+		}
+		m->actors = v;
+		m->cap_actors = cap;
+	}
+	m->actors[m->nactors] = *a;
+	m->actors[m->nactors++].seq = m->actor_seq++;
+	return true;
+}
+
+/* A pid field: a reference to the pid table (v3), or a number, which
+ * becomes a legacy entry shown to every reader as it was.  */
+static int32_t rd_pid(struct rd *r)
+{
+	int32_t v = RI32(r);
+	if (r->bad || img_fmt_actors(r->m->version))
+		return v;
+	if (v <= 0)
+		return 0;
+	struct m_actor a = { .id = 0x80000000u | (uint32_t)v, .n = 1, .legacy = true, .nr = v };
+	return actor_add(r, &a) ? (int32_t)a.id : 0;
+}
+
+static void parse_actor(struct rd *r)
+{
+	struct m_actor a = { 0 };
+	a.id = R32(r);
+	uint32_t f = R32(r);
+	a.n = f & 0xff;
+	a.legacy = f & 0x100;
+	if (!r->bad && (!img_fmt_actors(r->m->version) || a.id == 0 || a.id > 0x7fffffffu || a.n == 0 ||
+			a.n > IPCNS_PID_LEVELS || (f & ~0x1ffu) || (a.legacy && a.n != 1)))
+		fail(r, "pid table entry %u of %u levels (flags 0x%x) in a version %d image", a.id, a.n, f,
+		     r->m->version);
+	a.lv = rd_take(r, (size_t)a.n * 12);
+	for (uint32_t i = 0; a.lv && i < a.n && !r->bad; i++) {
+		int32_t nr;
+		memcpy(&nr, a.lv + 12 * i, 4);
+		if (nr <= 0)
+			fail(r, "pid table entry %u: number %d at level %u", a.id, nr, i);
+	}
+	if (!r->bad)
+		actor_add(r, &a);
 }
 
 static void rd_perm(struct rd *r, struct m_perm *p)
@@ -246,8 +301,8 @@ static struct m_shm *parse_shm(struct rd *r)
 	s->atime = RI64(r);
 	s->dtime = RI64(r);
 	s->ctime = RI64(r);
-	s->cpid = RI32(r);
-	s->lpid = RI32(r);
+	s->cpid = rd_pid(r);
+	s->lpid = rd_pid(r);
 	s->creator_tgid = RI32(r);
 	s->slot = R32(r);
 	uint8_t b[5];
@@ -266,7 +321,7 @@ static struct m_shm *parse_shm(struct rd *r)
 	s->holders = rd_array(r, &s->nholders, 12, sizeof(*s->holders), "holders");
 	for (uint32_t i = 0; i < s->nholders && !r->bad; i++) {
 		s->holders[i].tgid = RI32(r);
-		s->holders[i].ns_tgid = RI32(r);
+		s->holders[i].ns.id = (uint32_t)rd_pid(r);
 		s->holders[i].nvmas = R32(r);
 	}
 	s->attaches = rd_array(r, &s->nattaches, 20, sizeof(*s->attaches), "attach records");
@@ -299,7 +354,7 @@ static struct m_sem *parse_sem(struct rd *r, int version)
 	s->sems = rd_alloc(r, s->nsems, sizeof(*s->sems));
 	for (uint32_t i = 0; i < s->nsems && !r->bad; i++) {
 		s->sems[i].val = RI32(r);
-		s->sems[i].pid = RI32(r);
+		s->sems[i].pid = rd_pid(r);
 		if (each)
 			s->sems[i].otime = RI64(r);
 	}
@@ -308,7 +363,7 @@ static struct m_sem *parse_sem(struct rd *r, int version)
 	s->undos = rd_array(r, &s->nundos, 8 + (size_t)s->nsems * 2, sizeof(*s->undos), "undo structures");
 	for (uint32_t i = 0; i < s->nundos && !r->bad; i++) {
 		s->undos[i].host_tgid = RI32(r);
-		s->undos[i].ns_tgid = RI32(r);
+		s->undos[i].ns_tgid = rd_pid(r);
 		s->undos[i].adj = rd_alloc(r, s->nsems, sizeof(short));
 		const uint8_t *p = rd_take(r, (size_t)s->nsems * sizeof(short));
 		if (p && s->undos[i].adj)
@@ -326,7 +381,7 @@ static struct m_sem *parse_sem(struct rd *r, int version)
 		q->alter = alter;
 		q->has_undo = has_undo;
 		q->host_tgid = RI32(r);
-		q->ns_tgid = RI32(r);
+		q->ns_tgid = rd_pid(r);
 		rd_waiter(r, &q->w);
 		if (!r->bad && (q->nsops == 0 || q->nsops > (r->len - r->off) / 6)) {
 			fail(r, "a sleeping operation of %u sops", q->nsops);
@@ -362,8 +417,8 @@ static struct m_msq *parse_msq(struct rd *r, bool journal, uint32_t *flags_out)
 	q->rtime = RI64(r);
 	q->ctime = RI64(r);
 	q->qbytes = R64(r);
-	q->lspid = RI32(r);
-	q->lrpid = RI32(r);
+	q->lspid = rd_pid(r);
+	q->lrpid = rd_pid(r);
 	if (!(flags & MSQ_NO_MESSAGES)) {
 		uint64_t n = R64(r);
 		if (!r->bad && n > (r->len - r->off) / 16)
@@ -383,7 +438,7 @@ static struct m_msq *parse_msq(struct rd *r, bool journal, uint32_t *flags_out)
 	q->recv = rd_array(r, &q->nrecv, 52, sizeof(*q->recv), "parked receivers");
 	for (uint32_t i = 0; i < q->nrecv && !r->bad; i++) {
 		struct m_recv *x = &q->recv[i];
-		x->tgid = RI32(r);
+		x->tgid = rd_pid(r);
 		x->mode = RI32(r);
 		x->msgtyp = RI64(r);
 		x->maxsize = RI64(r);
@@ -394,7 +449,7 @@ static struct m_msq *parse_msq(struct rd *r, bool journal, uint32_t *flags_out)
 	q->send = rd_array(r, &q->nsend, 40, sizeof(*q->send), "parked senders");
 	for (uint32_t i = 0; i < q->nsend && !r->bad; i++) {
 		struct m_send *x = &q->send[i];
-		x->tgid = RI32(r);
+		x->tgid = rd_pid(r);
 		x->msgp = R64(r);
 		x->msgsz = R64(r);
 		x->mtype = RI64(r);
@@ -454,7 +509,12 @@ static void parse_record(struct rd *r, struct img_model *m, uint32_t type, bool 
 {
 	uint32_t flags = 0;
 
+	r->m = m;
 	switch (type) {
+	case REC_ACTOR:
+		r->what = "pid table record";
+		parse_actor(r);
+		break;
 	case REC_NS:
 		r->what = "namespace record";
 		parse_ns(r, m);
@@ -875,10 +935,90 @@ int img_collect_starved(const struct img_model *m, struct starved **out, size_t 
 	return 0;
 }
 
+static int cmp_actor(const void *a, const void *b)
+{
+	const struct m_actor *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+const struct m_actor *img_actor_find(const struct img_model *m, uint32_t id)
+{
+	size_t lo = 0, hi = m->nactors;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (m->actors[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nactors && m->actors[lo].id == id ? &m->actors[lo] : NULL;
+}
+
+/* The pid table sorted by id, the last record of each id kept (the
+ * journal writes an entry again when its id is reused).  */
+static void actors_settle(struct img_model *m)
+{
+	if (!m->nactors)
+		return;
+	qsort(m->actors, m->nactors, sizeof(*m->actors), cmp_actor);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < m->nactors; i++) {
+		if (k && m->actors[k - 1].id == m->actors[i].id)
+			k--;
+		m->actors[k++] = m->actors[i];
+	}
+	m->nactors = k;
+}
+
+static void pid_ok(struct chk *c, const struct img_model *m, int kind, int32_t id, const char *what, int32_t ref)
+{
+	if (ref && !img_actor_find(m, (uint32_t)ref))
+		cfail(c, "%s id %d: %s refers to pid table entry %u, which is not there", img_kind_name[kind], id, what,
+		      (uint32_t)ref);
+}
+
+/* Every pid an object keeps names an entry of the table.  */
+static void check_pids(struct chk *c, const struct img_model *m)
+{
+	const struct ipcns_idr *idr = &m->objs[IPCNS_SHM];
+	ipcns_idr_for_each (idr, idx) {
+		const struct m_shm *s = ipcns_idr_find(idr, idx);
+		pid_ok(c, m, IPCNS_SHM, s->perm.id, "shm_cpid", s->cpid);
+		pid_ok(c, m, IPCNS_SHM, s->perm.id, "shm_lpid", s->lpid);
+		for (uint32_t i = 0; i < s->nholders; i++)
+			pid_ok(c, m, IPCNS_SHM, s->perm.id, "a holder", (int32_t)s->holders[i].ns.id);
+	}
+	idr = &m->objs[IPCNS_SEM];
+	ipcns_idr_for_each (idr, idx) {
+		const struct m_sem *s = ipcns_idr_find(idr, idx);
+		for (uint32_t i = 0; i < s->nsems; i++)
+			pid_ok(c, m, IPCNS_SEM, s->perm.id, "sempid", s->sems[i].pid);
+		for (uint32_t i = 0; i < s->nundos; i++)
+			pid_ok(c, m, IPCNS_SEM, s->perm.id, "an undo structure", s->undos[i].ns_tgid);
+		for (uint32_t i = 0; i < s->nq; i++)
+			pid_ok(c, m, IPCNS_SEM, s->perm.id, "a sleeper", s->q[i].ns_tgid);
+	}
+	idr = &m->objs[IPCNS_MSG];
+	ipcns_idr_for_each (idr, idx) {
+		const struct m_msq *q = ipcns_idr_find(idr, idx);
+		pid_ok(c, m, IPCNS_MSG, q->perm.id, "msg_lspid", q->lspid);
+		pid_ok(c, m, IPCNS_MSG, q->perm.id, "msg_lrpid", q->lrpid);
+		for (uint32_t i = 0; i < q->nrecv; i++)
+			pid_ok(c, m, IPCNS_MSG, q->perm.id, "a parked receiver", q->recv[i].tgid);
+		for (uint32_t i = 0; i < q->nsend; i++)
+			pid_ok(c, m, IPCNS_MSG, q->perm.id, "a parked sender", q->send[i].tgid);
+	}
+}
+
 int img_model_check(struct img_model *m, char *err, size_t errlen)
 {
 	struct chk c = { .err = err, .errlen = errlen };
 	const struct ipcns_limits *l = &m->limits;
+
+	actors_settle(m);
+	check_pids(&c, m);
 
 	if (l->semmsl < 0 || l->semmns < 0 || l->semopm < 0 || l->semmni < 0 || l->shm_rmid_forced < 0 ||
 	    l->shm_rmid_forced > 1)

@@ -14,6 +14,7 @@
 
 struct bld {
 	struct ipcns_ns *ns;
+	const struct img_model *m;
 	const struct ipcns_state_ops *ops;
 	char *err;
 	size_t errlen;
@@ -30,6 +31,36 @@ static void bfail(struct bld *b, int ret, const char *fmt, ...)
 	va_start(ap, fmt);
 	state_verror(b->err, b->errlen, "state image", NULL, fmt, ap);
 	va_end(ap);
+}
+
+/* A pid field of the model, as the namespace's reference (the model is
+ * checked: every reference is in its table).  */
+static struct ipcns_pidref bpid(const struct bld *b, int32_t ref)
+{
+	const struct m_actor *a = ref ? img_actor_find(b->m, (uint32_t)ref) : NULL;
+	return a ? a->built : (struct ipcns_pidref){ 0 };
+}
+
+/* The model's pid table into the namespace's, nothing collected
+ * before the objects that hold the entries are built.  */
+static void build_actors(struct bld *b, struct img_model *m)
+{
+	b->ns->actors.gc_at = UINT32_MAX;
+	for (uint32_t i = 0; i < m->nactors && !b->ret; i++) {
+		struct m_actor *a = &m->actors[i];
+		struct ipcns_pidchain ch = { .n = a->n };
+		if (a->legacy && !a->lv) {
+			ch.lv[0].nr = a->nr;
+		} else {
+			for (uint32_t k = 0; k < a->n; k++) {
+				memcpy(&ch.lv[k].nr, a->lv + 12 * k, 4);
+				memcpy(&ch.lv[k].ns, a->lv + 12 * k + 4, 8);
+			}
+		}
+		int ret = ipcns_actor_intern(b->ns, &ch, a->legacy, true, &a->built);
+		if (ret < 0)
+			bfail(b, ret, "pid table entry %u: %s", a->id, strerror(-ret));
+	}
 }
 
 static void set_perm(struct ipcns_perm *p, const struct m_perm *m)
@@ -90,8 +121,8 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 	shp->atime = ms->atime;
 	shp->dtime = ms->dtime;
 	shp->ctime = ms->ctime;
-	shp->cpid = ms->cpid;
-	shp->lpid = ms->lpid;
+	shp->cpid = bpid(b, ms->cpid);
+	shp->lpid = bpid(b, ms->lpid);
 	shp->creator_tgid = ms->creator_tgid;
 	shp->fd = move_fd(&cfd);
 	shp->dev = st.st_dev;
@@ -115,6 +146,8 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 			return;
 		}
 		memcpy(shp->holders, ms->holders, ms->nholders * sizeof(*shp->holders));
+		for (uint32_t i = 0; i < ms->nholders; i++)
+			shp->holders[i].ns = bpid(b, (int32_t)ms->holders[i].ns.id);
 		shp->nholders = shp->cap_holders = ms->nholders;
 	}
 	int ret = ipcns_ids_restore(&ns->ids[IPCNS_SHM], &shp->perm);
@@ -169,7 +202,7 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 		ipcns_list_init(&sma->sems[i].pending_alter);
 		ipcns_list_init(&sma->sems[i].pending_const);
 		sma->sems[i].semval = ms->sems[i].val;
-		sma->sems[i].sempid = ms->sems[i].pid;
+		sma->sems[i].sempid = bpid(b, ms->sems[i].pid);
 		sma->sems[i].otime = ms->sems[i].otime;
 	}
 	int ret = ipcns_ids_restore(&ns->ids[IPCNS_SEM], &sma->perm);
@@ -189,7 +222,7 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 			ulp = ipcns_mem_zalloc(&ns->budget, sizeof(*ulp));
 			if (ulp) {
 				ulp->host_tgid = mu->host_tgid;
-				ulp->ns_tgid = mu->ns_tgid;
+				ulp->ns = bpid(b, mu->ns_tgid);
 				ipcns_list_init(&ulp->undos);
 			}
 			if (!ulp || ulp_insert(ns, st, ulp) < 0) {
@@ -228,7 +261,7 @@ static void build_sem(struct bld *b, const struct m_sem *ms)
 		q->blocking = (int)mq->blocking;
 		q->alter = mq->alter;
 		q->host_tgid = mq->host_tgid;
-		q->ns_tgid = mq->ns_tgid;
+		q->ns = bpid(b, mq->ns_tgid);
 		q->sma = sma;
 		q->w = w;
 		if (mq->has_undo) {
@@ -281,7 +314,7 @@ static struct msgq_waiter *msgw_new(struct bld *b, struct msgq *q, int32_t tgid,
 	}
 	ipcns_list_init(&x->starvelink);
 	x->q = q;
-	x->tgid = tgid;
+	x->pid = bpid(b, tgid);
 	x->w = w;
 	w->core = x;
 	ipcns_list_add_tail(list, &x->qlink);
@@ -305,8 +338,8 @@ static void build_msq(struct bld *b, struct m_msq *mq)
 	q->rtime = mq->rtime;
 	q->ctime = mq->ctime;
 	q->qbytes = mq->qbytes;
-	q->lspid = mq->lspid;
-	q->lrpid = mq->lrpid;
+	q->lspid = bpid(b, mq->lspid);
+	q->lrpid = bpid(b, mq->lrpid);
 	ipcns_list_init(&q->messages);
 	ipcns_list_init(&q->receivers);
 	ipcns_list_init(&q->senders);
@@ -389,7 +422,7 @@ static void build_starved(struct bld *b, const struct img_model *m)
 int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void *host_data,
 		    const struct ipcns_state_ops *ops, struct ipcns_ns **out, char *err, size_t errlen)
 {
-	struct bld b = { .ops = ops, .err = err, .errlen = errlen };
+	struct bld b = { .m = m, .ops = ops, .err = err, .errlen = errlen };
 
 	b.ns = ipcns_ns_new(&m->limits, host, host_data);
 	if (!b.ns)
@@ -412,6 +445,7 @@ int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void
 		}
 		b.ns->uid_counts_len = b.ns->uid_counts_cap = m->nuid;
 	}
+	build_actors(&b, m);
 	for (int k = 0; k < 3 && !b.ret; k++) {
 		struct ipcns_idr *idr = &m->objs[k];
 		ipcns_idr_for_each (idr, idx) {
@@ -428,6 +462,7 @@ int img_model_build(struct img_model *m, const struct ipcns_host_ops *host, void
 	}
 	if (!b.ret)
 		build_starved(&b, m);
+	b.ns->actors.gc_at = 0;
 	if (b.ret) {
 		ipcns_ns_free(b.ns);
 		return b.ret;

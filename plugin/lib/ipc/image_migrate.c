@@ -8,6 +8,11 @@
  * budgets (quota_mem_bytes, quota_fds); a v1 image gets the defaults,
  * which the front end sets again from the operator's policy.
  *
+ * v3 keeps a table of processes (REC_ACTOR: numbers in each pid
+ * namespace, actor.c) and pid fields refer to it.  A pid of an older
+ * image becomes a legacy entry (id 0x80000000 | the number), shown to
+ * every reader as it was (image_check.c rd_pid).
+ *
  * A new version: IPCNS_STATE_VERSION (include/ipcns/state.h) goes up, a
  * predicate here says which fields it adds, the writer (image_save.c) and
  * the reader (image_check.c) ask it, and what older images lack is filled
@@ -22,6 +27,11 @@ bool img_fmt_budgets(int version)
 bool img_fmt_sem_otime_each(int version)
 {
 	return version >= 2;
+}
+
+bool img_fmt_actors(int version)
+{
+	return version >= 3;
 }
 
 /* A v1 set's one sem_otime: the largest of its semaphores'.  */

@@ -52,6 +52,40 @@ void wb_rec_end(struct wbuf *w, size_t at)
 	wb_pad8(w);
 }
 
+/* A reference to the pid table (v3), or the number it stands for.  */
+static void put_pid(struct wbuf *w, struct ipcns_pidref r)
+{
+	W32(w, w->pid_ns ? (uint32_t)ipcns_actor_nr(w->pid_ns, r, NULL) : r.id);
+}
+
+void img_put_actor(struct wbuf *w, const struct ipcns_ns *ns, uint32_t id)
+{
+	struct ipcns_pidchain ch;
+	bool legacy;
+	if (!ipcns_actor_get(ns, id, &ch, &legacy))
+		return;
+	size_t at = wb_rec_begin(w, REC_ACTOR);
+	W32(w, id);
+	W32(w, ch.n | (legacy ? 0x100u : 0));
+	for (uint32_t i = 0; i < ch.n; i++) {
+		W32(w, ch.lv[i].nr);
+		W64(w, ch.lv[i].ns);
+	}
+	wb_rec_end(w, at);
+}
+
+void img_put_new_actors(struct wbuf *w, struct ipcns_ns *ns)
+{
+	struct ipcns_actors *t = &ns->actors;
+	if (t->jlost) {
+		for (uint32_t id = 1; id < t->top; id++)
+			img_put_actor(w, ns, id);
+		return;
+	}
+	for (uint32_t i = 0; i < t->njnew; i++)
+		img_put_actor(w, ns, t->jnew[i]);
+}
+
 static void put_perm(struct wbuf *w, const struct ipcns_perm *p)
 {
 	W32(w, p->id);
@@ -129,8 +163,8 @@ void img_put_shm(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 	W64(w, shp->atime);
 	W64(w, shp->dtime);
 	W64(w, shp->ctime);
-	W32(w, shp->cpid);
-	W32(w, shp->lpid);
+	put_pid(w, shp->cpid);
+	put_pid(w, shp->lpid);
 	W32(w, shp->creator_tgid);
 	W32(w, slot);
 	W8(w, shp->hugetlb);
@@ -143,7 +177,7 @@ void img_put_shm(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 	W32(w, shp->nholders);
 	for (uint32_t i = 0; i < shp->nholders; i++) {
 		W32(w, shp->holders[i].tgid);
-		W32(w, shp->holders[i].ns_tgid);
+		put_pid(w, shp->holders[i].ns);
 		W32(w, shp->holders[i].nvmas);
 	}
 	W32(w, ipcns_list_count(&shp->attaches));
@@ -168,7 +202,7 @@ static void put_semq_list(struct wbuf *w, const struct ipcns_state_ops *ops, str
 		W8(w, q->alter);
 		W8(w, q->undo != NULL);
 		W32(w, q->host_tgid);
-		W32(w, q->ns_tgid);
+		put_pid(w, q->ns);
 		put_waiter(w, ops, q->w);
 		for (int i = 0; i < q->nsops; i++) {
 			W16(w, q->sops[i].sem_num);
@@ -194,7 +228,7 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 	for (int i = 0; i < sma->nsems; i++) {
 		bool set = a && (a->semnum == -1 || a->semnum == i);
 		W32(w, set ? (a->semnum < 0 ? a->vals[i] : a->val) : sma->sems[i].semval);
-		W32(w, set ? a->pid : sma->sems[i].sempid);
+		put_pid(w, set ? a->pid : sma->sems[i].sempid);
 		if (img_fmt_sem_otime_each(version))
 			W64(w, sma->sems[i].otime);
 	}
@@ -202,7 +236,8 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 		/* A semop's pids and time, into the values just written.  */
 		size_t base = at + 8 + 7 * 4 + 8 + 4;
 		for (int i = 0; i < a->nsops; i++)
-			wb_patch32(w, base + 16 * (size_t)a->sops[i].sem_num + 4, (uint32_t)a->pid);
+			wb_patch32(w, base + 16 * (size_t)a->sops[i].sem_num + 4,
+				   w->pid_ns ? (uint32_t)ipcns_actor_nr(w->pid_ns, a->pid, NULL) : a->pid.id);
 		if (a->otime >= 0) {
 			wb_patch32(w, base + 16 * (size_t)a->sops[0].sem_num + 8, (uint32_t)a->otime);
 			wb_patch32(w, base + 16 * (size_t)a->sops[0].sem_num + 12, (uint32_t)((uint64_t)a->otime >> 32));
@@ -212,7 +247,7 @@ void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_a
 	ipcns_list_for_each (pos, &sma->undos) {
 		struct sem_undo *un = ipcns_list_entry(pos, struct sem_undo, set_link);
 		W32(w, un->ulp->host_tgid);
-		W32(w, un->ulp->ns_tgid);
+		put_pid(w, un->ulp->ns);
 		if (!a) {
 			wb_bytes(w, un->semadj, (size_t)sma->nsems * sizeof(short));
 			continue;
@@ -262,8 +297,8 @@ void img_put_msq(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 	W64(w, q->rtime);
 	W64(w, q->ctime);
 	W64(w, q->qbytes);
-	W32(w, q->lspid);
-	W32(w, q->lrpid);
+	put_pid(w, q->lspid);
+	put_pid(w, q->lrpid);
 	if (!(flags & MSQ_NO_MESSAGES)) {
 		W64(w, q->qnum);
 		ipcns_list_for_each (pos, &q->messages) {
@@ -276,7 +311,7 @@ void img_put_msq(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 	W32(w, ipcns_list_count(&q->receivers));
 	ipcns_list_for_each (pos, &q->receivers) {
 		struct msgq_waiter *r = ipcns_list_entry(pos, struct msgq_waiter, qlink);
-		W32(w, r->tgid);
+		put_pid(w, r->pid);
 		W32(w, r->mode);
 		W64(w, r->msgtyp);
 		W64(w, r->maxsize);
@@ -287,7 +322,7 @@ void img_put_msq(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns
 	W32(w, ipcns_list_count(&q->senders));
 	ipcns_list_for_each (pos, &q->senders) {
 		struct msgq_waiter *s = ipcns_list_entry(pos, struct msgq_waiter, qlink);
-		W32(w, s->tgid);
+		put_pid(w, s->pid);
 		W64(w, s->msgp);
 		W64(w, s->msgsz);
 		W64(w, s->mtype);
@@ -317,6 +352,16 @@ void img_put_image(struct wbuf *w, struct ipcns_ns *ns, const struct ipcns_state
 	wb_bytes(w, fe, fe_len);
 	wb_pad8(w);
 	img_put_ns(w, ns, version);
+	const struct ipcns_ns *pid_ns = w->pid_ns;
+	if (img_fmt_actors(version)) {
+		for (uint32_t id = 1; id < ns->actors.top; id++) {
+			size_t before = w->len;
+			img_put_actor(w, ns, id);
+			nrec += w->len != before;
+		}
+	} else {
+		w->pid_ns = ns;
+	}
 	for (int k = 0; k < 3; k++) {
 		struct ipcns_ids *ids = &ns->ids[k];
 		ipcns_idr_for_each (&ids->idr, idx) {
@@ -339,6 +384,7 @@ void img_put_image(struct wbuf *w, struct ipcns_ns *ns, const struct ipcns_state
 			nrec++;
 		}
 	}
+	w->pid_ns = pid_ns;
 	size_t total = w->len - start;
 	if (w->p && w->len <= w->cap) {
 		uint64_t t = total;

@@ -232,6 +232,33 @@ static void j_publish(struct ipcns_journal *j)
 
 /* ---- The records.  */
 
+static void put_actor(struct wbuf *w, void *a, void *b)
+{
+	img_put_actor(w, a, (uint32_t)(uintptr_t)b);
+}
+
+/* The pid table's new entries, before the records that refer to them
+ * (the loader resolves references once every record is read, so this
+ * order is only for the reader of a dump).  */
+static int put_new_actors(struct ipcns_ns *ns)
+{
+	struct ipcns_journal *j = ns->journal;
+	struct ipcns_actors *t = &ns->actors;
+	int ret = 0;
+	if (t->jlost) {
+		for (uint32_t id = 1; id < t->top && ret == 0; id++)
+			ret = j_put(j, put_actor, ns, (void *)(uintptr_t)id);
+	} else {
+		for (uint32_t i = 0; i < t->njnew && ret == 0; i++)
+			ret = j_put(j, put_actor, ns, (void *)(uintptr_t)t->jnew[i]);
+	}
+	if (ret == 0 && !j->need_compact) {
+		t->njnew = 0;
+		t->jlost = false;
+	}
+	return ret;
+}
+
 static void put_ns(struct wbuf *w, void *a, void *b)
 {
 	img_put_ns(w, a, IPCNS_STATE_VERSION);
@@ -375,7 +402,9 @@ void ipcns_journal_ahead_sem(struct ipcns_ns *ns, struct sem_array *sma, const s
 	if (p->jstate != IPCNS_J_CLEAN)
 		unlink_dirty(j, IPCNS_SEM, p);
 	struct ahead_arg x = { j, a };
-	int ret = j_put(j, put_sem_ahead, &x, sma);
+	int ret = put_new_actors(ns);
+	if (ret == 0)
+		ret = j_put(j, put_sem_ahead, &x, sma);
 	if (ret < 0 && !j->err)
 		j->err = ret;
 	p->jstate = IPCNS_J_AHEAD;
@@ -456,6 +485,8 @@ static void clear_dirty(struct ipcns_ns *ns)
 	}
 	ns->jshm = false;
 	j->starved = false;
+	ns->actors.njnew = 0;
+	ns->actors.jlost = false;
 	ns_print(ns, &j->last_ns);
 }
 
@@ -539,6 +570,11 @@ static int commit(struct ipcns_ns *ns, const struct ans_arg *ans)
 	}
 	if (!j->need_compact && (j->wpos - j->image_len > 4 * j->image_len + J_SLACK || journal_over_bound(j)))
 		j->need_compact = true;
+	if (!j->need_compact) {
+		ret = put_new_actors(ns);
+		if (ret < 0)
+			return ret;
+	}
 	if (!j->need_compact) {
 		for (int k = 0; k < 3 && !j->need_compact; k++) {
 			for (struct ipcns_perm *p = j->dirty[k]; p && !j->need_compact; p = p->jnext) {

@@ -218,7 +218,7 @@ static long waiter_park(struct ipcns_ns *ns, struct ipcns_caller *c, struct msgq
 	return IPCNS_PARKED;
 }
 
-static struct msgq_waiter *waiter_new(struct ipcns_ns *ns, struct msgq *q, pid_t tgid)
+static struct msgq_waiter *waiter_new(struct ipcns_ns *ns, struct msgq *q, struct ipcns_pidref pid)
 {
 	struct msgq_waiter *mw = ipcns_mem_zalloc(&ns->budget, sizeof(*mw));
 	if (!mw)
@@ -227,7 +227,7 @@ static struct msgq_waiter *waiter_new(struct ipcns_ns *ns, struct msgq *q, pid_t
 	ipcns_list_init(&mw->nslink);
 	ipcns_list_init(&mw->starvelink);
 	mw->q = q;
-	mw->tgid = tgid;
+	mw->pid = pid;
 	return mw;
 }
 
@@ -330,10 +330,10 @@ static bool pipelined_send(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg 
 		 * commit made as it leaves holds it) and undone if the
 		 * answer does not arrive.  */
 		int64_t rtime = q->rtime;
-		pid_t lrpid = q->lrpid, tid;
+		struct ipcns_pidref lrpid = q->lrpid, tid;
 		/* Linux records the sleeping thread itself here (a receive
 		 * from the queue records its process).  */
-		q->lrpid = rc->ops->ns_tid && rc->ops->ns_tid(rc, &tid) == 0 && tid > 0 ? tid : r->tgid;
+		q->lrpid = ipcns_actor_of_caller(ns, rc, true, true, &tid) == 0 ? tid : r->pid;
 		q->rtime = ipcns_now(ns);
 		if (waiter_answer(ns, r, (long)n) < 0) {
 			q->lrpid = lrpid;
@@ -355,13 +355,13 @@ static bool pipelined_send(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg 
  * pipelined_send() does before queuing: the receivers waiting want none
  * of the messages queued before, so handing them the newest is the same.
  * Takes `m'; the answer's result (< 0: nothing was sent).  */
-static int msg_send(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, pid_t tgid, struct ipcns_caller *c,
-		    struct msgq_waiter *s)
+static int msg_send(struct ipcns_ns *ns, struct msgq *q, struct msgq_msg *m, struct ipcns_pidref pid,
+		    struct ipcns_caller *c, struct msgq_waiter *s)
 {
 	int64_t stime = q->stime;
-	pid_t lspid = q->lspid;
+	struct ipcns_pidref lspid = q->lspid;
 
-	q->lspid = tgid;
+	q->lspid = pid;
 	q->stime = ipcns_now(ns);
 	enqueue(ns, q, m);
 	int ar = s ? waiter_answer(ns, s, 0) : ipcns_caller_answer(c, 0);
@@ -418,7 +418,7 @@ static bool sender_wake(struct ipcns_ns *ns, struct msgq *q, struct msgq_waiter 
 	}
 
 	struct msgq_msg *m = steal_pointer(&s->msg);
-	msg_send(ns, q, m, s->tgid, NULL, s);
+	msg_send(ns, q, m, s->pid, NULL, s);
 	return true;
 }
 
@@ -540,7 +540,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	struct ipcns_perm *p;
 	struct msgq_waiter *s;
 	int64_t mtype;
-	pid_t tgid;
+	struct ipcns_pidref me;
 	long ret;
 
 	/* Linux's order: mtype is read first (EFAULT), then the arguments
@@ -565,7 +565,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	ret = ipcns_ipcperms(c, p, IPCNS_S_IWUGO);
 	if (ret < 0)
 		return ret;
-	ret = ipcns_caller_pids(c, NULL, &tgid);
+	ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 	if (ret < 0)
 		return ret;
 
@@ -575,7 +575,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		if (quota_charge(ns, cost)) {
 			/* As for a woken sender: an interrupted msgsnd
 			 * sends nothing.  */
-			int ar = msg_send(ns, q, steal_pointer(&m), tgid, c, NULL);
+			int ar = msg_send(ns, q, steal_pointer(&m), me, c, NULL);
 			ret = ar <= 0 ? IPCNS_ANSWERED : 0;
 			goto out;
 		}
@@ -591,7 +591,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		goto out;
 	}
 
-	s = waiter_new(ns, q, tgid);
+	s = waiter_new(ns, q, me);
 	if (!s) {
 		ret = -ENOMEM;
 		goto out;
@@ -614,7 +614,7 @@ long ipcns_msgsnd(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 	}
 	goto out;
 sent:
-	q->lspid = tgid;
+	q->lspid = me;
 	q->stime = ipcns_now(ns);
 	ret = 0;
 out:
@@ -645,7 +645,7 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 {
 	struct ipcns_perm *p;
 	struct msgq_msg *m;
-	pid_t tgid;
+	struct ipcns_pidref me;
 	long ret;
 	int mode;
 
@@ -681,7 +681,7 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 			ret = c->ops->write(c, msgp, &m->mtype, sizeof(m->mtype) + n);
 			return ret < 0 ? ret : (long)n;
 		}
-		ret = ipcns_caller_pids(c, NULL, &tgid);
+		ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 		if (ret < 0)
 			return ret;
 		/* Linux dequeues before it copies out, and a bad buffer loses
@@ -696,9 +696,9 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 		 * only once the caller has it.  */
 		struct ipcns_list *prev = m->link.prev;
 		int64_t rtime = q->rtime;
-		pid_t lrpid = q->lrpid;
+		struct ipcns_pidref lrpid = q->lrpid;
 		q->rtime = ipcns_now(ns);
-		q->lrpid = tgid;
+		q->lrpid = me;
 		unqueue(ns, q, m);
 		int ar = ipcns_caller_answer(c, (long)n);
 		if (ar < 0) {
@@ -716,10 +716,10 @@ long ipcns_msgrcv(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, uint64
 
 	if (msgflg & IPC_NOWAIT)
 		return -ENOMSG;
-	ret = ipcns_caller_pids(c, NULL, &tgid);
+	ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 	if (ret < 0)
 		return ret;
-	struct msgq_waiter *r = waiter_new(ns, q, tgid);
+	struct msgq_waiter *r = waiter_new(ns, q, me);
 	if (!r)
 		return -ENOMEM;
 	r->mode = mode;
@@ -793,8 +793,12 @@ static long msgctl_stat(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, 
 	ds.msg_cbytes = q->cbytes;
 	ds.msg_qnum = q->qnum;
 	ds.msg_qbytes = q->qbytes;
-	ds.msg_lspid = q->lspid;
-	ds.msg_lrpid = q->lrpid;
+	const struct ipcns_pidns *reader;
+	ret = ipcns_caller_pidns(c, &reader);
+	if (ret < 0)
+		return ret;
+	ds.msg_lspid = ipcns_actor_nr(ns, q->lspid, reader);
+	ds.msg_lrpid = ipcns_actor_nr(ns, q->lrpid, reader);
 	ret = c->ops->write(c, buf, &ds, sizeof(ds));
 	if (ret < 0)
 		return ret;
@@ -966,7 +970,8 @@ bool ipcns_msg_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)
 	return false;
 }
 
-static void msg_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
+static void msg_kind_info(struct ipcns_ns *ns, struct ipcns_perm *p, const struct ipcns_pidns *reader,
+			  struct ipcns_obj_info *oi)
 {
 	struct msgq *q = msgq_of(p);
 	oi->bytes = q->cbytes;
@@ -974,8 +979,8 @@ static void msg_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
 	oi->ctime = q->ctime;
 	oi->atime = q->stime;
 	oi->dtime = q->rtime;
-	oi->cpid = q->lspid;
-	oi->lpid = q->lrpid;
+	oi->cpid = ipcns_actor_nr(ns, q->lspid, reader);
+	oi->lpid = ipcns_actor_nr(ns, q->lrpid, reader);
 }
 
 static int msg_kind_rmid(struct ipcns_ns *ns, struct ipcns_perm *p)
@@ -997,4 +1002,19 @@ const struct ipcns_kind_ops ipcns_msg_kind = {
 uint64_t ipcns_msg_quota_held(const struct ipcns_ns *ns)
 {
 	return ns->msg ? ns->msg->held : 0;
+}
+
+void ipcns_msg_mark_pids(struct ipcns_ns *ns)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_MSG];
+	struct ipcns_list *pos;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct msgq *q = msgq_of(ipcns_idr_find(&ids->idr, idx));
+		ipcns_actor_mark(ns, q->lspid);
+		ipcns_actor_mark(ns, q->lrpid);
+	}
+	if (!ns->msg)
+		return;
+	ipcns_list_for_each (pos, &ns->msg->waiters)
+		ipcns_actor_mark(ns, ipcns_list_entry(pos, struct msgq_waiter, nslink)->pid);
 }

@@ -34,7 +34,7 @@ struct msgq {
 	struct ipcns_perm perm;
 	int64_t stime, rtime, ctime;
 	uint64_t cbytes, qnum, qbytes;
-	pid_t lspid, lrpid;
+	struct ipcns_pidref lspid, lrpid;
 	struct ipcns_list messages;
 	struct ipcns_list receivers; /* struct msgq_waiter, FIFO */
 	struct ipcns_list senders;   /* struct msgq_waiter */
@@ -47,7 +47,7 @@ struct msgq_waiter {
 	struct ipcns_list starvelink; /* state->starved: a sender without its copy */
 	struct ipcns_waiter *w;
 	struct msgq *q;
-	pid_t tgid; /* caller's pid in its namespace, for msg_lspid/msg_lrpid */
+	struct ipcns_pidref pid; /* the caller, for msg_lspid/msg_lrpid */
 	/* msgrcv */
 	int mode;
 	int64_t msgtyp;

@@ -103,6 +103,7 @@ void ipcns_ns_free(struct ipcns_ns *ns)
 	for (int i = 0; i < 3; i++)
 		ipcns_ids_destroy(&ns->ids[i]);
 	ipcns_mem_free(ns->uid_counts);
+	ipcns_actors_free(ns);
 	ipcns_budget_release(&ns->budget);
 	free(ns);
 }
@@ -168,6 +169,7 @@ void ipcns_ns_usage(const struct ipcns_ns *ns, struct ipcns_usage *u)
 
 struct list_ctx {
 	enum ipcns_kind kind;
+	const struct ipcns_pidns *reader;
 	ipcns_obj_cb cb;
 	void *arg;
 };
@@ -185,13 +187,19 @@ static int list_obj(struct ipcns_ns *ns, const struct ipcns_kind_ops *ops, struc
 		.cgid = p->cgid,
 		.mode = p->mode,
 	};
-	ops->info(p, &oi);
+	ops->info(ns, p, ctx->reader, &oi);
 	return ctx->cb(ctx->arg, &oi);
 }
 
 int ipcns_ns_foreach(struct ipcns_ns *ns, enum ipcns_kind kind, ipcns_obj_cb cb, void *arg)
 {
-	struct list_ctx ctx = { .kind = kind, .cb = cb, .arg = arg };
+	return ipcns_ns_foreach_as(ns, kind, NULL, cb, arg);
+}
+
+int ipcns_ns_foreach_as(struct ipcns_ns *ns, enum ipcns_kind kind, const struct ipcns_pidns *reader,
+			ipcns_obj_cb cb, void *arg)
+{
+	struct list_ctx ctx = { .kind = kind, .reader = reader, .cb = cb, .arg = arg };
 
 	if ((unsigned int)kind >= ARRAY_SIZE(kinds))
 		return -EINVAL;

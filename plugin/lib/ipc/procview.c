@@ -5,9 +5,8 @@
  *
  * Implementation notes: Linux prints uids and gids mapped into the user
  * namespace of the file's opener (from_kuid_munged: kernel.overflowuid
- * when unmapped; ipc_perm keeps host ids), pids in the opener's pid namespace (here: in the pid
- * namespace of the process that set them, the container's own), and
- * times in seconds of the wall clock.  The mode shows SHM_DEST and
+ * when unmapped; ipc_perm keeps host ids), pids in the opener's pid
+ * namespace (0 for a process not visible there: actor.c), and times in seconds of the wall clock.  The mode shows SHM_DEST and
  * SHM_LOCKED.  rss and swap are bytes.  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,6 +123,13 @@ static const char *const headers[3] = {
 int ipcns_ns_proc_text(struct ipcns_ns *ns, enum ipcns_kind kind, const struct ipcns_idmap *uidmap,
 		       const struct ipcns_idmap *gidmap, char **out, size_t *len)
 {
+	return ipcns_ns_proc_text_as(ns, kind, uidmap, gidmap, NULL, out, len);
+}
+
+int ipcns_ns_proc_text_as(struct ipcns_ns *ns, enum ipcns_kind kind, const struct ipcns_idmap *uidmap,
+			  const struct ipcns_idmap *gidmap, const struct ipcns_pidns *reader, char **out,
+			  size_t *len)
+{
 	if ((unsigned int)kind > IPCNS_MSG)
 		return -EINVAL;
 	struct text t = { .cap = 4096, .ns = ns, .uidmap = uidmap, .gidmap = gidmap };
@@ -131,7 +137,7 @@ int ipcns_ns_proc_text(struct ipcns_ns *ns, enum ipcns_kind kind, const struct i
 	if (!t.buf)
 		return -ENOMEM;
 	text_add(&t, "%s", headers[kind]);
-	int ret = t.err ? t.err : ipcns_ns_foreach(ns, kind, show, &t);
+	int ret = t.err ? t.err : ipcns_ns_foreach_as(ns, kind, reader, show, &t);
 	if (ret < 0 || t.err) {
 		free(t.buf);
 		return ret < 0 ? ret : t.err;

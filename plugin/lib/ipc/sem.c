@@ -142,7 +142,7 @@ static void sem_revert(struct sem_array *sma, const struct sembuf *sops, int nso
 
 /* Every sop of a completed semop, wait-for-zero included, records the
  * caller as sempid (perform_atomic_semop).  */
-static void sem_set_pids(struct sem_array *sma, const struct sembuf *sops, int nsops, pid_t pid)
+static void sem_set_pids(struct sem_array *sma, const struct sembuf *sops, int nsops, struct ipcns_pidref pid)
 {
 	for (int i = 0; i < nsops; i++)
 		sma->sems[sops[i].sem_num].sempid = pid;
@@ -219,7 +219,7 @@ static bool queue_complete(struct ipcns_ns *ns, struct sem_array *sma, struct se
 
 	/* The journal has its sempids before the answer leaves; it holds a
 	 * pointer to `ahead' until ipcns_jsettle below.  */
-	struct sem_ahead ahead = { .semnum = -2, .sops = q->sops, .nsops = q->nsops, .pid = q->ns_tgid,
+	struct sem_ahead ahead = { .semnum = -2, .sops = q->sops, .nsops = q->nsops, .pid = q->ns,
 				   .ctime = sma->ctime, .otime = -1 };
 
 	unlink_queue(sma, q);
@@ -241,7 +241,7 @@ static bool queue_complete(struct ipcns_ns *ns, struct sem_array *sma, struct se
 	}
 	if (error)
 		return false;
-	sem_set_pids(sma, q->sops, q->nsops, q->ns_tgid);
+	sem_set_pids(sma, q->sops, q->nsops, q->ns);
 	return true;
 }
 
@@ -473,10 +473,10 @@ static int find_alloc_undo(struct ipcns_ns *ns, struct ipcns_caller *c, struct s
 {
 	struct ipcns_sem_state *st = ns->sem;
 	struct ipcns_list *pos;
-	pid_t host_tgid, ns_tgid;
+	pid_t host_tgid;
 	int ret;
 
-	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	ret = ipcns_caller_pids(c, &host_tgid, NULL);
 	if (ret < 0)
 		return ret;
 	struct sem_undo_list *ulp = ulp_find(st, host_tgid);
@@ -501,7 +501,9 @@ static int find_alloc_undo(struct ipcns_ns *ns, struct ipcns_caller *c, struct s
 		if (!nulp)
 			return -ENOMEM;
 		nulp->host_tgid = host_tgid;
-		nulp->ns_tgid = ns_tgid;
+		ret = ipcns_actor_of_caller(ns, c, false, false, &nulp->ns);
+		if (ret < 0)
+			return ret;
 		ipcns_list_init(&nulp->undos);
 		/* The adjustments must be applied when the process exits.  A
 		 * watch the host cannot set up (ipcnsd out of fds for a pidfd)
@@ -714,8 +716,12 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 	ret = ipcns_ipcperms(c, &sma->perm, alter ? IPCNS_S_IWUGO : IPCNS_S_IRUGO);
 	if (ret < 0)
 		return ret;
-	pid_t host_tgid, ns_tgid;
-	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	pid_t host_tgid;
+	ret = ipcns_caller_pids(c, &host_tgid, NULL);
+	if (ret < 0)
+		return ret;
+	struct ipcns_pidref me;
+	ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 	if (ret < 0)
 		return ret;
 
@@ -727,7 +733,7 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 		 * if it had never run.  The journal has the whole of it (the
 		 * values, sempids, sem_otime) before the answer leaves.  */
 		int64_t otime = ipcns_now(ns);
-		struct sem_ahead ahead = { .semnum = -2, .sops = sops, .nsops = (int)nsops, .pid = ns_tgid,
+		struct sem_ahead ahead = { .semnum = -2, .sops = sops, .nsops = (int)nsops, .pid = me,
 					   .ctime = sma->ctime, .otime = otime };
 		ipcns_jahead_sem(ns, sma, &ahead);
 		int ar = ipcns_caller_answer(c, 0);
@@ -736,7 +742,7 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 			sem_revert(sma, sops, (int)nsops, un);
 			return IPCNS_ANSWERED;
 		}
-		sem_set_pids(sma, sops, (int)nsops, ns_tgid);
+		sem_set_pids(sma, sops, (int)nsops, me);
 		sma->sems[sops[0].sem_num].otime = otime;
 		if (alter)
 			do_smart_update(ns, sma, sops, (int)nsops, 0);
@@ -762,7 +768,7 @@ long ipcns_semtimedop(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, ui
 	q->sma = sma;
 	q->undo = un;
 	q->host_tgid = host_tgid;
-	q->ns_tgid = ns_tgid;
+	q->ns = me;
 	q->blocking = blocking;
 	q->alter = alter;
 
@@ -857,7 +863,7 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 {
 	struct sem_array *sma;
 	struct ipcns_list *pos;
-	pid_t ns_tgid;
+	struct ipcns_pidref me;
 	int ret;
 
 	if (val > IPCNS_SEMVMX || val < 0)
@@ -870,13 +876,13 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 	ret = ipcns_ipcperms(c, &sma->perm, IPCNS_S_IWUGO);
 	if (ret < 0)
 		return ret;
-	ret = ipcns_caller_pids(c, NULL, &ns_tgid);
+	ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 	if (ret < 0)
 		return ret;
 	/* Applied only once the caller has its 0: a restarted SETVAL must not
 	 * set the value again after a sleeper it woke took from it.  The
 	 * journal records it done before the answer leaves.  */
-	struct sem_ahead ahead = { .semnum = semnum, .val = val, .pid = ns_tgid, .ctime = ipcns_now(ns) };
+	struct sem_ahead ahead = { .semnum = semnum, .val = val, .pid = me, .ctime = ipcns_now(ns) };
 	ipcns_jahead_sem(ns, sma, &ahead);
 	int ar = ipcns_caller_answer(c, 0);
 	ipcns_jsettle(ns, IPCNS_SEM, &sma->perm, ar < 0);
@@ -887,7 +893,7 @@ static int semctl_setval(struct ipcns_ns *ns, struct ipcns_caller *c, int semid,
 	ipcns_list_for_each (pos, &sma->undos)
 		ipcns_list_entry(pos, struct sem_undo, set_link)->semadj[semnum] = 0;
 	sma->sems[semnum].semval = val;
-	sma->sems[semnum].sempid = ns_tgid;
+	sma->sems[semnum].sempid = me;
 	sma->ctime = ahead.ctime;
 	do_smart_update(ns, sma, NULL, 0, 0);
 	unmerge_queues(sma);
@@ -923,12 +929,12 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 		for (int i = 0; i < nsems; i++)
 			if (io[i] > IPCNS_SEMVMX)
 				return -ERANGE;
-		pid_t ns_tgid;
-		ret = ipcns_caller_pids(c, NULL, &ns_tgid);
+		struct ipcns_pidref me;
+		ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 		if (ret < 0)
 			return ret;
 		/* As for SETVAL: applied once the caller has its 0.  */
-		struct sem_ahead ahead = { .semnum = -1, .vals = io, .pid = ns_tgid, .ctime = ipcns_now(ns) };
+		struct sem_ahead ahead = { .semnum = -1, .vals = io, .pid = me, .ctime = ipcns_now(ns) };
 		ipcns_jahead_sem(ns, sma, &ahead);
 		int ar = ipcns_caller_answer(c, 0);
 		ipcns_jsettle(ns, IPCNS_SEM, &sma->perm, ar < 0);
@@ -936,7 +942,7 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 			return IPCNS_ANSWERED;
 		for (int i = 0; i < nsems; i++) {
 			sma->sems[i].semval = io[i];
-			sma->sems[i].sempid = ns_tgid;
+			sma->sems[i].sempid = me;
 		}
 		struct ipcns_list *pos;
 		ipcns_list_for_each (pos, &sma->undos) {
@@ -955,8 +961,11 @@ static int semctl_main(struct ipcns_ns *ns, struct ipcns_caller *c, int semid, i
 	switch (cmd) {
 	case GETVAL:
 		return curr->semval;
-	case GETPID:
-		return curr->sempid;
+	case GETPID: {
+		const struct ipcns_pidns *reader;
+		ret = ipcns_caller_pidns(c, &reader);
+		return ret < 0 ? ret : ipcns_actor_nr(ns, curr->sempid, reader);
+	}
 	case GETNCNT:
 	case GETZCNT:
 		/* Callers that went away are still queued until swept;
@@ -1131,7 +1140,7 @@ void ipcns_sem_process_exit(struct ipcns_ns *ns, pid_t tgid)
 				s->semval = 0;
 			if (s->semval > IPCNS_SEMVMX)
 				s->semval = IPCNS_SEMVMX;
-			s->sempid = ulp->ns_tgid;
+			s->sempid = ulp->ns;
 		}
 		undo_free(un);
 		do_smart_update(ns, sma, NULL, 0, 1);
@@ -1159,7 +1168,8 @@ bool ipcns_sem_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)
 	return false;
 }
 
-static void sem_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
+static void sem_kind_info(struct ipcns_ns *ns, struct ipcns_perm *p, const struct ipcns_pidns *reader,
+			  struct ipcns_obj_info *oi)
 {
 	struct sem_array *sma = sem_from_perm(p);
 	oi->bytes = 0;
@@ -1181,3 +1191,22 @@ const struct ipcns_kind_ops ipcns_sem_kind = {
 	.info = sem_kind_info,
 	.rmid = sem_kind_rmid,
 };
+
+void ipcns_sem_mark_pids(struct ipcns_ns *ns)
+{
+	struct ipcns_sem_state *st = ns->sem;
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SEM];
+	struct ipcns_list *pos;
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct sem_array *sma = sem_from_perm(ipcns_idr_find(&ids->idr, idx));
+		for (int i = 0; i < sma->nsems; i++)
+			ipcns_actor_mark(ns, sma->sems[i].sempid);
+	}
+	if (!st)
+		return;
+	ipcns_list_for_each (pos, &st->waiters)
+		ipcns_actor_mark(ns, ipcns_list_entry(pos, struct sem_queue, ns_link)->ns);
+	for (unsigned int b = 0; b < st->ulp_hash_size; b++)
+		for (struct sem_undo_list *u = st->ulp_hash[b]; u; u = u->hnext)
+			ipcns_actor_mark(ns, u->ns);
+}

@@ -10,7 +10,7 @@
 
 struct sem {
 	int semval;
-	pid_t sempid; /* ns tgid of the last process that changed it */
+	struct ipcns_pidref sempid; /* the last process that changed it */
 	int64_t otime; /* Linux keeps sem_otime per semaphore; IPC_STAT reports the max */
 	struct ipcns_list pending_alter; /* single-sop decrements */
 	struct ipcns_list pending_const; /* single-sop wait-for-zero */
@@ -40,7 +40,8 @@ struct sem_undo {
 /* All undo structures of one process (host tgid): the threads share it, as
  * Linux shares it between tasks cloned with CLONE_SYSVSEM (pthreads).  */
 struct sem_undo_list {
-	pid_t host_tgid, ns_tgid;
+	pid_t host_tgid;
+	struct ipcns_pidref ns;
 	struct ipcns_list undos;
 	struct sem_undo_list *hnext;
 };
@@ -53,7 +54,8 @@ struct sem_queue {
 	struct ipcns_waiter *w;
 	struct sem_array *sma;
 	struct sem_undo *undo;
-	pid_t host_tgid, ns_tgid;
+	pid_t host_tgid;
+	struct ipcns_pidref ns;
 	int nsops;
 	int blocking; /* index of the sop it sleeps on (GETNCNT/GETZCNT) */
 	bool alter;
@@ -77,7 +79,7 @@ struct sem_ahead {
 	int semnum; /* SETVAL: its semaphore; SETALL: -1; a semop: -2 */
 	int val;
 	const uint16_t *vals;
-	pid_t pid;
+	struct ipcns_pidref pid;
 	int64_t ctime;
 	/* A semop (values already applied): the semaphores of its sops get
 	 * `pid' as sempid, the first one `otime' (unless -1).  */

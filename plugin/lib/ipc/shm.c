@@ -266,7 +266,7 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	uint64_t ps = (uint64_t)page_size();
 	uint64_t numpages = (size + ps - 1) / ps;
 	const struct ipcns_cred *cred;
-	pid_t host_tgid, ns_tgid;
+	pid_t host_tgid;
 	char name[32];
 	int ret;
 
@@ -285,7 +285,11 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	ret = ipcns_caller_cred(c, &cred);
 	if (ret < 0)
 		return ret;
-	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	ret = ipcns_caller_pids(c, &host_tgid, NULL);
+	if (ret < 0)
+		return ret;
+	struct ipcns_pidref me;
+	ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 	if (ret < 0)
 		return ret;
 
@@ -398,7 +402,7 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 		return ret;
 	}
 	shp->fd = move_fd(&fd);
-	shp->cpid = ns_tgid;
+	shp->cpid = me;
 	shp->creator_tgid = host_tgid;
 	shp->ctime = ipcns_now(ns);
 	ns->shm_tot += numpages;
@@ -493,7 +497,7 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	uint64_t shmlba = (uint64_t)page_size();
 	int prot, acc_mode, flags = MAP_SHARED;
 	struct ipcns_perm *p;
-	pid_t host_tgid, ns_tgid;
+	pid_t host_tgid;
 	int ret;
 
 	if (shmid < 0)
@@ -541,7 +545,11 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 		flags |= MAP_NORESERVE;
 	if (addr && !(shmflg & SHM_REMAP) && addr + size < addr)
 		return shm_attach_failed(ns, shp, -EINVAL);
-	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	ret = ipcns_caller_pids(c, &host_tgid, NULL);
+	if (ret < 0)
+		return shm_attach_failed(ns, shp, ret);
+	struct ipcns_pidref me;
+	ret = ipcns_actor_of_caller(ns, c, false, false, &me);
 	if (ret < 0)
 		return shm_attach_failed(ns, shp, ret);
 	int fd = shm_fd_for(shp, shmflg & SHM_RDONLY);
@@ -568,10 +576,10 @@ long ipcns_shmat(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, uint64_
 	}
 	ipcns_jdirty(ns, IPCNS_SHM, &shp->perm);
 	shp->atime = ipcns_now(ns);
-	shp->lpid = ns_tgid;
+	shp->lpid = me;
 	shp->detached_to_zero = false;
 	shp->attached_once = true;
-	holder_adjust(shp, host_tgid, ns_tgid, +1);
+	holder_adjust(shp, host_tgid, me, +1);
 	uint64_t alen = (len + (uint64_t)page_size() - 1) & ~((uint64_t)page_size() - 1);
 	attach_forget_range(ns, host_tgid, mapped, alen);
 	attach_record(ns, shp, host_tgid, mapped, alen);
@@ -623,14 +631,18 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 	uint64_t ps = (uint64_t)page_size();
 	struct dt_ctx dc = { .ns = ns, .addr = addr };
 	cleanup_free struct ipcns_vma *vmas = NULL;
-	pid_t host_tgid, ns_tgid;
+	pid_t host_tgid;
 	struct ipcns_shm *shp = NULL;
 	int ret, unmapped = 0;
 	size_t i;
 
 	if (addr & (ps - 1))
 		return -EINVAL;
-	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	ret = ipcns_caller_pids(c, &host_tgid, NULL);
+	if (ret < 0)
+		return ret;
+	struct ipcns_pidref me;
+	ret = ipcns_actor_of_caller(ns, c, false, true, &me);
 	if (ret < 0)
 		return ret;
 
@@ -693,8 +705,8 @@ long ipcns_shmdt(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t addr)
 detached:
 	ipcns_jdirty(ns, IPCNS_SHM, &shp->perm);
 	shp->dtime = ipcns_now(ns);
-	shp->lpid = ns_tgid;
-	holder_adjust(shp, host_tgid, ns_tgid, -unmapped);
+	shp->lpid = me;
+	holder_adjust(shp, host_tgid, me, -unmapped);
 	if (shm_nattch(shp) == 0)
 		shp->detached_to_zero = true;
 	/* Only a look at every process tells whether this was the last
@@ -757,7 +769,7 @@ long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start
 		     uint64_t pgoff)
 {
 	uint64_t ps = (uint64_t)page_size();
-	pid_t host_tgid, ns_tgid;
+	pid_t host_tgid;
 
 	/* The argument checks come before any lookup: the kernel makes
 	 * them.  */
@@ -774,7 +786,11 @@ long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start
 	struct ipcns_shm *shp = shm_by_file(ns, rc.dev, rc.ino);
 	if (!shp)
 		return IPCNS_CONTINUE;
-	ret = ipcns_caller_pids(c, &host_tgid, &ns_tgid);
+	ret = ipcns_caller_pids(c, &host_tgid, NULL);
+	if (ret < 0)
+		return ret;
+	struct ipcns_pidref me;
+	ret = ipcns_actor_of_caller(ns, c, false, true, &me);
 	if (ret < 0)
 		return ret;
 	/* Adjacent attaches of one segment: each is a file of its own in
@@ -798,8 +814,8 @@ long ipcns_shm_remap(struct ipcns_ns *ns, struct ipcns_caller *c, uint64_t start
 		return ret;
 	attach_forget_range(ns, host_tgid, start, size);
 	shp->dtime = ipcns_now(ns);
-	shp->lpid = ns_tgid;
-	holder_adjust(shp, host_tgid, ns_tgid, -(int)rc.count);
+	shp->lpid = me;
+	holder_adjust(shp, host_tgid, me, -(int)rc.count);
 	if (shm_nattch(shp) == 0)
 		shp->detached_to_zero = true;
 	ipcns_jdirty(ns, IPCNS_SHM, &shp->perm);
@@ -821,8 +837,12 @@ static int shm_fill_ds(struct ipcns_ns *ns, struct ipcns_caller *c, struct ipcns
 	ds->shm_atime = shp->atime;
 	ds->shm_dtime = shp->dtime;
 	ds->shm_ctime = shp->ctime;
-	ds->shm_cpid = shp->cpid;
-	ds->shm_lpid = shp->lpid;
+	const struct ipcns_pidns *reader;
+	ret = ipcns_caller_pidns(c, &reader);
+	if (ret < 0)
+		return ret;
+	ds->shm_cpid = ipcns_actor_nr(ns, shp->cpid, reader);
+	ds->shm_lpid = ipcns_actor_nr(ns, shp->lpid, reader);
 	ds->shm_nattch = shm_nattch(shp);
 	return 0;
 }
@@ -1098,7 +1118,8 @@ static int shm_kind_refresh(struct ipcns_ns *ns)
 	return shm_scan(ns, NULL);
 }
 
-static void shm_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
+static void shm_kind_info(struct ipcns_ns *ns, struct ipcns_perm *p, const struct ipcns_pidns *reader,
+			  struct ipcns_obj_info *oi)
 {
 	struct ipcns_shm *shp = shm_of(p);
 
@@ -1107,8 +1128,8 @@ static void shm_kind_info(struct ipcns_perm *p, struct ipcns_obj_info *oi)
 	oi->ctime = shp->ctime;
 	oi->atime = shp->atime;
 	oi->dtime = shp->dtime;
-	oi->cpid = shp->cpid;
-	oi->lpid = shp->lpid;
+	oi->cpid = ipcns_actor_nr(ns, shp->cpid, reader);
+	oi->lpid = ipcns_actor_nr(ns, shp->lpid, reader);
 	shm_rss_swap(shp, &oi->rss, &oi->swap);
 }
 

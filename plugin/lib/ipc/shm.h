@@ -11,7 +11,7 @@
 /* One process's VMAs of a segment at the last look.  */
 struct shm_holder {
 	pid_t tgid;    /* host */
-	pid_t ns_tgid; /* for shm_lpid when it detaches */
+	struct ipcns_pidref ns; /* for shm_lpid when it detaches */
 	uint32_t nvmas;
 };
 
@@ -20,7 +20,7 @@ struct ipcns_shm {
 	struct ipcns_budget *budget; /* its namespace's: holders, records */
 	uint64_t segsz;
 	int64_t atime, dtime, ctime;
-	pid_t cpid, lpid;      /* in the caller's pid namespace */
+	struct ipcns_pidref cpid, lpid;
 	pid_t creator_tgid;    /* host, for shm_rmid_forced */
 	int fd;                /* O_RDWR memfd */
 	dev_t dev;
@@ -115,7 +115,7 @@ bool shm_may_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp);
  * the attach records, the look at the maps that verifies them, and
  * fork, exec and exit.  */
 /* The caller's own attach or detach.  */
-void holder_adjust(struct ipcns_shm *shp, pid_t tgid, pid_t ns_tgid, int delta);
+void holder_adjust(struct ipcns_shm *shp, pid_t tgid, struct ipcns_pidref ns, int delta);
 void attach_record(struct ipcns_ns *ns, struct ipcns_shm *shp, pid_t tgid, uint64_t addr, uint64_t len);
 void attach_forget(struct ipcns_ns *ns, struct ipcns_shm *shp, pid_t tgid, uint64_t addr);
 void attach_forget_range(struct ipcns_ns *ns, pid_t tgid, uint64_t addr, uint64_t len);

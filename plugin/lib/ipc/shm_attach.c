@@ -31,7 +31,7 @@ static struct shm_holder *holder_find(struct shm_holder *v, uint32_t n, pid_t tg
 /* The arrays are charged to the namespace, never refused: they count
  * mappings the processes already have.  */
 static int holder_push(struct ipcns_budget *b, struct shm_holder **v, uint32_t *n, uint32_t *cap, pid_t tgid,
-		       pid_t ns_tgid, uint32_t nvmas)
+		       struct ipcns_pidref ns, uint32_t nvmas)
 {
 	if (*n == *cap) {
 		uint32_t ncap = *cap ? *cap * 2 : 4;
@@ -41,19 +41,18 @@ static int holder_push(struct ipcns_budget *b, struct shm_holder **v, uint32_t *
 		*v = nv;
 		*cap = ncap;
 	}
-	(*v)[*n] = (struct shm_holder){ .tgid = tgid, .ns_tgid = ns_tgid, .nvmas = nvmas };
+	(*v)[*n] = (struct shm_holder){ .tgid = tgid, .ns = ns, .nvmas = nvmas };
 	(*n)++;
 	return 0;
 }
 
 /* The caller's own attach or detach: keep the holders current so the
  * next look does not count it again.  */
-void holder_adjust(struct ipcns_shm *shp, pid_t tgid, pid_t ns_tgid, int delta)
+void holder_adjust(struct ipcns_shm *shp, pid_t tgid, struct ipcns_pidref ns, int delta)
 {
 	struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
 	if (!h) {
-		if (delta <= 0 || holder_push(shp->budget, &shp->holders, &shp->nholders, &shp->cap_holders, tgid, ns_tgid,
-					      0) < 0)
+		if (delta <= 0 || holder_push(shp->budget, &shp->holders, &shp->nholders, &shp->cap_holders, tgid, ns, 0) < 0)
 			return;
 		h = &shp->holders[shp->nholders - 1];
 	}
@@ -296,17 +295,10 @@ static int scan_cb(void *arg, const struct ipcns_vma *v)
 		return 0;
 	}
 	struct shm_holder *old = holder_find(shp->holders, shp->nholders, v->pid);
-	if (holder_push(shp->budget, &shp->scan, &shp->nscan, &shp->cap_scan, v->pid, old ? old->ns_tgid : 0, 1) < 0)
+	if (holder_push(shp->budget, &shp->scan, &shp->nscan, &shp->cap_scan, v->pid,
+			old ? old->ns : (struct ipcns_pidref){ 0 }, 1) < 0)
 		sc->err = -ENOMEM;
 	return 0;
-}
-
-static void proc_info(struct ipcns_ns *ns, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppid)
-{
-	*ns_tgid = tgid;
-	*ns_ppid = 0;
-	if (ns->host && ns->host->proc_info)
-		ns->host->proc_info(ns->host_data, tgid, ns_tgid, ns_ppid);
 }
 
 static void watch_exit(struct ipcns_ns *ns, pid_t tgid)
@@ -327,24 +319,25 @@ static void shm_apply_scan(struct ipcns_ns *ns, struct ipcns_shm *shp, int64_t n
 		struct shm_holder *old = holder_find(shp->holders, shp->nholders, nw->tgid);
 		uint32_t before = old ? old->nvmas : 0;
 		if (nw->nvmas > before) {
-			pid_t ns_tgid, ns_ppid;
-			proc_info(ns, nw->tgid, &ns_tgid, &ns_ppid);
-			nw->ns_tgid = ns_tgid;
+			nw->ns = ipcns_actor_of_host(ns, nw->tgid, false);
 			/* A process we had not seen got it by fork: Linux's
 			 * shm_open runs in the parent then.  A split runs in
 			 * the process itself.  */
-			shp->lpid = before == 0 && ns_ppid ? ns_ppid : ns_tgid;
+			struct ipcns_pidref parent = { 0 };
+			if (before == 0)
+				parent = ipcns_actor_of_host(ns, nw->tgid, true);
+			shp->lpid = parent.id ? parent : nw->ns;
 			shp->atime = now;
 			if (!old)
 				watch_exit(ns, nw->tgid);
 		} else if (nw->nvmas < before) {
-			shp->lpid = old->ns_tgid;
+			shp->lpid = old->ns;
 			shp->dtime = now;
 		}
 	}
 	for (uint32_t i = 0; i < shp->nholders; i++) {
 		if (!holder_find(shp->scan, shp->nscan, shp->holders[i].tgid)) {
-			shp->lpid = shp->holders[i].ns_tgid;
+			shp->lpid = shp->holders[i].ns;
 			shp->dtime = now;
 		}
 	}
@@ -559,7 +552,7 @@ static int shm_scan_holders(struct ipcns_ns *ns, struct ipcns_shm *keep)
 			for (size_t i = 0; i < n; i++) {
 				struct shm_holder *h = holder_find(byino[i]->holders, byino[i]->nholders, t);
 				if (h && holder_push(byino[i]->budget, &byino[i]->scan, &byino[i]->nscan, &byino[i]->cap_scan, t,
-						     h->ns_tgid, h->nvmas) < 0)
+						     h->ns, h->nvmas) < 0)
 					return -ENOMEM;
 			}
 			continue;
@@ -623,7 +616,7 @@ static void shm_drop_holder(struct ipcns_ns *ns, pid_t tgid, bool creator_gone)
 		}
 		struct shm_holder *h = holder_find(shp->holders, shp->nholders, tgid);
 		if (h) {
-			shp->lpid = h->ns_tgid;
+			shp->lpid = h->ns;
 			shp->dtime = now;
 			*h = shp->holders[--shp->nholders];
 			if (shm_nattch(shp) == 0)
@@ -668,7 +661,7 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 	ns->jshm = true;
 	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
 	int64_t now = ipcns_now(ns);
-	pid_t ns_child = 0, ns_ppid = 0;
+	struct ipcns_pidref ns_child = { 0 };
 	size_t len = 0;
 
 	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
@@ -707,13 +700,13 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child)
 		struct ipcns_shm *shp = segs[i];
 		struct shm_holder *h = holder_find(shp->holders, shp->nholders, parent);
 		if (!any) {
-			proc_info(ns, child, &ns_child, &ns_ppid);
+			ns_child = ipcns_actor_of_host(ns, child, false);
 			any = true;
 		}
 		/* dup_mmap() opens each copied VMA in the parent's context:
 		 * shm_lpid becomes the parent.  */
 		shp->atime = now;
-		shp->lpid = h->ns_tgid;
+		shp->lpid = h->ns;
 		holder_push(shp->budget, &shp->holders, &shp->nholders, &shp->cap_holders, child, ns_child, n[i]);
 		shp->detached_to_zero = false;
 		/* The child's mappings are at the parent's addresses.  */
@@ -738,3 +731,17 @@ void ipcns_ns_shm_reap(struct ipcns_ns *ns)
 	shm_scan_full(ns, NULL);
 }
 
+
+void ipcns_shm_mark_pids(struct ipcns_ns *ns)
+{
+	struct ipcns_ids *ids = &ns->ids[IPCNS_SHM];
+	for (int idx = ipcns_idr_next(&ids->idr, 0); idx >= 0; idx = ipcns_idr_next(&ids->idr, idx + 1)) {
+		struct ipcns_shm *shp = shm_of(ipcns_idr_find(&ids->idr, idx));
+		ipcns_actor_mark(ns, shp->cpid);
+		ipcns_actor_mark(ns, shp->lpid);
+		for (uint32_t i = 0; i < shp->nholders; i++)
+			ipcns_actor_mark(ns, shp->holders[i].ns);
+		for (uint32_t i = 0; i < shp->nscan; i++)
+			ipcns_actor_mark(ns, shp->scan[i].ns);
+	}
+}

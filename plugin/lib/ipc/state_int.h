@@ -27,6 +27,7 @@ enum img_rec {
 	REC_MSQ = 4, /* a queue, its messages (unless MSQ_NO_MESSAGES) and its waiters */
 	REC_DEL = 5, /* journal: an object removed */
 	REC_MSG = 6, /* journal: a message appended to or taken from a queue */
+	REC_ACTOR = 8, /* v3: an entry of the pid table (7 is the journal's answer) */
 };
 #define MSQ_NO_MESSAGES 1u /* journal: messages follow in REC_MSG records */
 enum { MSG_OP_APPEND = 1, MSG_OP_REMOVE = 2 };
@@ -44,12 +45,18 @@ struct wbuf {
 	uint8_t *p;
 	size_t cap, len;
 	int err; /* a callback failed: -errno */
+	/* A format older than the pid table (v3): pids are written as the
+	 * numbers in the acting process's own namespace, looked up here.  */
+	const struct ipcns_ns *pid_ns;
 };
 void wb_bytes(struct wbuf *w, const void *d, size_t n);
 size_t wb_rec_begin(struct wbuf *w, uint32_t type);
 void wb_rec_end(struct wbuf *w, size_t at);
 
 /* Records of the objects, as the image and the journal write them.  */
+void img_put_actor(struct wbuf *w, const struct ipcns_ns *ns, uint32_t id);
+/* The pid table's entries made since the last call (journal).  */
+void img_put_new_actors(struct wbuf *w, struct ipcns_ns *ns);
 void img_put_ns(struct wbuf *w, struct ipcns_ns *ns, int version);
 void img_put_shm(struct wbuf *w, const struct ipcns_state_ops *ops, struct ipcns_shm *shp);
 void img_put_sem(struct wbuf *w, const struct ipcns_state_ops *ops, struct sem_array *sma, int version,
