@@ -35,6 +35,12 @@ enum kslot_kind {
 	 * unmounts PATH (lazily) if that mount is still there: the mount
 	 * would outlive its last server otherwise.  */
 	KSLOT_MOUNT = 6,
+	/* A perf event's ring buffer; meta: "LENGTH ...", the bytes the
+	 * keeper maps (shared) while it holds the fd: the kernel keeps a
+	 * ring only while someone maps it, and a signal watch's rings must
+	 * go on recording while no daemon runs (spec/lifecycle.md).  A
+	 * keeper that knows no such kind holds the fd only.  */
+	KSLOT_RING = 7,
 };
 
 enum kmsg_op {

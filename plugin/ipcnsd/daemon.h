@@ -381,6 +381,12 @@ int persist_inodes_from_meta(struct nsent *e, const char *meta);
 /* Load shell e from its journal (not started): 0, or -errno with a
  * message; the memfd is untouched unless it succeeds.  */
 int persist_load(struct nsent *e, int fd, uint32_t slot, char *err, size_t errlen);
+/* Give every signal watch's fds to the keeper from now on.  */
+void persist_sigwatch_keep(void);
+/* Take over a signal watch the keeper held (its group `name', its
+ * table's metadata and memfd, its rings): 0 or -errno (logged; then its
+ * fds are not needed).  D.reg_lock held, its namespace loaded.  */
+int persist_sigwatch_adopt(const char *name, const char *meta, int tfd, const int *rings, const int *cpus, int n);
 /* A thread whose call was restored or answered (not to be re-issued).  */
 bool persist_restored_tid(void *arg, pid_t tid);
 void persist_forget_restored(void);

@@ -747,6 +747,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ipcnsd: %s\n", err);
 			return 1;
 		}
+		persist_sigwatch_keep();
 	}
 	bool fatal = false;
 	int lfd = use_keeper ? takeover_finish(&fatal) : -1;

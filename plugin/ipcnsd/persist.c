@@ -15,7 +15,9 @@
 #include "ipcns/state.h"
 #include "view.h"
 
-/* The front end's record of a parked call.  */
+/* The front end's record of a parked call.  Version 2 adds what decides
+ * the call's restart should a signal interrupt it while no ipcnsd runs
+ * (WREC_PARK in flags): when it was received and the call itself.  */
 struct wrec {
 	uint32_t version;
 	uint32_t nfd_slot;
@@ -23,7 +25,14 @@ struct wrec {
 	int32_t tid;
 	uint32_t flags;
 };
+struct wrec2 {
+	struct wrec r;
+	int64_t t0;
+	struct seccomp_data data;
+};
 #define WREC_VERSION 1
+#define WREC_VERSION_PARK 2
+#define WREC_PARK 1u
 
 /* Threads whose parked calls were loaded, not to be re-issued.  */
 static pid_t *restored;
@@ -91,12 +100,18 @@ static int waiter_save(void *arg, struct ipcns_waiter *w, void *buf, size_t cap)
 {
 	struct ipcns_nfd *nf = ipcns_waiter_nfd(w);
 	struct nfd_ent *ne = nf->owner;
-	struct wrec r = { .version = WREC_VERSION, .nfd_slot = ne->slot };
+	struct wrec2 r = { .r = { .version = WREC_VERSION_PARK, .nfd_slot = ne->slot } };
+	struct ipcns_park_info info;
 	pid_t tid;
 	if (cap < sizeof(r) || !ne->slot)
 		return -ENOSPC;
-	ipcns_waiter_ident(w, &r.id, &tid);
-	r.tid = tid;
+	ipcns_waiter_ident(w, &r.r.id, &tid);
+	r.r.tid = tid;
+	if (ipcns_waiter_park_info(w, &info)) {
+		r.r.flags = WREC_PARK;
+		r.t0 = info.t0;
+		r.data = info.data;
+	}
 	memcpy(buf, &r, sizeof(r));
 	return sizeof(r);
 }
@@ -104,16 +119,20 @@ static int waiter_save(void *arg, struct ipcns_waiter *w, void *buf, size_t cap)
 static struct ipcns_waiter *waiter_load(void *arg, const void *rec, size_t len)
 {
 	struct nsent *e = arg;
+	struct wrec2 r2 = { 0 };
 	struct wrec r;
-	if (len != sizeof(r))
+	if (len == sizeof(r2))
+		memcpy(&r2, rec, sizeof(r2));
+	else if (len == sizeof(r2.r))
+		memcpy(&r2.r, rec, sizeof(r2.r));
+	r = r2.r;
+	if (!(len == sizeof(r) && r.version == WREC_VERSION) && !(len == sizeof(r2) && r.version == WREC_VERSION_PARK))
 		return NULL;
-	memcpy(&r, rec, sizeof(r));
-	if (r.version != WREC_VERSION)
-		return NULL;
+	struct ipcns_park_info info = { .t0 = r2.t0, .data = r2.data };
 	for (struct nfd_ent *ne = e->nfds; ne; ne = ne->nsnext) {
 		if (ne->slot != r.nfd_slot)
 			continue;
-		struct ipcns_waiter *w = ipcns_nfd_waiter_restore(&ne->nf, r.id, r.tid);
+		struct ipcns_waiter *w = ipcns_nfd_waiter_restore(&ne->nf, r.id, r.tid, r.flags & WREC_PARK ? &info : NULL);
 		if (w)
 			restored_add(r.tid);
 		return w;
@@ -373,4 +392,75 @@ int persist_load(struct nsent *e, int fd, uint32_t slot, char *err, size_t errle
 		}
 	}
 	return 0;
+}
+
+/* ---- Signal watches across a restart (spec/lifecycle.md): each watch's
+ * table memfd and rings go to the keeper, in a group of their own (the
+ * watch's name), the table's metadata naming its namespace.  The keeper
+ * keeps the rings mapped, so the kernel records into them while no
+ * ipcnsd runs, and the next one adopts the watch before any call.  */
+static void sigwatch_opened(void *arg, const char *name, uint64_t cgroup, const void *scope, int tfd,
+			    const int *fds, const int *cpus, int n, size_t ringlen)
+{
+	(void)arg;
+	const struct nsent *e = scope;
+	json_t *m = json_pack("{s:s?,s:I}", "ns", e ? e->key : NULL, "cgroup", (json_int_t)cgroup);
+	cleanup_free char *meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	json_decref(m);
+	if (!meta || custody_put(custody_new_slot(), KSLOT_OTHER, name, meta, strlen(meta), tfd) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		char rm[64];
+		int len = snprintf(rm, sizeof(rm), "%zu %d", ringlen, cpus[i]);
+		custody_put(custody_new_slot(), KSLOT_RING, name, rm, (size_t)len, fds[i]);
+	}
+}
+
+static void sigwatch_closed(void *arg, const char *name)
+{
+	(void)arg;
+	if (!(daemon_stopping() && D.handover))
+		custody_drop_group(name);
+}
+
+static const struct ipcns_sigwatch_keeper sigwatch_keeper = {
+	.opened = sigwatch_opened,
+	.closed = sigwatch_closed,
+};
+
+void persist_sigwatch_keep(void)
+{
+	ipcns_sigwatch_set_keeper(&sigwatch_keeper);
+}
+
+int persist_sigwatch_adopt(const char *name, const char *meta, int tfd, const int *rings, const int *cpus, int n)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(meta ? meta : "", 0, &jerr);
+	const char *key = json_string_value(json_object_get(j, "ns"));
+	struct nsent *e = key ? nsent_find(key) : NULL;
+	int ret = 0;
+	if (!j || (key && (!e || !e->ns))) {
+		ret = -ENOENT; /* its namespace is gone */
+		goto out;
+	}
+	int nfds = ipcns_sigwatch_nfds();
+	uint64_t bytes = ipcns_sigwatch_cgroup_bytes();
+	if (e) {
+		ipcns_ns_fd_charge(e->ns, (unsigned)nfds, true);
+		ipcns_ns_mem_force(e->ns, bytes);
+	}
+	struct ipcns_sigwatch *w;
+	ret = ipcns_sigwatch_adopt(tfd, rings, cpus, n, e, &w);
+	if (ret < 0 && e) {
+		ipcns_ns_fd_uncharge(e->ns, (unsigned)nfds);
+		ipcns_ns_mem_uncharge(e->ns, bytes);
+	}
+	if (ret < 0)
+		dlog("the signal watch %s the previous ipcnsd kept cannot be taken over (%s): handlers that ran while "
+		     "no ipcnsd did are not known",
+		     name, strerror(-ret));
+out:
+	json_decref(j);
+	return ret;
 }

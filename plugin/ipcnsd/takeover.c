@@ -131,6 +131,34 @@ static void items_free(void)
 	nitems = capitems = 0;
 }
 
+/* The signal watches the previous ipcnsd kept (persist.c): each a table
+ * (KSLOT_OTHER) and its rings (KSLOT_RING) in a group of its own.
+ * Adopted before any call is served, so that a call restarted while no
+ * ipcnsd ran is decided with what the rings recorded meanwhile.  */
+static void adopt_sigwatches(void)
+{
+	static const char prefix[] = "sigwatch.";
+	for (size_t i = 0; i < nitems; i++) {
+		struct titem *it = &items[i];
+		if (it->kind != KSLOT_OTHER || strncmp(it->group, prefix, sizeof(prefix) - 1) || it->fd < 0)
+			continue;
+		int *fds = calloc(nitems * 2, sizeof(int));
+		int n = 0;
+		for (size_t j = 0; fds && j < nitems; j++) {
+			int cpu;
+			size_t len;
+			if (items[j].kind == KSLOT_RING && !strcmp(items[j].group, it->group) && items[j].fd >= 0 &&
+			    sscanf(items[j].meta ? items[j].meta : "", "%zu %d", &len, &cpu) == 2) {
+				fds[n] = items[j].fd;
+				fds[nitems + (size_t)n++] = cpu;
+			}
+		}
+		if (!fds || persist_sigwatch_adopt(it->group, it->meta, it->fd, fds, fds + nitems, n) < 0)
+			custody_drop_group(it->group);
+		free(fds);
+	}
+}
+
 int takeover_finish(bool *fatal)
 {
 	int lfd = -1;
@@ -191,6 +219,24 @@ int takeover_finish(bool *fatal)
 		nstates++;
 	}
 	/* Known good: from here on the keeper is told, workers run.  */
+	adopt_sigwatches();
+	/* The calls the previous daemon received and never answered (nor
+	 * parked in the state): their threads still wait in the kernel,
+	 * under notifications nobody will ever answer.  Before any worker
+	 * runs: a call a worker had received and parked meanwhile would be
+	 * interrupted too, and a semop restarted after a stop fails with
+	 * EINTR (a semop made while no ipcnsd ran got EINTR that way).  */
+	int reissued = 0;
+	for (struct nsent *e = D.namespaces; e; e = e->next) {
+		if (!nsent_try_enter(e, 5000)) {
+			dlog("namespace %s: busy, its waiting calls are not re-issued", e->key);
+			continue;
+		}
+		int n = ipcns_reissue_blocked(e->host.ipc_inodes, e->host.n_inodes, persist_restored_tid, NULL);
+		nsent_leave(e);
+		if (n > 0)
+			reissued += n;
+	}
 	for (size_t i = 0; i < nitems; i++) {
 		struct titem *it = &items[i];
 		if (it->kind == KSLOT_NFD && it->fd >= 0)
@@ -204,20 +250,6 @@ int takeover_finish(bool *fatal)
 		/* A namespace whose containers all went while no ipcnsd ran:
 		 * its worker finds it without a notify fd and frees it.  */
 		nsent_wake(it->nse);
-	}
-	/* The calls the previous daemon received and never answered (nor
-	 * parked in the state): their threads still wait in the kernel,
-	 * under notifications nobody will ever answer.  */
-	int reissued = 0;
-	for (struct nsent *e = D.namespaces; e; e = e->next) {
-		if (!nsent_try_enter(e, 5000)) {
-			dlog("namespace %s: busy, its waiting calls are not re-issued", e->key);
-			continue;
-		}
-		int n = ipcns_reissue_blocked(e->host.ipc_inodes, e->host.n_inodes, persist_restored_tid, NULL);
-		nsent_leave(e);
-		if (n > 0)
-			reissued += n;
 	}
 	persist_forget_restored();
 	pthread_mutex_unlock(&D.reg_lock);

@@ -813,6 +813,9 @@ void nsent_destroy(struct nsent *e)
 {
 	struct ipcns_usage u;
 	view_ns_gone(e);
+	/* Signal watches adopted from a previous ipcnsd that no container
+	 * of the namespace asked for again.  */
+	ipcns_sigwatch_drop_scope(e);
 	pthread_mutex_lock(&e->lock);
 	control_ops_serve(e, ops_take(e), true);
 	ipcns_ns_usage(e->ns, &u);
@@ -993,6 +996,7 @@ int nsent_load(struct nsent *e, int (*load)(struct nsent *e, void *arg, struct i
 		for (ne = e->nfds; ne; ne = ne->nsnext) {
 			ne->nf.ns = ns;
 			ipcns_ns_fd_charge(ns, 1, true);
+			ipcns_nfd_restored(&ne->nf);
 		}
 		for (size_t i = 0; i < e->ndeferred; i++)
 			if (host_watch_exit(&e->host, e->deferred[i]) < 0)

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -48,6 +49,8 @@ struct slot {
 	char *group;
 	void *meta;
 	uint32_t mlen;
+	void *map; /* KSLOT_RING: mapped, maplen bytes */
+	size_t maplen;
 };
 
 static struct slot *slots;
@@ -85,8 +88,41 @@ static struct slot *slot_find(uint32_t s)
 	return NULL;
 }
 
+/* A ring the kernel fills only while it is mapped somewhere: mapped
+ * for as long as it is held.  Its length is the number that starts the
+ * metadata.  */
+static void ring_map(struct slot *sl)
+{
+	char meta[32];
+	unsigned long long len = 0;
+	if (sl->kind != KSLOT_RING || !sl->mlen)
+		return;
+	size_t n = sl->mlen < sizeof(meta) - 1 ? sl->mlen : sizeof(meta) - 1;
+	memcpy(meta, sl->meta, n);
+	meta[n] = '\0';
+	if (sscanf(meta, "%llu", &len) != 1 || len == 0 || len > (1ULL << 30)) {
+		klog("slot %u: a ring without its length (%s): held, not mapped", sl->slot, meta);
+		return;
+	}
+	void *m = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, sl->fd, 0);
+	if (m == MAP_FAILED) {
+		klog("slot %u: mapping its ring: %s: held, not mapped", sl->slot, strerror(errno));
+		return;
+	}
+	sl->map = m;
+	sl->maplen = (size_t)len;
+}
+
+static void ring_unmap(struct slot *sl)
+{
+	if (sl->map)
+		munmap(sl->map, sl->maplen);
+	sl->map = NULL;
+}
+
 static void slot_free(size_t i)
 {
+	ring_unmap(&slots[i]);
 	close(slots[i].fd);
 	free(slots[i].group);
 	free(slots[i].meta);
@@ -109,6 +145,7 @@ static int slot_put(uint32_t s, uint32_t kind, const char *group, uint32_t glen,
 		memcpy(m, meta, mlen);
 	struct slot *sl = slot_find(s);
 	if (sl) {
+		ring_unmap(sl);
 		close(sl->fd);
 		free(sl->group);
 		free(sl->meta);
@@ -127,6 +164,7 @@ static int slot_put(uint32_t s, uint32_t kind, const char *group, uint32_t glen,
 		sl = &slots[nslots++];
 	}
 	*sl = (struct slot){ .slot = s, .kind = kind, .fd = fd, .group = g, .meta = m, .mlen = mlen };
+	ring_map(sl);
 	if (s > max_slot)
 		max_slot = s;
 	return 0;

@@ -438,7 +438,7 @@ daemon_stops() {
 	assert_success
 	assert_output 42
 	run cat "$(bdir "$name")/out"
-	assert_output --partial "stopped after 1 calls"
+	assert_output --partial "stopped after 1 calls, the handler run 1 times"
 }
 
 # host_storm: a signal storm on the host, outside any container, for the

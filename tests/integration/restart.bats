@@ -107,6 +107,84 @@ shm pattern = intact"
 	restart_keeps crun KILL
 }
 
+# signal_in_gap RT CALL HOW [stop]: a container whose init waits in CALL
+# (msgrcv or semop) with a signal() SIGTERM handler (SA_RESTART); ipcnsd
+# goes (HOW), the container gets SIGTERM while no ipcnsd runs (the
+# handler runs, the kernel restarts the call, which waits in the keeper's
+# notify fd), then a new ipcnsd starts: the call must fail with EINTR as
+# natively, once.  With `stop', the init is stopped and continued instead
+# while no ipcnsd runs, and gets SIGTERM once the new one serves: a semop
+# fails with EINTR at the stop too (and calls again), a msgrcv goes on
+# waiting (spec/compatibility.md, "Signals").  The watch's rings go on
+# recording while no ipcnsd runs (the keeper maps them); the parked
+# call's record goes with the journal.
+signal_in_gap() {
+	local r=$1 call=$2 how=$3 stop=${4:-} name id calls
+	name=gap-$r-$call-$how
+	need_runtime "$r"
+	own_daemon "$name"
+	id=$(cid "$r" d)
+	ct_start "$r" d "$CT_TOOLS/sig-park" daemon "$call"
+	wait_out "$r" d READY
+	wait_for 10 test "$(state_of "$r" d)" = S
+	sleep 0.3
+	daemon_goes "$how"
+	if [ -n "$stop" ]; then
+		rt "$r" kill "$id" STOP
+		wait_for 10 test "$(state_of "$r" d)" = T
+		rt "$r" kill "$id" CONT
+	else
+		rt "$r" kill "$id" TERM
+	fi
+	sleep 0.5
+	# No ipcnsd: the restarted call waits in the kernel.
+	[ "$(ct_status "$r" d)" = running ] || fail "the container did not wait for ipcnsd"
+	own_daemon "$name"
+	if [ -n "$stop" ]; then
+		sleep 0.5
+		rt "$r" kill "$id" TERM
+	fi
+	run ct_wait "$r" d 10
+	assert_success
+	assert_output 42
+	calls=1
+	[ "$stop" = stop ] && [ "$call" = semop ] && calls=2
+	run cat "$(bdir d)/out"
+	assert_output --partial "stopped after $calls calls, the handler run 1 times"
+}
+
+@test "runc: a handler run while ipcnsd is SIGKILLed ends a parked msgrcv with EINTR" {
+	signal_in_gap runc msgrcv KILL
+}
+
+@test "runc: a handler run while ipcnsd restarts (SIGTERM) ends a parked msgrcv with EINTR" {
+	signal_in_gap runc msgrcv TERM
+}
+
+@test "runc: a handler run while ipcnsd is SIGKILLed ends a parked semop with EINTR" {
+	signal_in_gap runc semop KILL
+}
+
+@test "runc: a handler run while ipcnsd restarts (SIGTERM) ends a parked semop with EINTR" {
+	signal_in_gap runc semop TERM
+}
+
+@test "crun: a handler run while ipcnsd is SIGKILLed ends a parked msgrcv with EINTR" {
+	signal_in_gap crun msgrcv KILL
+}
+
+@test "crun: a handler run while ipcnsd restarts (SIGTERM) ends a parked semop with EINTR" {
+	signal_in_gap crun semop TERM
+}
+
+@test "runc: a parked semop stopped and continued while ipcnsd is SIGKILLed fails with EINTR" {
+	signal_in_gap runc semop KILL stop
+}
+
+@test "crun: a parked msgrcv stopped and continued while ipcnsd restarts waits on" {
+	signal_in_gap crun msgrcv TERM stop
+}
+
 # keeper_fds_rss: the keeper's open fds and resident KiB.
 keeper_fds_rss() {
 	local kp

@@ -3,7 +3,8 @@
  * signals.bats.
  *   sig-park daemon msgrcv|semop  signal(SIGTERM, h) sets a flag; wait in
  *                                 the call in a loop until it is set, then
- *                                 exit 42 (prints "READY" first)
+ *                                 exit 42 (prints "READY" first, then how
+ *                                 many calls it made and handlers ran)
  *   sig-park recv                 msgrcv on queue key 0x5167 (created); print
  *                                 the message and exit 0
  *   sig-park send TEXT            send TEXT to that queue
@@ -38,12 +39,13 @@ struct mb {
 	char mtext[128];
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, handled;
 
 static void on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
+	handled++;
 }
 
 static void on_usr1(int sig)
@@ -156,7 +158,7 @@ int main(int argc, char **argv)
 				msgrcv(q, &b, sizeof(b.mtext), 99, 0);
 			calls++;
 		}
-		printf("stopped after %ld calls\n", calls);
+		printf("stopped after %ld calls, the handler run %d times\n", calls, (int)handled);
 		semctl(sem, 0, IPC_RMID);
 		return 42;
 	}

@@ -953,23 +953,63 @@ void ipcns_waiter_ident(struct ipcns_waiter *w, uint64_t *id, pid_t *tid)
 	*tid = pw->call.tid;
 }
 
-struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id, pid_t tid)
+bool ipcns_waiter_park_info(struct ipcns_waiter *w, struct ipcns_park_info *info)
+{
+	struct ipcns_pwaiter *pw = (struct ipcns_pwaiter *)w;
+	if (!pw->rec)
+		return false;
+	info->t0 = pw->rec->t0;
+	info->data = pw->rec->data;
+	return true;
+}
+
+struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id, pid_t tid,
+					      const struct ipcns_park_info *info)
 {
 	/* Only a call still waiting for its answer: one interrupted or
 	 * killed while no daemon ran is gone (its thread, if it restarted
-	 * the call, sends a new notification).  */
-	if (nf->dead || ipcns_seccomp_id_valid(nf->fd, id) < 0)
+	 * the call, sends a new notification).  With its record, it stays
+	 * a ghost that decides that restart as if this daemon had parked
+	 * it (restarted()): EINTR after a handler or, for a semop, a stop,
+	 * seen by the signal watch kept across the restart.  Charged to
+	 * the namespace once it exists (ipcns_nfd_restored).  */
+	bool valid = !nf->dead && ipcns_seccomp_id_valid(nf->fd, id) == 0;
+	struct ipcns_park_rec *rec = NULL;
+	if (info && !nf->dead && (rec = malloc(sizeof(*rec)))) {
+		*rec = (struct ipcns_park_rec){ .tid = tid, .id = id, .t0 = info->t0, .data = info->data };
+		if (park_add(nf, rec) < 0) {
+			free(rec);
+			rec = NULL;
+		}
+	}
+	struct ipcns_pwaiter *pw = valid ? calloc(1, sizeof(*pw)) : NULL;
+	if (!pw) {
+		if (rec) {
+			nf->nghosts++;
+			nf->restored_recs++;
+		}
 		return NULL;
-	struct ipcns_pwaiter *pw = calloc(1, sizeof(*pw));
-	if (!pw)
-		return NULL;
+	}
 	pw->call = (struct ncall){ .c = { .ops = &ncall_ops }, .nf = nf, .id = id, .tid = tid };
 	pw->w.ops = &pwaiter_ops;
 	pw->w.caller = &pw->call.c;
 	pw->w.deadline = -1;
 	pw->timer_slot = -1;
+	if (rec) {
+		rec->pw = pw;
+		pw->rec = rec;
+		nf->restored_recs++;
+	}
 	nf->nwaiters++;
+	nf->restored_waiters++;
 	return &pw->w;
+}
+
+void ipcns_nfd_restored(struct ipcns_nfd *nf)
+{
+	if (nf->ns)
+		ipcns_ns_mem_force(nf->ns, nf->restored_waiters * PWAITER_COST + nf->restored_recs * REC_COST);
+	nf->restored_waiters = nf->restored_recs = 0;
 }
 
 static const struct ipcns_caller_ops ncall_ops = {

@@ -69,6 +69,7 @@ struct ipcns_nfd {
 	struct ipcns_park_rec **parks;
 	uint32_t parks_cap, nparks, nghosts;
 	int64_t recv_ns;      /* CLOCK_MONOTONIC before the current RECV, or 0 */
+	uint64_t restored_waiters, restored_recs; /* not charged yet */
 	uint64_t eintr;       /* restarted calls answered EINTR */
 	uint64_t unknown_restarts;
 	/* Its signal watch (ops->sigwatch), chosen at its first call.  */
@@ -108,9 +109,23 @@ int *ipcns_waiter_timer_slot(struct ipcns_waiter *w);
 struct ipcns_nfd *ipcns_waiter_nfd(struct ipcns_waiter *w);
 /* A parked call's notification id and thread, for a state image.  */
 void ipcns_waiter_ident(struct ipcns_waiter *w, uint64_t *id, pid_t *tid);
+/* What decides a parked call's restart (a signal interrupted it): when
+ * it was received, and the call.  */
+struct ipcns_park_info {
+	int64_t t0;
+	struct seccomp_data data;
+};
+/* The parked call's, for a state image: false when it has none.  */
+bool ipcns_waiter_park_info(struct ipcns_waiter *w, struct ipcns_park_info *info);
 /* A parked call of `nf' again (after a restart), from its notification
- * id and thread: NULL when the notification is no longer valid.  */
-struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id, pid_t tid);
+ * id and thread: NULL when the notification is no longer valid; with
+ * `info' (may be NULL), such a call is remembered until its thread calls
+ * again, to decide whether that call is its restart.  */
+struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id, pid_t tid,
+					      const struct ipcns_park_info *info);
+/* After a load restored parked calls into `nf' (nf->ns now set): what
+ * they hold, charged to the namespace.  */
+void ipcns_nfd_restored(struct ipcns_nfd *nf);
 
 /* ---- Signal handlers run by threads (sigwatch.c): watches on the
  * signal:signal_deliver tracepoint, each a sampling perf event per CPU
@@ -140,6 +155,30 @@ int ipcns_sigwatch_cgroup(int cgfd, uint64_t cgroup, const void *scope, struct i
 /* Drop a reference; the number of fds closed (the last one of a
  * cgroup's watch), else 0.  The host's watch stays.  */
 int ipcns_sigwatch_put(struct ipcns_sigwatch *w);
+/* Watches that outlive the process (a daemon's restart): a front end
+ * with a keeper (a process that outlives it) is told of each watch it
+ * opens, to give the keeper the table's memfd `tfd' and the `n' rings
+ * (`fds', of CPUs `cpus'), each to be kept mapped for `ringlen' bytes
+ * so that the kernel goes on recording into it; all named by `name',
+ * unique.  `scope' and `cgroup' are the watch's (NULL and 0: the
+ * host's).  closed(): the watch is closed, its fds are not needed.
+ * Both run with no lock of sigwatch.c held.  */
+struct ipcns_sigwatch_keeper {
+	void *arg;
+	void (*opened)(void *arg, const char *name, uint64_t cgroup, const void *scope, int tfd, const int *fds,
+		       const int *cpus, int n, size_t ringlen);
+	void (*closed)(void *arg, const char *name);
+};
+void ipcns_sigwatch_set_keeper(const struct ipcns_sigwatch_keeper *k);
+/* A watch a previous process kept (its table's memfd and rings, dup'ed
+ * here): it goes on where that one stopped, for `scope' (NULL: as the
+ * host's watch), with no reference until ipcns_sigwatch_find gives one.
+ * 0, or -EBADMSG (not a table this code wrote) or another -errno.  */
+int ipcns_sigwatch_adopt(int tfd, const int *ringfds, const int *cpus, int nrings, const void *scope,
+			 struct ipcns_sigwatch **out);
+/* Close the watches of `scope' that nobody took a reference on since
+ * they were adopted: the fds closed.  */
+int ipcns_sigwatch_drop_scope(const void *scope);
 /* CLOCK_MONOTONIC ns since which the watch sees deliveries.  */
 int64_t ipcns_sigwatch_since(const struct ipcns_sigwatch *w);
 #define IPCNS_SIG_NONE 0      /* no handler ran */

@@ -33,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,9 +94,30 @@ struct slot {
 
 struct ring {
 	int fd;
+	int cpu;
 	struct perf_event_mmap_page *meta;
 	unsigned char *data;
 	uint64_t size;
+};
+
+/* What a watch knows, in a memfd mapped shared: it outlives this process
+ * when a keeper holds the memfd (and keeps the rings mapped, so that the
+ * kernel goes on recording into them), and the next daemon goes on from
+ * it (ipcns_sigwatch_adopt): a handler that ran while no daemon did is
+ * found in the rings, one drained before the last daemon died in the
+ * table.  A kill in the middle of a record() can tear one slot: at worst
+ * one thread's history of that moment.  */
+#define TABLE_MAGIC 0x69707377u /* "wspi" */
+#define TABLE_VERSION 1
+struct table {
+	uint32_t magic, version;
+	uint32_t slot_size, nslots;
+	uint32_t pages, pad;
+	uint64_t cgroup;
+	int64_t started;        /* CLOCK_MONOTONIC ns: nothing before is seen */
+	int64_t lost;           /* the last drain that found records lost */
+	char name[48];          /* unique: names the watch's fds in a keeper */
+	struct slot slots[];
 };
 
 /* One watch: a ring per CPU for the deliveries it sees (the whole host's,
@@ -113,10 +135,10 @@ struct ipcns_sigwatch {
 	struct ring *rings;
 	int nrings;             /* open ones */
 	unsigned pages;         /* of each ring */
-	int64_t started;        /* CLOCK_MONOTONIC ns: nothing before is seen */
-	int64_t lost;           /* the last drain that found records lost */
 	uint32_t nslots;
-	struct slot slots[];
+	struct table *t;        /* mapped, tsize bytes */
+	size_t tsize;
+	struct slot *slots;     /* t->slots */
 };
 
 static struct {
@@ -137,6 +159,7 @@ static struct {
 	pthread_t drainer;
 	int drainer_state;
 	int stop_fd;
+	const struct ipcns_sigwatch_keeper *keeper;
 } W = { .once = PTHREAD_ONCE_INIT,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.epfd = -1,
@@ -192,6 +215,20 @@ static int tracepoint_id(void)
 	return ret;
 }
 
+/* Map a ring: a ring a keeper still maps is the same buffer again, with
+ * what the kernel wrote into it meanwhile past the tail we left.  */
+static int ring_map(struct ring *r, unsigned pages)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *m = mmap(NULL, (pages + 1) * pg, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	r->meta = m;
+	r->data = (unsigned char *)m + pg;
+	r->size = pages * pg;
+	return 0;
+}
+
 static int ring_open(struct ring *r, int id, int cpu, int cgfd, unsigned pages)
 {
 	struct perf_event_attr a;
@@ -216,14 +253,7 @@ static int ring_open(struct ring *r, int id, int cpu, int cgfd, unsigned pages)
 		return -errno;
 	if (ioctl(r->fd, PERF_EVENT_IOC_SET_FILTER, "sa_handler > 1") < 0)
 		return -errno;
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	void *m = mmap(NULL, (pages + 1) * pg, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	r->meta = m;
-	r->data = (unsigned char *)m + pg;
-	r->size = pages * pg;
-	return 0;
+	return ring_map(r, pages);
 }
 
 static void start(void)
@@ -274,6 +304,12 @@ uint64_t ipcns_sigwatch_cgroup_bytes(void)
 	       (uint64_t)W.ncpu * ((cgroup_ring_pages() + 1) * (uint64_t)sysconf(_SC_PAGESIZE) + sizeof(struct ring));
 }
 
+static size_t table_size(uint32_t nslots)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	return (sizeof(struct table) + nslots * sizeof(struct slot) + pg - 1) & ~(pg - 1);
+}
+
 static void watch_close(struct ipcns_sigwatch *w)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -283,9 +319,71 @@ static void watch_close(struct ipcns_sigwatch *w)
 		if (w->rings[i].fd >= 0)
 			close(w->rings[i].fd); /* out of the drainer's epoll with it */
 	}
+	if (w->t)
+		munmap(w->t, w->tsize);
 	free(w->rings);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+static struct ipcns_sigwatch *watch_alloc(const void *scope, uint32_t nslots, unsigned pages)
+{
+	struct ipcns_sigwatch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->rings = calloc((size_t)W.ncpu, sizeof(*w->rings));
+	if (!w->rings) {
+		free(w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	w->scope = scope;
+	w->nslots = nslots;
+	w->pages = pages;
+	for (int i = 0; i < W.ncpu; i++) {
+		w->rings[i].fd = -1;
+		w->rings[i].cpu = i;
+	}
+	pthread_mutex_lock(&W.lock);
+	w->serial = ++W.serials;
+	pthread_mutex_unlock(&W.lock);
+	return w;
+}
+
+/* Into the drainer's set and the list of watches.  */
+static void watch_publish(struct ipcns_sigwatch *w)
+{
+	for (int i = 0; i < W.ncpu; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = w->serial };
+		if (w->rings[i].fd >= 0 && W.epfd >= 0)
+			epoll_ctl(W.epfd, EPOLL_CTL_ADD, w->rings[i].fd, &ev);
+	}
+	pthread_mutex_lock(&W.lock);
+	w->next = W.watches;
+	W.watches = w;
+	pthread_mutex_unlock(&W.lock);
+}
+
+/* The watch's fds to the keeper, if there is one: the table's memfd
+ * (then closed here: the mapping is what we use) and each ring.  */
+static void watch_keep(struct ipcns_sigwatch *w, int tfd)
+{
+	const struct ipcns_sigwatch_keeper *k = W.keeper;
+	int *fds = k && k->opened ? calloc((size_t)W.ncpu * 2, sizeof(int)) : NULL;
+	if (fds) {
+		int *cpus = fds + W.ncpu;
+		int n = 0;
+		for (int i = 0; i < W.ncpu; i++) {
+			if (w->rings[i].fd >= 0) {
+				fds[n] = w->rings[i].fd;
+				cpus[n++] = w->rings[i].cpu;
+			}
+		}
+		size_t ringlen = (w->pages + 1) * (size_t)sysconf(_SC_PAGESIZE);
+		k->opened(k->arg, w->t->name, w->cgroup, w->scope, tfd, fds, cpus, n, ringlen);
+		free(fds);
+	}
+	close(tfd);
 }
 
 /* A new watch of cgroup `cgfd' (-1: the host): a ring per online CPU.  */
@@ -294,49 +392,132 @@ static int watch_open(int cgfd, uint64_t cgroup, const void *scope, uint32_t nsl
 	int ret = ipcns_sigwatch_start();
 	if (ret < 0)
 		return ret;
-	struct ipcns_sigwatch *w = calloc(1, sizeof(*w) + nslots * sizeof(w->slots[0]));
+	struct ipcns_sigwatch *w = watch_alloc(scope, nslots, cgfd >= 0 ? cgroup_ring_pages() : W.ring_pages);
 	if (!w)
 		return -ENOMEM;
-	w->rings = calloc((size_t)W.ncpu, sizeof(*w->rings));
-	if (!w->rings) {
-		free(w);
-		return -ENOMEM;
-	}
-	pthread_mutex_init(&w->lock, NULL);
 	w->cgroup = cgroup;
-	w->scope = scope;
 	w->refs = 1;
-	w->nslots = nslots;
-	w->pages = cgfd >= 0 ? cgroup_ring_pages() : W.ring_pages;
-	for (int i = 0; i < W.ncpu; i++)
-		w->rings[i].fd = -1;
-	pthread_mutex_lock(&W.lock);
-	w->serial = ++W.serials;
-	pthread_mutex_unlock(&W.lock);
+	w->tsize = table_size(nslots);
+	int tfd = memfd_create("ipcns-sigwatch", MFD_CLOEXEC);
+	if (tfd < 0 || ftruncate(tfd, (off_t)w->tsize) < 0) {
+		ret = -errno;
+		if (tfd >= 0)
+			close(tfd);
+		watch_close(w);
+		return ret;
+	}
+	void *m = mmap(NULL, w->tsize, PROT_READ | PROT_WRITE, MAP_SHARED, tfd, 0);
+	if (m == MAP_FAILED) {
+		ret = -errno;
+		close(tfd);
+		watch_close(w);
+		return ret;
+	}
+	w->t = m;
+	w->slots = w->t->slots;
+	*w->t = (struct table){ .magic = TABLE_MAGIC, .version = TABLE_VERSION, .slot_size = sizeof(struct slot),
+				.nslots = nslots, .pages = w->pages, .cgroup = cgroup };
 	/* Deliveries from now on are seen: a question about an earlier
 	 * time cannot be answered (ipcns_sigwatch_first).  */
-	w->started = ipcns_mono_ns();
+	w->t->started = ipcns_mono_ns();
+	snprintf(w->t->name, sizeof(w->t->name), "sigwatch.%d.%llx.%llu", (int)getpid(),
+		 (unsigned long long)w->t->started, (unsigned long long)w->serial);
 	for (int i = 0; i < W.ncpu && ret == 0; i++) {
 		ret = ring_open(&w->rings[i], W.id, i, cgfd, w->pages);
 		if (ret == -ENODEV) /* an offline CPU */
 			ret = 0;
-		if (ret == 0 && w->rings[i].fd >= 0) {
+		if (ret == 0 && w->rings[i].fd >= 0)
 			w->nrings++;
-			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = w->serial };
-			if (W.epfd >= 0)
-				epoll_ctl(W.epfd, EPOLL_CTL_ADD, w->rings[i].fd, &ev);
+	}
+	if (ret < 0) {
+		close(tfd);
+		watch_close(w);
+		return ret;
+	}
+	watch_publish(w);
+	watch_keep(w, tfd);
+	*out = w;
+	return 0;
+}
+
+void ipcns_sigwatch_set_keeper(const struct ipcns_sigwatch_keeper *k)
+{
+	W.keeper = k;
+}
+
+int ipcns_sigwatch_adopt(int tfd, const int *ringfds, const int *cpus, int nrings, const void *scope,
+			 struct ipcns_sigwatch **out)
+{
+	int ret = ipcns_sigwatch_start();
+	if (ret < 0)
+		return ret;
+	struct stat st;
+	if (fstat(tfd, &st) < 0)
+		return -errno;
+	struct table head;
+	if (st.st_size < (off_t)sizeof(head) || pread(tfd, &head, sizeof(head), 0) != (ssize_t)sizeof(head))
+		return -EBADMSG;
+	if (head.magic != TABLE_MAGIC || head.version != TABLE_VERSION || head.slot_size != sizeof(struct slot) ||
+	    head.nslots == 0 || head.nslots > HOST_SLOTS || head.pages == 0 || (head.pages & (head.pages - 1)) ||
+	    head.pages > 65536 || (size_t)st.st_size != table_size(head.nslots) || nrings > W.ncpu ||
+	    (head.cgroup == 0) != (scope == NULL) || memchr(head.name, 0, sizeof(head.name)) == NULL)
+		return -EBADMSG;
+	if (!scope && __atomic_load_n(&W.host, __ATOMIC_ACQUIRE))
+		return -EEXIST;
+	struct ipcns_sigwatch *w = watch_alloc(scope, head.nslots, head.pages);
+	if (!w)
+		return -ENOMEM;
+	w->cgroup = head.cgroup;
+	w->tsize = table_size(head.nslots);
+	void *m = mmap(NULL, w->tsize, PROT_READ | PROT_WRITE, MAP_SHARED, tfd, 0);
+	if (m == MAP_FAILED) {
+		ret = -errno;
+		watch_close(w);
+		return ret;
+	}
+	w->t = m;
+	w->slots = w->t->slots;
+	for (int i = 0; i < nrings && ret == 0; i++) {
+		if (cpus[i] < 0 || cpus[i] >= W.ncpu || w->rings[cpus[i]].fd >= 0) {
+			ret = -EBADMSG;
+			break;
 		}
+		struct ring *r = &w->rings[cpus[i]];
+		r->fd = fcntl(ringfds[i], F_DUPFD_CLOEXEC, 3);
+		ret = r->fd < 0 ? -errno : ring_map(r, w->pages);
+		if (ret == 0)
+			w->nrings++;
 	}
 	if (ret < 0) {
 		watch_close(w);
 		return ret;
 	}
-	pthread_mutex_lock(&W.lock);
-	w->next = W.watches;
-	W.watches = w;
-	pthread_mutex_unlock(&W.lock);
+	watch_publish(w);
+	if (!scope) {
+		pthread_mutex_lock(&W.lock);
+		if (!W.host)
+			__atomic_store_n(&W.host, w, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&W.lock);
+	}
 	*out = w;
 	return 0;
+}
+
+int ipcns_sigwatch_drop_scope(const void *scope)
+{
+	int closed = 0;
+	for (;;) {
+		struct ipcns_sigwatch *w;
+		pthread_mutex_lock(&W.lock);
+		for (w = W.watches; w && !(w->scope == scope && w->cgroup != 0 && w->refs == 0); w = w->next)
+			;
+		if (w)
+			w->refs = 1;
+		pthread_mutex_unlock(&W.lock);
+		if (!w)
+			return closed;
+		closed += ipcns_sigwatch_put(w);
+	}
 }
 
 struct ipcns_sigwatch *ipcns_sigwatch_host(void)
@@ -394,13 +575,15 @@ int ipcns_sigwatch_put(struct ipcns_sigwatch *w)
 	pthread_mutex_unlock(&w->lock);
 	pthread_mutex_unlock(&W.lock);
 	int n = W.ncpu;
+	if (W.keeper && W.keeper->closed)
+		W.keeper->closed(W.keeper->arg, w->t->name);
 	watch_close(w);
 	return n;
 }
 
 int64_t ipcns_sigwatch_since(const struct ipcns_sigwatch *w)
 {
-	return w->started;
+	return w->t->started;
 }
 
 static void record(struct ipcns_sigwatch *w, pid_t tid, const struct delivery *d)
@@ -483,7 +666,7 @@ static void drain_ring(struct ipcns_sigwatch *w, struct ring *r)
 					record(w, (pid_t)tid, &d);
 			}
 		} else if (h.type == PERF_RECORD_LOST) {
-			w->lost = ipcns_mono_ns();
+			w->t->lost = ipcns_mono_ns();
 		}
 		tail += h.size;
 	}
@@ -511,13 +694,13 @@ int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since)
 {
 	if (!w)
 		return -ENOTSUP;
-	if (since < w->started)
+	if (since < w->t->started)
 		return -EAGAIN;
 	pthread_mutex_lock(&w->lock);
 	drain(w);
 	int ret = IPCNS_SIG_NONE;
 	struct slot *s = &w->slots[(uint32_t)tid % w->nslots];
-	if (w->lost > since) {
+	if (w->t->lost > since) {
 		ret = -EIO;
 	} else if (forgotten(s, tid, since)) {
 		ret = -ESTALE;
