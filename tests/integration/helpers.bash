@@ -441,11 +441,11 @@ daemon_stops() {
 	assert_output --partial "stopped after 1 calls, the handler run 1 times"
 }
 
-# host_storm: a signal storm on the host, outside any container, for the
-# test: two processes raising SIGUSR1 with a handler in a loop for 60 s
-# (sig-park storm); host_storm_stop, in teardown, ends it.
+# host_storm [N]: a signal storm on the host, outside any container, for
+# the test: N (default two) processes raising SIGUSR1 with a handler in a
+# loop for 60 s (sig-park storm); host_storm_stop, in teardown, ends it.
 host_storm() {
-	"$IT_BUILD/tests/integration/sig-park" storm 60 2 >"$BATS_TEST_TMPDIR/storm.out" 2>&1 &
+	"$IT_BUILD/tests/integration/sig-park" storm 60 "${1:-2}" >"$BATS_TEST_TMPDIR/storm.out" 2>&1 &
 	echo $! >"$BATS_TEST_TMPDIR/storm.pid"
 	wait_for 10 grep -q READY "$BATS_TEST_TMPDIR/storm.out"
 }

@@ -114,3 +114,46 @@ watch_fds() {
 	need_runtime crun
 	watch_fds crun
 }
+
+# cgroup2_root: where cgroup v2 is mounted here (the unified hierarchy of
+# a hybrid host).
+cgroup2_root() {
+	findmnt -n -t cgroup2 -o TARGET | tail -1
+}
+
+# A program that ipcns-run serves on the host (as the conformance programs
+# are run under ipcnsd) has a watch of its own too: ipcns-run makes it a
+# cgroup of its own (and removes it after), so that it does not share the
+# host's watch, which a host process's storm overflows.  Five rounds of a
+# 1 s park with four storming processes: with the host's watch, 2 of 5
+# rounds never stopped ("unknown: a ring of its signal watch
+# overflowed").
+@test "ipcns-run: a program waiting in msgrcv stops on SIGTERM while a host process storms signals" {
+	local out=$BATS_TEST_TMPDIR/run.out p rc i cg
+	host_storm 4
+	sleep 1
+	for i in 1 2 3 4 5; do
+		"$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- \
+			"$IT_BUILD/tests/integration/sig-park" daemon msgrcv >"$out" 2>&1 3>&- &
+		p=$!
+		wait_for 10 grep -q READY "$out"
+		wait_for 10 test "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat")" = S
+		cg=$(sed -n 's/^0:://p' "/proc/$p/cgroup")
+		[ "$cg" != / ] || fail "ipcns-run left its program in the root cgroup"
+		sleep 1
+		kill -TERM "$p"
+		if ! wait_for 5 eval '! ipcnsd_alive '"$p"; then
+			kill -KILL "$p"
+			fail "round $i: the program did not stop: $(cat "$out"; grep "ipcns-run-$p" "$IPCNSD_LOG")"
+		fi
+		rc=0
+		wait "$p" || rc=$?
+		assert_equal "$rc" 42
+		run cat "$out"
+		assert_output --partial "stopped after 1 calls, the handler run 1 times"
+		# Its cgroup goes with it.
+		wait_for 10 eval '! test -d "$(cgroup2_root)$cg"' || fail "its cgroup $cg is still there"
+	done
+	run grep "ipcns-run-.*unknown" "$IPCNSD_LOG"
+	assert_failure
+}

@@ -9,9 +9,19 @@
  * does for a container, in a mount namespace of its own: DIR's sysvipc and
  * sys/kernel files bound over /proc/sysvipc and /proc/sys/kernel, so the
  * command reads and writes its namespace there (spec/view.md).  Used to
- * run the conformance programs under ipcnsd and by the benchmarks.  */
+ * run the conformance programs under ipcnsd and by the benchmarks.
+ *
+ * The command runs in a cgroup v2 directory of its own, made under
+ * ipcns-run's (as a runtime makes one per container), so that ipcnsd
+ * gives it a signal watch of its own rather than the host's, which any
+ * process of the host raising signals in a loop can overflow
+ * (spec/security.md, "Signal watches").  A helper outside it removes the
+ * directory once it is empty; without cgroup v2 (or the right to make a
+ * directory there) the command stays where it is.  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <jansson.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -20,8 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "notify.h"
 
 static const char *const ipc_syscalls[] = {
 	"shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop",
@@ -58,6 +73,89 @@ static int send_fd(const char *path, const char *msg, int fd)
 	int e = errno;
 	close(s);
 	return r < 0 ? -e : 0;
+}
+
+static int write_str(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = errno;
+	close(fd);
+	return n < 0 ? -e : 0;
+}
+
+/* The helper: out of the cgroup again, detached from everything the
+ * caller holds (a test harness's pipes), it waits until nothing is left
+ * in the cgroup and removes it.  */
+static void cgroup_reaper(const char *parent, const char *dir)
+{
+	char procs[4800], events[4800], line[64];
+	if (setsid() < 0 && errno != EPERM)
+		_exit(0);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3 && null >= 0; fd++)
+		dup2(null, fd);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", parent);
+	if (write_str(procs, "0") < 0)
+		_exit(0); /* it would keep the cgroup populated itself */
+	snprintf(events, sizeof(events), "%s/cgroup.events", dir);
+	for (;;) {
+		int fd = open(events, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			_exit(0);
+		ssize_t n = read(fd, line, sizeof(line) - 1);
+		bool empty = n > 0 && (line[n] = '\0', strstr(line, "populated 0"));
+		if (!empty) {
+			/* cgroup.events signals a change with POLLPRI.  */
+			struct pollfd p = { .fd = fd, .events = POLLPRI };
+			poll(&p, 1, 1000);
+		}
+		close(fd);
+		if (empty && rmdir(dir) == 0)
+			_exit(0);
+		if (empty && errno != EBUSY)
+			_exit(0);
+	}
+}
+
+/* Into a new cgroup under ours, with a helper that removes it when the
+ * command and everything it started are gone: 0, or -errno (staying
+ * where we are).  */
+static int own_cgroup(void)
+{
+	char path[4096], parent[4600], dir[4700], procs[4800];
+	int ret = ipcns_proc_cgroup_dir(getpid(), path, sizeof(path), parent, sizeof(parent));
+	if (ret < 0)
+		return ret;
+	snprintf(dir, sizeof(dir), "%s/ipcns-run.%d", parent, (int)getpid());
+	if (mkdir(dir, 0755) < 0)
+		return -errno;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	if ((ret = write_str(procs, "0")) < 0) {
+		rmdir(dir);
+		return ret;
+	}
+	/* Twice forked: the command (this process after exec) is not the
+	 * helper's parent, so a command that waits for all its children
+	 * does not wait for it.  */
+	pid_t a = fork();
+	if (a < 0) {
+		ret = -errno;
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", parent);
+		write_str(procs, "0");
+		rmdir(dir);
+		return ret;
+	}
+	if (a == 0) {
+		if (fork() == 0)
+			cgroup_reaper(parent, dir);
+		_exit(0);
+	}
+	waitpid(a, NULL, 0);
+	return 0;
 }
 
 static const char *const view_sysctls[] = {
@@ -156,6 +254,7 @@ int main(int argc, char **argv)
 		snprintf(idbuf, sizeof(idbuf), "ipcns-run-%d", (int)getpid());
 		id = idbuf;
 	}
+	own_cgroup();
 	if (new_ipc && unshare(CLONE_NEWIPC) < 0) {
 		fprintf(stderr, "ipcns-run: unshare(CLONE_NEWIPC): %s\n", strerror(errno));
 		return 125;

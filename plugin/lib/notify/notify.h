@@ -269,6 +269,10 @@ int ipcns_proc_idmap(pid_t tid, const char *which, struct ipcns_idmap *m);
  * when tid has none we can reach (outside our cgroup namespace, no
  * cgroup2 mounted), or -errno.  */
 int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id);
+/* tid's cgroup v2 directory: its path in the hierarchy in `path' ("/"
+ * for the root) and where it is here in `full' (under that cgroup2
+ * mount): 0, or -errno as ipcns_proc_cgroup_open (never -EISDIR).  */
+int ipcns_proc_cgroup_dir(pid_t tid, char *path, size_t size, char *full, size_t fsize);
 /* When process pid started, in clock ticks since boot (field 22 of
  * /proc/PID/stat): 0, or -errno.  With the pid, it names a process that
  * a reused pid cannot be taken for.  */

@@ -683,7 +683,7 @@ int ipcns_proc_start_ticks(pid_t pid, unsigned long long *ticks)
 	return 0;
 }
 
-int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id)
+int ipcns_proc_cgroup_dir(pid_t tid, char *path, size_t size, char *full, size_t fsize)
 {
 	char file[64], buf[4096], *heap;
 	snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)tid);
@@ -707,14 +707,23 @@ int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id)
 	free(heap);
 	if (ret < 0)
 		return ret;
-	if (!strcmp(path, "/"))
-		return -EISDIR;
 	pthread_once(&cg2.once, cgroup2_find);
 	if (cg2.ret < 0)
 		return cg2.ret;
-	char full[4096 + 512];
-	if ((size_t)snprintf(full, sizeof(full), "%s%s", cg2.mnt, path) >= sizeof(full))
+	if ((size_t)snprintf(full, fsize, "%s%s", cg2.mnt, strcmp(path, "/") ? path : "") >= fsize)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+int ipcns_proc_cgroup_open(pid_t tid, char *path, size_t size, uint64_t *id)
+{
+	char full[4096 + 512];
+	path[0] = '\0';
+	int ret = ipcns_proc_cgroup_dir(tid, path, size, full, sizeof(full));
+	if (!strcmp(path, "/"))
+		return -EISDIR;
+	if (ret < 0)
+		return ret;
 	int fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
