@@ -122,6 +122,10 @@ struct vfh {
 	bool filtered;
 	fuse_ino_t ino;
 	struct ipcns_idmap *uidmap, *gidmap; /* the opener's, NULL for identity */
+	/* The opener's pid namespace: Linux prints /proc/sysvipc's pids in
+	 * it (the namespace at open, kept with the file), 0 for a process
+	 * not visible there.  */
+	struct ipcns_pidns pidns;
 	char *text;                          /* /proc/sysvipc: the text read so far */
 	size_t len;
 	bool have_text;
@@ -844,7 +848,8 @@ static int fh_new(struct who *w, fuse_ino_t ino, uint64_t key, struct vfh **out)
 	fh->ino = ino;
 	fh->refs = 1;
 	if (ino < INO_SYSCTL0 &&
-	    (read_idmap(w->tid, "uid_map", &fh->uidmap) < 0 || read_idmap(w->tid, "gid_map", &fh->gidmap) < 0)) {
+	    (read_idmap(w->tid, "uid_map", &fh->uidmap) < 0 || read_idmap(w->tid, "gid_map", &fh->gidmap) < 0 ||
+	     ipcns_proc_pidns(w->tid, &fh->pidns) < 0)) {
 		vfh_free(fh);
 		return -ESRCH;
 	}
@@ -980,8 +985,8 @@ static void serve(struct nsent *e, struct ipcns_ns *ns, struct vreq *r)
 		if (off == 0 || (!fh->text && (!fh->have_text || off < fh->len))) {
 			char *t = NULL;
 			size_t len = 0;
-			int ret = ipcns_ns_proc_text(ns, (enum ipcns_kind)(fh->ino - INO_SHM), fh->uidmap, fh->gidmap, &t,
-						     &len);
+			int ret = ipcns_ns_proc_text_as(ns, (enum ipcns_kind)(fh->ino - INO_SHM), fh->uidmap, fh->gidmap,
+							&fh->pidns, &t, &len);
 			if (ret < 0) {
 				fuse_reply_err(r->req, -ret);
 				return;

@@ -38,6 +38,7 @@ struct ncall {
 	ino_t user_ino;
 	uint32_t tid_gen, tid_epoch; /* the tid cache slot when st was read */
 	struct ipcns_proc_status st;
+	ino_t pidns;                 /* its pid namespace's inode, 0: not read */
 	struct ipcns_remote remote;
 	struct ipcns_pwaiter *parked;
 	bool answered;
@@ -95,6 +96,10 @@ static void nlog(struct ipcns_nfd *nf, const char *fmt, ...)
  * connector, under tidcache_lock.  */
 struct tid_ent {
 	pid_t tid, tgid, ns_tgid;
+	/* Its depth below the daemon's pid namespace plus one (NStgid's
+	 * length, 0: unknown) and its pid namespace (0: not read yet).  */
+	uint8_t nlev;
+	ino_t pidns;
 	/* euid, egid, fsgid: exact until the proc connector reports a
 	 * change of this thread's uids or gids.  */
 	bool have_ids;
@@ -217,6 +222,8 @@ static void tid_remember(struct ncall *n)
 			.tid = n->tid,
 			.tgid = n->st.tgid,
 			.ns_tgid = n->st.ns_tgid,
+			.nlev = (uint8_t)n->st.nlev,
+			.pidns = n->pidns,
 			.have_ids = true,
 			.euid = n->st.cred.euid,
 			.egid = n->st.cred.egid,
@@ -498,6 +505,92 @@ static int op_ns_tid(struct ipcns_caller *c, pid_t *ns_tid)
 	if (ret < 0)
 		return ret;
 	*ns_tid = n->st.ns_tid;
+	return 0;
+}
+
+/* The pid namespace found for a thread the cache knows, unless the slot
+ * was forgotten since it was looked up.  */
+static void tid_note_pidns(pid_t tid, uint32_t gen, ino_t ino)
+{
+	pthread_mutex_lock(&tidcache_lock);
+	struct tid_ent *e = tid_slot(tid);
+	if (e->tid == tid && e->gen == gen)
+		e->pidns = ino;
+	pthread_mutex_unlock(&tidcache_lock);
+}
+
+/* The caller in every pid namespace.  Usually free: the tid cache has
+ * its depth and pid namespace, and a depth of at most 2 (the daemon's
+ * namespace and the container's) needs no numbers but tgid and NStgid's
+ * last; the chain of namespaces is cached by its innermost one
+ * (procfs.c).  A cache miss costs a stat of /proc/TID/ns/pid on top of
+ * the status read; a deeper namespace a read of the whole NStgid.  */
+static int op_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidchain *out)
+{
+	struct ncall *n = ncall_of(c);
+	pid_t host_tgid, ns_tgid;
+	int ret = op_pids(c, &host_tgid, &ns_tgid);
+	if (ret < 0)
+		return ret;
+	thread = thread && n->tid != host_tgid;
+	uint32_t nlev = 0, gen = 0;
+	ino_t ino = n->pidns;
+	bool cached = false, read_now = nlev > 2;
+	struct tid_ent e;
+	if (n->have_status) {
+		nlev = n->st.nlev;
+	} else if (tid_lookup(n->tid, &e) && e.nlev) {
+		nlev = e.nlev;
+		gen = e.gen;
+		cached = true;
+		if (!ino)
+			ino = e.pidns;
+	}
+	if (!nlev || thread) {
+		ret = call_status(n);
+		if (ret < 0)
+			return ret;
+		nlev = n->st.nlev;
+	}
+	if (nlev < 1 || nlev > IPCNS_PID_LEVELS)
+		return -EIO;
+	read_now = nlev > 2;
+	out->n = nlev;
+	if (nlev <= 2) {
+		out->lv[0].nr = thread ? n->tid : host_tgid;
+		out->lv[nlev - 1].nr = thread ? n->st.ns_tid : ns_tgid;
+	} else {
+		struct ipcns_proc_status st;
+		struct ipcns_proc_pids pids;
+		ret = ipcns_proc_status_pids(n->tid, &st, &pids);
+		if (ret < 0)
+			return ret == -ESRCH ? -ENOENT : ret;
+		if (st.nlev != nlev)
+			return -EIO;
+		for (uint32_t i = 0; i < nlev; i++)
+			out->lv[i].nr = thread ? pids.nspid[i] : pids.nstgid[i];
+	}
+	if (!ino) {
+		ret = ipcns_proc_pidns_ino(n->tid, &ino);
+		if (ret < 0)
+			return ret == -ESRCH ? -ENOENT : ret;
+		read_now = true;
+	}
+	uint64_t ns[IPCNS_PID_LEVELS];
+	ret = ipcns_pidns_chain(n->tid, ino, nlev, ns);
+	if (ret < 0)
+		return ret == -ESRCH ? -ENOENT : ret;
+	/* What was read is the caller's only while its call is pending.  */
+	if (read_now) {
+		ret = call_valid(n);
+		if (ret < 0)
+			return ret;
+		if (cached && !n->pidns)
+			tid_note_pidns(n->tid, gen, ino);
+	}
+	n->pidns = ino;
+	for (uint32_t i = 0; i < nlev; i++)
+		out->lv[i].ns = ns[i];
 	return 0;
 }
 
@@ -1018,6 +1111,7 @@ static const struct ipcns_caller_ops ncall_ops = {
 	.caps = op_caps,
 	.pids = op_pids,
 	.ns_tid = op_ns_tid,
+	.pid_chain = op_pid_chain,
 	.in_group = op_in_group,
 	.read = op_read,
 	.write = op_write,

@@ -255,8 +255,30 @@ struct ipcns_proc_status {
 	pid_t tgid, ns_tgid, ppid, ns_ppid;
 	pid_t ns_tid; /* the thread's own id in its pid namespace (NSpid) */
 	struct ipcns_cred cred;
+	/* Entries of NStgid: the task's depth below the daemon's pid
+	 * namespace plus one.  With 1 or 2, its numbers are tgid and ns_tgid
+	 * (tid and ns_tid); deeper ones are in struct ipcns_proc_pids.  */
+	uint32_t nlev;
 };
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st);
+/* NStgid and NSpid whole, from the daemon's pid namespace down.  */
+struct ipcns_proc_pids {
+	pid_t nstgid[IPCNS_PID_LEVELS], nspid[IPCNS_PID_LEVELS];
+};
+/* The same, and the numbers (pids may be NULL).  */
+int ipcns_proc_status_pids(pid_t tid, struct ipcns_proc_status *st, struct ipcns_proc_pids *pids);
+/* tid's pid namespace: the inode of /proc/TID/ns/pid.  */
+int ipcns_proc_pidns_ino(pid_t tid, ino_t *ino);
+/* The identities of tid's pid namespaces from the daemon's (ns[0]) down
+ * to its own (ns[n - 1], which is `ino', read before by the caller): 0,
+ * -EIO when tid is not n - 1 levels below the daemon's namespace, or
+ * -errno (-ESRCH: tid is gone, or is another task now).  Chains are
+ * cached by their innermost namespace, held open so that its inode is
+ * not given to another namespace while the entry lives (64 entries).  */
+int ipcns_pidns_chain(pid_t tid, ino_t ino, uint32_t n, uint64_t *ns);
+/* tid as the reader of a pid: its pid namespace's level below the
+ * daemon's and identity.  */
+int ipcns_proc_pidns(pid_t tid, struct ipcns_pidns *out);
 /* Is gid one of tid's supplementary groups (the whole list is read):
  * 1, 0 or -errno.  */
 int ipcns_proc_in_group(pid_t tid, gid_t gid);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/nsfs.h>
 #include <sys/mman.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -101,6 +102,22 @@ static long last_num(const char *s)
 	return v;
 }
 
+/* Every number of a "Key:\t1\t2\t3" line, at most max: how many.  */
+static uint32_t all_nums(const char *s, pid_t *out, uint32_t max)
+{
+	uint32_t n = 0;
+	const char *end = s + strcspn(s, "\n");
+	while (s < end && n < max) {
+		char *e;
+		long x = strtol(s, &e, 10);
+		if (e == s)
+			break;
+		out[n++] = (pid_t)x;
+		s = e;
+	}
+	return n;
+}
+
 /* `n' decimal numbers separated by blanks, then the end of the line:
  * anything else (a cut line, a field the kernel does not write) is an
  * error, never a guess.  */
@@ -178,6 +195,14 @@ static int store_group(void *arg, gid_t g)
 
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 {
+	return ipcns_proc_status_pids(tid, st, NULL);
+}
+
+int ipcns_proc_status_pids(pid_t tid, struct ipcns_proc_status *st, struct ipcns_proc_pids *pids)
+{
+	struct ipcns_proc_pids scratch;
+	if (!pids)
+		pids = &scratch;
 	char sbuf[4096];
 	cleanup_free char *heap = NULL;
 	int err;
@@ -200,8 +225,10 @@ int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 			st->ppid = (pid_t)v[0];
 		} else if (!strncmp(line, "NStgid:", 7)) {
 			st->ns_tgid = (pid_t)last_num(line + 7);
+			st->nlev = all_nums(line + 7, pids->nstgid, IPCNS_PID_LEVELS);
 		} else if (!strncmp(line, "NSpid:", 6)) {
 			st->ns_tid = (pid_t)last_num(line + 6);
+			all_nums(line + 6, pids->nspid, IPCNS_PID_LEVELS);
 		} else if (!strncmp(line, "Uid:", 4)) {
 			ret = parse_nums(line + 4, v, 4);
 			st->cred.euid = (uid_t)v[1];
@@ -223,6 +250,12 @@ int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 		return -EIO;
 	if (st->ns_tgid == 0)
 		st->ns_tgid = st->tgid;
+	if (st->nlev == 0) {
+		/* A kernel without NStgid (before 4.1): one level.  */
+		st->nlev = 1;
+		pids->nstgid[0] = st->tgid;
+		pids->nspid[0] = st->ns_tid ? st->ns_tid : (pid_t)tid;
+	}
 	/* The parent's pid as the child's pid namespace sees it: the
 	 * parent's innermost NSpid when both live in the same namespace.  */
 	st->ns_ppid = st->ppid;
@@ -259,6 +292,117 @@ int ipcns_proc_in_group(pid_t tid, gid_t gid)
 		return -EIO;
 	struct find_group fg = { gid };
 	return parse_groups(l + 8, match_group, &fg);
+}
+
+int ipcns_proc_pidns_ino(pid_t tid, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)tid);
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* ---- Chains of pid namespaces.  A pid namespace's ancestors never
+ * change: one walk up (NS_GET_PARENT, which stops with EPERM at the
+ * daemon's own namespace) per namespace, kept by its inode.  */
+struct pidns_ent {
+	ino_t ino;
+	int fd1; /* the innermost namespace's fd + 1 (0: a free entry), held:
+		  * its inode stays its own */
+	uint32_t n;
+	uint64_t ns[IPCNS_PID_LEVELS];
+};
+static struct pidns_ent pidns_cache[64];
+static unsigned int pidns_next;
+static pthread_mutex_t pidns_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool pidns_cached(ino_t ino, uint32_t n, uint64_t *ns)
+{
+	bool hit = false;
+	pthread_mutex_lock(&pidns_lock);
+	for (size_t i = 0; i < ARRAY_SIZE(pidns_cache) && !hit; i++) {
+		struct pidns_ent *e = &pidns_cache[i];
+		if (e->fd1 && e->ino == ino && e->n == n) {
+			memcpy(ns, e->ns, n * sizeof(*ns));
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&pidns_lock);
+	return hit;
+}
+
+int ipcns_pidns_chain(pid_t tid, ino_t ino, uint32_t n, uint64_t *ns)
+{
+	if (n < 1 || n > IPCNS_PID_LEVELS)
+		return -EIO;
+	if (pidns_cached(ino, n, ns))
+		return 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_ino != ino) {
+		close(fd);
+		return -ESRCH;
+	}
+	uint64_t up[IPCNS_PID_LEVELS];
+	uint32_t k = 0;
+	int cur = fd, ret = 0;
+	up[k++] = ino;
+	for (;;) {
+		int parent = ioctl(cur, NS_GET_PARENT);
+		if (cur != fd)
+			close(cur);
+		if (parent < 0) {
+			if (errno != EPERM)
+				ret = -errno;
+			break;
+		}
+		if (k == n || fstat(parent, &st) < 0) {
+			close(parent);
+			ret = -EIO;
+			break;
+		}
+		up[k++] = st.st_ino;
+		cur = parent;
+	}
+	if (ret == 0 && k != n)
+		ret = -EIO;
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ns[i] = up[n - 1 - i];
+	pthread_mutex_lock(&pidns_lock);
+	struct pidns_ent *e = &pidns_cache[pidns_next++ % ARRAY_SIZE(pidns_cache)];
+	if (e->fd1)
+		close(e->fd1 - 1);
+	e->ino = ino;
+	e->fd1 = fd + 1;
+	e->n = n;
+	memcpy(e->ns, ns, n * sizeof(*ns));
+	pthread_mutex_unlock(&pidns_lock);
+	return 0;
+}
+
+int ipcns_proc_pidns(pid_t tid, struct ipcns_pidns *out)
+{
+	struct ipcns_proc_status st;
+	ino_t ino;
+	int ret = ipcns_proc_pidns_ino(tid, &ino);
+	if (ret == 0)
+		ret = ipcns_proc_status(tid, &st);
+	if (ret < 0)
+		return ret;
+	out->level = st.nlev - 1;
+	out->ns = ino;
+	return 0;
 }
 
 int ipcns_proc_ipc_inode(pid_t pid, ino_t *ino)
@@ -470,6 +614,36 @@ static int host_proc_info(void *data, pid_t tgid, pid_t *ns_tgid, pid_t *ns_ppid
 	return 0;
 }
 
+/* The process (or its parent) in every pid namespace: NStgid and the
+ * chain of its namespaces.  */
+static int host_proc_chain(void *data, pid_t tgid, bool parent, struct ipcns_pidchain *out)
+{
+	struct ipcns_proc_status st;
+	struct ipcns_proc_pids pids;
+	int ret = ipcns_proc_status_pids(tgid, &st, &pids);
+	if (ret < 0)
+		return ret;
+	if (parent) {
+		if (st.ppid <= 0)
+			return -ESRCH;
+		tgid = st.ppid;
+		ret = ipcns_proc_status_pids(tgid, &st, &pids);
+		if (ret < 0)
+			return ret;
+	}
+	ino_t ino;
+	uint64_t ns[IPCNS_PID_LEVELS];
+	ret = ipcns_proc_pidns_ino(tgid, &ino);
+	if (ret == 0)
+		ret = ipcns_pidns_chain(tgid, ino, st.nlev, ns);
+	if (ret < 0)
+		return ret;
+	out->n = st.nlev;
+	for (uint32_t i = 0; i < st.nlev; i++)
+		out->lv[i] = (struct ipcns_pidlevel){ pids.nstgid[i], ns[i] };
+	return 0;
+}
+
 static int host_watch_exit(void *data, pid_t tgid)
 {
 	struct ipcns_host *h = data;
@@ -614,6 +788,7 @@ const struct ipcns_host_ops ipcns_host_proc_ops = {
 	.vm_read = host_vm_read,
 	.limit_hit = host_limit_hit,
 	.proc_info = host_proc_info,
+	.proc_chain = host_proc_chain,
 	.watch_exit = host_watch_exit,
 	.proc_maps = host_proc_maps,
 	.vma_at = host_vma_at,
