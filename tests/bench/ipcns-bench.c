@@ -196,6 +196,48 @@ static double bench_ipc_stat(long n)
 	return t;
 }
 
+/* Calls that print pids (each turned into the caller's pid namespace's
+ * number): semctl GETPID and IPC_STAT of a set a semop touched, msgctl
+ * IPC_STAT of a queue a message went through.  */
+static double bench_sem_stat(long n)
+{
+	int id = semget(IPC_PRIVATE, 4, 0600);
+	struct sembuf op = { 0, 1, 0 };
+	struct semid_ds ds;
+	if (id < 0 || semop(id, &op, 1) < 0)
+		die("semget/semop");
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		semctl(id, 0, IPC_STAT, &ds);
+		if (semctl(id, 0, GETPID) != getpid())
+			die("semctl GETPID");
+	}
+	double t = (now_ns() - t0) / (double)(2 * n);
+	semctl(id, 0, IPC_RMID);
+	return t;
+}
+
+static double bench_msg_stat(long n)
+{
+	int id = msgget(IPC_PRIVATE, 0600);
+	struct {
+		long mtype;
+		char t[8];
+	} m = { 1, "x" };
+	struct msqid_ds ds;
+	if (id < 0 || msgsnd(id, &m, sizeof(m.t), 0) < 0 || msgrcv(id, &m, sizeof(m.t), 0, 0) < 0)
+		die("msgget/msgsnd/msgrcv");
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		msgctl(id, IPC_STAT, &ds);
+	double t = (now_ns() - t0) / (double)n;
+	if (ds.msg_lspid != getpid() || ds.msg_lrpid != getpid())
+		fprintf(stderr, "ipcns-bench: msg_lspid %d msg_lrpid %d, want %d\n", (int)ds.msg_lspid,
+			(int)ds.msg_lrpid, (int)getpid());
+	msgctl(id, IPC_RMID, NULL);
+	return t;
+}
+
 /* MB/s writing a 256 MiB attached segment, after one pass that faults
  * the pages in.  */
 static double bench_bandwidth(long passes)
@@ -297,6 +339,8 @@ int main(int argc, char **argv)
 		{ "msg_pingpong", bench_msg_pingpong, 20000, "ns/roundtrip" },
 		{ "shmat_shmdt", bench_shmatdt, 5000, "ns/pair" },
 		{ "ipc_stat", bench_ipc_stat, 5000, "ns/call" },
+		{ "sem_stat", bench_sem_stat, 50000, "ns/call" },
+		{ "msg_stat", bench_msg_stat, 100000, "ns/call" },
 		{ "bandwidth", bench_bandwidth, 8, "MB/s" },
 	};
 	if (argc < 2) {
