@@ -93,7 +93,7 @@ static json_t *cmd_ps(void)
 								     (int)c->pid, "notify_fds", c->nfds,
 								     "created", (json_int_t)c->created));
 		json_array_append_new(
-			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:I, s:I}, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+			nss, json_pack("{s:s, s:o, s:{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:I, s:I}, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 				       "namespace", e->key, "containers", cts, "usage", "shm_ids", (int)u->shm_ids,
 				       "sem_ids", (int)u->sem_ids, "msg_ids", (int)u->msg_ids, "shm_pages",
 				       (json_int_t)u->shm_pages, "sem_total", (json_int_t)u->sem_total, "msg_bytes",
@@ -102,7 +102,8 @@ static json_t *cmd_ps(void)
 				       "busy", busy, "usage_age_ms",
 				       (json_int_t)(in.updated ? (now - in.updated) / 1000000 : -1), "calls",
 				       (json_int_t)in.calls, "rescans", (json_int_t)in.rescans, "rescan_us",
-				       (json_int_t)(in.rescan_ns / 1000), "journal_bytes",
+				       (json_int_t)(in.rescan_ns / 1000), "window_checks", (json_int_t)in.window_checks,
+				       "window_check_us", (json_int_t)(in.window_ns / 1000), "journal_bytes",
 				       (json_int_t)in.journal_bytes, "tracking_bytes", (json_int_t)in.tracking_bytes,
 				       "limits", limits));
 	}

@@ -109,6 +109,8 @@ struct nsent_info {
 	uint64_t calls;          /* notifications answered */
 	uint64_t rescans;        /* full looks after lost process events */
 	uint64_t rescan_ns;      /* time they took */
+	uint64_t window_checks;  /* checks for its processes started while events were lost */
+	uint64_t window_ns;      /* time they took */
 	uint64_t journal_bytes;  /* the pages of its journal's memfd */
 	uint64_t tracking_bytes; /* its per-process records (in usage.mem_bytes) */
 	char names[256];         /* its containers, for the log */
@@ -181,6 +183,12 @@ struct nsent {
 	pid_t *deferred;
 	size_t ndeferred, capdeferred;
 	struct ipcns_state_ops jops;
+	/* The cgroup v2 directories of its notify fds' first callers, where
+	 * its processes are (window_check); cg_all: a caller in the root
+	 * cgroup or one whose cgroup was not found.  Its worker's.  */
+	char *cgdirs[32];
+	size_t ncgdirs;
+	bool cg_all;
 };
 
 struct daemon {

@@ -91,28 +91,17 @@ static struct tracker {
 	 * start of the window in which events were lost.  */
 	int64_t empty_at, loss_from;
 	bool loss;
-	/* The tracker's wake-up: a window of lost events to attribute.  */
-	int attr_fd;
-	/* Under lock: windows not attributed yet (from: the earliest), and
-	 * what attributions found (attr_gen, atomic, counts them): the
-	 * kernel IPC namespaces of processes started in a window, each with
-	 * the generation that last named it.  A worker that last saw
-	 * generation g looks at its processes again only when one of its
-	 * kernel IPC namespaces was named after g, or when all were
-	 * (all_gen > g: the table overflowed, or /proc could not be read).  */
-	bool attr_pending;
-	int64_t attr_from;
-	uint64_t attr_gen, all_gen;
-	struct {
-		ino_t ino;
-		uint64_t gen;
-	} suspects[64];
-	size_t nsuspects;
+	/* Under lock: windows of lost events (attr_gen, atomic, counts
+	 * them), each with its start: window_from[g % WINDOWS] for
+	 * generation g.  A worker that last saw generation s checks its own
+	 * processes for one started since the earliest start of the
+	 * generations after s (window_check).  */
+	uint64_t attr_gen;
+	int64_t window_from[64];
 } T = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cn_lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
-	.attr_fd = -1,
 };
 
 static unsigned int whash_of(pid_t tgid)
@@ -445,9 +434,9 @@ static void cn_drain(void)
 				 * the connector was last read empty: cached tids
 				 * may be stale, and a fork of a holder may have
 				 * been missed.  Once the connector is empty again,
-				 * the tracker finds whose processes started in
-				 * that window, and only their namespaces look at
-				 * their processes again (cn_attribute).  */
+				 * the window is published, and each namespace's
+				 * worker checks its own processes for one started
+				 * in it (window_check).  */
 				uint64_t k = __atomic_add_fetch(&T.overruns, 1, __ATOMIC_ACQ_REL);
 				dlog("proc connector overrun (%llu so far): fork/exec events lost; the namespaces of "
 				     "processes started meanwhile look at their processes once",
@@ -461,15 +450,12 @@ static void cn_drain(void)
 			if (errno == EAGAIN) {
 				T.empty_at = boottime_ns();
 				if (T.loss) {
-					uint64_t one = 1;
 					T.loss = false;
 					pthread_mutex_lock(&T.lock);
-					if (!T.attr_pending || T.loss_from < T.attr_from)
-						T.attr_from = T.loss_from;
-					T.attr_pending = true;
+					uint64_t g = T.attr_gen + 1;
+					T.window_from[g % ARRAY_SIZE(T.window_from)] = T.loss_from;
+					__atomic_store_n(&T.attr_gen, g, __ATOMIC_RELEASE);
 					pthread_mutex_unlock(&T.lock);
-					if (write(T.attr_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-						dlog("waking the tracker: %s", strerror(errno));
 				}
 			}
 			break;
@@ -499,26 +485,143 @@ static void cn_drain(void)
 	pthread_mutex_unlock(&T.cn_lock);
 }
 
-/* The worker, its namespace's lock held: were events of its processes
- * lost since it last asked (*seen)?  */
-static bool cn_suspect(struct nsent *e, uint64_t *seen)
+/* The worker, its namespace's lock held: were events lost since it last
+ * asked (*seen)?  Then *from (CLOCK_BOOTTIME ns) is when the earliest of
+ * those windows began.  */
+static bool window_since(uint64_t *seen, int64_t *from)
 {
 	uint64_t g = __atomic_load_n(&T.attr_gen, __ATOMIC_ACQUIRE);
 	if (g == *seen)
 		return false;
-	bool hit = false;
 	pthread_mutex_lock(&T.lock);
 	g = T.attr_gen;
-	hit = T.all_gen > *seen;
-	for (size_t i = 0; i < T.nsuspects && !hit; i++) {
-		if (T.suspects[i].gen <= *seen)
-			continue;
-		for (size_t k = 0; k < e->host.n_inodes && !hit; k++)
-			hit = e->host.ipc_inodes[k] == T.suspects[i].ino;
+	if (g - *seen > ARRAY_SIZE(T.window_from)) {
+		*from = 0; /* too far behind: any process may be young */
+	} else {
+		*from = INT64_MAX;
+		for (uint64_t k = *seen + 1; k <= g; k++)
+			if (T.window_from[k % ARRAY_SIZE(T.window_from)] < *from)
+				*from = T.window_from[k % ARRAY_SIZE(T.window_from)];
 	}
 	pthread_mutex_unlock(&T.lock);
 	*seen = g;
-	return hit;
+	return true;
+}
+
+struct wcheck {
+	struct nsent *e;
+	unsigned long long from_ticks;
+	unsigned int looked, young, dirs;
+	bool hit;
+};
+
+/* Process pid, one the namespace may own: started in the window, in one
+ * of its kernel IPC namespaces?  */
+static void wcheck_pid(struct wcheck *c, pid_t pid)
+{
+	unsigned long long st;
+	ino_t ino;
+	c->looked++;
+	if (ipcns_proc_start_ticks(pid, &st) < 0 || st < c->from_ticks)
+		return;
+	c->young++;
+	if (ipcns_proc_ipc_inode(pid, &ino) < 0)
+		return;
+	for (size_t k = 0; k < c->e->host.n_inodes && !c->hit; k++)
+		c->hit = c->e->host.ipc_inodes[k] == ino;
+}
+
+/* The processes of cgroup directory `dir' and of its descendants.  */
+static void wcheck_cgroup(struct wcheck *c, const char *dir, int depth)
+{
+	char path[4096];
+	if (c->hit || depth > 32 || ++c->dirs > 4096 ||
+	    (size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= sizeof(path))
+		return;
+	FILE *f = fopen(path, "re");
+	int pid;
+	while (f && !c->hit && fscanf(f, "%d", &pid) == 1)
+		wcheck_pid(c, (pid_t)pid);
+	if (f)
+		fclose(f);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && !c->hit && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			continue;
+		wcheck_cgroup(c, path, depth + 1);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Events were lost from `from' (CLOCK_BOOTTIME ns) until the connector was
+ * empty again.  The namespace can only have missed a fork of one of its
+ * holders, and such a child (or any process it forked since, unseen too)
+ * started after `from' in one of its kernel IPC namespaces, and, unless
+ * it moved itself out, in its containers' cgroups.  So the worker reads
+ * the start time of the processes of those cgroups (no maps), its own
+ * work, charged to it; only callers in the root cgroup (or of unknown
+ * cgroups) make it look at every process of the host.  A process forked
+ * in the window that has exited since held nothing that still counts.
+ * True when one such process is found: the namespace then looks at its
+ * processes' maps again.  */
+static bool window_check(struct nsent *e, int64_t from)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	struct wcheck c = { .e = e };
+	c.from_ticks = hz > 0 ? (unsigned long long)(from / (1000000000 / hz)) : 0;
+	int64_t t0 = ipcns_mono_ns();
+	bool all = e->cg_all || e->ncgdirs == 0;
+	if (all) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		while (d && !c.hit && (de = readdir(d)))
+			if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+				wcheck_pid(&c, (pid_t)strtol(de->d_name, NULL, 10));
+		if (!d)
+			c.hit = true;
+		else
+			closedir(d);
+	} else {
+		for (size_t i = 0; i < e->ncgdirs && !c.hit; i++)
+			wcheck_cgroup(&c, e->cgdirs[i], 0);
+	}
+	int64_t dt = ipcns_mono_ns() - t0;
+	pthread_mutex_lock(&e->info_lock);
+	e->info.window_checks++;
+	e->info.window_ns += (uint64_t)dt;
+	pthread_mutex_unlock(&e->info_lock);
+	nslog(&e->logrl, e->key,
+	      "namespace %s: proc connector overrun: looked at %u processes (%s), %u started in the window%s (%lld us)",
+	      e->key, c.looked, all ? "every process of the host: a caller in the root cgroup or of no known cgroup"
+				    : "of its containers' cgroups",
+	      c.young, c.hit ? ", one of them its own: it looks at its processes' maps again" : "",
+	      (long long)dt / 1000);
+	return c.hit;
+}
+
+/* The cgroup v2 directory of a notify fd's first caller (thread tid), for
+ * window_check; the namespace's lock held.  */
+static void nsent_note_cgroup(struct nsent *e, pid_t tid)
+{
+	char path[4096], full[4096 + 512];
+	if (e->cg_all)
+		return;
+	if (ipcns_proc_cgroup_dir(tid, path, sizeof(path), full, sizeof(full)) < 0 || !strcmp(path, "/") ||
+	    e->ncgdirs == ARRAY_SIZE(e->cgdirs)) {
+		e->cg_all = true;
+		return;
+	}
+	for (size_t i = 0; i < e->ncgdirs; i++)
+		if (!strcmp(e->cgdirs[i], full))
+			return;
+	char *dup = strdup(full);
+	if (!dup)
+		e->cg_all = true;
+	else
+		e->cgdirs[e->ncgdirs++] = dup;
 }
 
 /* A fork of a watched parent, by its namespace's lock holder.  */
@@ -610,7 +713,15 @@ static bool worker_enter(struct nsent *e, uint64_t *seen_attr)
 	bool grown = mail_apply(e);
 	track_charge(e);
 	bool lost = __atomic_exchange_n(&e->events_lost, false, __ATOMIC_ACQ_REL);
-	if (cn_suspect(e, seen_attr) || lost) {
+	int64_t from;
+	bool window = window_since(seen_attr, &from);
+	if (window && !lost) {
+		/* Only an attached segment can miss a fork.  */
+		struct ipcns_usage u;
+		ipcns_ns_usage(e->ns, &u);
+		window = u.shm_ids && window_check(e, from);
+	}
+	if (window || lost) {
 		int64_t t0 = ipcns_mono_ns();
 		ipcns_ns_shm_reap(e->ns);
 		int64_t dt = ipcns_mono_ns() - t0;
@@ -854,6 +965,8 @@ void nsent_destroy(struct nsent *e)
 	/* Last: its inode numbers may go to new namespaces from here on.  */
 	nsent_free_inodes(e);
 	free(e->fdslots);
+	for (size_t i = 0; i < e->ncgdirs; i++)
+		free(e->cgdirs[i]);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->info_lock);
 	ipcns_host_free(&e->host);
@@ -1061,6 +1174,7 @@ static struct ipcns_sigwatch *nfd_sigwatch(struct ipcns_nfd *nf, pid_t tid)
 	struct nsent *e = ne->ct->nse;
 	char why[4600];
 	bool trouble;
+	nsent_note_cgroup(e, tid);
 	struct ipcns_sigwatch *w = ipcns_sigwatch_for(e->ns, e, tid, why, sizeof(why), &trouble);
 	if (why[0])
 		nslog(&e->logrl, e->key, "container %s of namespace %s: %s", ne->ct->id, e->key, why);
@@ -1379,111 +1493,17 @@ static void *worker(void *arg)
 
 /* ---- The tracker's thread.  */
 
-/* Name kernel IPC namespace ino in generation gen; T.lock held.  */
-static void suspect_add(ino_t ino, uint64_t gen)
-{
-	size_t oldest = 0;
-	for (size_t i = 0; i < T.nsuspects; i++) {
-		if (T.suspects[i].ino == ino) {
-			T.suspects[i].gen = gen;
-			return;
-		}
-		if (T.suspects[i].gen < T.suspects[oldest].gen)
-			oldest = i;
-	}
-	if (T.nsuspects < ARRAY_SIZE(T.suspects)) {
-		T.suspects[T.nsuspects].ino = ino;
-		T.suspects[T.nsuspects++].gen = gen;
-		return;
-	}
-	/* Full: a worker that has not seen the generation evicted would
-	 * miss it, so every worker behind it looks.  */
-	if (T.suspects[oldest].gen > T.all_gen)
-		T.all_gen = T.suspects[oldest].gen;
-	T.suspects[oldest].ino = ino;
-	T.suspects[oldest].gen = gen;
-}
-
-/* Events were lost from `from' (CLOCK_BOOTTIME ns) until the connector
- * was empty again.  A namespace can only have missed a fork of one of its
- * holders, and such a child (or any process it forked since, unseen too)
- * started after `from'.  So the processes alive now that started since
- * (one read of /proc/PID/stat each, no maps) name the kernel IPC
- * namespaces whose ipcnsd namespaces must look at their processes again;
- * the others lost nothing they need, and pay nothing.  A process forked
- * in the window that has exited since held nothing that still counts.
- * Done by the tracker, which takes no namespace's lock.  */
-static void cn_attribute(void)
-{
-	pthread_mutex_lock(&T.lock);
-	bool pending = T.attr_pending;
-	int64_t from = T.attr_from;
-	T.attr_pending = false;
-	uint64_t gen = T.attr_gen + 1;
-	pthread_mutex_unlock(&T.lock);
-	if (!pending)
-		return;
-	long hz = sysconf(_SC_CLK_TCK);
-	unsigned long long from_ticks = hz > 0 ? (unsigned long long)(from / (1000000000 / hz)) : 0;
-	ino_t found[64];
-	size_t nfound = 0;
-	unsigned int young = 0;
-	bool all = false;
-	int64_t t0 = ipcns_mono_ns();
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	if (!d || hz <= 0)
-		all = true;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
-		unsigned long long st;
-		ino_t ino;
-		if (ipcns_proc_start_ticks(pid, &st) < 0 || st < from_ticks || ipcns_proc_ipc_inode(pid, &ino) < 0)
-			continue;
-		young++;
-		size_t i;
-		for (i = 0; i < nfound && found[i] != ino; i++)
-			;
-		if (i < nfound)
-			continue;
-		if (nfound == ARRAY_SIZE(found)) {
-			all = true;
-			break;
-		}
-		found[nfound++] = ino;
-	}
-	if (d)
-		closedir(d);
-	pthread_mutex_lock(&T.lock);
-	for (size_t i = 0; i < nfound && !all; i++)
-		suspect_add(found[i], gen);
-	if (all)
-		T.all_gen = gen;
-	__atomic_store_n(&T.attr_gen, gen, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&T.lock);
-	dlog("proc connector overrun: %u processes started in the window, in %s%zu kernel IPC namespaces (%lld us)",
-	     young, all ? "all namespaces: " : "", nfound, (long long)(ipcns_mono_ns() - t0) / 1000);
-}
-
 static void *tracker(void *arg)
 {
 	(void)arg;
-	struct pollfd pfd[2] = { { .fd = T.fd, .events = POLLIN }, { .fd = T.attr_fd, .events = POLLIN } };
+	struct pollfd pfd = { .fd = T.fd, .events = POLLIN };
 	while (!daemon_stopping()) {
-		if (poll(pfd, 2, 1000) < 0 && errno != EINTR) {
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) {
 			dlog("proc connector: poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[0].revents & (POLLIN | POLLERR))
+		if (pfd.revents & (POLLIN | POLLERR))
 			cn_drain();
-		if (pfd[1].revents & POLLIN) {
-			uint64_t v;
-			if (read(T.attr_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				dlog("tracker: eventfd: %s", strerror(errno));
-			cn_attribute();
-		}
 	}
 	return NULL;
 }
@@ -1493,12 +1513,6 @@ int tracker_start(void)
 	int fd = open_proc_connector();
 	if (fd < 0)
 		return fd;
-	T.attr_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (T.attr_fd < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
 	T.fd = fd;
 	pthread_attr_t attr;
 	pthread_t th;
@@ -1509,10 +1523,11 @@ int tracker_start(void)
 	pthread_attr_destroy(&attr);
 	if (err) {
 		close(fd);
-		close(T.attr_fd);
-		T.fd = T.attr_fd = -1;
+		T.fd = -1;
 		return -err;
 	}
+	/* Named, so that its reads can be told apart (hostile.bats, hole 8).  */
+	pthread_setname_np(th, "ipcnsd-tracker");
 	ipcns_tidcache_enable(true);
 	T.running = true;
 	return 0;

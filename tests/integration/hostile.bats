@@ -595,9 +595,23 @@ stat_us() {
 # an overrun, the victim's as much as the culprit's.  Now only the
 # namespace whose processes started while events were lost looks again:
 # there its holder's child, whose fork event was lost, is counted at once;
-# a victim's namespace, whose processes did not fork, pays nothing.
+# a victim's namespace, whose processes did not fork, pays nothing.  Who
+# started in the window is asked by each namespace's worker of its own
+# containers' cgroups: the tracker thread reads nothing (it read
+# /proc/PID/stat of every process of the host, 2 ms uncharged), and the
+# culprit's worker reads its few processes, not the host's.
+# tracker_reads: read system calls of ipcnsd's tracker thread so far.
+tracker_reads() {
+	local t
+	for t in /proc/"$IPCNSD_PID"/task/*; do
+		if [ "$(cat "$t/comm" 2>/dev/null)" = ipcnsd-tracker ]; then
+			awk '/^syscr/ {print $2}' "$t/io"
+		fi
+	done
+}
+
 connector_overrun() {
-	local r=$1 before after victim culprit
+	local r=$1 before after victim culprit tr0 tr1 hostn looked
 	need_runtime "$r"
 	own_daemon "hole8-$r"
 	ct_start "$r" victim "$HOSTILE" hold "$CT_XCHG/ids"
@@ -608,6 +622,8 @@ connector_overrun() {
 	culprit=$(ns_of_pid "$(ct_pid "$r" culprit)")
 	before=$(stat_us "$r" before)
 	[ -n "$before" ]
+	tr0=$(tracker_reads)
+	[ -n "$tr0" ] || fail "no tracker thread in ipcnsd"
 	kill -STOP "$IPCNSD_PID"
 	touch "$BATS_TEST_TMPDIR/xchg/go"
 	wait_out "$r" culprit "^FORKED" 120 || { kill -CONT "$IPCNSD_PID"; fail "the culprit did not fork"; }
@@ -618,6 +634,14 @@ connector_overrun() {
 	# The culprit's namespace looks again (at its worker's next batch)
 	# and its IPC_STAT counts the child whose fork was lost.
 	wait_for 5 eval '[ "$(ps_ns "$culprit" | jq .rescans)" = 1 ]' || fail "$(ps_ns "$culprit")"
+	# Nothing read by the tracker; the culprit's worker read its own
+	# processes only.
+	tr1=$(tracker_reads)
+	hostn=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+	looked=$(sed -n "s/.*namespace $culprit: proc connector overrun: looked at \([0-9]*\) processes (of its containers' cgroups).*/\1/p" "$IPCNSD_LOG" | tail -1)
+	echo "# reads by the tracker during the overrun: $((tr1 - tr0)); processes the culprit's worker looked at: ${looked:-?} of $hostn on the host" >&3
+	[ "$((tr1 - tr0))" -le 2 ] || fail "the tracker read $((tr1 - tr0)) times ($hostn processes on the host)"
+	[ -n "$looked" ] && [ "$looked" -le 10 ] || fail "the culprit's worker looked at ${looked:-?} processes: $(grep "connector overrun" "$IPCNSD_LOG")"
 	echo "# looks after the overrun: victim $(ps_ns "$victim" | jq -c '[.rescans, .rescan_us]') culprit $(ps_ns "$culprit" | jq -c '[.rescans, .rescan_us]') ([count, us])" >&3
 	touch "$BATS_TEST_TMPDIR/xchg/stat"
 	wait_out "$r" culprit "^NATTCH" 20

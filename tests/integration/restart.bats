@@ -23,7 +23,7 @@ RESTART=$CT_BUILD/tests/integration/ipc-restart
 # the memory they take, its parked calls and the daemon's own counters
 # change all the time).
 ns_view() {
-	ps_ns "$1" | jq -c 'del(.usage.msg_bytes, .usage.msg_count, .usage.parked, .usage.mem_bytes, .busy, .usage_age_ms, .calls, .rescans, .rescan_us, .journal_bytes, .tracking_bytes)'
+	ps_ns "$1" | jq -c 'del(.usage.msg_bytes, .usage.msg_count, .usage.parked, .usage.mem_bytes, .busy, .usage_age_ms, .calls, .rescans, .rescan_us, .window_checks, .window_check_us, .journal_bytes, .tracking_bytes)'
 }
 
 # daemon_goes HOW: ipcnsd stops (TERM) or dies (KILL); the keeper stays.
