@@ -2,7 +2,9 @@
 /* The core's own cost, without seccomp or containers: a semop pair and a
  * msgsnd+msgrcv pair called directly on a namespace (fake caller), with
  * no journal and with a journal committed after every call as ipcnsd
- * commits before its answers; and the time to save and load a full image
+ * commits before its answers; the calls that print pids (semctl IPC_STAT
+ * + GETPID, msgctl IPC_STAT, shmctl IPC_STAT of an unattached segment);
+ * and the time to save and load a full image
  * of a namespace holding many objects.  Medians of 5 runs, ns per call.
  *   build/tests/bench/core-bench [ITERATIONS]
  * No pass/fail: compare the columns of one run (the journal's overhead,
@@ -14,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,8 +59,9 @@ struct msg16 {
 	char text[16];
 };
 
-/* ns per call of `iters' calls of kind k (0 semop, 1 msg), journaled or
- * not.  */
+/* ns per call of `iters' calls of kind k (0 semop, 1 msg, 2 semctl
+ * IPC_STAT and GETPID, 3 msgctl IPC_STAT, 4 shmctl IPC_STAT), journaled
+ * or not.  */
 static double run(int k, long iters, bool journal)
 {
 	struct ipcns_ns *ns = ipcns_ns_new(NULL, &fake_host_ops, NULL);
@@ -76,14 +80,31 @@ static double run(int k, long iters, bool journal)
 	if (journal)
 		return 0;
 #endif
-	long id = k == 0 ? ipcns_semget(ns, fake_call(&proc), IPC_PRIVATE, 4, 0600)
-			 : ipcns_msgget(ns, fake_call(&proc), IPC_PRIVATE, 0600);
+	long id = k == 0 || k == 2 ? ipcns_semget(ns, fake_call(&proc), IPC_PRIVATE, 4, 0600)
+		  : k == 4	   ? ipcns_shmget(ns, fake_call(&proc), IPC_PRIVATE, 4096, 0600)
+				   : ipcns_msgget(ns, fake_call(&proc), IPC_PRIVATE, 0600);
 	struct sembuf up = { 1, 1, 0 }, down = { 1, -1, 0 };
 	struct msg16 m = { 1, "sixteen bytes.." }, r;
+	struct semid_ds sds;
+	struct msqid_ds mds;
+	struct shmid_ds hds;
+	if (k == 2)
+		ipcns_semtimedop(ns, fake_call(&proc), (int)id, (uint64_t)(uintptr_t)&up, 1, 0);
+	if (k == 3) {
+		ipcns_msgsnd(ns, fake_call(&proc), (int)id, (uint64_t)(uintptr_t)&m, 16, 0);
+		ipcns_msgrcv(ns, fake_call(&proc), (int)id, (uint64_t)(uintptr_t)&r, 16, 0, 0);
+	}
 	double t0 = now_ns();
 	for (long i = 0; i < iters; i++) {
 		long a, b;
-		if (k == 0) {
+		if (k == 2) {
+			a = ipcns_semctl(ns, fake_call(&proc), (int)id, 0, IPC_STAT, (uint64_t)(uintptr_t)&sds);
+			b = ipcns_semctl(ns, fake_call(&proc), (int)id, 1, GETPID, 0);
+		} else if (k == 3) {
+			a = b = ipcns_msgctl(ns, fake_call(&proc), (int)id, IPC_STAT, (uint64_t)(uintptr_t)&mds);
+		} else if (k == 4) {
+			a = b = ipcns_shmctl(ns, fake_call(&proc), (int)id, IPC_STAT, (uint64_t)(uintptr_t)&hds);
+		} else if (k == 0) {
 			a = ipcns_semtimedop(ns, fake_call(&proc), (int)id, (uint64_t)(uintptr_t)&up, 1, 0);
 #ifdef HAVE_STATE
 			if (journal)
@@ -107,7 +128,7 @@ static double run(int k, long iters, bool journal)
 			exit(1);
 		}
 	}
-	double dt = (now_ns() - t0) / (double)(2 * iters);
+	double dt = (now_ns() - t0) / (double)(k == 3 || k == 4 ? iters : 2 * iters);
 #ifdef HAVE_STATE
 	struct ipcns_journal_stats js;
 	if (journal && getenv("CORE_BENCH_STATS") && ipcns_journal_stats(ns, &js) == 0)
@@ -124,10 +145,11 @@ static double run(int k, long iters, bool journal)
 int main(int argc, char **argv)
 {
 	long iters = argc > 1 ? atol(argv[1]) : 200000;
-	const char *names[2] = { "semop", "msgsnd/msgrcv 16 B" };
+	const char *names[5] = { "semop", "msgsnd/msgrcv 16 B", "semctl STAT+GETPID", "msgctl IPC_STAT",
+				 "shmctl IPC_STAT" };
 
 	printf("%-22s %12s %12s %8s\n", "call (ns per call)", "no journal", "journaled", "ratio");
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < 5; k++) {
 		double a[5], b[5];
 		for (int i = 0; i < 5; i++) {
 			a[i] = run(k, iters, false);
