@@ -63,7 +63,7 @@ IPCNSD_LIBS := -ljansson -lcap -lpthread -lfuse3
 CTL_LIBS := -ljansson
 RUNTIME_LIBS := -ljansson
 HOOK_LIBS := -ljansson
-CRUN_LIBS := -ljansson -lcap -lpthread
+CRUN_LIBS := -ljansson -lcap -lpthread -lfuse3
 UNIT_LIBS := -lcmocka -ljansson -lcap -lpthread
 TOOL_LIBS := -ljansson -lcap -lseccomp -lpthread
 

@@ -32,9 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crun_plugin.h"
@@ -42,11 +47,23 @@
 #include "ledger.h"
 #include "notify.h"
 #include "oci_limits.h"
+#include "viewfs.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 /* The fds of the helper's epoll set, by their epoll data.  */
-enum src_kind { SRC_STOP, SRC_TIMER, SRC_TICK, SRC_EXITS };
+enum src_kind { SRC_STOP, SRC_TIMER, SRC_TICK, SRC_EXITS, SRC_VIEW };
+
+/* An open file of the view (fi->fh).  */
+struct view_file {
+	struct ipcns_view_file f;
+	struct plugin *p;
+	/* The opener's kernel IPC namespace is the container's: it shows
+	 * the namespace, else an empty one of Linux's defaults, as ipcnsd
+	 * shows a namespace it does not serve.  */
+	bool ours;
+	struct view_file *prev, *next;
+};
 
 struct exit_watch {
 	int fd; /* a pidfd, in the exits epoll set */
@@ -82,6 +99,18 @@ struct plugin {
 	struct ipcns_ratelimit log_rl;
 	/* Its share of the plugins' host-wide memory ceiling.  */
 	struct ledger ledger;
+	/* The container's init (crun's status file), 0 if not known.  */
+	pid_t init;
+	/* The operator's ceilings of the kernel limits, for writes of the
+	 * view's sysctl files.  */
+	struct ipcns_limits ceiling;
+	/* The view: its FUSE session, served by the helper thread, which
+	 * alone touches the open files and their kept text.  */
+	struct fuse_session *view;
+	struct fuse_buf view_buf;
+	struct view_file *view_files;
+	int view_nfiles;
+	size_t view_text;
 };
 
 static void say(struct plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -235,6 +264,8 @@ static void drain_exits(struct plugin *p)
 	} while (n == (int)ARRAY_SIZE(evs));
 }
 
+static void view_serve(struct plugin *p);
+
 static void *helper_main(void *arg)
 {
 	struct plugin *p = arg;
@@ -248,9 +279,16 @@ static void *helper_main(void *arg)
 			plog(p, "epoll_wait: %s; deadlines and exits are no longer followed", strerror(errno));
 			return NULL;
 		}
+		/* The view's requests first, out of the lock: a lookup needs
+		 * no namespace, a read or write takes the lock itself.  */
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.u32 == SRC_VIEW)
+				view_serve(p);
 		pthread_mutex_lock(&p->lock);
 		for (int i = 0; i < n; i++) {
 			switch ((enum src_kind)evs[i].data.u32) {
+			case SRC_VIEW:
+				break;
 			case SRC_STOP:
 				pthread_mutex_unlock(&p->lock);
 				return NULL;
@@ -270,6 +308,311 @@ static void *helper_main(void *arg)
 		}
 		pthread_mutex_unlock(&p->lock);
 	}
+}
+
+/* ---- The view (spec/view.md): /proc/sysvipc and the IPC sysctls of the
+ * namespace, the files of the view's file system (viewfs.h) served by
+ * FUSE from the helper thread and mounted in the container by the
+ * plugin's start.  crun 1.8.1 loads its plugins once the container runs
+ * (after its mounts, masks, read-only /proc/sys, hooks and pivot_root),
+ * so the mounts come last and stay: over the masked /proc/sysvipc, and
+ * a mount of each sysctl file of its own, writable under the read-only
+ * /proc/sys.  Before them the container sees its kernel IPC namespace's
+ * files: an empty namespace, as this one is until the plugin answers its
+ * first call (after the mounts).  */
+
+static bool serves_inode(struct plugin *p, ino_t ino)
+{
+	for (size_t i = 0; i < p->host.n_inodes; i++)
+		if (p->host.ipc_inodes[i] == ino)
+			return true;
+	return false;
+}
+
+static int view_charge(struct ipcns_view_file *f, size_t len)
+{
+	struct plugin *p = container_of(f, struct view_file, f)->p;
+	if (p->view_text + len > IPCNS_VIEW_MAX_TEXT)
+		return -ENOMEM;
+	p->view_text += len;
+	return 0;
+}
+
+static void view_uncharge(struct ipcns_view_file *f, size_t len)
+{
+	container_of(f, struct view_file, f)->p->view_text -= len;
+}
+
+static const struct ipcns_view_text_ops view_text_ops = { .charge = view_charge, .uncharge = view_uncharge };
+
+static void view_file_free(struct view_file *vf)
+{
+	struct plugin *p = vf->p;
+	if (vf->prev)
+		vf->prev->next = vf->next;
+	else
+		p->view_files = vf->next;
+	if (vf->next)
+		vf->next->prev = vf->prev;
+	p->view_nfiles--;
+	free(ipcns_view_text_take(&vf->f, &view_text_ops));
+	ipcns_view_file_fini(&vf->f);
+	free(vf);
+}
+
+static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct plugin *p = fuse_req_userdata(req);
+	struct ipcns_view_who w;
+	struct view_file *vf = NULL;
+	int ret = ipcns_view_ino_valid(ino) && ino >= IPCNS_VIEW_SHM ? ipcns_view_who_of(req, &w) : 0;
+	if (ret == 0)
+		ret = ipcns_view_open_check(&w, ino, fi->flags);
+	if (ret == 0 && p->view_nfiles >= IPCNS_VIEW_MAX_FILES)
+		ret = -ENFILE;
+	if (ret == 0 && !(vf = calloc(1, sizeof(*vf))))
+		ret = -ENOMEM;
+	if (ret == 0 && (ret = ipcns_view_file_init(&vf->f, &w, ino)) < 0) {
+		free(vf);
+		vf = NULL;
+	}
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	vf->p = p;
+	pthread_mutex_lock(&p->lock);
+	vf->ours = serves_inode(p, w.ipc_ino);
+	pthread_mutex_unlock(&p->lock);
+	vf->next = p->view_files;
+	if (vf->next)
+		vf->next->prev = vf;
+	p->view_files = vf;
+	p->view_nfiles++;
+	fi->fh = (uint64_t)(uintptr_t)vf;
+	/* Every read reaches us.  */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		view_file_free(vf); /* interrupted: no release will come */
+}
+
+static void view_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	view_file_free((struct view_file *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void view_rw(fuse_req_t req, struct view_file *vf, const struct ipcns_view_rw *rw)
+{
+	struct plugin *p = vf->p;
+	char what[256];
+	if (vf->ours) {
+		pthread_mutex_lock(&p->lock);
+		ipcns_view_serve(p->ns, &vf->f, req, rw, &p->ceiling, &view_text_ops, what, sizeof(what));
+		pthread_mutex_unlock(&p->lock);
+	} else {
+		struct ipcns_ns *tmp = ipcns_ns_new(NULL, NULL, NULL);
+		if (!tmp) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		ipcns_view_serve(tmp, &vf->f, req, rw, &p->ceiling, &view_text_ops, what, sizeof(what));
+		ipcns_ns_free(tmp);
+	}
+	if (what[0])
+		plog(p, "a write of kernel.%s refused: %s", ipcns_sysctl_name((int)(vf->f.ino - IPCNS_VIEW_SYSCTL0)),
+		     what);
+}
+
+static void view_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct ipcns_view_rw rw = { .size = size, .off = off };
+	view_rw(req, (struct view_file *)(uintptr_t)fi->fh, &rw);
+}
+
+static void view_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct view_file *vf = (struct view_file *)(uintptr_t)fi->fh;
+	if (vf->f.ino < IPCNS_VIEW_SYSCTL0) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	/* Linux checks the writer again at each write (EPERM).  */
+	struct ipcns_view_rw rw = {
+		.write = true, .may_write = ipcns_view_may_write(req, ino), .size = size, .off = off, .data = buf
+	};
+	view_rw(req, vf, &rw);
+}
+
+static const struct fuse_lowlevel_ops view_ops = {
+	.init = ipcns_view_op_init,
+	.lookup = ipcns_view_op_lookup,
+	.getattr = ipcns_view_op_getattr,
+	.setattr = ipcns_view_op_setattr,
+	.readdir = ipcns_view_op_readdir,
+	.open = view_open,
+	.release = view_release,
+	.read = view_read,
+	.write = view_write,
+};
+
+/* One request, in the helper thread (its fd is non-blocking).  */
+static void view_serve(struct plugin *p)
+{
+	int ret = fuse_session_receive_buf(p->view, &p->view_buf);
+	if (ret > 0) {
+		fuse_session_process_buf(p->view, &p->view_buf);
+	} else if (ret != -EAGAIN && ret != -EINTR) {
+		/* Unmounted everywhere (the container's mount namespace is
+		 * gone), or the connection aborted.  */
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, fuse_session_fd(p->view), NULL);
+	}
+}
+
+/* In a child of crun, alone in its process: the mounts, in the mount
+ * namespace `mntns' (the container's).  And from its IPC namespace
+ * `ipcns': /proc/sys/kernel's IPC files are one set per IPC namespace,
+ * each with dentries of its own, which a process of another IPC
+ * namespace does not find (a mount made from crun's was not seen in the
+ * container).  0, or the step that failed.  */
+static int view_mount_child(int mntns, int ipcns, int mfd)
+{
+	if (setns(ipcns, CLONE_NEWIPC) < 0 || setns(mntns, CLONE_NEWNS) < 0)
+		return 1;
+	/* The namespace's root is the container's root now.  */
+	for (int i = -1; i < IPCNS_SYSCTL_COUNT; i++) {
+		char src[64], dst[96];
+		struct stat st;
+		if (i < 0) {
+			snprintf(src, sizeof(src), "sysvipc");
+			snprintf(dst, sizeof(dst), "/proc/sysvipc");
+		} else {
+			snprintf(src, sizeof(src), "sys/kernel/%s", ipcns_sysctl_name(i));
+			snprintf(dst, sizeof(dst), "/proc/sys/kernel/%s", ipcns_sysctl_name(i));
+		}
+		/* No /proc, or a kernel without that file: nothing to cover.  */
+		if (stat(dst, &st) < 0)
+			continue;
+		int t = open_tree(mfd, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (t < 0 || move_mount(t, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return 2;
+		close(t);
+	}
+	return 0;
+}
+
+/* Wait for the mounting child, at most 10 s (the helper answers its
+ * lookups meanwhile).  */
+static int view_mount_wait(pid_t child)
+{
+	int status = 0;
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(child, &status, WNOHANG | __WALL);
+		if (r == child)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+		if (r < 0 && errno != EINTR)
+			return 3;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, &status, __WALL);
+	return 4;
+}
+
+/* A FUSE file system on a fresh /dev/fuse fd, as a detached mount: its
+ * fd, and the /dev/fuse fd in *dev.  */
+static int view_fsmount(int *dev)
+{
+	char fdopt[16];
+	cleanup_close int d = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (d < 0)
+		return -errno;
+	cleanup_close int fs = fsopen("fuse", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	snprintf(fdopt, sizeof(fdopt), "%d", d);
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "fd", fdopt, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "user_id", "0", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "group_id", "0", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "source", "ipcns", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "subtype", "ipcns-view", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (m < 0)
+		return -errno;
+	*dev = move_fd(&d);
+	return m;
+}
+
+/* Serve the view and mount it in the container's mount namespace.  Not
+ * served (a log line, and the container keeps its masked /proc/sysvipc
+ * and the kernel's sysctls) without /dev/fuse or when a mount fails.  */
+static void view_start(struct plugin *p)
+{
+	char path[64], fdpath[32];
+	int dev = -1;
+	if (p->init <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)p->init);
+	cleanup_close int mntns = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)p->init);
+	cleanup_close int ipcns = mntns < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (ipcns < 0) {
+		plog(p, "no view (%s: %s): /proc/sysvipc and the IPC sysctls are the kernel's", path, strerror(errno));
+		return;
+	}
+	cleanup_close int mfd = view_fsmount(&dev);
+	if (mfd < 0) {
+		plog(p, "no view (a FUSE mount: %s): /proc/sysvipc and the IPC sysctls are the kernel's",
+		     strerror(-mfd));
+		return;
+	}
+	char *argv[] = { "ipcns-crun", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	p->view = fuse_session_new(&args, &view_ops, sizeof(view_ops), p);
+	fuse_opt_free_args(&args);
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", dev);
+	/* libfuse takes the fd as it is, and closes it with the session.  */
+	if (!p->view || fuse_session_mount(p->view, fdpath) != 0) {
+		plog(p, "no view (libfuse would not take its /dev/fuse fd): /proc/sysvipc and the IPC sysctls are "
+			"the kernel's");
+		if (p->view)
+			fuse_session_destroy(p->view);
+		p->view = NULL;
+		close(dev);
+		return;
+	}
+	int ret = add_src(p, SRC_VIEW, dev);
+	pid_t child = ret < 0 ? -1 : fork();
+	if (child == 0)
+		_exit(view_mount_child(mntns, ipcns, mfd));
+	int step = child < 0 ? 5 : view_mount_wait(child);
+	if (step)
+		plog(p, "no view (%s): /proc/sysvipc and the IPC sysctls are the kernel's",
+		     step == 1   ? "cannot enter the container's mount namespace"
+		     : step == 2 ? "a mount in the container failed"
+		     : step == 4 ? "its mounts took more than 10 s"
+				 : "cannot mount in the container");
+}
+
+static void view_stop(struct plugin *p)
+{
+	if (!p->view)
+		return;
+	/* Files still open are the container's, which is gone.  */
+	while (p->view_files)
+		view_file_free(p->view_files);
+	fuse_session_destroy(p->view);
+	p->view = NULL;
+	free(p->view_buf.mem);
+	p->view_buf.mem = NULL;
 }
 
 /* ---- The notification layer's and the core's host callbacks.  */
@@ -333,6 +676,7 @@ static void plugin_free(struct plugin *p)
 		else
 			pthread_join(p->helper, NULL);
 	}
+	view_stop(p);
 	if (p->ns) {
 		/* The container is gone (crun stops plugins once its init
 		 * was reaped): drop what is still parked, then everything.  */
@@ -398,6 +742,7 @@ static int check_init(struct plugin *p, const char *state_dir)
 	}
 	if (ipcns_proc_ipc_inode((pid_t)pid, &ino) == 0)
 		ipcns_host_add_inode(&p->host, ino);
+	p->init = (pid_t)pid;
 	return 0;
 }
 
@@ -441,6 +786,7 @@ static int apply_policy(struct plugin *p, json_t *annotations, struct ipcns_limi
 		plog(p, "linux.sysctl %s", what);
 		return ret;
 	}
+	p->ceiling = pol.sysctl;
 	return 0;
 }
 
@@ -583,8 +929,12 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 		return ret;
 	}
 	/* The namespace's own fds count against its fd budget, as ipcnsd's
-	 * do: the helper's two epoll sets, its eventfd and two timerfds.  */
+	 * do: the helper's two epoll sets, its eventfd and two timerfds, and
+	 * the view's /dev/fuse.  */
 	ipcns_ns_fd_charge(p->ns, 5, true);
+	view_start(p);
+	if (p->view)
+		ipcns_ns_fd_charge(p->ns, 1, true);
 	*opaque = steal_pointer(&p);
 	return 0;
 }

@@ -23,12 +23,11 @@
  * namespaces (inode -> namespace) and their queues; it is a leaf, held
  * for list operations only.
  *
- * Files read in one piece: /proc/sysvipc text is built at a read at
- * offset 0 (or the first read of the handle), kept with the handle for
- * the reads that follow, like a seq_file read in chunks.  */
-#define FUSE_USE_VERSION 34
+ * The tree, the requester's checks and the answers are the view's file
+ * system (plugin/lib/notify/viewfs.c), which the crun plugin serves
+ * too; here are the session, the open files, the namespaces' queues and
+ * the requests in flight across a restart.  */
 #include <fcntl.h>
-#include <fuse3/fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
@@ -48,31 +47,12 @@
 
 #include "daemon.h"
 #include "view.h"
+#include "viewfs.h"
 
 #ifndef FUSE_SUPER_MAGIC
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
 
-#define CAP_SYS_ADMIN_BIT 21
-#define CAP_CHECKPOINT_RESTORE_BIT 40
-/* Open handles of one namespace's files, and the /proc/sysvipc text they
- * may keep between the reads of a reader that takes it in pieces: the
- * text of 32768 segments is 5.7 MiB, and a read past the limit gets
- * ENOMEM.  */
-#define VIEW_MAX_HANDLES 64
-#define VIEW_MAX_TEXT (16u << 20)
-/* Inodes.  */
-enum {
-	INO_ROOT = 1,
-	INO_SYSVIPC,
-	INO_SYS,
-	INO_KERNEL,
-	INO_SHM,
-	INO_SEM,
-	INO_MSG,
-	INO_SYSCTL0, /* + enum ipcns_sysctl */
-	INO_END = INO_SYSCTL0 + IPCNS_SYSCTL_COUNT,
-};
 
 /* In flight: a request the kernel handed to ipcnsd (it is "sent") waits
  * for its answer on the connection, whoever reads /dev/fuse next; a
@@ -116,20 +96,12 @@ struct vns {
 /* An open file.  */
 struct vfh {
 	uint64_t nsid; /* 0: not known yet (under V.lock) */
-	ino_t ipc_ino; /* the opener's kernel IPC namespace */
+	/* What it shows; its kept text is counted in its namespace's
+	 * text_bytes.  */
+	struct ipcns_view_file f;
 	/* The opener was under a seccomp filter: its container's
 	 * registration is on its way if its namespace is not known yet.  */
 	bool filtered;
-	fuse_ino_t ino;
-	struct ipcns_idmap *uidmap, *gidmap; /* the opener's, NULL for identity */
-	/* The opener's pid namespace: Linux prints /proc/sysvipc's pids in
-	 * it (the namespace at open, kept with the file), 0 for a process
-	 * not visible there.  */
-	struct ipcns_pidns pidns;
-	char *text;                          /* /proc/sysvipc: the text read so far */
-	size_t len;
-	bool have_text;
-	size_t charged; /* text bytes counted in its namespace's text_bytes */
 	/* The open handle's and each read or write's in flight: a release
 	 * may come while a worker still answers from fh (its text); the
 	 * last holder frees it.  */
@@ -164,7 +136,6 @@ static struct {
 	bool running;
 	char dir[4096];
 	const struct ipcns_limits *ceiling;
-	ino_t own_userns;
 	/* Reads and writes whose namespace is registering.  */
 	struct vreq *pending;
 	/* The session's fd came from a previous ipcnsd (--view-fd): it is
@@ -223,7 +194,7 @@ void view_ns_inode(struct nsent *e, ino_t ino)
 		/* Reads and writes that waited for this registration.  */
 		for (struct vreq **pp = &V.pending; *pp;) {
 			struct vreq *r = *pp;
-			if (r->fh->ipc_ino != ino) {
+			if (r->fh->f.ipc_ino != ino) {
 				pp = &r->next;
 				continue;
 			}
@@ -297,47 +268,6 @@ static struct vns *vns_by_id(uint64_t id)
 
 /* ---- The requester.  */
 
-struct who {
-	pid_t tid;
-	ino_t ipc_ino, userns_ino, owner_userns_ino;
-	struct ipcns_proc_status st;
-	bool have_status;
-};
-
-static int ns_inode(pid_t tid, const char *ns, ino_t *ino)
-{
-	char path[64];
-	struct stat sb;
-	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)tid, ns);
-	if (stat(path, &sb) < 0)
-		return -errno;
-	*ino = sb.st_ino;
-	return 0;
-}
-
-/* The user namespace that owns tid's IPC namespace.  */
-static int owner_userns(pid_t tid, ino_t *ino)
-{
-	char path[64];
-	struct stat sb;
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int ufd = ioctl(fd, NS_GET_USERNS);
-	int err = errno;
-	close(fd);
-	/* EPERM: the owner is outside ipcnsd's own user namespace, which
-	 * is the initial one on a host.  */
-	if (ufd < 0)
-		return -err;
-	int ret = fstat(ufd, &sb) < 0 ? -errno : 0;
-	close(ufd);
-	if (ret == 0)
-		*ino = sb.st_ino;
-	return ret;
-}
-
 static int read_small(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -357,253 +287,38 @@ static int read_small(const char *path, char *buf, size_t size)
 	return (int)n;
 }
 
-/* tid's uid_map or gid_map; NULL (identity) in the initial user
- * namespace.  */
-static int read_idmap(pid_t tid, const char *which, struct ipcns_idmap **out)
+/* Count len more bytes of kept text for a file's namespace: 0 or
+ * -ENOMEM.  */
+static int text_charge(struct ipcns_view_file *f, size_t len)
 {
-	char path[64], buf[8192];
-	*out = NULL;
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, which);
-	int n = read_small(path, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	struct ipcns_idmap *m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	if (ipcns_idmap_parse(m, buf) < 0) {
-		free(m);
-		return -EINVAL;
-	}
-	if (m->n == 1 && m->e[0].inside == 0 && m->e[0].outside == 0 && m->e[0].count == UINT32_MAX) {
-		free(m);
-		return 0;
-	}
-	*out = m;
-	return 0;
-}
-
-/* The host id that is id 0 in tid's user namespace, or -1.  */
-static int64_t root_of(const struct ipcns_idmap *m)
-{
-	if (!m)
-		return 0;
-	for (uint32_t i = 0; i < m->n; i++)
-		if (m->e[i].inside == 0)
-			return m->e[i].outside;
-	return -1;
-}
-
-static int who_of(fuse_req_t req, struct who *w)
-{
-	memset(w, 0, sizeof(*w));
-	w->tid = fuse_req_ctx(req)->pid;
-	if (w->tid <= 0)
-		return -EACCES;
-	int ret = ns_inode(w->tid, "ipc", &w->ipc_ino);
-	if (ret < 0)
-		return ret == -ENOENT ? -ESRCH : ret;
-	return 0;
-}
-
-/* ipc_permissions() for tid: its credentials, and the user namespace
- * that owns its IPC namespace.  */
-static int sysctl_who(struct who *w, struct ipcns_sysctl_who *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!w->have_status) {
-		int ret = ipcns_proc_status(w->tid, &w->st);
-		if (ret < 0)
-			return ret;
-		w->have_status = true;
-		if (ns_inode(w->tid, "user", &w->userns_ino) < 0 || owner_userns(w->tid, &w->owner_userns_ino) < 0)
-			w->owner_userns_ino = V.own_userns;
-	}
-	const struct ipcns_cred *c = &w->st.cred;
-	int64_t root_uid = -1, root_gid = -1;
-	if (w->owner_userns_ino == V.own_userns) {
-		root_uid = root_gid = 0;
-	} else if (w->owner_userns_ino == w->userns_ino) {
-		/* Uid and gid 0 of its own user namespace, in host ids.  */
-		struct ipcns_idmap *um = NULL, *gm = NULL;
-		if (read_idmap(w->tid, "uid_map", &um) == 0 && read_idmap(w->tid, "gid_map", &gm) == 0) {
-			root_uid = root_of(um);
-			root_gid = root_of(gm);
-		}
-		free(um);
-		free(gm);
-	}
-	/* An owner neither ipcnsd's nor the requester's own (a nested user
-	 * namespace): its root is not known here, only the capability
-	 * rule below can apply.  */
-	out->euid_is_ns_root = root_uid >= 0 && (int64_t)c->euid == root_uid;
-	out->in_ns_root_group = root_gid >= 0 && ((int64_t)c->egid == root_gid ||
-						  ipcns_cred_in_group(c, (gid_t)root_gid));
-	/* checkpoint_restore_ns_capable(): the capability in its user
-	 * namespace, over the owner (its own, or any from the initial
-	 * one).  */
-	bool cap = ipcns_cred_capable(c, CAP_CHECKPOINT_RESTORE_BIT) || ipcns_cred_capable(c, CAP_SYS_ADMIN_BIT);
-	out->checkpoint_restore =
-		cap && (w->userns_ino == w->owner_userns_ino || w->userns_ino == V.own_userns);
-	return 0;
-}
-
-/* ---- The tree.  */
-
-static const char *sysvipc_names[3] = { "shm", "sem", "msg" };
-
-static void fill_attr(fuse_ino_t ino, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_nlink = 1;
-	if (ino == INO_ROOT || ino == INO_SYSVIPC || ino == INO_SYS || ino == INO_KERNEL) {
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-	} else if (ino >= INO_SHM && ino <= INO_MSG) {
-		st->st_mode = S_IFREG | 0444;
-	} else {
-		st->st_mode = S_IFREG | ipcns_sysctl_mode((int)(ino - INO_SYSCTL0));
-	}
-}
-
-static bool ino_valid(fuse_ino_t ino)
-{
-	return ino >= INO_ROOT && ino < INO_END;
-}
-
-static fuse_ino_t child(fuse_ino_t parent, const char *name)
-{
-	switch (parent) {
-	case INO_ROOT:
-		return !strcmp(name, "sysvipc") ? INO_SYSVIPC : !strcmp(name, "sys") ? INO_SYS : 0;
-	case INO_SYS:
-		return !strcmp(name, "kernel") ? INO_KERNEL : 0;
-	case INO_SYSVIPC:
-		for (int i = 0; i < 3; i++)
-			if (!strcmp(name, sysvipc_names[i]))
-				return INO_SHM + (fuse_ino_t)i;
-		return 0;
-	case INO_KERNEL: {
-		int s = ipcns_sysctl_lookup(name);
-		return s < 0 ? 0 : INO_SYSCTL0 + (fuse_ino_t)s;
-	}
-	}
-	return 0;
-}
-
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	fuse_ino_t ino = child(parent, name);
-	if (!ino) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	struct fuse_entry_param e = { .ino = ino, .attr_timeout = 3600, .entry_timeout = 3600 };
-	fill_attr(ino, &e.attr);
-	fuse_reply_entry(req, &e);
-}
-
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct stat st;
-	if (!ino_valid(ino)) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	fill_attr(ino, &st);
-	fuse_reply_attr(req, &st, 3600);
-}
-
-/* O_TRUNC of a sysctl file (echo > file): nothing to truncate.  */
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
-{
-	op_getattr(req, ino, fi);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	const char *names[IPCNS_SYSCTL_COUNT + 2];
-	fuse_ino_t inos[IPCNS_SYSCTL_COUNT + 2];
-	size_t n = 0;
-	names[n] = ".";
-	inos[n++] = ino;
-	names[n] = "..";
-	inos[n++] = ino == INO_KERNEL ? INO_SYS : INO_ROOT;
-	switch (ino) {
-	case INO_ROOT:
-		names[n] = "sys";
-		inos[n++] = INO_SYS;
-		names[n] = "sysvipc";
-		inos[n++] = INO_SYSVIPC;
-		break;
-	case INO_SYS:
-		names[n] = "kernel";
-		inos[n++] = INO_KERNEL;
-		break;
-	case INO_SYSVIPC:
-		for (int i = 0; i < 3; i++) {
-			names[n] = sysvipc_names[i];
-			inos[n++] = INO_SHM + (fuse_ino_t)i;
-		}
-		break;
-	case INO_KERNEL:
-		for (int i = 0; i < IPCNS_SYSCTL_COUNT; i++) {
-			names[n] = ipcns_sysctl_name(i);
-			inos[n++] = INO_SYSCTL0 + (fuse_ino_t)i;
-		}
-		break;
-	default:
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	char buf[4096];
-	size_t used = 0;
-	for (size_t i = (size_t)off; i < n; i++) {
-		struct stat st;
-		fill_attr(inos[i], &st);
-		size_t want = fuse_add_direntry(req, buf + used, sizeof(buf) - used, names[i], &st, (off_t)(i + 1));
-		if (want > sizeof(buf) - used || used + want > size)
-			break;
-		used += want;
-	}
-	fuse_reply_buf(req, buf, used);
-}
-
-/* Count len more bytes of kept text for fh's namespace: 0 or -ENOMEM.  */
-static int text_charge(struct vfh *fh, size_t len)
-{
+	struct vfh *fh = container_of(f, struct vfh, f);
 	int ret = 0;
 	pthread_mutex_lock(&V.lock);
 	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : NULL;
-	if (v && v->text_bytes + len > VIEW_MAX_TEXT) {
+	if (v && v->text_bytes + len > IPCNS_VIEW_MAX_TEXT)
 		ret = -ENOMEM;
-	} else if (v) {
+	else if (v)
 		v->text_bytes += len;
-		fh->charged += len;
-	}
 	pthread_mutex_unlock(&V.lock);
 	return ret;
 }
 
-/* Drop fh's kept text; returned to the caller to free.  */
-static char *text_take(struct vfh *fh)
+static void text_uncharge(struct ipcns_view_file *f, size_t len)
 {
+	struct vfh *fh = container_of(f, struct vfh, f);
 	pthread_mutex_lock(&V.lock);
 	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : NULL;
 	if (v)
-		v->text_bytes -= fh->charged;
-	fh->charged = 0;
+		v->text_bytes -= len;
 	pthread_mutex_unlock(&V.lock);
-	char *t = fh->text;
-	fh->text = NULL;
-	return t;
 }
+
+static const struct ipcns_view_text_ops text_ops = { .charge = text_charge, .uncharge = text_uncharge };
 
 static void vfh_free(struct vfh *fh)
 {
-	free(text_take(fh));
-	free(fh->uidmap);
-	free(fh->gidmap);
+	free(ipcns_view_text_take(&fh->f, &text_ops));
+	ipcns_view_file_fini(&fh->f);
 	free(fh);
 }
 
@@ -840,25 +555,21 @@ static void fh_unlink(struct vfh *fh)
 
 /* A handle on file ino for the requester w, numbered key in the table:
  * its namespace (counted in its handles) and id maps.  */
-static int fh_new(struct who *w, fuse_ino_t ino, uint64_t key, struct vfh **out)
+static int fh_new(struct ipcns_view_who *w, fuse_ino_t ino, uint64_t key, struct vfh **out)
 {
 	struct vfh *fh = calloc(1, sizeof(*fh));
 	if (!fh)
 		return -ENOMEM;
-	fh->ino = ino;
 	fh->refs = 1;
-	if (ino < INO_SYSCTL0 &&
-	    (read_idmap(w->tid, "uid_map", &fh->uidmap) < 0 || read_idmap(w->tid, "gid_map", &fh->gidmap) < 0 ||
-	     ipcns_proc_pidns(w->tid, &fh->pidns) < 0)) {
-		vfh_free(fh);
-		return -ESRCH;
+	int ret = ipcns_view_file_init(&fh->f, w, ino);
+	if (ret < 0) {
+		free(fh);
+		return ret;
 	}
-	fh->ipc_ino = w->ipc_ino;
 	fh->filtered = under_seccomp(w->tid);
 	pthread_mutex_lock(&V.lock);
 	struct vns *v = vns_by_inode(w->ipc_ino);
-	int ret = 0;
-	if (v && v->handles >= VIEW_MAX_HANDLES) {
+	if (v && v->handles >= IPCNS_VIEW_MAX_FILES) {
 		ret = -ENFILE;
 	} else {
 		if (v)
@@ -892,10 +603,10 @@ static int fh_get(fuse_req_t req, fuse_ino_t ino, uint64_t key, struct vfh **out
 		*out = fh;
 		return 0;
 	}
-	if (!ino_valid(ino) || ino < INO_SHM)
+	if (!ipcns_view_ino_valid(ino) || ino < IPCNS_VIEW_SHM)
 		return -EBADF;
-	struct who w;
-	int ret = who_of(req, &w);
+	struct ipcns_view_who w;
+	int ret = ipcns_view_who_of(req, &w);
 	if (ret == 0)
 		ret = fh_new(&w, ino, key, &fh);
 	if (ret < 0)
@@ -906,33 +617,13 @@ static int fh_get(fuse_req_t req, fuse_ino_t ino, uint64_t key, struct vfh **out
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (!ino_valid(ino) || ino < INO_SHM) {
-		fuse_reply_err(req, ino_valid(ino) ? EISDIR : ENOENT);
-		return;
-	}
-	int acc = fi->flags & O_ACCMODE;
-	bool sysctl = ino >= INO_SYSCTL0;
-	struct who w;
-	int ret = who_of(req, &w);
+	struct ipcns_view_who w;
+	int ret = ipcns_view_ino_valid(ino) && ino >= IPCNS_VIEW_SHM ? ipcns_view_who_of(req, &w) : 0;
+	if (ret == 0)
+		ret = ipcns_view_open_check(&w, ino, fi->flags);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
-	}
-	if (!sysctl && acc != O_RDONLY) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	if (sysctl) {
-		/* proc_sys_permission at open: MAY_READ and/or MAY_WRITE.  */
-		struct ipcns_sysctl_who sw;
-		int mask = (acc != O_WRONLY ? 4 : 0) | (acc != O_RDONLY ? 2 : 0);
-		ret = sysctl_who(&w, &sw);
-		if (ret == 0)
-			ret = ipcns_sysctl_permission((int)(ino - INO_SYSCTL0), &sw, mask);
-		if (ret < 0) {
-			fuse_reply_err(req, -ret);
-			return;
-		}
 	}
 	struct vfh *fh;
 	uint64_t key = V.fh_tag | ++V.fh_count;
@@ -974,74 +665,17 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void serve(struct nsent *e, struct ipcns_ns *ns, struct vreq *r)
 {
+	/* The release may come, in the FUSE thread, as soon as the reply is
+	 * written: r's reference keeps fh and its text until r is freed.  */
 	struct vfh *fh = r->fh;
-	if (fh->ino >= INO_SHM && fh->ino <= INO_MSG) {
-		/* Built at a read at offset 0, or when a read needs text that
-		 * is not kept (a pread after the end was reached).  The release
-		 * may come, in the FUSE thread, as soon as the reply is written:
-		 * r's reference keeps fh and its text until r is freed.  */
-		size_t off = (size_t)r->off;
-		char *local = NULL;
-		if (off == 0 || (!fh->text && (!fh->have_text || off < fh->len))) {
-			char *t = NULL;
-			size_t len = 0;
-			int ret = ipcns_ns_proc_text_as(ns, (enum ipcns_kind)(fh->ino - INO_SHM), fh->uidmap, fh->gidmap,
-							&fh->pidns, &t, &len);
-			if (ret < 0) {
-				fuse_reply_err(r->req, -ret);
-				return;
-			}
-			free(text_take(fh));
-			fh->len = len;
-			fh->have_text = true;
-			/* Read in one piece (most readers): nothing kept.  */
-			if (off + r->size >= len)
-				local = t;
-			else if (text_charge(fh, len) == 0)
-				fh->text = t;
-			else {
-				free(t);
-				fuse_reply_err(r->req, ENOMEM);
-				return;
-			}
-		}
-		size_t n = off >= fh->len ? 0 : fh->len - off;
-		if (n > r->size)
-			n = r->size;
-		const char *src = local ? local : fh->text;
-		/* The reader reached the end: the kept text goes.  */
-		if (!local && fh->text && off + n >= fh->len)
-			local = text_take(fh);
-		fuse_reply_buf(r->req, n ? src + off : "", n);
-		free(local);
-		return;
-	}
-	int which = (int)(fh->ino - INO_SYSCTL0);
-	if (!r->write) {
-		char buf[128];
-		int n = ipcns_sysctl_format(ns, which, buf, sizeof(buf));
-		if (n < 0) {
-			fuse_reply_err(r->req, -n);
-			return;
-		}
-		/* Only offset 0 reads: a sysctl file is read in one go.  */
-		size_t len = r->off == 0 ? (size_t)n : 0;
-		fuse_reply_buf(r->req, buf, len < r->size ? len : r->size);
-		return;
-	}
-	if (!r->may_write) {
-		fuse_reply_err(r->req, EPERM);
-		return;
-	}
+	struct ipcns_view_rw rw = {
+		.write = r->write, .may_write = r->may_write, .size = r->size, .off = r->off, .data = r->data
+	};
 	char what[256];
-	long ret = ipcns_sysctl_write(ns, which, r->data, r->size, (uint64_t)r->off, V.ceiling, what, sizeof(what));
-	if (ret < 0 && what[0])
+	ipcns_view_serve(ns, &fh->f, r->req, &rw, V.ceiling, &text_ops, what, sizeof(what));
+	if (what[0])
 		dlog("namespace %s: a write of kernel.%s refused: %s", e ? e->key : "(not registered yet)",
-		     ipcns_sysctl_name(which), what);
-	if (ret < 0)
-		fuse_reply_err(r->req, (int)-ret);
-	else
-		fuse_reply_write(r->req, (size_t)ret);
+		     ipcns_sysctl_name((int)(fh->f.ino - IPCNS_VIEW_SYSCTL0)), what);
 }
 
 static void serve_unregistered(struct vreq *r)
@@ -1082,7 +716,7 @@ static void dispatch(struct vreq *r)
 {
 	struct vfh *fh = r->fh;
 	pthread_mutex_lock(&V.lock);
-	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : vns_by_inode(fh->ipc_ino);
+	struct vns *v = fh->nsid ? vns_by_id(fh->nsid) : vns_by_inode(fh->f.ipc_ino);
 	if (v && !fh->nsid) {
 		fh->nsid = v->id;
 		v->handles++;
@@ -1129,10 +763,10 @@ static bool expire_pending(void)
 	while (done) {
 		struct vreq *next = done->next;
 		/* A write that changes nothing: said in the log.  */
-		if (done->write && done->fh->ino >= INO_SYSCTL0)
+		if (done->write && done->fh->f.ino >= IPCNS_VIEW_SYSCTL0)
 			dlog("view: a write of kernel.%s by a process under a seccomp filter whose kernel IPC namespace "
 			     "(inode %lu) no container registered within %lld s changes no namespace",
-			     ipcns_sysctl_name((int)(done->fh->ino - INO_SYSCTL0)), (unsigned long)done->fh->ipc_ino,
+			     ipcns_sysctl_name((int)(done->fh->f.ino - IPCNS_VIEW_SYSCTL0)), (unsigned long)done->fh->f.ipc_ino,
 			     REGISTRATION_WAIT_NS / 1000000000LL);
 		serve_unregistered(done);
 		done = next;
@@ -1200,17 +834,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	if (fh->ino < INO_SYSCTL0) {
+	if (fh->f.ino < IPCNS_VIEW_SYSCTL0) {
 		vfh_put(fh);
 		fuse_reply_err(req, EBADF);
 		return;
 	}
 	/* Linux checks the writer again at each write (EPERM): a handle
 	 * passed to, or kept by, a process that may not write.  */
-	struct who w;
-	struct ipcns_sysctl_who sw;
-	bool may = who_of(req, &w) == 0 && sysctl_who(&w, &sw) == 0 &&
-		   ipcns_sysctl_permission((int)(fh->ino - INO_SYSCTL0), &sw, 2) == 0;
+	bool may = ipcns_view_may_write(req, fh->f.ino);
 	struct vreq *r = vreq_new(req, fh, size + 1);
 	if (!r)
 		return;
@@ -1222,20 +853,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	dispatch(r);
 }
 
-static void op_init(void *userdata, struct fuse_conn_info *conn)
-{
-	/* echo > file opens with O_TRUNC: in the open, no setattr.  */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	conn->want &= ~(unsigned int)FUSE_CAP_ASYNC_READ;
-}
-
 static const struct fuse_lowlevel_ops ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.readdir = op_readdir,
+	.init = ipcns_view_op_init,
+	.lookup = ipcns_view_op_lookup,
+	.getattr = ipcns_view_op_getattr,
+	.setattr = ipcns_view_op_setattr,
+	.readdir = ipcns_view_op_readdir,
 	.open = op_open,
 	.release = op_release,
 	.read = op_read,
@@ -1361,7 +984,6 @@ int view_fd(void)
 
 static int session_start(const char *dir, const struct ipcns_limits *ceiling, int adopt_fd)
 {
-	struct stat sb;
 	uint32_t tag = 0;
 	/* Numbers of open files unlike any a previous ipcnsd gave.  */
 	if (getrandom(&tag, sizeof(tag), 0) != sizeof(tag))
@@ -1369,8 +991,6 @@ static int session_start(const char *dir, const struct ipcns_limits *ceiling, in
 	V.fh_tag = (uint64_t)(tag | 1) << 32;
 	V.ceiling = ceiling;
 	snprintf(V.dir, sizeof(V.dir), "%s", dir);
-	if (stat("/proc/self/ns/user", &sb) == 0)
-		V.own_userns = sb.st_ino;
 	if (access("/dev/fuse", R_OK | W_OK) < 0) {
 		dlog("view: /dev/fuse: %s: containers get /proc/sysvipc masked and the kernel's IPC sysctls",
 		     strerror(errno));

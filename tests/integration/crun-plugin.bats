@@ -28,24 +28,32 @@ setup() {
 # the annotation, the rule of runtime-hook/seccomp-ipcns.json under a default of
 # ALLOW, /proc/sysvipc masked (PLUGIN_MASK=no leaves it), and no
 # listenerPath.  PLUGIN_ANNOTATIONS and PLUGIN_SYSCTL (JSON objects) add
-# annotations and linux.sysctl; PLUGIN_NOFILE sets RLIMIT_NOFILE.
+# annotations and linux.sysctl; PLUGIN_NOFILE sets RLIMIT_NOFILE;
+# PLUGIN_VIEW_WAIT=yes adds plugin/crun/README.md's startContainer hook,
+# which holds the container's program until the plugin's view is mounted.
 plugin_bundle() {
 	local name=$1 b ann=${PLUGIN_ANNOTATIONS:-'{}'} sysctl=${PLUGIN_SYSCTL:-'{}'}
 	b=$(bdir "$name")
 	make_bundle "$@"
 	jq --arg so "$PLUGIN" --slurpfile rule "$IT_REPO/runtime-hook/seccomp-ipcns.json" \
 		--argjson ann "$ann" --argjson sysctl "$sysctl" \
-		--arg mask "${PLUGIN_MASK:-yes}" --arg nofile "${PLUGIN_NOFILE:-}" '
+		--arg mask "${PLUGIN_MASK:-yes}" --arg nofile "${PLUGIN_NOFILE:-}" \
+		--arg wait "${PLUGIN_VIEW_WAIT:-no}" --arg waitsh "$VIEW_WAIT_SH" '
 		.annotations = ((.annotations // {}) + {"run.oci.seccomp.plugins": $so} + $ann)
 		| .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", syscalls: $rule}
 		| if $mask == "yes" then .linux.maskedPaths += ["/proc/sysvipc"] else . end
 		| if $sysctl != {} then .linux.sysctl = $sysctl else . end
+		| if $wait == "yes" then .hooks.startContainer = [{path: "/bin/sh", args: ["sh", "-c", $waitsh]}]
+		  else . end
 		| if $nofile != "" then
 			.process.rlimits = [(.process.rlimits // [])[] | select(.type != "RLIMIT_NOFILE")]
 				+ [{type: "RLIMIT_NOFILE", hard: ($nofile | tonumber), soft: ($nofile | tonumber)}]
 		  else . end' "$b/config.json" >"$b/config.json.new"
 	mv "$b/config.json.new" "$b/config.json"
 }
+
+# The hook of plugin/crun/README.md, "The view from the first instruction".
+VIEW_WAIT_SH='i=0; while [ $i -lt 100 ] && ! grep -q " fuse.ipcns-view " /proc/self/mountinfo; do sleep 0.05; i=$((i + 1)); done'
 
 # crun_fg ARG...: crun with this file's state root, in cgroup2's private
 # mount namespace, bounded by IT_TIMEOUT.
@@ -112,13 +120,48 @@ run_oci_seccomp_notify_version"
 }
 
 @test "crun plugin: the container's kernel IPC namespace stays empty" {
-	# /proc/sysvipc unmasked: the kernel's own view of its namespace.
-	PLUGIN_MASK=no run plugin_run kernel sh -c \
-		'ipcmk -M 4096 && ipcmk -S 1 && ipcmk -Q && cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg | wc -l'
+	local pid
+	PLUGIN_MASK=no plugin_start kernel "$CT_TOOLS/ipc-hold" 1 1
+	wait_out crun kernel '^READY'
+	pid=$(ct_pid crun kernel)
+	# The kernel's own files of the container's IPC namespace, read from
+	# the host's /proc (the container's /proc/sysvipc is the view): the
+	# three header lines only.
+	run nsenter -t "$pid" -i sh -c 'cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg | wc -l'
+	assert_output 3
+	rt crun kill "$(cid crun kernel)" KILL
+}
+
+# The view (spec/view.md) in a plugin container: the plugin serves the
+# namespace's /proc/sysvipc and IPC sysctls by FUSE and mounts them in the
+# container at its start (crun-plugin's conformance run below adds
+# proc_sysvipc, sysctl_ipc and shm_rmid_forced, which it skipped before:
+# /proc/sysvipc read the container's empty kernel namespace, a write of
+# /proc/sys/kernel/shmmni failed with EROFS).  ipcs and lsipc take their
+# normal path, /proc/sysvipc; a sysctl written is the namespace's and
+# obeyed; a write past the operator's ceiling is refused as Linux refuses
+# an out-of-range value, and said on crun's stderr.
+@test "crun plugin: /proc/sysvipc and the IPC sysctls in the container are its namespace's" {
+	local cfg=$BATS_TEST_TMPDIR/config.json
+	echo '{"ipcnsd": {"ceilings": {"kernel.msgmni": "2000"}}}' >"$cfg"
+	IPCNS_CONFIG=$cfg PLUGIN_MASK=no run plugin_run view sh -c '
+		ipcmk -M 8192 >/dev/null && ipcmk -Q >/dev/null
+		awk "NR > 1 {print \"shm\", \$2, \$3, \$4}" /proc/sysvipc/shm
+		awk "NR > 1 {print \"msg\", \$2}" /proc/sysvipc/msg
+		lsipc -m --noheadings -o ID,SIZE
+		echo 1 >/proc/sys/kernel/msgmni && echo "msgmni $(cat /proc/sys/kernel/msgmni)"
+		ipcmk -Q >/dev/null 2>&1 || echo "second queue refused"
+		echo 3000 >/proc/sys/kernel/msgmni 2>/dev/null || echo "3000 refused"
+		echo 2000 >/proc/sys/kernel/msgmni && echo "msgmni $(cat /proc/sys/kernel/msgmni)"'
 	assert_success
-	assert_line --partial "Shared memory id: 0"
-	# The three header lines only.
-	assert_line 3
+	assert_line "shm 0 644 8192"
+	assert_line "msg 0"
+	assert_line --regexp '^ *0 +8K$'
+	assert_line "msgmni 1"
+	assert_line "second queue refused"
+	assert_line "3000 refused"
+	assert_line "msgmni 2000"
+	assert_output --partial "ipcns-crun: container $(cid crun view): a write of kernel.msgmni refused: kernel.msgmni = 3000 is above the operator's ceiling 2000"
 }
 
 @test "crun plugin: linux.sysctl and the quota annotations limit the namespace" {
@@ -331,7 +374,9 @@ plugin_storm_then_stop() {
 	# without raising the hard limit (not possible here, spec/architecture.md).
 	nofile=$(ulimit -Hn)
 	[ "$nofile" = unlimited ] || [ "$nofile" -gt 8192 ] && nofile=8192
-	PLUGIN_NOFILE=$nofile conformance_programs "crun plugin" plugin_run
+	# The view from the programs' first instruction (proc_sysvipc reads
+	# /proc/sysvipc before any call).
+	PLUGIN_VIEW_WAIT=yes PLUGIN_NOFILE=$nofile conformance_programs "crun plugin" plugin_run
 	assert_ipcnsd_unused
 }
 

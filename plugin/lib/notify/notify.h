@@ -285,8 +285,8 @@ int ipcns_proc_in_group(pid_t tid, gid_t gid);
 /* tid's /proc/PID/uid_map or gid_map (which), read whole: 0 or -errno
  * (-ENOENT: no such thread).  */
 int ipcns_proc_idmap(pid_t tid, const char *which, struct ipcns_idmap *m);
-/* tid's cgroup v2 directory (from /proc/TID/cgroup, under the first
- * cgroup2 mount of the root), opened read-only: the fd, its path in
+/* tid's cgroup v2 directory (from /proc/TID/cgroup, under the last
+ * reachable cgroup2 mount of the root), opened read-only: the fd, its path in
  * `path' and its id (inode) in *id; -EISDIR for the root cgroup, -ENOENT
  * when tid has none we can reach (outside our cgroup namespace, no
  * cgroup2 mounted), or -errno.  */
