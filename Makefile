@@ -71,6 +71,25 @@ BINS := $(B)/bin/ipcnsd $(B)/bin/ipcns-keeper $(B)/bin/ipcns-runtime $(B)/bin/ip
 	$(B)/lib/libipcns-crun.so
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 CONF_BINS := $(CONF_SRC:tests/conformance/%.c=$(B)/tests/conformance/%)
+# The conformance programs that also run as 32-bit (i386) programs, served
+# through Linux's compat ABI (spec/compatibility.md): NAME.m32 beside NAME,
+# built -m32 -static (a container needs no i386 libraries) when the
+# compiler can (Debian's gcc-multilib, which tests/deps.sh installs on
+# x86_64); run-all.sh and conformance.bats run them as a set of their own
+# and say they are skipped where there is no i386 toolchain.  Left out:
+# programs about 64-bit sizes and addresses (shm_get, shm_limits,
+# shm_remap) and those making raw x86_64 calls (sem_basic, hostile_*
+# but the five below).  compat_abi is the i386 ABI itself (ipc(2), the
+# old structures), an i386 program only.
+CONF32 := compat_abi hostile_cred hostile_memfd hostile_signal hostile_stop hostile_userns ids_userns \
+	msg_block msg_ctl msg_get msg_kill msg_select msg_stream sem_undo sem_wait shm_at shm_ctl shm_dt \
+	shm_fork shm_huge shm_ids shm_lock shm_perm sig_intr
+HAVE_M32 := $(shell printf 'int main(void){return 0;}\n' | $(CC) -m32 -static -x c -o /dev/null - 2>/dev/null && \
+	echo yes)
+ifeq ($(HAVE_M32),yes)
+# and restart.bats's container side, as a 32-bit program.
+CONF32_BINS := $(CONF32:%=$(B)/tests/conformance/%.m32) $(B)/tests/integration/ipc-restart.m32
+endif
 TOOL_BINS := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 EXAMPLE_BINS := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
@@ -79,7 +98,7 @@ SOAK_BINS := $(SOAK_SRC:%.c=$(B)/%)
 
 .PHONY: all check demo bench install clang-format clean deps test-bins
 all: $(BINS) test-bins
-test-bins: $(UNIT_BINS) $(CONF_BINS) $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS) $(IT_BINS) $(SOAK_BINS)
+test-bins: $(UNIT_BINS) $(CONF_BINS) $(CONF32_BINS) $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS) $(IT_BINS) $(SOAK_BINS)
 
 # Debian packages: installed when missing (fresh machines, CI).
 deps:
@@ -155,6 +174,18 @@ $(B)/tests/conformance/%: tests/conformance/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
+$(B)/tests/conformance/compat_abi.m32: tests/conformance/m32/compat_abi.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) -m32 -static $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
+$(B)/tests/conformance/%.m32: tests/conformance/%.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) -m32 -static $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
+$(B)/tests/integration/%.m32: tests/integration/%.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) -m32 -static $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
 $(B)/tests/tools/%: tests/tools/%.c $(B)/lib/libipcns.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

@@ -19,6 +19,9 @@ const char *const ipcns_ipc_syscalls[IPCNS_N_IPC_SYSCALLS] = {
 	"semget",
 	"semop",
 	"semtimedop",
+	/* i386's and arm's semtimedop with a 64-bit timespec (420); the
+	 * 32-bit one is ipc(SEMTIMEDOP).  */
+	"semtimedop_time64",
 	"semctl",
 	"msgget",
 	"msgsnd",

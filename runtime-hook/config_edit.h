@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 /* The names of the notify rule, in its order (runtime-hook/seccomp-ipcns.json).  */
-#define IPCNS_N_IPC_SYSCALLS 14
+#define IPCNS_N_IPC_SYSCALLS 15
 extern const char *const ipcns_ipc_syscalls[IPCNS_N_IPC_SYSCALLS];
 
 #define IPCNS_MASKED_SYSVIPC "/proc/sysvipc"

@@ -10,6 +10,9 @@ set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-dev libjansson-dev libcmocka-dev libfuse3-dev fuse3 \
 bats bats-support bats-assert runc crun busybox-static util-linux procps jq podman python3-yaml \
 postgresql-15 apache2 apache2-utils curl valgrind clang libclang-rt-14-dev clang-format"
+# gcc-multilib (with libc6-dev-i386): the conformance programs built as
+# i386 programs (the Makefile's CONF32), on x86_64 only.
+[ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && PKGS="$PKGS gcc-multilib"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -117,6 +117,12 @@ if want conformance; then
 	for _ in $(seq 1 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 	progs=()
 	for p in "$B"/tests/conformance/*; do [ -x "$p" ] && progs+=("$p"); done
+	# The 32-bit set (NAME.m32, the Makefile's CONF32) is built where
+	# the compiler can make i386 programs.
+	if [ "$(uname -m)" = x86_64 ] && ! ls "$B"/tests/conformance/*.m32 >/dev/null 2>&1; then
+		why=$(printf 'int main(void){return 0;}\n' | ${CC:-gcc} -m32 -static -x c -o /dev/null - 2>&1 | head -1)
+		sk "conformance 32-bit (i386) programs [native, ipcnsd]" "no i386 toolchain (gcc -m32 -static: $why)"
+	fi
 	for p in "${progs[@]}"; do run_conf native "$p"; done
 	if [ -S "$SOCK" ]; then
 		for p in "${progs[@]}"; do run_conf ipcnsd "$p"; done

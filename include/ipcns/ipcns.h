@@ -433,6 +433,11 @@ long ipcns_msgctl(struct ipcns_ns *ns, struct ipcns_caller *c, int msqid, int cm
 
 /* Host-side view (ipcnsctl): iterate objects.  */
 enum ipcns_kind { IPCNS_SHM = 0, IPCNS_SEM = 1, IPCNS_MSG = 2 };
+/* Linux's ipcctl_obtain_check() alone: the object's lookup (-EINVAL), then
+ * the owner check of IPC_SET and IPC_RMID (-EPERM): 0 when both pass.  A
+ * 32-bit caller's direct semctl or msgctl with IPC_64 in cmd gets this
+ * far, then EINVAL (front ends' compat layer).  */
+int ipcns_ctl_check(struct ipcns_ns *ns, struct ipcns_caller *c, enum ipcns_kind kind, int id);
 struct ipcns_obj_info {
 	enum ipcns_kind kind;
 	int id;

@@ -44,6 +44,12 @@
 
 enum op { OP_SEMOP, OP_SEMTIMEDOP, OP_MSGSND, OP_MSGRCV, NOPS };
 static const char *const op_name[] = { "semop", "semtimedop", "msgsnd", "msgrcv" };
+#if defined(__i386__)
+/* i386 has semop and semtimedop only as ipc(2) calls (conf_wait.h takes
+ * SYS_ipc for any of these).  */
+#define SYS_semop SYS_ipc
+#define SYS_semtimedop SYS_ipc
+#endif
 static const long op_nr[] = { SYS_semop, SYS_semtimedop, SYS_msgsnd, SYS_msgrcv };
 
 enum scase {
@@ -122,7 +128,11 @@ static long do_op(enum op op)
 	switch (op) {
 	case OP_SEMOP:
 		/* glibc's semop() is semtimedop(2) on x86_64.  */
+#if defined(__i386__)
+		return syscall(SYS_ipc, 1 /* SEMOP */, semid, 1, 0, &sb, 0);
+#else
 		return syscall(SYS_semop, semid, &sb, 1);
+#endif
 	case OP_SEMTIMEDOP:
 		return semtimedop(semid, &sb, 1, &ts);
 	case OP_MSGSND:

@@ -16,6 +16,25 @@ load helpers
 	conformance_programs crun ct_run crun
 }
 
+# The same programs built as i386 programs (the Makefile's CONF32): served
+# through the compat ABI (spec/compatibility.md).
+need_m32() {
+	ls "$IT_BUILD"/tests/conformance/*.m32 >/dev/null 2>&1 ||
+		skip "no 32-bit conformance programs: no i386 toolchain (gcc -m32 -static; Debian's gcc-multilib)"
+}
+
+@test "runc: every 32-bit (i386) conformance program passes inside a container" {
+	need_runtime runc
+	need_m32
+	CONF_M32=1 conformance_programs runc-m32 ct_run runc
+}
+
+@test "crun: every 32-bit (i386) conformance program passes inside a container" {
+	need_runtime crun
+	need_m32
+	CONF_M32=1 conformance_programs crun-m32 ct_run crun
+}
+
 # A container with a user namespace (ids 0..65535 are host 200000..): the
 # owners and creators IPC_STAT shows, and those IPC_SET takes, are the
 # container's ids (ipcnsd keeps host ids), in the container and in a user

@@ -185,6 +185,14 @@ signal_in_gap() {
 	signal_in_gap crun msgrcv TERM stop
 }
 
+# The same container side as a 32-bit (i386) program: its parked calls
+# (ipc(2) ones, a msgbuf with a 4-byte mtype) are served as such by the
+# new ipcnsd.
+@test "runc: SIGKILL + start while a 32-bit program's stream runs, a semop is parked and a segment attached: nothing lost" {
+	[ -x "$IT_BUILD/tests/integration/ipc-restart.m32" ] || skip "no i386 toolchain (gcc -m32 -static)"
+	RESTART=$RESTART.m32 restart_keeps runc KILL
+}
+
 # keeper_fds_rss: the keeper's open fds and resident KiB.
 keeper_fds_rss() {
 	local kp

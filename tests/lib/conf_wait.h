@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,11 @@ static inline int conf_wait_blocked(pid_t pid, long nr)
 			}
 			fclose(f);
 		}
+#if defined(__i386__)
+		/* glibc's i386 sem and msg wrappers go through ipc(2).  */
+		if (cur == SYS_ipc)
+			cur = nr;
+#endif
 		if (cur == nr && (state == 'S' || state == 'D'))
 			return 0;
 		conf_msleep(1);

@@ -29,7 +29,7 @@
 #define SOCK "/run/ipcns/ipcnsd.sock"
 #define IPC_NAMES                                                                                  \
 	"\"shmget\",\"shmat\",\"shmdt\",\"shmctl\",\"semget\",\"semop\","                          \
-	"\"semtimedop\",\"semctl\",\"msgget\",\"msgsnd\",\"msgrcv\","                              \
+	"\"semtimedop\",\"semtimedop_time64\",\"semctl\",\"msgget\",\"msgsnd\",\"msgrcv\","         \
 	"\"msgctl\",\"remap_file_pages\",\"ipc\""
 #define NOTIFY_RULE "{\"names\":[" IPC_NAMES "],\"action\":\"SCMP_ACT_NOTIFY\"}"
 

@@ -187,6 +187,12 @@ int ipcns_ctl_obtain_check(struct ipcns_ids *ids, struct ipcns_caller *c, int id
 	return 0;
 }
 
+int ipcns_ctl_check(struct ipcns_ns *ns, struct ipcns_caller *c, enum ipcns_kind kind, int id)
+{
+	struct ipcns_perm *p;
+	return ipcns_ctl_obtain_check(&ns->ids[kind], c, id, &p);
+}
+
 /* Linux's map_id_down/map_id_up over one of the caller's maps (NULL: the
  * daemon's own namespace, every id but (uint32_t)-1 maps to itself).  */
 static bool idmap_to_host(const struct ipcns_idmap *m, uint32_t id, uint32_t *out)

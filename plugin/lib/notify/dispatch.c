@@ -27,6 +27,14 @@
 #error "unsupported architecture"
 #endif
 
+/* What a shmat or shmdt of a 32-bit (i386) caller injects in it
+ * (syscall_32.tbl), and its task size (IA32_PAGE_OFFSET).  */
+#define NR32_CLOSE 6
+#define NR32_MUNMAP 91
+#define NR32_MMAP2 192
+#define NR32_CLOSE_RANGE 436
+#define NR32_TASK_SIZE 0xFFFFE000ULL
+
 /* One notification being handled.  */
 struct ncall {
 	struct ipcns_caller c; /* first: the core hands it back to us */
@@ -44,6 +52,10 @@ struct ncall {
 	bool answered;
 	const struct seccomp_data *data; /* the call, while it is handled */
 	int64_t t0;                      /* received no earlier than this */
+	/* A 32-bit (i386) caller: its memory is seen through compat.c, and
+	 * the calls injected in it are i386 ones.  */
+	bool compat;
+	struct ipcns_compat_scratch *scratch; /* while it is handled */
 };
 
 /* A parked call as its thread's index knows it; after the call ended
@@ -594,9 +606,8 @@ static int op_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidcha
 	return 0;
 }
 
-static int op_read(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len)
+static int raw_read(struct ncall *n, uint64_t addr, void *buf, size_t len)
 {
-	struct ncall *n = ncall_of(c);
 	if (len == 0)
 		return 0;
 	struct iovec local = { buf, len };
@@ -614,15 +625,16 @@ static int op_read(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
-static int op_write(struct ipcns_caller *c, uint64_t addr, const void *buf, size_t len)
+static int raw_write(struct ncall *n, uint64_t addr, const void *buf, size_t len)
 {
-	struct ncall *n = ncall_of(c);
 	if (len == 0)
 		return 0;
 	/* Checked just before the write: the caller is blocked in the call
 	 * and only a fatal signal can end it, after which the tid cannot be
-	 * reused before the whole pid space has wrapped.  */
-	int ret = call_valid(n);
+	 * reused before the whole pid space has wrapped.  A thread we hold
+	 * stopped (a 32-bit shmat's address written after its attach) is
+	 * the caller still.  */
+	int ret = n->remote.active ? 0 : call_valid(n);
 	if (ret < 0)
 		return ret;
 	struct iovec local = { (void *)buf, len };
@@ -633,6 +645,27 @@ static int op_write(struct ipcns_caller *c, uint64_t addr, const void *buf, size
 	if (r != (ssize_t)len)
 		return -EFAULT;
 	return 0;
+}
+
+static int raw_rw(void *arg, uint64_t addr, void *buf, size_t len, bool write)
+{
+	return write ? raw_write(arg, addr, buf, len) : raw_read(arg, addr, buf, len);
+}
+
+static int op_read(struct ipcns_caller *c, uint64_t addr, void *buf, size_t len)
+{
+	struct ncall *n = ncall_of(c);
+	if (n->compat)
+		return ipcns_compat_rw(n->scratch, addr, buf, len, false, raw_rw, n);
+	return raw_read(n, addr, buf, len);
+}
+
+static int op_write(struct ipcns_caller *c, uint64_t addr, const void *buf, size_t len)
+{
+	struct ncall *n = ncall_of(c);
+	if (n->compat)
+		return ipcns_compat_rw(n->scratch, addr, (void *)buf, len, true, raw_rw, n);
+	return raw_write(n, addr, buf, len);
 }
 
 static int remote_start(struct ncall *n, int fd, int *remote_fd)
@@ -649,6 +682,7 @@ static int remote_start(struct ncall *n, int fd, int *remote_fd)
 	}
 	if (ret < 0)
 		return ret;
+	n->remote.compat = n->compat;
 install:
 	if (fd >= 0) {
 		/* Only while the notification is unanswered can ADDFD reach
@@ -676,10 +710,11 @@ static int op_vma_at(struct ipcns_caller *c, uint64_t start, uint64_t end, dev_t
 static void remote_close(struct ncall *n, int rfd)
 {
 	long ca[6] = { rfd, 0, 0, 0, 0, 0 };
-	if (ipcns_remote_syscall(&n->remote, SYS_close, ca) == 0)
+	if (ipcns_remote_syscall(&n->remote, n->compat ? NR32_CLOSE : SYS_close, ca) == 0)
 		return;
 	long cr[6] = { rfd, rfd, 0, 0, 0, 0 };
-	if (n->remote.active && ipcns_remote_syscall(&n->remote, SYS_close_range, cr) == 0)
+	if (n->remote.active &&
+	    ipcns_remote_syscall(&n->remote, n->compat ? NR32_CLOSE_RANGE : SYS_close_range, cr) == 0)
 		return;
 	if (n->remote.active)
 		nlog(n->nf, "pid %d: could not close the segment's fd %d it was lent for shmat (its seccomp filter "
@@ -692,11 +727,19 @@ static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t le
 {
 	struct ncall *n = ncall_of(c);
 	int rfd = -1;
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	/* A 32-bit caller's mmap2 cannot be given more than its task size
+	 * (the compat TASK_SIZE, 4 GiB less two pages): ENOMEM, as
+	 * get_unmapped_area() answers.  */
+	if (n->compat && (len > NR32_TASK_SIZE || ((len + ps - 1) & ~(ps - 1)) > NR32_TASK_SIZE))
+		return -ENOMEM;
 	int ret = remote_start(n, fd, &rfd);
 	if (ret < 0)
 		return ret;
 	long a[6] = { (long)addr, (long)len, prot, flags, rfd, 0 };
-	long r = ipcns_remote_syscall(&n->remote, SYS_mmap, a);
+	/* i386's mmap2 (its offset in pages, 0 here), entered in compat
+	 * mode: the address is below 4 GiB as a 32-bit mmap places it.  */
+	long r = ipcns_remote_syscall(&n->remote, n->compat ? NR32_MMAP2 : SYS_mmap, a);
 	remote_close(n, rfd);
 	if (!n->remote.active)
 		return -ENOENT; /* the caller died */
@@ -710,7 +753,6 @@ static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t le
 	 * (SECCOMP_RET_USER_NOTIF to its own supervisor, say) can make it
 	 * anything.  Only a mapping of this segment's file that starts at
 	 * it, page-aligned and whole, is an attach.  */
-	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t alen = (len + ps - 1) & ~(ps - 1);
 	struct stat fst;
 	dev_t dev;
@@ -734,7 +776,7 @@ static int op_shm_unmap(struct ipcns_caller *c, uint64_t addr, uint64_t len)
 	if (ret < 0)
 		return ret;
 	long a[6] = { (long)addr, (long)len, 0, 0, 0, 0 };
-	long r = ipcns_remote_syscall(&n->remote, SYS_munmap, a);
+	long r = ipcns_remote_syscall(&n->remote, n->compat ? NR32_MUNMAP : SYS_munmap, a);
 	return r < 0 ? (int)r : 0;
 }
 
@@ -1012,6 +1054,7 @@ static struct ipcns_waiter *op_park(struct ipcns_caller *c)
 	memset(&pw->call.remote, 0, sizeof(pw->call.remote));
 	pw->call.parked = NULL;
 	pw->call.data = NULL;
+	pw->call.scratch = NULL;
 	pw->w.ops = &pwaiter_ops;
 	pw->w.caller = &pw->call.c;
 	pw->w.deadline = -1;
@@ -1084,6 +1127,12 @@ struct ipcns_waiter *ipcns_nfd_waiter_restore(struct ipcns_nfd *nf, uint64_t id,
 		return NULL;
 	}
 	pw->call = (struct ncall){ .c = { .ops = &ncall_ops }, .nf = nf, .id = id, .tid = tid };
+	/* A 32-bit caller's waiting call (its msgbuf is a tagged address in
+	 * the core's record): its record says so, or the thread, blocked in
+	 * it, shows an i386 number, which no x86_64 System V IPC call has.  */
+	pw->call.compat = nf->arch == AUDIT_ARCH_X86_64 &&
+			  (info ? info->data.arch == AUDIT_ARCH_I386
+				: ipcns_compat_is_ipc_nr(ipcns_thread_syscall(tid, tid)));
 	pw->w.ops = &pwaiter_ops;
 	pw->w.caller = &pw->call.c;
 	pw->w.deadline = -1;
@@ -1160,12 +1209,6 @@ void ipcns_nfd_init(struct ipcns_nfd *nf, int fd, struct ipcns_ns *ns, const str
 			 "with SA_RESTART waits again instead of failing with EINTR", strerror(-ret));
 }
 
-/* remap_file_pages of a 32-bit caller (its number differs).  */
-static bool compat_remap(const struct seccomp_data *d)
-{
-	return (d->arch == AUDIT_ARCH_I386 && d->nr == 257) || (d->arch == AUDIT_ARCH_ARM && d->nr == 253);
-}
-
 /* Arguments are truncated as the kernel's SYSCALL_DEFINE prototypes
  * truncate them: an int is the low 32 bits of the register.  */
 static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const uint64_t *a)
@@ -1207,10 +1250,15 @@ static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const 
  * handler returns.  */
 #define RESTART_WINDOW_NS (200 * 1000000LL)
 
-/* The number of arguments that make two calls the same.  */
-static int call_nargs(int nr)
+/* The number of arguments that make two calls the same; *sem for a
+ * semop or semtimedop.  */
+static int call_nargs(const struct seccomp_data *d, bool *sem)
 {
-	switch (nr) {
+	int n = ipcns_compat_nargs(d, sem);
+	if (n >= 0)
+		return n;
+	*sem = d->nr == SYS_semop || d->nr == SYS_semtimedop;
+	switch (d->nr) {
 	case SYS_semop:
 		return 3;
 	case SYS_semtimedop:
@@ -1252,11 +1300,12 @@ static const char *unknown_why(int err)
 
 static int restart_verdict(struct ipcns_nfd *nf, const struct ipcns_park_rec *rec, const struct seccomp_data *d)
 {
-	int nargs = call_nargs(d->nr);
-	if (!nargs || rec->data.nr != d->nr || rec->data.instruction_pointer != d->instruction_pointer ||
+	bool sem;
+	int nargs = call_nargs(d, &sem);
+	if (!nargs || rec->data.nr != d->nr || rec->data.arch != d->arch ||
+	    rec->data.instruction_pointer != d->instruction_pointer ||
 	    memcmp(rec->data.args, d->args, (size_t)nargs * sizeof(d->args[0])))
 		return 0;
-	bool sem = d->nr == SYS_semop || d->nr == SYS_semtimedop;
 	int first = ipcns_sigwatch_first(nf->sigwatch, rec->tid, rec->t0);
 	switch (first) {
 	case IPCNS_SIG_RESTART:
@@ -1330,7 +1379,8 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 	 * record: a handler with SA_RESTART that interrupted a system call
 	 * at this very instruction a moment ago marks this call as its
 	 * restart.  */
-	if (!rec && call_nargs(req->data.nr) &&
+	bool sem;
+	if (!rec && call_nargs(&req->data, &sem) &&
 	    ipcns_sigwatch_restarted(nf->sigwatch, n.tid, req->data.instruction_pointer, n.t0, RESTART_WINDOW_NS))
 		verdict = -EINTR;
 	if (verdict == -EINTR) {
@@ -1338,13 +1388,20 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 		int sret = ipcns_seccomp_send(nf->fd, req->id, 0, -EINTR);
 		return sret == -ENOENT ? 0 : sret;
 	}
-	if (req->data.arch != nf->arch && compat_remap(&req->data)) {
-		/* Only a segment's memfd mapped by our shmat is ours to
-		 * judge, and a compat caller has none.  */
+	struct ipcns_compat_scratch scratch;
+	if (req->data.arch == AUDIT_ARCH_I386 && nf->arch == AUDIT_ARCH_X86_64) {
+		/* A 32-bit caller, served as Linux's compat layer serves it.  */
+		n.compat = true;
+		n.scratch = &scratch;
+		ret = ipcns_compat_call(nf->ns, &n.c, &scratch, &req->data);
+	} else if (req->data.arch == AUDIT_ARCH_ARM && req->data.nr == 253) {
+		/* remap_file_pages of an arm caller on arm64: only a segment's
+		 * memfd mapped by our shmat is ours to judge, and it has
+		 * none.  */
 		ret = IPCNS_CONTINUE;
 	} else if (req->data.arch != nf->arch) {
-		/* A compat (32-bit) caller: its structures differ; Linux
-		 * would serve it, we do not (see spec/compatibility.md).  */
+		/* Another architecture's caller (arm on arm64): its structures
+		 * differ and we do not decode them (spec/compatibility.md).  */
 		nlog(nf, "pid %d: syscall %d from a non-native architecture 0x%x: ENOSYS", (int)req->pid,
 		     req->data.nr, req->data.arch);
 		ret = -ENOSYS;

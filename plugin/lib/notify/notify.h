@@ -28,6 +28,33 @@ int ipcns_seccomp_sync_wakeup(int fd);
 /* One of the twelve System V IPC system calls of this architecture.  */
 bool ipcns_is_ipc_nr(long nr);
 
+/* ---- System V IPC calls of a 32-bit (i386) caller (compat.c).  The core
+ * sees them in the native ABI: the *ctl structures it reads or writes are
+ * a native copy in the call's scratch buffer, at this address (never one
+ * of the caller's); a msgbuf is named by a tagged address (bit 63).  */
+#define IPCNS_COMPAT_SCRATCH (1ULL << 60)
+struct ipcns_compat_scratch {
+	unsigned char buf[256];
+	size_t len; /* bytes the core may read or write */
+};
+/* Serve one call of arch AUDIT_ARCH_I386 as Linux's compat layer does:
+ * its result, as the core's entry points return theirs (-ENOSYS for a
+ * number that is not a System V IPC call).  */
+long ipcns_compat_call(struct ipcns_ns *ns, struct ipcns_caller *c, struct ipcns_compat_scratch *s,
+		       const struct seccomp_data *d);
+/* The caller's memory as the core sees it (the caller's op_read and
+ * op_write for a compat call): the scratch buffer (s may be NULL: none),
+ * a tagged msgbuf, or else `raw' at the address itself.  0 or -errno.  */
+int ipcns_compat_rw(struct ipcns_compat_scratch *s, uint64_t addr, void *buf, size_t len, bool write,
+		    int (*raw)(void *arg, uint64_t addr, void *buf, size_t len, bool write), void *arg);
+/* The arguments that make two compat calls the same call restarted, 0
+ * for a call that is never parked, -1 for another architecture; *sem
+ * for a semop (Linux ends those with EINTR after a stop too).  */
+int ipcns_compat_nargs(const struct seccomp_data *d, bool *sem);
+/* An i386 System V IPC call that can block (a number /proc/TID/syscall
+ * shows for a 32-bit thread), on x86_64.  */
+bool ipcns_compat_is_ipc_nr(long nr);
+
 /* ---- One seccomp notify fd (a container, or one `runc exec').  */
 struct ipcns_nfd;
 struct ipcns_pwaiter;
@@ -315,6 +342,10 @@ struct ipcns_remote {
 	bool injecting;           /* a syscall of ours is being stepped */
 	bool trapped;             /* the container's filter trapped it (SIGSYS) */
 	uint64_t injected_pc;     /* its address, as SIGSYS reports it */
+	/* A 32-bit (i386) thread: the calls are i386 ones, run by an
+	 * `int $0x80' at site (found when it stops).  */
+	bool compat;
+	uint64_t site;
 };
 /* Seize the calling thread and check the notification is still its: 0,
  * -EPERM when it is already traced, -ENOENT when the call went away.  */
@@ -374,5 +405,8 @@ int ipcns_reissue_thread(pid_t tid);
  * blocked in a System V IPC call, except those `skip' names: re-issued.
  * How many were, or -errno.  */
 int ipcns_reissue_blocked(const ino_t *inodes, size_t ninodes, bool (*skip)(void *arg, pid_t tid), void *arg);
+/* The number of the system call thread tid (of process tgid; tid itself
+ * does for any thread) is in, as /proc/TID/syscall shows it, or -1.  */
+long ipcns_thread_syscall(pid_t tgid, pid_t tid);
 
 #endif

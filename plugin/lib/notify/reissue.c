@@ -44,8 +44,7 @@ bool ipcns_is_ipc_nr(long nr)
 	}
 }
 
-/* The syscall thread tid is blocked in, or -1.  */
-static long blocked_in(pid_t tgid, pid_t tid)
+long ipcns_thread_syscall(pid_t tgid, pid_t tid)
 {
 	char path[64], buf[256];
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)tgid, (int)tid);
@@ -118,7 +117,9 @@ int ipcns_reissue_blocked(const ino_t *inodes, size_t ninodes, bool (*skip)(void
 			long tid = strtol(te->d_name, &end, 10);
 			if (*end || tid <= 0)
 				continue;
-			if (!ipcns_is_ipc_nr(blocked_in((pid_t)pid, (pid_t)tid)))
+			long nr = ipcns_thread_syscall((pid_t)pid, (pid_t)tid);
+			/* A 32-bit thread shows its i386 number.  */
+			if (!ipcns_is_ipc_nr(nr) && !ipcns_compat_is_ipc_nr(nr))
 				continue;
 			if (skip && skip(arg, (pid_t)tid))
 				continue;

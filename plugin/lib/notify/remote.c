@@ -21,7 +21,9 @@
  * someone sent can take the trap's place (a pending SIGTRAP is not queued
  * twice).  Stepping again then would run the mmap or the close twice.  */
 #include <elf.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -87,6 +89,72 @@ static int regs_get(pid_t tid, ipcns_regs *r)
 static int regs_put(pid_t tid, ipcns_regs *r)
 {
 	return ptrace(PTRACE_SETREGS, tid, NULL, r) < 0 ? -errno : 0;
+}
+
+/* A 32-bit thread (i386, or a 64-bit one that entered with `int $0x80'):
+ * GETREGS and SETREGS from the 64-bit tracer use the 64-bit layout with
+ * the i386 values in it, the arguments in ebx, ecx, edx, esi, edi, ebp.
+ * Its calls must run in compat mode, by an `int $0x80': a 64-bit
+ * `syscall' cannot be executed by 32-bit code.  */
+#define HAVE_COMPAT 1
+#define NR32_GETPID 20
+static void regs_set_call32(ipcns_regs *r, uint64_t site, long nr, const long a[6])
+{
+	r->rip = site;
+	r->rax = (uint32_t)nr;
+	r->orig_rax = (unsigned long long)-1;
+	r->rbx = (uint32_t)a[0];
+	r->rcx = (uint32_t)a[1];
+	r->rdx = (uint32_t)a[2];
+	r->rsi = (uint32_t)a[3];
+	r->rdi = (uint32_t)a[4];
+	r->rbp = (uint32_t)a[5];
+}
+
+/* eax: an error in -4095..-1, else a 32-bit value (an mmap2 address above
+ * 2 GiB included).  */
+static long ret32(long v)
+{
+	uint32_t u = (uint32_t)v;
+	return u >= (uint32_t)-4095 ? (long)(int32_t)u : (long)u;
+}
+
+/* Where the thread can run an `int $0x80'.  A compat call entered by
+ * `int $0x80' has its ip just past it; one entered by sysenter or a
+ * 32-bit syscall (the vDSO's __kernel_vsyscall) has its ip moved by the
+ * kernel to the vDSO's landing pad, just past the vDSO's own `int $0x80'
+ * (do_fast_syscall_32, so that a restart lands on it): ip - 2 is a site
+ * in both cases unless the code there changed since.  Else the vDSO's
+ * `int $0x80' is looked for; 0 when there is none.  */
+static uint64_t find_int80(pid_t tid, uint64_t pc)
+{
+	errno = 0;
+	long w = ptrace(PTRACE_PEEKTEXT, tid, (void *)(uintptr_t)(pc - 2), NULL);
+	if (errno == 0 && (w & 0xffff) == 0x80cd)
+		return pc - 2;
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	unsigned long long lo = 0, hi = 0;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "[vdso]") && sscanf(line, "%llx-%llx", &lo, &hi) == 2;
+	fclose(f);
+	if (!found || hi <= lo || hi - lo > 65536)
+		return 0;
+	unsigned char buf[65536];
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, buf, hi - lo, (off_t)lo);
+	close(fd);
+	for (ssize_t i = 0; i + 1 < n; i++)
+		if (buf[i] == 0xcd && buf[i + 1] == 0x80)
+			return lo + (uint64_t)i;
+	return 0;
 }
 #elif defined(__aarch64__)
 #include <asm/ptrace.h>
@@ -351,6 +419,10 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 	}
 	if (sent < 0)
 		regs_undo_restart((ipcns_regs *)r->saved);
+#ifdef HAVE_COMPAT
+	if (r->compat)
+		r->site = find_int80(r->tid, regs_pc((ipcns_regs *)r->saved));
+#endif
 	/* Block what can be blocked for the steps (see hold_signal); the
 	 * mask is put back exactly at the end.  A single step over a system
 	 * call is reported with a forced SIGTRAP, which unblocks a blocked
@@ -424,7 +496,18 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 	/* The saved pc is just past the syscall instruction: where the pc
 	 * is once it ran.  */
 	unsigned long long ran_pc = regs_pc(&regs);
+#ifdef HAVE_COMPAT
+	if (r->compat) {
+		if (!r->site)
+			return -ENOSYS; /* no `int $0x80' to run it with */
+		ran_pc = r->site + 2;
+		regs_set_call32(&regs, r->site, nr, args);
+	} else {
+		regs_set_call(&regs, nr, args);
+	}
+#else
 	regs_set_call(&regs, nr, args);
+#endif
 	int ret = regs_put(r->tid, &regs);
 	if (ret < 0)
 		return ret;
@@ -469,6 +552,10 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 		 * result (x86: the number, arm64: the first argument): take
 		 * its SIGSYS too, and say the call did not run.  */
 		res = regs_ret(&out);
+#ifdef HAVE_COMPAT
+		if (r->compat)
+			res = ret32(res);
+#endif
 		if ((stop != 1 || res == nr || res == args[0]) && take_trap(r) == -ESRCH) {
 			r->active = r->seized = false;
 			res = -ESRCH;
@@ -489,7 +576,11 @@ int ipcns_remote_end(struct ipcns_remote *r, long retval)
 	 * signal-delivery-stop: one more step (getpid) ends in one.  */
 	if (have_hand && !r->at_signal_stop) {
 		long a[6] = { 0 };
+#ifdef HAVE_COMPAT
+		ipcns_remote_syscall(r, r->compat ? NR32_GETPID : SYS_getpid, a);
+#else
 		ipcns_remote_syscall(r, SYS_getpid, a);
+#endif
 		if (!r->active)
 			return -ESRCH;
 	}
