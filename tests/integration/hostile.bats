@@ -437,21 +437,22 @@ join_stuck_namespace() {
 # container's ipcs) for ten seconds.  Now they go to the namespace's
 # worker, which answers on the connection; the main thread answers "busy"
 # for it when the worker has not taken the request within a second.
-@test "runc: ipcs, rm and forget of a stuck namespace hold up no other request of the operator (hole 3)" {
-	need_runtime runc
+stuck_requests() {
+	local r=$1
+	need_runtime "$r"
 	local pid ns other i t0 shm sem msg key pids=()
 	local q=$IT_QUERY s=$IPCNS_SOCKET
-	ct_start runc frozen "$HOSTILE" storm 4
-	wait_out runc frozen "^STORM" 20
-	pid=$(ct_pid runc frozen)
+	ct_start "$r" frozen "$HOSTILE" storm 4
+	wait_out "$r" frozen "^STORM" 20
+	pid=$(ct_pid "$r" frozen)
 	ns=$(ns_of_pid "$pid")
-	ct_start runc other "$HOSTILE" hold "$CT_XCHG/ids"
-	wait_out runc other "^HELD"
-	other=$(cid runc other)
+	ct_start "$r" other "$HOSTILE" hold "$CT_XCHG/ids"
+	wait_out "$r" other "^HELD"
+	other=$(cid "$r" other)
 	read -r _ shm _ sem _ msg _ key <"$BATS_TEST_TMPDIR/xchg/ids"
-	pause_mid_call runc frozen "$ns" || skip "20 pauses never caught ipcnsd inside a call of the container"
+	pause_mid_call "$r" frozen "$ns" || skip "20 pauses never caught ipcnsd inside a call of the container"
 	for i in $(seq 10); do
-		timeout 60 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$(cid runc frozen)\"}" \
+		timeout 60 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$(cid "$r" frozen)\"}" \
 			>"$BATS_TEST_TMPDIR/frozen$i" 2>&1 &
 		pids+=($!)
 	done
@@ -494,12 +495,20 @@ join_stuck_namespace() {
 		assert_output --partial '"ok":false'
 		assert_output --partial 'busy'
 	done
-	rt runc resume "$(cid runc frozen)"
+	rt "$r" resume "$(cid "$r" frozen)"
 	# Its worker back, its ipcs is answered by it.
-	run timeout 10 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$(cid runc frozen)\"}"
+	run timeout 10 "$q" "$s" "{\"command\":\"ipcs\",\"container\":\"$(cid "$r" frozen)\"}"
 	run jq -c '[.ok, (.objects | length)]' <<<"$output"
 	assert_output '[true,1]'
-	kill_ct runc frozen "$ns"
+	kill_ct "$r" frozen "$ns"
+}
+
+@test "runc: ipcs, rm and forget of a stuck namespace hold up no other request of the operator (hole 3)" {
+	stuck_requests runc
+}
+
+@test "crun: ipcs, rm and forget of a stuck namespace hold up no other request of the operator (hole 3)" {
+	stuck_requests crun
 }
 
 # Issue 11 hole 10: a registration reusing the id of a running container
@@ -774,13 +783,14 @@ memory_budget() {
 # about 5 times its state in journal pages.  Now the journal's pages are
 # counted in the daemon-wide ceiling, and past the namespace's memory
 # budget its records are folded into a new image.
-@test "runc: a namespace's journal stays within its memory budget and counts in the daemon-wide ceiling (hole 2)" {
-	need_runtime runc
+journal_bound() {
+	local r=$1
+	need_runtime "$r"
 	local pid ns line js quota used mem
-	IPCNSD_EXTRA_ARGS="--ns-mem-bytes 32M" own_daemon journal-bound
-	ct_start runc memhog "$HOSTILE" memhog 300 "$CT_XCHG" 400
-	wait_out runc memhog "^CHURN" 300
-	pid=$(ct_pid runc memhog)
+	IPCNSD_EXTRA_ARGS="--ns-mem-bytes 32M" own_daemon "journal-bound-$r"
+	ct_start "$r" memhog "$HOSTILE" memhog 300 "$CT_XCHG" 400
+	wait_out "$r" memhog "^CHURN" 300
+	pid=$(ct_pid "$r" memhog)
 	ns=$(ns_of_pid "$pid")
 	line=$(grep '^MEMHOG' "$(bdir memhog)/out")
 	sleep 1.5 # the worker's tick publishes its usage
@@ -796,10 +806,18 @@ memory_budget() {
 	# Counted in the daemon-wide ceiling, beside the namespace's state.
 	[ "$used" -ge $((mem + js)) ] || fail "daemon-wide $used bytes, the namespace $mem + its journal $js"
 	touch "$BATS_TEST_TMPDIR/xchg/go"
-	run ct_wait runc memhog 30
+	run ct_wait "$r" memhog 30
 	assert_output 0
 	wait_for 10 ns_absent "$ns" || fail "namespace $ns is still there"
 	wait_for 10 pool_empty || fail "the namespaces still hold: $(ctl | jq -c .daemon)"
+}
+
+@test "runc: a namespace's journal stays within its memory budget and counts in the daemon-wide ceiling (hole 2)" {
+	journal_bound runc
+}
+
+@test "crun: a namespace's journal stays within its memory budget and counts in the daemon-wide ceiling (hole 2)" {
+	journal_bound crun
 }
 
 # Hole 2 and hole 9, what is held per namespace and per process: the fd
@@ -807,21 +825,22 @@ memory_budget() {
 # registration) counts in its fd budget, and the records ipcnsd keeps for
 # each attaching process (its watch: the pidfd's entry, fork and exec
 # events) in its memory budget.  Before, neither was counted.
-@test "runc: the pin of a kernel IPC namespace and the records of each attaching process count in the namespace's budgets" {
-	need_runtime runc
+held_per_process() {
+	local r=$1
+	need_runtime "$r"
 	local fds0 fds1 ns1 ns2 u1 u2
-	own_daemon held-per-process
+	own_daemon "held-per-process-$r"
 	sleep 1
 	fds0=$(daemon_fds)
-	ct_start runc one "$HOSTILE" children 0 "$CT_XCHG"
-	wait_out runc one "^CHILDREN"
-	ns1=$(ns_of_pid "$(ct_pid runc one)")
+	ct_start "$r" one "$HOSTILE" children 0 "$CT_XCHG"
+	wait_out "$r" one "^CHILDREN"
+	ns1=$(ns_of_pid "$(ct_pid "$r" one)")
 	sleep 1.5 # published at the worker's tick
 	fds1=$(daemon_fds)
 	u1=$(ps_ns "$ns1" | jq -c '[.usage.fds, .usage.mem_bytes, .tracking_bytes]')
-	ct_start runc many "$HOSTILE" children 200 "$CT_XCHG"
-	wait_out runc many "^CHILDREN"
-	ns2=$(ns_of_pid "$(ct_pid runc many)")
+	ct_start "$r" many "$HOSTILE" children 200 "$CT_XCHG"
+	wait_out "$r" many "^CHILDREN"
+	ns2=$(ns_of_pid "$(ct_pid "$r" many)")
 	sleep 1.5
 	u2=$(ps_ns "$ns2" | jq -c '[.usage.fds, .usage.mem_bytes, .tracking_bytes]')
 	echo "# ipcnsd fds: $fds0 before, $fds1 with one namespace; its [fds, mem_bytes, tracking_bytes]: $u1 (1 process), $u2 (201 processes)" >&3
@@ -834,10 +853,18 @@ memory_budget() {
 	[ "$(jq '.[2]' <<<"$u1")" -gt 0 ]
 	[ "$(jq '.[2]' <<<"$u2")" -ge $((201 * 32)) ]
 	touch "$BATS_TEST_TMPDIR/xchg/go"
-	run ct_wait runc one 30
-	run ct_wait runc many 30
+	run ct_wait "$r" one 30
+	run ct_wait "$r" many 30
 	wait_for 10 ns_absent "$ns2" || fail "namespace $ns2 is still there"
 	wait_for 10 pool_empty || fail "the namespaces still hold: $(ctl | jq -c .daemon)"
+}
+
+@test "runc: the pin of a kernel IPC namespace and the records of each attaching process count in the namespace's budgets" {
+	held_per_process runc
+}
+
+@test "crun: the pin of a kernel IPC namespace and the records of each attaching process count in the namespace's budgets" {
+	held_per_process crun
 }
 
 @test "runc: a container's semaphore sets and messages stop at its namespace's memory budget" {
