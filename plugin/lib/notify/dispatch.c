@@ -743,6 +743,12 @@ static int op_shm_map(struct ipcns_caller *c, int fd, uint64_t addr, uint64_t le
 	remote_close(n, rfd);
 	if (!n->remote.active)
 		return -ENOENT; /* the caller died */
+	if (r == -ENOSYS && n->compat && !n->remote.site) {
+		nlog(n->nf, "pid %d: no int $0x80 instruction to run the mmap of a 32-bit shmat with (none before "
+			    "its call's return address, none in its vDSO): answering ENOMEM",
+		     (int)n->tid);
+		return -ENOMEM;
+	}
 	if (r == -ENOSYS) {
 		nlog(n->nf, "pid %d: its seccomp filter trapped the mmap of shmat: answering ENOMEM", (int)n->tid);
 		return -ENOMEM;
