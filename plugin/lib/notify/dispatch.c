@@ -541,29 +541,31 @@ static int op_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidcha
 {
 	struct ncall *n = ncall_of(c);
 	pid_t host_tgid, ns_tgid;
-	int ret = op_pids(c, &host_tgid, &ns_tgid);
-	if (ret < 0)
-		return ret;
-	thread = thread && n->tid != host_tgid;
 	uint32_t nlev = 0, gen = 0;
 	ino_t ino = n->pidns;
-	bool cached = false, read_now = nlev > 2;
+	bool cached = false, read_status = false, read_now;
 	struct tid_ent e;
-	if (n->have_status) {
-		nlev = n->st.nlev;
-	} else if (tid_lookup(n->tid, &e) && e.nlev) {
+	int ret;
+
+	if (!n->have_status && tid_lookup(n->tid, &e) && e.nlev) {
+		host_tgid = e.tgid;
+		ns_tgid = e.ns_tgid;
 		nlev = e.nlev;
 		gen = e.gen;
 		cached = true;
 		if (!ino)
 			ino = e.pidns;
 	}
-	if (!nlev || thread) {
+	if (!cached || (thread && n->tid != host_tgid)) {
+		read_status = !n->have_status;
 		ret = call_status(n);
 		if (ret < 0)
 			return ret;
+		host_tgid = n->st.tgid;
+		ns_tgid = n->st.ns_tgid;
 		nlev = n->st.nlev;
 	}
+	thread = thread && n->tid != host_tgid;
 	if (nlev < 1 || nlev > IPCNS_PID_LEVELS)
 		return -EIO;
 	read_now = nlev > 2;
@@ -592,7 +594,8 @@ static int op_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidcha
 	ret = ipcns_pidns_chain(n->tid, ino, nlev, ns);
 	if (ret < 0)
 		return ret == -ESRCH ? -ENOENT : ret;
-	/* What was read is the caller's only while its call is pending.  */
+	/* What was read is the caller's only while its call is pending
+	 * (call_status checked its own read).  */
 	if (read_now) {
 		ret = call_valid(n);
 		if (ret < 0)
@@ -601,6 +604,8 @@ static int op_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidcha
 			tid_note_pidns(n->tid, gen, ino);
 	}
 	n->pidns = ino;
+	if (read_status)
+		tid_remember(n);
 	for (uint32_t i = 0; i < nlev; i++)
 		out->lv[i].ns = ns[i];
 	return 0;

@@ -319,14 +319,18 @@ static struct pidns_ent pidns_cache[64];
 static unsigned int pidns_next;
 static pthread_mutex_t pidns_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static unsigned int pidns_last; /* the entry hit last: looked at first */
+
 static bool pidns_cached(ino_t ino, uint32_t n, uint64_t *ns)
 {
 	bool hit = false;
 	pthread_mutex_lock(&pidns_lock);
-	for (size_t i = 0; i < ARRAY_SIZE(pidns_cache) && !hit; i++) {
+	for (size_t k = 0; k < ARRAY_SIZE(pidns_cache) && !hit; k++) {
+		size_t i = (pidns_last + k) % ARRAY_SIZE(pidns_cache);
 		struct pidns_ent *e = &pidns_cache[i];
 		if (e->fd1 && e->ino == ino && e->n == n) {
 			memcpy(ns, e->ns, n * sizeof(*ns));
+			pidns_last = (unsigned int)i;
 			hit = true;
 		}
 	}
