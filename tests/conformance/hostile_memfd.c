@@ -28,6 +28,10 @@
  *     installed there.  What that process finds is at most a read-only
  *     file, which cannot be reopened for writing and, like the kept file
  *     of 2, shows nothing once the segment is destroyed.
+ *  6. The race of 4 on a SHM_HUGETLB segment (SHM_NORESERVE: no huge
+ *     page is needed, none is touched): hugetlbfs files have no
+ *     immutable flag, so what refuses that reopen must be something
+ *     else, and it must refuse it whatever the opener's capabilities.
  *
  * Natively the thread never finds a file and every check passes
  * trivially; the program runs the same races there.
@@ -36,6 +40,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "conf_wait.h"
@@ -44,6 +49,7 @@
 #define SEG_SIZE 65536
 #define SECRET 0x5a
 #define TRIES 3000
+#define HUGE_SEG (2 << 20) /* one huge page of the default size here */
 
 struct thief {
 	int fd_no;              /* the fd number shmat's file gets */
@@ -123,32 +129,36 @@ static int race(int id, int flg, int mode, bool *writable)
 
 static int seg_ro, seg_huge;
 
-/* 1: no write access through the race.  */
+/* 1: no write access through the race (to the segment arg, or seg_ro).  */
 static void reopen_child(void *arg)
 {
-	(void)arg;
-	CHECK_ERR(shm_at(seg_ro, NULL, 0), EACCES);
+	int id = arg ? *(int *)arg : seg_ro;
+	bool huge = arg != NULL;
+	CHECK_ERR(shm_at(id, NULL, 0), EACCES);
 	bool writable = false;
-	int fd = race(seg_ro, SHM_RDONLY, 0, &writable);
+	int fd = race(id, SHM_RDONLY, 0, &writable);
 	conf_checks++;
 	if (fd >= 0) {
-		CONF_FAIL("uid %u reopened the file of a segment it may only read (%s)", (unsigned int)geteuid(),
-			  writable ? "read-write" : "read-only");
-		unsigned char *w = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		CONF_FAIL("uid %u reopened the file of a %ssegment it may only read (%s)", (unsigned int)geteuid(),
+			  huge ? "SHM_HUGETLB " : "", writable ? "read-write" : "read-only");
+		size_t len = huge ? HUGE_SEG : SEG_SIZE;
+		unsigned char *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 		if (w != MAP_FAILED) {
-			w[1] = 0x77;
-			CONF_FAIL("and wrote into it");
-			munmap(w, SEG_SIZE);
+			/* A hugetlb page may not be there to touch: the
+			 * writable mapping is the failure.  */
+			if (!huge)
+				w[1] = 0x77;
+			CONF_FAIL("and %s", huge ? "mapped it writable" : "wrote into it");
+			munmap(w, len);
 		}
 		close(fd);
 	}
 }
 
-/* 4: the same race by root with CAP_DAC_OVERRIDE alone.  */
+/* 4 (and 6 with arg): the same race by root with CAP_DAC_OVERRIDE alone.  */
 static void dac_child(void *arg)
 {
-	(void)arg;
-	reopen_child(NULL);
+	reopen_child(arg);
 	/* The attempts must have been made with the capability.  */
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
@@ -261,6 +271,26 @@ static void make_seg(void *arg)
 	shm_dt(p);
 }
 
+/* As uid 1234 keeping CAP_IPC_LOCK alone (conf_become keeps
+ * capabilities only for uid 0), make the segment of 6.  */
+static void make_huge_seg(void *arg)
+{
+	(void)arg;
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = 1u << CAP_IPC_LOCK;
+	if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setresgid(1234, 1234, 1234) < 0 || setresuid(1234, 1234, 1234) < 0 ||
+	    syscall(SYS_capset, &h, d) < 0) {
+		CONF_FAIL("becoming uid 1234 with CAP_IPC_LOCK: %s", strerror(errno));
+		return;
+	}
+	long id = shm_get(IPC_PRIVATE, HUGE_SEG, IPC_CREAT | SHM_HUGETLB | SHM_NORESERVE | 0644);
+	if (id < 0)
+		printf("# no SHM_HUGETLB here (%s): part 6 not run\n", strerror(errno));
+	conf_sh->val[0] = id;
+}
+
 int main(void)
 {
 	conf_start();
@@ -337,6 +367,16 @@ int main(void)
 	} else {
 		conf_run_as(&nobody, huge_child, NULL);
 		CHECK_OK(shm_ctl(seg_huge, IPC_RMID, NULL));
+	}
+
+	/* 6: a hugetlb segment of uid 1234 (which needs CAP_IPC_LOCK to
+	 * make it), 0644, raced by root with CAP_DAC_OVERRIDE alone.  */
+	conf_sh->val[0] = -1;
+	conf_run_as(NULL, make_huge_seg, NULL);
+	int seg_huge_ro = (int)conf_sh->val[0];
+	if (seg_huge_ro >= 0) {
+		conf_run_as(&dac, dac_child, &seg_huge_ro);
+		CHECK_OK(shm_ctl(seg_huge_ro, IPC_RMID, NULL));
 	}
 	return conf_done("hostile_memfd");
 }
