@@ -410,6 +410,13 @@ long ipcns_shmctl(struct ipcns_ns *ns, struct ipcns_caller *c, int shmid, int cm
  * other than hugetlb ones are then guarded by their owner and mode 0
  * alone (spec/security.md).  For the front end's log.  */
 int ipcns_shm_immutable_check(void);
+/* Start the guard of hugetlb segment files (a fanotify group and its
+ * thread, which refuse every other process's open of them; needs
+ * CAP_SYS_ADMIN): 0, or -errno when there is none, and hugetlb segments
+ * are then guarded by their owner and mode 0 alone (spec/security.md).
+ * Once, before any segment is made or loaded; a process that forks must
+ * not attach in the child.  */
+int ipcns_shm_guard_start(void);
 /* fn(arg, ino) for the memfd of every segment ns still has: the front end
  * keeps copies of those files (the keeper's custody) and drops the others.
  * Asked of the namespace, not of fd numbers: a closed segment's number may

@@ -739,6 +739,14 @@ int main(int argc, char **argv)
 	D.started = ipcns_mono_ns();
 	D.sync_wakeup = sync_wakeup;
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
+	/* Before the keeper hands over segments: the guard marks each
+	 * hugetlb one as it is loaded.  */
+	int gret = ipcns_shm_guard_start();
+	if (gret < 0)
+		dlog("no guard of SHM_HUGETLB segment files (fanotify: %s; CAP_SYS_ADMIN?): a container whose root "
+		     "has CAP_DAC_OVERRIDE can reopen a hugetlb segment it attaches read-only for writing "
+		     "(spec/security.md)",
+		     strerror(-gret));
 	/* The keeper first: it may hold the listening socket, the containers
 	 * and the states of a previous ipcnsd (spec/lifecycle.md).  */
 	if (use_keeper) {

@@ -135,6 +135,8 @@ static void build_shm(struct bld *b, const struct m_shm *ms)
 	/* A memfd made by a daemon that did not set it yet.  */
 	if (!shp->hugetlb)
 		shm_file_immutable(shp->fd, true);
+	else
+		shm_file_guard(shp->fd, true);
 	shp->detached_to_zero = ms->detached_to_zero;
 	shp->attached_once = ms->attached_once;
 	if (ms->nholders) {

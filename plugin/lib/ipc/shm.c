@@ -7,9 +7,11 @@
  * Who maps which segment (shm_nattch) is shm_attach.c's.  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -98,6 +100,101 @@ int ipcns_shm_immutable_check(void)
 	return shm_file_immutable(fd, true);
 }
 
+/* The guard of hugetlb segment files, which have no immutable flag
+ * (hugetlbfs has no inode flags) and, being memfds on the kernel's
+ * internal hugetlbfs mount, no mount that could be made read-only: a
+ * fanotify group of the daemon's marks each of them for FAN_OPEN_PERM,
+ * and its thread refuses (EPERM) every open by another process,
+ * whatever the opener's capabilities, before the file is opened.  The
+ * daemon's own opens (shm_fd_for's read-only one) are allowed; nothing
+ * else opens a segment file (natively there is no file to open), and
+ * the files already open (ours, the dups ADDFD installs) work as before.
+ * The group is the daemon's, one fd whatever the number of namespaces;
+ * only a front end that asks for it (ipcns_shm_guard_start) has one,
+ * since its thread must be alive to answer: a process that forked
+ * without it would wait on its own reopen.  */
+static int shm_guard_fd = -1;
+static int shm_guard_err = -ENOTSUP;
+static pthread_once_t shm_guard_once = PTHREAD_ONCE_INIT;
+
+static void *shm_guard_run(void *arg)
+{
+	(void)arg;
+	/* Permission events are answered one by one, in order: a buffer
+	 * holds a few, each with the fd fanotify opened for it.  */
+	struct fanotify_event_metadata buf[16];
+	pid_t self = getpid();
+	for (;;) {
+		ssize_t n = read(shm_guard_fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			/* No fd for the event (EMFILE) drops it as denied;
+			 * anything else ends the guard, and the openers
+			 * waiting on it get their answer when the group
+			 * closes with the daemon.  */
+			if (errno == EMFILE || errno == ENFILE)
+				continue;
+			return NULL;
+		}
+		struct fanotify_event_metadata *m = buf;
+		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+			if (m->vers != FANOTIFY_METADATA_VERSION)
+				return NULL;
+			struct fanotify_response r = {
+				.fd = m->fd,
+				.response = m->pid == self ? FAN_ALLOW : FAN_DENY,
+			};
+			if (m->mask & FAN_OPEN_PERM) {
+				ssize_t w = write(shm_guard_fd, &r, sizeof(r));
+				(void)w;
+			}
+			if (m->fd >= 0)
+				close(m->fd);
+		}
+	}
+}
+
+static void shm_guard_init(void)
+{
+	int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+	if (fd < 0) {
+		shm_guard_err = -errno;
+		return;
+	}
+	shm_guard_fd = fd;
+	pthread_attr_t a;
+	pthread_t th;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* The thread reads and answers, nothing more.  */
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	int ret = pthread_create(&th, &a, shm_guard_run, NULL);
+	pthread_attr_destroy(&a);
+	if (ret != 0) {
+		close(fd);
+		shm_guard_fd = -1;
+		shm_guard_err = -ret;
+		return;
+	}
+	shm_guard_err = 0;
+}
+
+int ipcns_shm_guard_start(void)
+{
+	pthread_once(&shm_guard_once, shm_guard_init);
+	return shm_guard_err;
+}
+
+int shm_file_guard(int fd, bool on)
+{
+	if (shm_guard_fd < 0)
+		return shm_guard_err;
+	if (fanotify_mark(shm_guard_fd, on ? FAN_MARK_ADD : FAN_MARK_REMOVE, FAN_OPEN_PERM, fd, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 /* punch: the segment dies because nothing maps it (not because its
  * namespace is freed, when mappings may outlive the daemon's fd).  */
 static void shm_free(struct ipcns_ns *ns, struct ipcns_shm *shp, bool punch)
@@ -118,6 +215,9 @@ static void shm_free(struct ipcns_ns *ns, struct ipcns_shm *shp, bool punch)
 			shm_file_immutable(shp->fd, false);
 			fallocate(shp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)shm_file_size(shp));
 		}
+		/* A mark holds the inode: let it go with our file.  */
+		if (shp->hugetlb)
+			shm_file_guard(shp->fd, false);
 		close(shp->fd);
 		ipcns_budget_fd_uncharge(&ns->budget, 1);
 	}
@@ -370,9 +470,13 @@ static long shm_newseg(struct ipcns_ns *ns, struct ipcns_caller *c, int32_t key,
 	/* Mode 0 does not stop a caller with CAP_DAC_OVERRIDE over our
 	 * files (a root container without a user namespace) from reopening
 	 * the file read-write while a read-only shmat has it installed:
-	 * immutable stops every open for writing (shm_file_immutable).  */
+	 * immutable stops every open for writing (shm_file_immutable), and
+	 * hugetlb files, which cannot be immutable, are guarded
+	 * (shm_file_guard).  */
 	if (!shp->hugetlb)
 		shm_file_immutable(fd, true);
+	else
+		shm_file_guard(fd, true);
 	shp->dev = st.st_dev;
 	shp->ino = st.st_ino;
 

@@ -109,6 +109,9 @@ struct shm_proc {
 void shm_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp);
 /* FS_IMMUTABLE_FL on (or off) a segment's file: 0 or -errno.  */
 int shm_file_immutable(int fd, bool on);
+/* Refuse (on) other processes' opens of a hugetlb segment's file, or stop
+ * refusing them: 0, or -errno (no guard: ipcns_shm_guard_start).  */
+int shm_file_guard(int fd, bool on);
 bool shm_may_destroy(struct ipcns_ns *ns, struct ipcns_shm *shp);
 
 /* shm_attach.c: the holders (each process's VMA count of a segment),
