@@ -414,9 +414,15 @@ int ipcns_shm_immutable_check(void);
  * thread, which refuse every other process's open of them; needs
  * CAP_SYS_ADMIN): 0, or -errno when there is none, and hugetlb segments
  * are then guarded by their owner and mode 0 alone (spec/security.md).
- * Once, before any segment is made or loaded; a process that forks must
- * not attach in the child.  */
-int ipcns_shm_guard_start(void);
+ * adopt: the group a previous daemon had (its marks kept), or -1 for a
+ * new one.  Once, before any segment is made or loaded; a process that
+ * forks must not attach in the child.  */
+int ipcns_shm_guard_start(int adopt);
+/* The guard's group, to keep across a restart, or -1.  */
+int ipcns_shm_guard_fd(void);
+/* Forget the guard's mark on a segment file no namespace has (a mark
+ * holds the file): 0 or -errno.  */
+int ipcns_shm_guard_drop(int fd);
 /* fn(arg, ino) for the memfd of every segment ns still has: the front end
  * keeps copies of those files (the keeper's custody) and drops the others.
  * Asked of the namespace, not of fd numbers: a closed segment's number may

@@ -365,6 +365,9 @@ void takeover_item(void *arg, uint32_t slot, enum kslot_kind kind, const char *g
  * answered.  The listening socket it held, or -1; *fatal when ipcnsd
  * must not start (a state it cannot take over: message printed).  */
 int takeover_finish(bool *fatal);
+/* The group guarding hugetlb segment files the keeper held (and its
+ * slot), or -1.  */
+int takeover_guard_fd(uint32_t *slot);
 /* The view's /dev/fuse fd the keeper held (and its slot), or -1.  */
 int takeover_view_fd(uint32_t *slot);
 /* The memfd of the view's requests in flight the keeper held, or -1.  */

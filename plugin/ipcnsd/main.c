@@ -739,14 +739,6 @@ int main(int argc, char **argv)
 	D.started = ipcns_mono_ns();
 	D.sync_wakeup = sync_wakeup;
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
-	/* Before the keeper hands over segments: the guard marks each
-	 * hugetlb one as it is loaded.  */
-	int gret = ipcns_shm_guard_start();
-	if (gret < 0)
-		dlog("no guard of SHM_HUGETLB segment files (fanotify: %s; CAP_SYS_ADMIN?): a container whose root "
-		     "has CAP_DAC_OVERRIDE can reopen a hugetlb segment it attaches read-only for writing "
-		     "(spec/security.md)",
-		     strerror(-gret));
 	/* The keeper first: it may hold the listening socket, the containers
 	 * and the states of a previous ipcnsd (spec/lifecycle.md).  */
 	if (use_keeper) {
@@ -757,6 +749,21 @@ int main(int argc, char **argv)
 		}
 		persist_sigwatch_keep();
 	}
+	/* The guard of hugetlb segment files before any segment is loaded
+	 * (each is marked as it is): the previous ipcnsd's group if the
+	 * keeper held it, with its marks, so that no open slipped through
+	 * while no daemon ran; else a new one, left with the keeper.  */
+	uint32_t gslot = 0;
+	int gret = ipcns_shm_guard_start(use_keeper ? takeover_guard_fd(&gslot) : -1);
+	if (gret < 0)
+		dlog("no guard of SHM_HUGETLB segment files (fanotify: %s; CAP_SYS_ADMIN?): a container whose root "
+		     "has CAP_DAC_OVERRIDE can reopen a hugetlb segment it attaches read-only for writing "
+		     "(spec/security.md)",
+		     strerror(-gret));
+	if (gret < 0 && gslot)
+		custody_drop(gslot);
+	else if (gret == 0 && !gslot && custody_attached())
+		custody_put(custody_new_slot(), KSLOT_OTHER, "shm-guard", NULL, 0, ipcns_shm_guard_fd());
 	bool fatal = false;
 	int lfd = use_keeper ? takeover_finish(&fatal) : -1;
 	if (fatal) {

@@ -33,6 +33,18 @@ static uint32_t view_slot;
 static int inflight_fd_kept = -1;
 static uint32_t inflight_slot;
 
+/* The group guarding hugetlb segment files (ipcns_shm_guard_start).  */
+static int guard_fd_kept = -1;
+static uint32_t guard_slot;
+
+int takeover_guard_fd(uint32_t *slot)
+{
+	*slot = guard_slot;
+	int fd = guard_fd_kept;
+	guard_fd_kept = -1;
+	return fd;
+}
+
 int takeover_view_fd(uint32_t *slot)
 {
 	*slot = view_slot;
@@ -60,6 +72,11 @@ void takeover_item(void *arg, uint32_t slot, enum kslot_kind kind, const char *g
 	if (kind == KSLOT_OTHER && !strcmp(group, "view-inflight") && inflight_fd_kept < 0) {
 		inflight_fd_kept = fd;
 		inflight_slot = slot;
+		return;
+	}
+	if (kind == KSLOT_OTHER && !strcmp(group, "shm-guard") && guard_fd_kept < 0) {
+		guard_fd_kept = fd;
+		guard_slot = slot;
 		return;
 	}
 	if (nitems == capitems) {
@@ -254,10 +271,13 @@ int takeover_finish(bool *fatal)
 	persist_forget_restored();
 	pthread_mutex_unlock(&D.reg_lock);
 	/* Segment memfds no loaded state names: of segments destroyed before
-	 * the last commit.  */
+	 * the last commit (or made after it, by a daemon that died: a guard
+	 * mark it left would hold the file).  */
 	for (size_t i = 0; i < nitems; i++)
-		if (items[i].kind == KSLOT_SHM && !items[i].claimed)
+		if (items[i].kind == KSLOT_SHM && !items[i].claimed) {
+			ipcns_shm_guard_drop(items[i].fd);
 			custody_drop(items[i].slot);
+		}
 	items_free();
 	if (nfds || reissued || nstates)
 		dlog("took over %zu of %zu containers' notify fds and %zu namespaces' states from the keeper; %d "

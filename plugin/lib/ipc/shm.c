@@ -112,10 +112,11 @@ int ipcns_shm_immutable_check(void)
  * The group is the daemon's, one fd whatever the number of namespaces;
  * only a front end that asks for it (ipcns_shm_guard_start) has one,
  * since its thread must be alive to answer: a process that forked
- * without it would wait on its own reopen.  */
+ * without it would wait on its own reopen.  A front end that restarts
+ * leaves the group with whoever holds its fds meanwhile: the marks stay,
+ * an open tried in between waits for the next daemon's answer.  */
 static int shm_guard_fd = -1;
 static int shm_guard_err = -ENOTSUP;
-static pthread_once_t shm_guard_once = PTHREAD_ONCE_INIT;
 
 static void *shm_guard_run(void *arg)
 {
@@ -155,13 +156,13 @@ static void *shm_guard_run(void *arg)
 	}
 }
 
-static void shm_guard_init(void)
+int ipcns_shm_guard_start(int adopt)
 {
-	int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
-	if (fd < 0) {
-		shm_guard_err = -errno;
-		return;
-	}
+	int fd = adopt;
+	if (fd < 0)
+		fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+	if (fd < 0)
+		return shm_guard_err = -errno;
 	shm_guard_fd = fd;
 	pthread_attr_t a;
 	pthread_t th;
@@ -174,16 +175,19 @@ static void shm_guard_init(void)
 	if (ret != 0) {
 		close(fd);
 		shm_guard_fd = -1;
-		shm_guard_err = -ret;
-		return;
+		return shm_guard_err = -ret;
 	}
-	shm_guard_err = 0;
+	return shm_guard_err = 0;
 }
 
-int ipcns_shm_guard_start(void)
+int ipcns_shm_guard_drop(int fd)
 {
-	pthread_once(&shm_guard_once, shm_guard_init);
-	return shm_guard_err;
+	return shm_file_guard(fd, false);
+}
+
+int ipcns_shm_guard_fd(void)
+{
+	return shm_guard_fd;
 }
 
 int shm_file_guard(int fd, bool on)
