@@ -414,10 +414,14 @@ int ipcns_shm_immutable_check(void);
  * thread, which refuse every other process's open of them; needs
  * CAP_SYS_ADMIN): 0, or -errno when there is none, and hugetlb segments
  * are then guarded by their owner and mode 0 alone (spec/security.md).
- * adopt: the group a previous daemon had (its marks kept), or -1 for a
- * new one.  Once, before any segment is made or loaded; a process that
- * forks must not attach in the child.  */
+ * adopt: the group a previous daemon had (its marks kept, ours from
+ * then on), or -1 for a new one.  Before any segment is made or loaded;
+ * one guard a process, counted: each start is paired with a stop.  A
+ * process that forks must not attach in the child.  */
 int ipcns_shm_guard_start(int adopt);
+/* The last stop ends the guard's thread and closes its group (its marks
+ * go with it), once the segments it guarded are gone.  */
+void ipcns_shm_guard_stop(void);
 /* The guard's group, to keep across a restart, or -1.  */
 int ipcns_shm_guard_fd(void);
 /* Forget the guard's mark on a segment file no namespace has (a mark

@@ -92,6 +92,7 @@ struct plugin {
 	/* sigwatch's drainer, which empties the signal watch's rings when
 	 * they fill between two parks.  */
 	bool drainer_running;
+	bool guarded; /* holds a start of ipcns_shm_guard_start */
 	struct exit_watch *watches;
 	/* What the container may make us print on crun's stderr: as much
 	 * as it may make ipcnsd log.  Any thread logs.  */
@@ -687,6 +688,8 @@ static void plugin_free(struct plugin *p)
 		ipcns_ns_free(p->ns);
 		p->ns = NULL;
 	}
+	if (p->guarded)
+		ipcns_shm_guard_stop();
 	while (p->watches) {
 		struct exit_watch *w = p->watches;
 		p->watches = w->next;
@@ -911,6 +914,13 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 	p->host.owner = p;
 	p->host.watch_exit = host_watch_exit;
 	p->host.limit_hit = host_limit_hit;
+	/* Hugetlb segment files refuse the container's opens as ipcnsd's do
+	 * (spec/security.md); without the guard (no CAP_SYS_ADMIN) they are
+	 * guarded by their owner and mode 0 alone.  */
+	ret = ipcns_shm_guard_start(-1);
+	if (ret < 0)
+		plog(p, "no guard of SHM_HUGETLB segment files (fanotify: %s)", strerror(-ret));
+	p->guarded = ret == 0;
 	p->ns = ipcns_ns_new(&limits, &ipcns_host_proc_ops, &p->host);
 	if (!p->ns)
 		return -ENOMEM;
@@ -930,8 +940,8 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 	}
 	/* The namespace's own fds count against its fd budget, as ipcnsd's
 	 * do: the helper's two epoll sets, its eventfd and two timerfds, and
-	 * the view's /dev/fuse.  */
-	ipcns_ns_fd_charge(p->ns, 5, true);
+	 * the view's /dev/fuse, and the guard's group and eventfd.  */
+	ipcns_ns_fd_charge(p->ns, p->guarded ? 7 : 5, true);
 	view_start(p);
 	if (p->view)
 		ipcns_ns_fd_charge(p->ns, 1, true);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
@@ -117,6 +119,10 @@ int ipcns_shm_immutable_check(void)
  * an open tried in between waits for the next daemon's answer.  */
 static int shm_guard_fd = -1;
 static int shm_guard_err = -ENOTSUP;
+static int shm_guard_stop_fd = -1;
+static unsigned int shm_guard_users;
+static pthread_t shm_guard_thread;
+static pthread_mutex_t shm_guard_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *shm_guard_run(void *arg)
 {
@@ -125,16 +131,20 @@ static void *shm_guard_run(void *arg)
 	 * holds a few, each with the fd fanotify opened for it.  */
 	struct fanotify_event_metadata buf[16];
 	pid_t self = getpid();
+	int gfd = shm_guard_fd, sfd = shm_guard_stop_fd;
 	for (;;) {
-		ssize_t n = read(shm_guard_fd, buf, sizeof(buf));
+		struct pollfd pf[2] = { { .fd = gfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (pf[1].revents)
+			return NULL;
+		ssize_t n = read(gfd, buf, sizeof(buf));
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			/* No fd for the event (EMFILE) drops it as denied;
+			/* No fd for an event (EMFILE) drops it as denied;
 			 * anything else ends the guard, and the openers
 			 * waiting on it get their answer when the group
-			 * closes with the daemon.  */
-			if (errno == EMFILE || errno == ENFILE)
+			 * closes.  */
+			if (errno == EINTR || errno == EAGAIN || errno == EMFILE || errno == ENFILE)
 				continue;
 			return NULL;
 		}
@@ -147,7 +157,7 @@ static void *shm_guard_run(void *arg)
 				.response = m->pid == self ? FAN_ALLOW : FAN_DENY,
 			};
 			if (m->mask & FAN_OPEN_PERM) {
-				ssize_t w = write(shm_guard_fd, &r, sizeof(r));
+				ssize_t w = write(gfd, &r, sizeof(r));
 				(void)w;
 			}
 			if (m->fd >= 0)
@@ -158,26 +168,67 @@ static void *shm_guard_run(void *arg)
 
 int ipcns_shm_guard_start(int adopt)
 {
+	pthread_mutex_lock(&shm_guard_lock);
+	int ret = 0;
+	if (shm_guard_users) {
+		/* One guard a process, whoever asks (crun plugins).  */
+		shm_guard_users++;
+		if (adopt >= 0)
+			close(adopt);
+		goto out;
+	}
 	int fd = adopt;
 	if (fd < 0)
-		fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
-	if (fd < 0)
-		return shm_guard_err = -errno;
+		fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	/* An adopted group may block: its reads wait on poll anyway.  */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	shm_guard_stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (shm_guard_stop_fd < 0) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
 	shm_guard_fd = fd;
 	pthread_attr_t a;
-	pthread_t th;
 	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	/* The thread reads and answers, nothing more.  */
+	/* The thread polls, reads and answers, nothing more.  */
 	pthread_attr_setstacksize(&a, 64 * 1024);
-	int ret = pthread_create(&th, &a, shm_guard_run, NULL);
+	int err = pthread_create(&shm_guard_thread, &a, shm_guard_run, NULL);
 	pthread_attr_destroy(&a);
-	if (ret != 0) {
+	if (err != 0) {
 		close(fd);
-		shm_guard_fd = -1;
-		return shm_guard_err = -ret;
+		close(shm_guard_stop_fd);
+		shm_guard_fd = shm_guard_stop_fd = -1;
+		ret = -err;
+		goto out;
 	}
-	return shm_guard_err = 0;
+	shm_guard_users = 1;
+out:
+	shm_guard_err = shm_guard_users ? 0 : ret;
+	pthread_mutex_unlock(&shm_guard_lock);
+	return ret;
+}
+
+void ipcns_shm_guard_stop(void)
+{
+	pthread_mutex_lock(&shm_guard_lock);
+	if (shm_guard_users && --shm_guard_users == 0) {
+		uint64_t one = 1;
+		if (write(shm_guard_stop_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(shm_guard_thread, NULL);
+		else
+			pthread_detach(shm_guard_thread);
+		/* Closing the group lets go of its marks.  */
+		close(shm_guard_fd);
+		close(shm_guard_stop_fd);
+		shm_guard_fd = shm_guard_stop_fd = -1;
+		shm_guard_err = -ENOTSUP;
+	}
+	pthread_mutex_unlock(&shm_guard_lock);
 }
 
 int ipcns_shm_guard_drop(int fd)
