@@ -268,7 +268,14 @@ static void shm_free(struct ipcns_ns *ns, struct ipcns_shm *shp, bool punch)
 		if (punch) {
 			/* An immutable inode refuses the punch (EPERM).  */
 			shm_file_immutable(shp->fd, false);
-			fallocate(shp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)shm_file_size(shp));
+			/* A hugetlb file may have grown: hugetlbfs lets a
+			 * writable mapping past the end of a kept file set its
+			 * size, F_SEAL_GROW or not.  */
+			off_t len = (off_t)shm_file_size(shp);
+			struct stat st;
+			if (shp->hugetlb && fstat(shp->fd, &st) == 0 && st.st_size > len)
+				len = st.st_size;
+			fallocate(shp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, len);
 		}
 		/* A mark holds the inode: let it go with our file.  */
 		if (shp->hugetlb)
