@@ -243,11 +243,16 @@ int ipcns_shm_guard_fd(void)
 
 int shm_file_guard(int fd, bool on)
 {
-	if (shm_guard_fd < 0)
-		return shm_guard_err;
-	if (fanotify_mark(shm_guard_fd, on ? FAN_MARK_ADD : FAN_MARK_REMOVE, FAN_OPEN_PERM, fd, NULL) < 0)
-		return -errno;
-	return 0;
+	/* Rare (a hugetlb segment made, loaded or destroyed), and a crun
+	 * plugin instance may start or stop the guard meanwhile.  */
+	pthread_mutex_lock(&shm_guard_lock);
+	int ret = shm_guard_err;
+	if (shm_guard_fd >= 0)
+		ret = fanotify_mark(shm_guard_fd, on ? FAN_MARK_ADD : FAN_MARK_REMOVE, FAN_OPEN_PERM, fd, NULL) < 0
+			      ? -errno
+			      : 0;
+	pthread_mutex_unlock(&shm_guard_lock);
+	return ret;
 }
 
 /* punch: the segment dies because nothing maps it (not because its
