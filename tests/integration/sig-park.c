@@ -15,12 +15,21 @@
  *                                 the child's msgrcv must fail with EINTR;
  *                                 prints the child's result, exit 0 when
  *                                 EINTR
+ *   sig-park stopwindow semop|msgrcv DAEMON_PID
+ *                                 (run under ipcns-run) the same with a
+ *                                 stop (SIGSTOP, then SIGCONT) of a child
+ *                                 in semop or msgrcv, in that window:
+ *                                 semop must fail with EINTR, msgrcv must
+ *                                 wait on (a message then ends it); exit
+ *                                 0 when so
  *   sig-park storm SECS NPROC     NPROC processes raise SIGUSR1 (a handler
  *                                 set with signal()) in a loop for SECS
  *                                 seconds: a signal storm (prints "READY"
  *                                 once they run, exit 0)  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +37,7 @@
 #include <sys/msg.h>
 #include <sys/mman.h>
 #include <sys/sem.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +76,42 @@ static int in_syscall(pid_t pid, long nr)
 	return yes;
 }
 
+/* Every thread of pid in a stop: a thread that was running when the stop
+ * was sent stops only on its way back from its current system call, which
+ * may be the very receipt of the call the test means it not to see.  */
+static int all_stopped(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int all = d != NULL;
+	while (all && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(buf, sizeof(buf), "/proc/%d/task/%s/stat", (int)pid, de->d_name);
+		FILE *f = fopen(buf, "re");
+		char *p = f && fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		all = !p || p[2] == 'T' || p[2] == 't';
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return all;
+}
+
+static int stop_daemon(pid_t daemon)
+{
+	if (kill(daemon, SIGSTOP) < 0) {
+		perror("stopping the daemon");
+		return -1;
+	}
+	for (int i = 0; i < 5000 && !all_stopped(daemon); i++)
+		usleep(1000);
+	return 0;
+}
+
 static int window(pid_t daemon, int q)
 {
 	int *res = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -77,10 +123,8 @@ static int window(pid_t daemon, int q)
 	sa.sa_handler = on_usr1;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);
-	if (kill(daemon, SIGSTOP) < 0) {
-		perror("stopping the daemon");
+	if (stop_daemon(daemon) < 0)
 		return 1;
-	}
 	pid_t c = fork();
 	if (c == 0) {
 		struct mb b;
@@ -100,6 +144,70 @@ static int window(pid_t daemon, int q)
 	kill(c, SIGKILL);
 	waitpid(c, NULL, 0);
 	return *res == EINTR ? 0 : 1;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	char st = '?';
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+			st = strrchr(buf, ')')[2];
+		fclose(f);
+	}
+	return st;
+}
+
+/* A child traps semop (or msgrcv) while the daemon is stopped; the child
+ * is stopped and continued before the daemon received the call.  Linux's
+ * semop fails with EINTR after a stop, msgrcv is restarted.  */
+static int stopwindow(pid_t daemon, bool sem)
+{
+	int *res = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int set = semget(IPC_PRIVATE, 1, 0600), q = msgget(IPC_PRIVATE, 0600);
+	if (res == MAP_FAILED || set < 0 || q < 0)
+		return 1;
+	*res = -1;
+	if (stop_daemon(daemon) < 0)
+		return 1;
+	pid_t c = fork();
+	if (c == 0) {
+		struct sembuf down = { 0, -1, 0 };
+		struct mb b;
+		long r = sem ? semop(set, &down, 1) : msgrcv(q, &b, sizeof(b.mtext), 0, 0);
+		*res = r < 0 ? errno : 0;
+		_exit(0);
+	}
+	for (int i = 0; i < 2000 && !(sem ? in_syscall(c, SYS_semop) || in_syscall(c, SYS_semtimedop)
+					 : in_syscall(c, SYS_msgrcv)); i++)
+		usleep(1000);
+	usleep(50000);
+	kill(c, SIGSTOP);
+	for (int i = 0; i < 2000 && proc_state(c) != 'T'; i++)
+		usleep(1000);
+	kill(c, SIGCONT);
+	usleep(100000); /* the call traps again */
+	kill(daemon, SIGCONT);
+	for (int i = 0; i < 2000 && *res == -1; i++)
+		usleep(1000);
+	printf("child after the stop: %s\n", *res == -1 ? "still blocked" : *res ? strerror(*res) : "done");
+	int ok = sem ? *res == EINTR : *res == -1;
+	if (!sem && *res == -1) {
+		/* Still waiting, as natively: a message ends it.  */
+		struct mb b = { .mtype = 1, .mtext = "x" };
+		msgsnd(q, &b, 1, 0);
+		for (int i = 0; i < 5000 && *res == -1; i++)
+			usleep(1000);
+		printf("child after a message: %s\n", *res == -1 ? "still blocked" : *res ? strerror(*res) : "done");
+		ok = *res == 0;
+	}
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	semctl(set, 0, IPC_RMID);
+	msgctl(q, IPC_RMID, NULL);
+	return ok ? 0 : 1;
 }
 
 /* Every handler delivery here is a sample in the daemon's signal watch:
@@ -139,6 +247,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (!strcmp(argv[1], "storm") && argc == 4)
 		return storm(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(argv[1], "stopwindow") && argc == 4)
+		return stopwindow((pid_t)atoi(argv[3]), !strcmp(argv[2], "semop"));
 	int q = msgget(KEY, IPC_CREAT | 0600);
 	if (q < 0) {
 		perror("msgget");

@@ -90,3 +90,25 @@ debugger_attach() {
 	assert_success
 	assert_output --partial "child: Interrupted system call"
 }
+
+# A stop (SIGSTOP, SIGCONT) that ends the wait before ipcnsd received the
+# call (the daemon stopped meanwhile): Linux's semop fails with EINTR
+# after a stop, msgrcv goes on waiting.  The signal watch records the stop
+# taken by the waiting thread with its registers, as it does a handler's
+# delivery (spec/compatibility.md, "Signals").
+@test "ipcnsd: a semop stopped and continued before the daemon received it fails with EINTR" {
+	run timeout 30 "$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- \
+		"$IT_BUILD/tests/integration/sig-park" stopwindow semop "$IPCNSD_PID"
+	kill -CONT "$IPCNSD_PID" 2>/dev/null || true
+	assert_success
+	assert_output --partial "child after the stop: Interrupted system call"
+}
+
+@test "ipcnsd: a msgrcv stopped and continued before the daemon received it waits on" {
+	run timeout 30 "$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- \
+		"$IT_BUILD/tests/integration/sig-park" stopwindow msgrcv "$IPCNSD_PID"
+	kill -CONT "$IPCNSD_PID" 2>/dev/null || true
+	assert_success
+	assert_output --partial "child after the stop: still blocked"
+	assert_output --partial "child after a message: done"
+}

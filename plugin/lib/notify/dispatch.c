@@ -1260,6 +1260,9 @@ static long dispatch(struct ipcns_ns *ns, struct ipcns_caller *c, int nr, const 
  * received is recognised: the kernel restarts the call as soon as the
  * handler returns.  */
 #define RESTART_WINDOW_NS (200 * 1000000LL)
+/* And after a stop: the call is restarted at the continue, which may come
+ * much later; a semop restarted after a stop fails with EINTR.  */
+#define STOP_WINDOW_NS (3600 * 1000000000LL)
 
 /* The number of arguments that make two calls the same; *sem for a
  * semop or semtimedop.  */
@@ -1389,10 +1392,11 @@ int ipcns_nfd_handle(struct ipcns_nfd *nf, struct seccomp_notif *req)
 	/* A signal that ended the wait before we received the call left no
 	 * record: a handler with SA_RESTART that interrupted a system call
 	 * at this very instruction a moment ago marks this call as its
-	 * restart.  */
+	 * restart, and so does, for a semop, a stop the thread took there.  */
 	bool sem;
 	if (!rec && call_nargs(&req->data, &sem) &&
-	    ipcns_sigwatch_restarted(nf->sigwatch, n.tid, req->data.instruction_pointer, n.t0, RESTART_WINDOW_NS))
+	    ipcns_sigwatch_restarted(nf->sigwatch, n.tid, req->data.instruction_pointer, n.t0, RESTART_WINDOW_NS,
+				     sem ? STOP_WINDOW_NS : 0))
 		verdict = -EINTR;
 	if (verdict == -EINTR) {
 		nf->eintr++;

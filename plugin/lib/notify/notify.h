@@ -218,10 +218,13 @@ int64_t ipcns_sigwatch_since(const struct ipcns_sigwatch *w);
  * opened after `since'.  */
 int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since);
 /* Did a handler with SA_RESTART, in the last `window' ns before `now',
- * end a wait of thread tid in a system call (-ERESTARTSYS) at
- * instruction pointer pc, that no earlier question used?  Such a
- * delivery is then used.  */
-bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, int64_t now, int64_t window);
+ * or a stop, in the last `stop_window' ns (0: stops do not count), end a
+ * wait of thread tid in a system call (-ERESTARTSYS) at instruction
+ * pointer pc, that no earlier question used?  Such a delivery is then
+ * used.  A stop is seen only in the thread that took the stop signal
+ * (spec/compatibility.md, "Signals").  */
+bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, int64_t now, int64_t window,
+			      int64_t stop_window);
 /* Empty the watch's rings if nobody else is at it (cheap when they are
  * empty): called at every park, so they do not overflow between
  * questions.  */

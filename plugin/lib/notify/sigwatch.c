@@ -8,7 +8,9 @@
  * elsewhere (a signal storm in another container or on the host) neither
  * overflow its rings nor evict its history (spec/security.md, "Signal
  * watches").  The filter keeps only deliveries that run a handler
- * (sa_handler > 1: not SIG_DFL, not SIG_IGN); each sample carries the
+ * (sa_handler > 1: not SIG_DFL, not SIG_IGN) and those of a stop signal
+ * with its default action (a stop ends a semop with EINTR); each sample
+ * carries the
  * thread, a CLOCK_MONOTONIC time, the handler's sa_flags and two user
  * registers.  A parked call whose thread comes back with the same call
  * asks its watch whether a handler ran since it was received, and
@@ -73,6 +75,7 @@ struct delivery {
 	int64_t t;
 	bool restart;
 	bool in_wait;  /* it ended a wait that returns -ERESTARTSYS */
+	bool stop;     /* a stop signal with its default action, no handler */
 	uint64_t pc;
 };
 
@@ -108,7 +111,7 @@ struct ring {
  * table.  A kill in the middle of a record() can tear one slot: at worst
  * one thread's history of that moment.  */
 #define TABLE_MAGIC 0x69707377u /* "wspi" */
-#define TABLE_VERSION 1
+#define TABLE_VERSION 2 /* 1: no stops recorded (the same layout) */
 struct table {
 	uint32_t magic, version;
 	uint32_t slot_size, nslots;
@@ -251,7 +254,10 @@ static int ring_open(struct ring *r, int id, int cpu, int cgfd, unsigned pages)
 			     PERF_FLAG_FD_CLOEXEC | (cgfd >= 0 ? PERF_FLAG_PID_CGROUP : 0));
 	if (r->fd < 0)
 		return -errno;
-	if (ioctl(r->fd, PERF_EVENT_IOC_SET_FILTER, "sa_handler > 1") < 0)
+	/* Deliveries that run a handler, and those that stop the thread:
+	 * SIGSTOP, and SIGTSTP, SIGTTIN, SIGTTOU with their default action.  */
+	if (ioctl(r->fd, PERF_EVENT_IOC_SET_FILTER,
+		  "sa_handler > 1 || sig == 19 || ((sig == 20 || sig == 21 || sig == 22) && sa_handler == 0)") < 0)
 		return -errno;
 	return ring_map(r, pages);
 }
@@ -457,7 +463,8 @@ int ipcns_sigwatch_adopt(int tfd, const int *ringfds, const int *cpus, int nring
 	struct table head;
 	if (st.st_size < (off_t)sizeof(head) || pread(tfd, &head, sizeof(head), 0) != (ssize_t)sizeof(head))
 		return -EBADMSG;
-	if (head.magic != TABLE_MAGIC || head.version != TABLE_VERSION || head.slot_size != sizeof(struct slot) ||
+	if (head.magic != TABLE_MAGIC || head.version < 1 || head.version > TABLE_VERSION ||
+	    head.slot_size != sizeof(struct slot) ||
 	    head.nslots == 0 || head.nslots > HOST_SLOTS || head.pages == 0 || (head.pages & (head.pages - 1)) ||
 	    head.pages > 65536 || (size_t)st.st_size != table_size(head.nslots) || nrings > W.ncpu ||
 	    (head.cgroup == 0) != (scope == NULL) || memchr(head.name, 0, sizeof(head.name)) == NULL)
@@ -643,14 +650,15 @@ static void drain_ring(struct ipcns_sigwatch *w, struct ring *r)
 			size_t len = h.size < sizeof(buf) ? h.size : sizeof(buf);
 			copy_out(r, tail, buf, len);
 			uint32_t tid, rawsz;
-			uint64_t t, flags;
+			uint64_t t, flags, handler;
 			size_t o = sizeof(h);
 			if (len >= o + 4 + 4 + 8 + 4 + 40) {
 				memcpy(&tid, buf + o + 4, 4);
 				memcpy(&t, buf + o + 8, 8);
 				memcpy(&rawsz, buf + o + 16, 4);
+				memcpy(&handler, buf + o + 20 + 24, 8);
 				memcpy(&flags, buf + o + 20 + 32, 8);
-				struct delivery d = { .t = (int64_t)t, .restart = flags & SA_RESTART_FLAG };
+				struct delivery d = { .t = (int64_t)t, .restart = flags & SA_RESTART_FLAG, .stop = handler <= 1 };
 				/* Then the user registers: abi, the return
 				 * register, the pc (bit order).  */
 				size_t ro = o + 20 + rawsz;
@@ -706,7 +714,7 @@ int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since)
 		ret = -ESTALE;
 	} else if (s->tid == tid) {
 		for (int i = 0; i < s->n; i++) {
-			if (s->d[i].t > since) {
+			if (s->d[i].t > since && !s->d[i].stop) {
 				ret = s->d[i].restart ? IPCNS_SIG_RESTART : IPCNS_SIG_NORESTART;
 				break;
 			}
@@ -719,7 +727,8 @@ int ipcns_sigwatch_first(struct ipcns_sigwatch *w, pid_t tid, int64_t since)
 	return ret;
 }
 
-bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, int64_t now, int64_t window)
+bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, int64_t now, int64_t window,
+			      int64_t stop_window)
 {
 	if (!w)
 		return false;
@@ -730,9 +739,11 @@ bool ipcns_sigwatch_restarted(struct ipcns_sigwatch *w, pid_t tid, uint64_t pc, 
 	if (s->tid == tid) {
 		for (int i = s->n - 1; i >= 0 && !hit; i--) {
 			const struct delivery *d = &s->d[i];
-			if (d->t <= s->used || d->t < now - window)
+			if (d->t <= s->used)
 				break;
-			hit = d->restart && d->in_wait && d->pc == pc;
+			if (d->t < now - (d->stop ? stop_window : window))
+				continue;
+			hit = (d->stop || d->restart) && d->in_wait && d->pc == pc;
 		}
 		if (hit)
 			s->used = s->d[s->n - 1].t;
