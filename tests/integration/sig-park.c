@@ -262,11 +262,15 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		long calls = 0;
 		while (!stop) {
-			if (!strcmp(argv[2], "semop"))
-				semop(sem, &down, 1);
-			else
-				msgrcv(q, &b, sizeof(b.mtext), 99, 0);
+			long r = !strcmp(argv[2], "semop") ? semop(sem, &down, 1)
+							     : msgrcv(q, &b, sizeof(b.mtext), 99, 0);
 			calls++;
+			/* Only a signal ends the wait here: any other failure
+			 * (ENOSYS once nobody serves the filter) would loop.  */
+			if (r < 0 && errno != EINTR) {
+				perror(argv[2]);
+				return 1;
+			}
 		}
 		printf("stopped after %ld calls, the handler run %d times\n", calls, (int)handled);
 		semctl(sem, 0, IPC_RMID);

@@ -37,6 +37,9 @@ victim_stops() {
 # in ipcns_teardown).
 teardown() {
 	host_storm_stop
+	# A program of ipcns-run's test still running (the test failed).
+	local p
+	p=$(cat "$BATS_TEST_TMPDIR/run.pid" 2>/dev/null) && kill -KILL "$p" 2>/dev/null || true
 	ipcns_teardown
 }
 
@@ -136,6 +139,7 @@ cgroup2_root() {
 		"$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- \
 			"$IT_BUILD/tests/integration/sig-park" daemon msgrcv >"$out" 2>&1 3>&- &
 		p=$!
+		echo "$p" >"$BATS_TEST_TMPDIR/run.pid"
 		wait_for 10 grep -q READY "$out"
 		wait_for 10 test "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat")" = S
 		cg=$(sed -n 's/^0:://p' "/proc/$p/cgroup")
