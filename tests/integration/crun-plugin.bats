@@ -187,6 +187,29 @@ run_oci_seccomp_notify_version"
 	assert_output --partial "error loading \`$PLUGIN\`"
 }
 
+# The view's bounds in the plugin, as in ipcnsd (spec/view.md): 64 files
+# of the view open at once (ENFILE past them), files held by crun's helper
+# thread and freed at their release, so a container can neither make crun
+# hold files without bound nor keep others from opening when it closes
+# its own.
+@test "crun plugin: a container opens at most 64 files of its view at once" {
+	PLUGIN_VIEW_WAIT=yes run plugin_run viewfiles python3 -c '
+import errno, os
+fds = []
+try:
+    for i in range(100):
+        fds.append(os.open("/proc/sysvipc/shm", os.O_RDONLY))
+except OSError as e:
+    print("opened", len(fds), errno.errorcode[e.errno])
+for fd in fds:
+    os.close(fd)
+fds = [os.open("/proc/sys/kernel/shmmni", os.O_RDONLY) for i in range(64)]
+print("again", len(fds), os.read(fds[63], 64).decode().strip())'
+	assert_success
+	assert_line "opened 64 ENFILE"
+	assert_line "again 64 4096"
+}
+
 # ---- The operator's limits (issue 11 holes 2, 4, 9, 12), as ipcnsd
 # applies them (spec/security.md, "The crun plugin").  The plugin serves
 # the namespace in crun's own process, which is not in the container's
