@@ -10,7 +10,7 @@
 # Environment: IPCNS_IT_RUNTIMES (default "runc crun") limits the runtimes;
 # a test for a runtime not listed is skipped.  IPCNS_IT_KEEP=1 keeps IT_DIR.
 # IPCNS_IT_DAEMON=PATH runs that ipcnsd instead of build/bin/ipcnsd-san (the
-# ASan build, when made) or build/bin/ipcnsd; IPCNSD_EXTRA_ARGS are added to
+# ASan build, when made and up to date) or build/bin/ipcnsd; IPCNSD_EXTRA_ARGS are added to
 # its command line.
 
 load '/usr/lib/bats/bats-support/load'
@@ -51,11 +51,28 @@ ipcnsd_alive() {
 
 # ipcnsd_launch SOCKET LOG: start an ipcnsd (the ASan build when there is
 # one) in the background; sets LAUNCHED_PID.  Waits until it answers.
+# it_daemon_bin: IT_DAEMON_BIN, the ipcnsd the tests run: the ASan build
+# when it is made and up to date, else build/bin/ipcnsd.  `make' alone does
+# not rebuild ipcnsd-san, and a stale one would test old code; asked of
+# make once (exported from setup_file to the file's tests).
+it_daemon_bin() {
+	[ -z "${IT_DAEMON_BIN:-}" ] || return 0
+	IT_DAEMON_BIN=$IT_BUILD/bin/ipcnsd
+	if [ -x "$IT_BUILD/bin/ipcnsd-san" ]; then
+		if make -q -C "$IT_REPO" build/bin/ipcnsd-san >/dev/null 2>&1; then
+			IT_DAEMON_BIN=$IT_BUILD/bin/ipcnsd-san
+		else
+			echo "# build/bin/ipcnsd-san is out of date: the tests run build/bin/ipcnsd (make build/bin/ipcnsd-san for ASan)" >&2
+		fi
+	fi
+	export IT_DAEMON_BIN
+}
+
 ipcnsd_launch() {
 	local sock=$1 log=$2 bin=${IPCNS_IT_DAEMON:-}
 	if [ -z "$bin" ]; then
-		bin=$IT_BUILD/bin/ipcnsd
-		[ -x "$IT_BUILD/bin/ipcnsd-san" ] && bin=$IT_BUILD/bin/ipcnsd-san
+		it_daemon_bin
+		bin=$IT_DAEMON_BIN
 	fi
 	# fd 3 is bats' own: a background process holding it hangs bats.
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \

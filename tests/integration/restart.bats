@@ -320,9 +320,8 @@ EOF
 	printf '\x63\x00\x00\x00' | dd of="$fd" bs=1 seek=$((off + 8)) conv=notrunc status=none
 	cp "$fd" "$BATS_TEST_TMPDIR/state.patched"
 
-	local bin=$IT_BUILD/bin/ipcnsd
-	[ -x "$IT_BUILD/bin/ipcnsd-san" ] && bin=$IT_BUILD/bin/ipcnsd-san
-	run "$bin" --socket "$IPCNS_SOCKET"
+	it_daemon_bin
+	run "$IT_DAEMON_BIN" --socket "$IPCNS_SOCKET"
 	assert_failure 1
 	assert_output --regexp "format (version )?99 is newer than this ipcnsd knows"
 	assert_output --partial "nothing was changed"
