@@ -881,6 +881,11 @@ int main(int argc, char **argv)
 	/* The view's /dev/fuse fd is with the keeper on a handover: the
 	 * mount stays for the next ipcnsd.  */
 	view_stop(handover);
+	/* No attach is served any more: the guard's thread goes before the
+	 * next ipcnsd answers in its stead (on a handover the keeper's copy
+	 * of the group keeps the marks; a thread of ours still reading it
+	 * would refuse the next ipcnsd's own opens).  */
+	ipcns_shm_guard_stop();
 	if (handover) {
 		/* The keeper keeps the socket listening: runtimes' connections
 		 * wait in its backlog for the next ipcnsd.  */
