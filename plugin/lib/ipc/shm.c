@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/fs.h>
@@ -197,7 +198,13 @@ int ipcns_shm_guard_start(int adopt)
 	pthread_attr_init(&a);
 	/* The thread polls, reads and answers, nothing more.  */
 	pthread_attr_setstacksize(&a, 64 * 1024);
+	/* Signals are the front end's (ipcnsd takes SIGTERM by signalfd,
+	 * blocked in every thread): the thread starts with all blocked.  */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int err = pthread_create(&shm_guard_thread, &a, shm_guard_run, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
 	if (err != 0) {
 		close(fd);
