@@ -868,9 +868,17 @@ int main(int argc, char **argv)
 	/* Each namespace's journal, committed once more, stays with the
 	 * keeper for the next ipcnsd.  */
 	bool handover = D.handover && custody_attached();
-	if (handover)
+	if (handover) {
 		for (struct nsent *e = D.namespaces; e; e = e->next)
 			persist_detach(e);
+		/* No attach is served any more: the guard's thread goes before
+		 * the namespaces, which would take its marks off the segments
+		 * they let go of, and before the next ipcnsd answers in its
+		 * stead (the keeper's copy of the group keeps the marks; a
+		 * thread of ours still reading it would refuse the next
+		 * ipcnsd's own opens).  */
+		ipcns_shm_guard_stop();
+	}
 	while (D.nfds) {
 		struct nsent *e = D.nfds->ct->nse;
 		if (nfd_close(D.nfds))
@@ -881,10 +889,6 @@ int main(int argc, char **argv)
 	/* The view's /dev/fuse fd is with the keeper on a handover: the
 	 * mount stays for the next ipcnsd.  */
 	view_stop(handover);
-	/* No attach is served any more: the guard's thread goes before the
-	 * next ipcnsd answers in its stead (on a handover the keeper's copy
-	 * of the group keeps the marks; a thread of ours still reading it
-	 * would refuse the next ipcnsd's own opens).  */
 	ipcns_shm_guard_stop();
 	if (handover) {
 		/* The keeper keeps the socket listening: runtimes' connections
