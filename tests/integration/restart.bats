@@ -357,3 +357,41 @@ EOF
 	run cat "$(bdir a)/out"
 	assert_output --partial "Function not implemented"
 }
+
+# Hole 1 across a restart: a read-only attacher that kept a hugetlb
+# segment's file (a sibling thread's dup in the moment shmat had it
+# installed) tries to reopen it read-write while no ipcnsd runs.  The
+# fanotify group guarding hugetlb files stays with the keeper with its
+# marks, so the open waits for the next ipcnsd, which refuses it
+# (spec/security.md).  Before, a clean SIGTERM handover took the marks off
+# (freeing the namespaces) and the open succeeded at once.
+kept_hugetlb_file() {
+	local how=$1 out=$BATS_TEST_TMPDIR/kept.out pid rc=0
+	own_daemon "guard-$how"
+	"$IT_BUILD/tests/tools/ipcns-run" --socket "$IPCNS_SOCKET" -- \
+		"$IT_BUILD/tests/integration/huge-kept" "$X/kept" "$X/go" >"$out" 2>&1 3>&- &
+	pid=$!
+	wait_for 60 eval "test -e $X/kept || ! kill -0 $pid 2>/dev/null"
+	if [ ! -e "$X/kept" ]; then
+		wait "$pid" || rc=$?
+		[ "$rc" -eq 77 ] && skip "$(cat "$out")"
+		fail "huge-kept ended with $rc: $(cat "$out")"
+	fi
+	daemon_goes "$how"
+	touch "$X/go"
+	sleep 0.5
+	own_daemon "guard-$how"
+	wait "$pid" || rc=$?
+	run cat "$out"
+	echo "# $how: $output" >&3
+	assert_output --partial "reopen O_RDWR while no ipcnsd ran: Operation not permitted"
+	[ "$rc" -eq 0 ]
+}
+
+@test "a kept read-only file of a hugetlb segment cannot be reopened for writing while ipcnsd restarts (SIGTERM)" {
+	kept_hugetlb_file TERM
+}
+
+@test "a kept read-only file of a hugetlb segment cannot be reopened for writing while ipcnsd is SIGKILLed and started" {
+	kept_hugetlb_file KILL
+}
