@@ -88,7 +88,8 @@ HAVE_M32 := $(shell printf 'int main(void){return 0;}\n' | $(CC) -m32 -static -x
 	echo yes)
 ifeq ($(HAVE_M32),yes)
 # and restart.bats's container side, as a 32-bit program.
-CONF32_BINS := $(CONF32:%=$(B)/tests/conformance/%.m32) $(B)/tests/integration/ipc-restart.m32
+CONF32_BINS := $(CONF32:%=$(B)/tests/conformance/%.m32) $(B)/tests/integration/ipc-restart.m32 \
+	$(B)/tests/integration/park32.m32
 endif
 TOOL_BINS := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
@@ -182,6 +183,10 @@ $(B)/tests/conformance/%.m32: tests/conformance/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) -m32 -static $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< -lpthread
+$(B)/tests/integration/park32.m32: tests/integration/compat32/park32.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) -m32 -static $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $<
 $(B)/tests/integration/%.m32: tests/integration/%.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

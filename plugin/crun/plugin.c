@@ -952,7 +952,7 @@ EXPORT int run_oci_seccomp_notify_start(void **opaque, struct ipcns_crun_conf *c
 static bool is_ipc_call(const struct ipcns_nfd *nf, const struct seccomp_notif *req)
 {
 	if (req->data.arch != nf->arch)
-		return false;
+		return ipcns_compat_is_call(&req->data); /* a 32-bit caller's */
 	return ipcns_is_ipc_nr(req->data.nr);
 }
 
@@ -976,8 +976,8 @@ EXPORT int run_oci_seccomp_notify_handle_request(void *opaque, struct seccomp_no
 	int ret;
 
 	*handled = IPCNS_CRUN_NOT_HANDLED;
-	/* Another plugin's calls, and compat-architecture calls (whose
-	 * structures we do not decode): crun or the next plugin answers.  */
+	/* Another plugin's calls, and other architectures' calls but
+	 * i386's: crun or the next plugin answers.  */
 	if (!p || !is_ipc_call(&p->nf, sreq))
 		return 0;
 	pthread_mutex_lock(&p->lock);

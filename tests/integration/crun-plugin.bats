@@ -30,7 +30,8 @@ setup() {
 # listenerPath.  PLUGIN_ANNOTATIONS and PLUGIN_SYSCTL (JSON objects) add
 # annotations and linux.sysctl; PLUGIN_NOFILE sets RLIMIT_NOFILE;
 # PLUGIN_VIEW_WAIT=yes adds plugin/crun/README.md's startContainer hook,
-# which holds the container's program until the plugin's view is mounted.
+# which holds the container's program until the plugin's view is mounted;
+# PLUGIN_ARCHES (OCI names, space-separated) the filter's architectures.
 plugin_bundle() {
 	local name=$1 b ann=${PLUGIN_ANNOTATIONS:-'{}'} sysctl=${PLUGIN_SYSCTL:-'{}'}
 	b=$(bdir "$name")
@@ -38,9 +39,10 @@ plugin_bundle() {
 	jq --arg so "$PLUGIN" --slurpfile rule "$IT_REPO/runtime-hook/seccomp-ipcns.json" \
 		--argjson ann "$ann" --argjson sysctl "$sysctl" \
 		--arg mask "${PLUGIN_MASK:-yes}" --arg nofile "${PLUGIN_NOFILE:-}" \
-		--arg wait "${PLUGIN_VIEW_WAIT:-no}" --arg waitsh "$VIEW_WAIT_SH" '
+		--arg wait "${PLUGIN_VIEW_WAIT:-no}" --arg waitsh "$VIEW_WAIT_SH" --arg arches "${PLUGIN_ARCHES:-}" '
 		.annotations = ((.annotations // {}) + {"run.oci.seccomp.plugins": $so} + $ann)
 		| .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", syscalls: $rule}
+		| if $arches != "" then .linux.seccomp.architectures = ($arches | split(" ")) else . end
 		| if $mask == "yes" then .linux.maskedPaths += ["/proc/sysvipc"] else . end
 		| if $sysctl != {} then .linux.sysctl = $sysctl else . end
 		| if $wait == "yes" then .hooks.startContainer = [{path: "/bin/sh", args: ["sh", "-c", $waitsh]}]
@@ -400,6 +402,19 @@ plugin_storm_then_stop() {
 	# The view from the programs' first instruction (proc_sysvipc reads
 	# /proc/sysvipc before any call).
 	PLUGIN_VIEW_WAIT=yes PLUGIN_NOFILE=$nofile conformance_programs "crun plugin" plugin_run
+	assert_ipcnsd_unused
+}
+
+# The 32-bit (i386) ones (the Makefile's CONF32), with the filter's
+# architectures as ipcns-runtime lists them (spec/runtime.md).
+@test "crun plugin: every 32-bit (i386) conformance program passes inside a plugin container" {
+	ls "$IT_BUILD"/tests/conformance/*.m32 >/dev/null 2>&1 ||
+		skip "no 32-bit conformance programs: no i386 toolchain (gcc -m32 -static; Debian's gcc-multilib)"
+	local nofile
+	nofile=$(ulimit -Hn)
+	[ "$nofile" = unlimited ] || [ "$nofile" -gt 8192 ] && nofile=8192
+	PLUGIN_ARCHES="SCMP_ARCH_X86_64 SCMP_ARCH_X86 SCMP_ARCH_X32" PLUGIN_NOFILE=$nofile CONF_M32=1 \
+		conformance_programs "crun plugin, 32-bit" plugin_run
 	assert_ipcnsd_unused
 }
 

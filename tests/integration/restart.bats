@@ -193,6 +193,27 @@ signal_in_gap() {
 	RESTART=$RESTART.m32 restart_keeps runc KILL
 }
 
+# A 32-bit program's msgrcv (its msgbuf's mtype 4 bytes) parked while
+# ipcnsd is SIGKILLed: the new ipcnsd delivers into it as a 32-bit call.
+@test "runc: a 32-bit program's msgrcv parked while ipcnsd is SIGKILLed gets its message from the new ipcnsd" {
+	[ -x "$IT_BUILD/tests/integration/park32.m32" ] || skip "no i386 toolchain (gcc -m32 -static)"
+	need_runtime runc
+	own_daemon park32
+	ct_start runc a "$CT_BUILD/tests/integration/park32.m32" "$CT_XCHG"
+	wait_ready runc a ready
+	local ns
+	ns=$(ns_of_pid "$(ct_pid runc a)")
+	[ "$(jq -r .usage.parked <<<"$(ps_ns "$ns")")" -eq 1 ] || fail "no parked msgrcv"
+	daemon_goes KILL
+	own_daemon park32
+	touch "$X/go"
+	wait_ready runc a done 30
+	run cat "$X/out"
+	assert_output "6 6 parked"
+	run ct_wait runc a
+	assert_output 0
+}
+
 # keeper_fds_rss: the keeper's open fds and resident KiB.
 keeper_fds_rss() {
 	local kp

@@ -743,6 +743,11 @@ int ipcns_compat_nargs(const struct seccomp_data *d, bool *sem)
 	}
 }
 
+bool ipcns_compat_is_call(const struct seccomp_data *d)
+{
+	return d->arch == AUDIT_ARCH_I386 && (ipcns_compat_is_ipc_nr(d->nr) || d->nr == NR32_REMAP_FILE_PAGES);
+}
+
 bool ipcns_compat_is_ipc_nr(long nr)
 {
 #if defined(__x86_64__)

@@ -51,6 +51,8 @@ int ipcns_compat_rw(struct ipcns_compat_scratch *s, uint64_t addr, void *buf, si
  * for a call that is never parked, -1 for another architecture; *sem
  * for a semop (Linux ends those with EINTR after a stop too).  */
 int ipcns_compat_nargs(const struct seccomp_data *d, bool *sem);
+/* A call ipcns_compat_call() serves (on x86_64).  */
+bool ipcns_compat_is_call(const struct seccomp_data *d);
 /* An i386 System V IPC call that can block (a number /proc/TID/syscall
  * shows for a 32-bit thread), on x86_64.  */
 bool ipcns_compat_is_ipc_nr(long nr);
