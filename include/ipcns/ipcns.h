@@ -119,7 +119,7 @@ struct ipcns_idmap;
 /* A process (or thread) as Linux's struct pid names it: its number in
  * each pid namespace from the daemon's own (level 0) down to its own
  * (level n - 1), as the NStgid/NSpid lines of /proc/PID/status list
- * them, and an identity of each level's namespace (the inode of its
+ * them, and an identity of each level's namespace (the id of its
  * /proc/PID/ns/pid).  A namespace sees the process as the number at its
  * level when it is the namespace of that level, and as 0 otherwise
  * (Linux's pid_nr_ns).  MAX_PID_NS_LEVEL is 32 below the initial one.  */

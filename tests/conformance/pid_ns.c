@@ -30,7 +30,6 @@
 
 struct ids {
 	int sem, msq, shm;
-	pid_t g_outer; /* G as P's namespace numbers it */
 };
 
 struct msgb {
@@ -141,11 +140,13 @@ static int inner(int to_p, int from_p)
 
 int main(void)
 {
-	int up[2], down[2];
+	/* G to P (its objects), C to P (G's number), P to G (go on): one
+	 * pipe each, since G and C write at the same time.  */
+	int up[2], cup[2], down[2];
 	struct ids o;
 	struct msgb m;
 
-	if (pipe(up) < 0 || pipe(down) < 0)
+	if (pipe(up) < 0 || pipe(cup) < 0 || pipe(down) < 0)
 		CONF_SKIP("no pipes");
 	pid_t c = fork();
 	if (c < 0)
@@ -163,7 +164,7 @@ int main(void)
 		if (g == 0)
 			_exit(inner(up[1], down[0]));
 		/* G as this namespace numbers it: P's number for it.  */
-		if (write(up[1], &g, sizeof(g)) != sizeof(g))
+		if (write(cup[1], &g, sizeof(g)) != sizeof(g))
 			_exit(2);
 		int st;
 		if (waitpid(g, &st, 0) != g || !WIFEXITED(st))
@@ -171,9 +172,10 @@ int main(void)
 		_exit(WEXITSTATUS(st));
 	}
 	close(up[1]);
+	close(cup[1]);
 	close(down[0]);
 	pid_t g_outer;
-	ssize_t n1 = read(up[0], &g_outer, sizeof(g_outer));
+	ssize_t n1 = read(cup[0], &g_outer, sizeof(g_outer));
 	ssize_t n2 = n1 == sizeof(g_outer) ? read(up[0], &o, sizeof(o)) : 0;
 	if (n1 != sizeof(g_outer) || n2 != sizeof(o)) {
 		int st;

@@ -46,7 +46,7 @@ struct ncall {
 	ino_t user_ino;
 	uint32_t tid_gen, tid_epoch; /* the tid cache slot when st was read */
 	struct ipcns_proc_status st;
-	ino_t pidns;                 /* its pid namespace's inode, 0: not read */
+	uint64_t pidns;              /* its pid namespace's id, 0: not read */
 	struct ipcns_remote remote;
 	struct ipcns_pwaiter *parked;
 	bool answered;
@@ -111,7 +111,7 @@ struct tid_ent {
 	/* Its depth below the daemon's pid namespace plus one (NStgid's
 	 * length, 0: unknown) and its pid namespace (0: not read yet).  */
 	uint8_t nlev;
-	ino_t pidns;
+	uint64_t pidns;
 	/* euid, egid, fsgid: exact until the proc connector reports a
 	 * change of this thread's uids or gids.  */
 	bool have_ids;
@@ -522,7 +522,7 @@ static int op_ns_tid(struct ipcns_caller *c, pid_t *ns_tid)
 
 /* The pid namespace found for a thread the cache knows, unless the slot
  * was forgotten since it was looked up.  */
-static void tid_note_pidns(pid_t tid, uint32_t gen, ino_t ino)
+static void tid_note_pidns(pid_t tid, uint32_t gen, uint64_t ino)
 {
 	pthread_mutex_lock(&tidcache_lock);
 	struct tid_ent *e = tid_slot(tid);
@@ -535,14 +535,15 @@ static void tid_note_pidns(pid_t tid, uint32_t gen, ino_t ino)
  * its depth and pid namespace, and a depth of at most 2 (the daemon's
  * namespace and the container's) needs no numbers but tgid and NStgid's
  * last; the chain of namespaces is cached by its innermost one
- * (procfs.c).  A cache miss costs a stat of /proc/TID/ns/pid on top of
- * the status read; a deeper namespace a read of the whole NStgid.  */
+ * (procfs.c).  A cache miss costs the pid namespace's id (an open, an
+ * ioctl and a close of /proc/TID/ns/pid) on top of the status read; a
+ * deeper namespace a read of the whole NStgid.  */
 static int op_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidchain *out)
 {
 	struct ncall *n = ncall_of(c);
 	pid_t host_tgid, ns_tgid;
 	uint32_t nlev = 0, gen = 0;
-	ino_t ino = n->pidns;
+	uint64_t ino = n->pidns;
 	bool cached = false, read_status = false, read_now;
 	struct tid_ent e;
 	int ret;
@@ -585,7 +586,7 @@ static int op_pid_chain(struct ipcns_caller *c, bool thread, struct ipcns_pidcha
 			out->lv[i].nr = thread ? pids.nspid[i] : pids.nstgid[i];
 	}
 	if (!ino) {
-		ret = ipcns_proc_pidns_ino(n->tid, &ino);
+		ret = ipcns_proc_pidns_id(n->tid, &ino);
 		if (ret < 0)
 			return ret == -ESRCH ? -ENOENT : ret;
 		read_now = true;

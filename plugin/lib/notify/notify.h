@@ -299,15 +299,18 @@ struct ipcns_proc_pids {
 };
 /* The same, and the numbers (pids may be NULL).  */
 int ipcns_proc_status_pids(pid_t tid, struct ipcns_proc_status *st, struct ipcns_proc_pids *pids);
-/* tid's pid namespace: the inode of /proc/TID/ns/pid.  */
-int ipcns_proc_pidns_ino(pid_t tid, ino_t *ino);
+/* tid's pid namespace's identity: its id (NS_GET_ID, Linux 6.18: never
+ * given to another namespace until the machine boots again), or on a
+ * kernel without it the inode of /proc/TID/ns/pid (which a namespace
+ * made after this one is gone may get again).  */
+int ipcns_proc_pidns_id(pid_t tid, uint64_t *id);
 /* The identities of tid's pid namespaces from the daemon's (ns[0]) down
- * to its own (ns[n - 1], which is `ino', read before by the caller): 0,
+ * to its own (ns[n - 1], which is `id', read before by the caller): 0,
  * -EIO when tid is not n - 1 levels below the daemon's namespace, or
  * -errno (-ESRCH: tid is gone, or is another task now).  Chains are
- * cached by their innermost namespace, held open so that its inode is
- * not given to another namespace while the entry lives (64 entries).  */
-int ipcns_pidns_chain(pid_t tid, ino_t ino, uint32_t n, uint64_t *ns);
+ * cached by their innermost namespace's identity (64 entries; no fd is
+ * held).  */
+int ipcns_pidns_chain(pid_t tid, uint64_t id, uint32_t n, uint64_t *ns);
 /* tid as the reader of a pid: its pid namespace's level below the
  * daemon's and identity.  */
 int ipcns_proc_pidns(pid_t tid, struct ipcns_pidns *out);

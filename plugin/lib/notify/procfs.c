@@ -294,41 +294,73 @@ int ipcns_proc_in_group(pid_t tid, gid_t gid)
 	return parse_groups(l + 8, match_group, &fg);
 }
 
-int ipcns_proc_pidns_ino(pid_t tid, ino_t *ino)
+/* NS_GET_ID (Linux 6.18's linux/nsfs.h): a namespace's 64-bit id.  */
+#ifndef NS_GET_ID
+#define NS_GET_ID _IOR(0xb7, 13, uint64_t)
+#endif
+
+/* An nsfs fd's identity: its id, or on a kernel without NS_GET_ID its
+ * inode (decided once: every identity of a run is of one kind).  */
+static int ns_ident(int fd, uint64_t *id)
+{
+	static int have_id; /* 0: unknown, 1: NS_GET_ID, -1: inodes */
+	int h = __atomic_load_n(&have_id, __ATOMIC_RELAXED);
+	if (h >= 0) {
+		if (ioctl(fd, NS_GET_ID, id) == 0) {
+			if (!h)
+				__atomic_store_n(&have_id, 1, __ATOMIC_RELAXED);
+			return 0;
+		}
+		if (h || (errno != ENOTTY && errno != EINVAL))
+			return -errno;
+		__atomic_store_n(&have_id, -1, __ATOMIC_RELAXED);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*id = st.st_ino;
+	return 0;
+}
+
+static int open_pidns(pid_t tid)
 {
 	char path[64];
-	struct stat st;
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)tid);
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	*ino = st.st_ino;
-	return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? (errno == ENOENT ? -ESRCH : -errno) : fd;
+}
+
+int ipcns_proc_pidns_id(pid_t tid, uint64_t *id)
+{
+	int fd = open_pidns(tid);
+	if (fd < 0)
+		return fd;
+	int ret = ns_ident(fd, id);
+	close(fd);
+	return ret;
 }
 
 /* ---- Chains of pid namespaces.  A pid namespace's ancestors never
  * change: one walk up (NS_GET_PARENT, which stops with EPERM at the
- * daemon's own namespace) per namespace, kept by its inode.  */
+ * daemon's own namespace) per namespace, kept by its identity.  */
 struct pidns_ent {
-	ino_t ino;
-	int fd1; /* the innermost namespace's fd + 1 (0: a free entry), held:
-		  * its inode stays its own */
+	uint64_t id; /* 0: a free entry */
 	uint32_t n;
 	uint64_t ns[IPCNS_PID_LEVELS];
 };
 static struct pidns_ent pidns_cache[64];
 static unsigned int pidns_next;
+static unsigned int pidns_last; /* the entry hit last: looked at first */
 static pthread_mutex_t pidns_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static unsigned int pidns_last; /* the entry hit last: looked at first */
-
-static bool pidns_cached(ino_t ino, uint32_t n, uint64_t *ns)
+static bool pidns_cached(uint64_t id, uint32_t n, uint64_t *ns)
 {
 	bool hit = false;
 	pthread_mutex_lock(&pidns_lock);
 	for (size_t k = 0; k < ARRAY_SIZE(pidns_cache) && !hit; k++) {
 		size_t i = (pidns_last + k) % ARRAY_SIZE(pidns_cache);
 		struct pidns_ent *e = &pidns_cache[i];
-		if (e->fd1 && e->ino == ino && e->n == n) {
+		if (e->id && e->id == id && e->n == n) {
 			memcpy(ns, e->ns, n * sizeof(*ns));
 			pidns_last = (unsigned int)i;
 			hit = true;
@@ -338,57 +370,51 @@ static bool pidns_cached(ino_t ino, uint32_t n, uint64_t *ns)
 	return hit;
 }
 
-int ipcns_pidns_chain(pid_t tid, ino_t ino, uint32_t n, uint64_t *ns)
+int ipcns_pidns_chain(pid_t tid, uint64_t id, uint32_t n, uint64_t *ns)
 {
 	if (n < 1 || n > IPCNS_PID_LEVELS)
 		return -EIO;
-	if (pidns_cached(ino, n, ns))
+	if (pidns_cached(id, n, ns))
 		return 0;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_pidns(tid);
 	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_ino != ino) {
-		close(fd);
-		return -ESRCH;
-	}
-	uint64_t up[IPCNS_PID_LEVELS];
+		return fd;
+	uint64_t up[IPCNS_PID_LEVELS], got;
 	uint32_t k = 0;
-	int cur = fd, ret = 0;
-	up[k++] = ino;
-	for (;;) {
-		int parent = ioctl(cur, NS_GET_PARENT);
+	int cur = fd, ret = ns_ident(fd, &got);
+	if (ret == 0 && got != id)
+		ret = -ESRCH;
+	up[k++] = id;
+	while (ret == 0) {
+		int parent = ioctl(cur, NS_GET_PARENT), e = errno;
 		if (cur != fd)
 			close(cur);
+		cur = fd;
 		if (parent < 0) {
-			if (errno != EPERM)
-				ret = -errno;
+			/* EPERM: the parent is outside the daemon's namespace
+			 * (or this is the initial one): the top.  */
+			if (e != EPERM)
+				ret = -e;
 			break;
 		}
-		if (k == n || fstat(parent, &st) < 0) {
+		if (k == n || ns_ident(parent, &got) < 0) {
 			close(parent);
 			ret = -EIO;
 			break;
 		}
-		up[k++] = st.st_ino;
+		up[k++] = got;
 		cur = parent;
 	}
+	close(fd);
 	if (ret == 0 && k != n)
 		ret = -EIO;
-	if (ret < 0) {
-		close(fd);
+	if (ret < 0)
 		return ret;
-	}
 	for (uint32_t i = 0; i < n; i++)
 		ns[i] = up[n - 1 - i];
 	pthread_mutex_lock(&pidns_lock);
 	struct pidns_ent *e = &pidns_cache[pidns_next++ % ARRAY_SIZE(pidns_cache)];
-	if (e->fd1)
-		close(e->fd1 - 1);
-	e->ino = ino;
-	e->fd1 = fd + 1;
+	e->id = id;
 	e->n = n;
 	memcpy(e->ns, ns, n * sizeof(*ns));
 	pthread_mutex_unlock(&pidns_lock);
@@ -398,8 +424,8 @@ int ipcns_pidns_chain(pid_t tid, ino_t ino, uint32_t n, uint64_t *ns)
 int ipcns_proc_pidns(pid_t tid, struct ipcns_pidns *out)
 {
 	struct ipcns_proc_status st;
-	ino_t ino;
-	int ret = ipcns_proc_pidns_ino(tid, &ino);
+	uint64_t ino;
+	int ret = ipcns_proc_pidns_id(tid, &ino);
 	if (ret == 0)
 		ret = ipcns_proc_status(tid, &st);
 	if (ret < 0)
@@ -635,9 +661,9 @@ static int host_proc_chain(void *data, pid_t tgid, bool parent, struct ipcns_pid
 		if (ret < 0)
 			return ret;
 	}
-	ino_t ino;
+	uint64_t ino;
 	uint64_t ns[IPCNS_PID_LEVELS];
-	ret = ipcns_proc_pidns_ino(tgid, &ino);
+	ret = ipcns_proc_pidns_id(tgid, &ino);
 	if (ret == 0)
 		ret = ipcns_pidns_chain(tgid, ino, st.nlev, ns);
 	if (ret < 0)
