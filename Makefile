@@ -79,9 +79,9 @@ CONF_BINS := $(CONF_SRC:tests/conformance/%.c=$(B)/tests/conformance/%)
 # and say they are skipped where there is no i386 toolchain.  Left out:
 # programs about 64-bit sizes and addresses (shm_get, shm_limits,
 # shm_remap) and those making raw x86_64 calls (sem_basic, hostile_*
-# but the five below).  compat_abi is the i386 ABI itself (ipc(2), the
+# but the six below).  compat_abi is the i386 ABI itself (ipc(2), the
 # old structures), an i386 program only.
-CONF32 := compat_abi hostile_cred hostile_memfd hostile_signal hostile_stop hostile_userns ids_userns \
+CONF32 := compat_abi hostile_cred hostile_filter hostile_memfd hostile_signal hostile_stop hostile_userns ids_userns \
 	msg_block msg_ctl msg_get msg_kill msg_select msg_stream sem_undo sem_wait shm_at shm_ctl shm_dt \
 	shm_fork shm_huge shm_ids shm_lock shm_perm sig_intr
 HAVE_M32 := $(shell printf 'int main(void){return 0;}\n' | $(CC) -m32 -static -x c -o /dev/null - 2>/dev/null && \

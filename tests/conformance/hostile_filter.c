@@ -30,6 +30,8 @@
 #define NATIVE_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__i386__)
+#define NATIVE_ARCH AUDIT_ARCH_I386
 #endif
 
 static bool under_ipcnsd;
@@ -97,7 +99,12 @@ static void attach_under(long nr, uint32_t action, bool may_fail)
 static void trap_mmap(void *arg)
 {
 	(void)arg;
+#if defined(__i386__)
+	/* A 32-bit attach is an injected mmap2.  */
+	attach_under(SYS_mmap2, SECCOMP_RET_TRAP, under_ipcnsd);
+#else
 	attach_under(SYS_mmap, SECCOMP_RET_TRAP, under_ipcnsd);
+#endif
 }
 
 static void refuse_close(void *arg)
