@@ -293,6 +293,8 @@ struct ipcns_proc_status {
 	uint32_t nlev;
 };
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st);
+/* tid's ignored signals (bit s - 1 for signal s): 0 or -errno.  */
+int ipcns_proc_sigign(pid_t tid, uint64_t *ign);
 /* NStgid and NSpid whole, from the daemon's pid namespace down.  */
 struct ipcns_proc_pids {
 	pid_t nstgid[IPCNS_PID_LEVELS], nspid[IPCNS_PID_LEVELS];
@@ -346,6 +348,7 @@ struct ipcns_remote {
 	unsigned char saved[512]; /* saved registers (arch specific) */
 	uint64_t sigmask;         /* the thread's blocked signals when stopped */
 	bool have_sigmask;
+	bool trap_ign;            /* SIGTRAP was ignored when it stopped */
 	bool at_signal_stop;      /* stopped in a signal-delivery-stop */
 	bool injecting;           /* a syscall of ours is being stepped */
 	bool trapped;             /* the container's filter trapped it (SIGSYS) */

@@ -193,6 +193,31 @@ static int store_group(void *arg, gid_t g)
 	return 0;
 }
 
+/* From /proc/TID/stat, cheaper to make than status (which has the same
+ * set as SigIgn): field 33, sigignore, a decimal.  The command name
+ * (field 2) may hold anything but ends at the last ')'.  */
+int ipcns_proc_sigign(pid_t tid, uint64_t *ign)
+{
+	char path[64], buf[1024];
+	cleanup_free char *heap = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	ssize_t n = read_file(path, buf, sizeof(buf), &heap);
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	char *s = strrchr(heap ? heap : buf, ')');
+	for (int field = 2; s && field < 33; field++)
+		s = strchr(s + 1, ' ');
+	if (!s || s[1] < '0' || s[1] > '9')
+		return -EIO;
+	char *e;
+	errno = 0;
+	unsigned long long v = strtoull(s + 1, &e, 10);
+	if (errno || *e != ' ')
+		return -EIO;
+	*ign = v;
+	return 0;
+}
+
 int ipcns_proc_status(pid_t tid, struct ipcns_proc_status *st)
 {
 	return ipcns_proc_status_pids(tid, st, NULL);

@@ -63,6 +63,10 @@ static unsigned long long regs_pc(const ipcns_regs *r)
 {
 	return r->rip;
 }
+static unsigned long long regs_sp(const ipcns_regs *r)
+{
+	return r->rsp;
+}
 static void regs_set_ret(ipcns_regs *r, long ret)
 {
 	r->rax = (unsigned long long)ret;
@@ -98,6 +102,7 @@ static int regs_put(pid_t tid, ipcns_regs *r)
  * `syscall' cannot be executed by 32-bit code.  */
 #define HAVE_COMPAT 1
 #define NR32_GETPID 20
+#define NR32_RT_SIGACTION 174
 static void regs_set_call32(ipcns_regs *r, uint64_t site, long nr, const long a[6])
 {
 	r->rip = site;
@@ -182,6 +187,10 @@ static long regs_ret(const ipcns_regs *r)
 static unsigned long long regs_pc(const ipcns_regs *r)
 {
 	return r->pc;
+}
+static unsigned long long regs_sp(const ipcns_regs *r)
+{
+	return r->sp;
 }
 static void regs_set_ret(ipcns_regs *r, long ret)
 {
@@ -279,8 +288,9 @@ static void requeue_held(pid_t tgid, pid_t tid)
 #define SIGBIT(s) (1ULL << ((s) - 1))
 
 /* Wait for the next stop of the thread.  Returns 1 for a single-step
- * trap, 0 for any other stop (interrupt, group stop or a signal, which
- * is held), -ESRCH when the thread died.  */
+ * trap, 2 for a syscall stop (syscall_traced), 0 for any other stop
+ * (interrupt, group stop or a signal, which is held), -ESRCH when the
+ * thread died.  */
 static int wait_stop(struct ipcns_remote *r)
 {
 	int status;
@@ -305,6 +315,8 @@ static int wait_stop(struct ipcns_remote *r)
 	int event = status >> 16;
 	if (event != 0)
 		return 0; /* PTRACE_EVENT_STOP: interrupt or group stop */
+	if (sig == (SIGTRAP | 0x80))
+		return 2; /* a syscall stop (PTRACE_O_TRACESYSGOOD) */
 	r->at_signal_stop = true;
 	siginfo_t si;
 	if (ptrace(PTRACE_GETSIGINFO, r->tid, NULL, &si) < 0) {
@@ -376,7 +388,7 @@ int ipcns_remote_seize(struct ipcns_remote *r, int notify_fd, uint64_t id, pid_t
 	r->id = id;
 	n_held = 0;
 	have_hand = false;
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_EXITKILL) < 0)
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) < 0)
 		return -errno;
 	/* Valid after the seize: the thread we hold is the caller.  */
 	if (ipcns_seccomp_id_valid(notify_fd, id) < 0) {
@@ -407,6 +419,11 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 	/* Answer first; -ENOENT here means the interrupt won: the thread
 	 * holds -ERESTARTSYS and our registers decide what it returns.  */
 	int sent = ipcns_seccomp_send(r->notify_fd, r->id, 0, 0);
+	/* Whether SIGTRAP is ignored, read while the thread wakes up to
+	 * stop: it cannot run its own code before, and the read costs the
+	 * call less time than after the stop.  */
+	uint64_t ign;
+	r->trap_ign = ipcns_proc_sigign(r->tid, &ign) == 0 && (ign & SIGBIT(SIGTRAP));
 	ret = wait_stop(r);
 	if (ret < 0) {
 		r->seized = false;
@@ -427,8 +444,7 @@ int ipcns_remote_answer(struct ipcns_remote *r)
 	 * mask is put back exactly at the end.  A single step over a system
 	 * call is reported with a forced SIGTRAP, which unblocks a blocked
 	 * SIGTRAP (the mask put back covers it) and resets an ignored one
-	 * to the default action, which cannot be read or restored from here
-	 * (spec/compatibility.md).  */
+	 * to the default action (keep_trap_ignored puts it back: r->trap_ign).  */
 	r->have_sigmask = ptrace(PTRACE_GETSIGMASK, r->tid, (void *)sizeof(r->sigmask), &r->sigmask) == 0;
 	if (r->have_sigmask) {
 		uint64_t all = ~(SIGBIT(SIGTRAP) | SIGBIT(SIGSYS));
@@ -487,11 +503,11 @@ static int take_trap(struct ipcns_remote *r)
 	return -EAGAIN;
 }
 
-long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
+/* Load syscall nr(args) in the stopped thread, its pc on the syscall
+ * instruction: 0 or -errno.  */
+static int load_call(struct ipcns_remote *r, long nr, const long args[6])
 {
-	ipcns_regs regs, out;
-	if (!r->active)
-		return -ESRCH;
+	ipcns_regs regs;
 	memcpy(&regs, r->saved, sizeof(regs));
 	/* The saved pc is just past the syscall instruction: where the pc
 	 * is once it ran.  */
@@ -514,6 +530,28 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 	r->injecting = true;
 	r->injected_pc = ran_pc;
 	r->trapped = false;
+	return 0;
+}
+
+static long result_of(const struct ipcns_remote *r, const ipcns_regs *out)
+{
+#ifdef HAVE_COMPAT
+	if (r->compat)
+		return ret32(regs_ret(out));
+#endif
+	(void)r;
+	return regs_ret(out);
+}
+
+long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
+{
+	ipcns_regs out;
+	if (!r->active)
+		return -ESRCH;
+	int ret = load_call(r, nr, args);
+	if (ret < 0)
+		return ret;
+	unsigned long long ran_pc = r->injected_pc;
 	long res = -EAGAIN;
 	for (int tries = 0; tries < 16; tries++) {
 		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0) {
@@ -551,11 +589,7 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 		 * call and leaves what syscall_rollback() puts back as the
 		 * result (x86: the number, arm64: the first argument): take
 		 * its SIGSYS too, and say the call did not run.  */
-		res = regs_ret(&out);
-#ifdef HAVE_COMPAT
-		if (r->compat)
-			res = ret32(res);
-#endif
+		res = result_of(r, &out);
 		if ((stop != 1 || res == nr || res == args[0]) && take_trap(r) == -ESRCH) {
 			r->active = r->seized = false;
 			res = -ESRCH;
@@ -568,22 +602,103 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 	return res;
 }
 
+/* Run syscall nr(args) in the thread by PTRACE_SYSCALL: reported by a
+ * stop at its entry and one at its exit, not by a trap.  Its result, or
+ * -errno.  */
+static long syscall_traced(struct ipcns_remote *r, long nr, const long args[6])
+{
+	int ret = load_call(r, nr, args);
+	if (ret < 0)
+		return ret;
+	int stops = 0;
+	/* Signals that cannot be blocked (SIGSTOP, a sent SIGTRAP) may stop
+	 * it before the entry: held, as in ipcns_remote_syscall.  */
+	for (int tries = 0; tries < 16 && stops < 2; tries++) {
+		if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0) {
+			r->injecting = false;
+			return -ESRCH;
+		}
+		int stop = wait_stop(r);
+		if (stop < 0) {
+			r->active = r->seized = false;
+			r->injecting = false;
+			return stop;
+		}
+		stops += stop == 2;
+	}
+	/* The SIGSYS of a container's SECCOMP_RET_TRAP on the call is
+	 * queued: take it.  */
+	ipcns_regs out;
+	long res = stops < 2 || regs_get(r->tid, &out) < 0 ? -EAGAIN : result_of(r, &out);
+	if (take_trap(r) == -ESRCH) {
+		r->active = r->seized = false;
+		res = -ESRCH;
+	}
+	r->injecting = false;
+	return res;
+}
+
+/* The forced SIGTRAP of each step reset an ignored SIGTRAP to SIG_DFL
+ * (force_sig_info_to_task), its flags and mask kept: ignore it again.
+ * The action is read (a stepped rt_sigaction) into scratch memory below
+ * the thread's stack pointer, past the red zone (saved and put back),
+ * its handler made SIG_IGN and written by a call run with
+ * PTRACE_SYSCALL, whose stops are not signals: a step would reset it
+ * again.  */
+static void keep_trap_ignored(struct ipcns_remote *r)
+{
+	unsigned long long sp = regs_sp((const ipcns_regs *)r->saved);
+	long nr = SYS_rt_sigaction;
+	size_t hlen = sizeof(uint64_t); /* the handler, first in struct sigaction */
+#ifdef HAVE_COMPAT
+	if (r->compat) {
+		sp = (uint32_t)sp;
+		nr = NR32_RT_SIGACTION;
+		hlen = sizeof(uint32_t);
+	}
+#endif
+	unsigned char saved[32], act[32]; /* >= the kernel's struct sigaction */
+	if (sp < 4096 + 256)
+		return;
+	uint64_t at = (sp - 256) & ~15ULL;
+	struct iovec local = { saved, sizeof(saved) }, remote = { (void *)(uintptr_t)at, sizeof(saved) };
+	if (process_vm_readv(r->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(saved))
+		return;
+	long get[6] = { SIGTRAP, 0, (long)at, 8, 0, 0 };
+	local.iov_base = act;
+	if (ipcns_remote_syscall(r, nr, get) == 0 && r->active &&
+	    process_vm_readv(r->tid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(act)) {
+		uint64_t ign = (uint64_t)(uintptr_t)SIG_IGN;
+		memcpy(act, &ign, hlen); /* little-endian: the low bytes */
+		long set[6] = { SIGTRAP, (long)at, 0, 8, 0, 0 };
+		if (process_vm_writev(r->tid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(act))
+			syscall_traced(r, nr, set);
+	}
+	local.iov_base = saved;
+	process_vm_writev(r->tid, &local, 1, &remote, 1, 0);
+}
+
 int ipcns_remote_end(struct ipcns_remote *r, long retval)
 {
 	if (!r->active)
 		return r->gone ? -ESRCH : 0;
 	/* A signal in hand is delivered by the detach, which needs a
-	 * signal-delivery-stop: one more step (getpid) ends in one.  */
-	if (have_hand && !r->at_signal_stop) {
+	 * signal-delivery-stop: one more step (getpid) ends in one.  Not
+	 * when SIGTRAP is to be ignored again: the step would reset it, and
+	 * keep_trap_ignored ends in a syscall stop (the signal is queued
+	 * again instead).  */
+	if (r->trap_ign) {
+		keep_trap_ignored(r);
+	} else if (have_hand && !r->at_signal_stop) {
 		long a[6] = { 0 };
 #ifdef HAVE_COMPAT
 		ipcns_remote_syscall(r, r->compat ? NR32_GETPID : SYS_getpid, a);
 #else
 		ipcns_remote_syscall(r, SYS_getpid, a);
 #endif
-		if (!r->active)
-			return -ESRCH;
 	}
+	if (!r->active)
+		return -ESRCH;
 	ipcns_regs regs;
 	memcpy(&regs, r->saved, sizeof(regs));
 	regs_set_ret(&regs, retval);
