@@ -109,6 +109,13 @@ struct ipcns_journal_pending {
 int ipcns_journal_recover(int memfd, const struct ipcns_host_ops *host, void *host_data,
 			  const struct ipcns_state_ops *ops, const void *fe, size_t fe_len, struct ipcns_ns **out,
 			  struct ipcns_journal_pending *pending, char *err, size_t errlen);
+/* Once a loaded or recovered namespace's calls can be answered (its
+ * notify fds attached, the pending answer sent): complete the parked
+ * calls its state lets proceed, which a daemon that died between two
+ * steps of one call left waiting (a message queued while a receiver that
+ * wants it waits, a sender whose message fits, a semop whose values are
+ * there).  Their answers are journaled as any.  */
+void ipcns_state_settle(struct ipcns_ns *ns);
 /* For the front end: bytes of the memfd in use, records since the last
  * image, images written.  */
 struct ipcns_journal_stats {

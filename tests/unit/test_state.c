@@ -1458,6 +1458,71 @@ static void test_answer_commits_effect(void **state)
 	world_free(a);
 }
 
+/* The daemon dies after a sender's answer and before its message goes to
+ * the receiver parked for it: the recovered state has the message queued
+ * and the receiver parked.  ipcns_state_settle hands it over (the
+ * receiver that waited for it would have had it); without it the next
+ * message sent would go to the receiver first and this one be skipped.
+ * Likewise a semop whose values came back (an undo) but whose sleeper was
+ * not woken.  */
+static void test_settle_after_crash(void **state)
+{
+	struct world *a = world_new(NULL);
+	struct saver sv = { .dropped_tag = -1, .from = a };
+	struct ipcns_state_ops ops = saver_ops(&sv);
+	struct ipcns_caller_ops answering_ops = fake_caller_ops;
+	struct ipcns_journal_pending pend;
+	struct msqid_ds ds;
+	answering_ops.answer = answering;
+
+	ac.ns = a->ns;
+	ac.copy = -1;
+	ac.answers = 0;
+	ac.fail = false;
+	ac.memfd = memfd_create("journal", MFD_CLOEXEC);
+	assert_true(ac.memfd >= 0);
+	assert_int_equal(ipcns_journal_attach(a->ns, ac.memfd, &ops, NULL, 0), 0);
+	int q = (int)ipcns_msgget(a->ns, C(a, 0), IPC_PRIVATE, 0666);
+	assert_true(q >= 0);
+	parked(a, 1, ipcns_msgrcv(a->ns, C(a, 1), q, ptr(&rcvbuf[1]), 64, 0, 0));
+	int s = (int)ipcns_semget(a->ns, C(a, 0), IPC_PRIVATE, 1, 0666);
+	assert_true(s >= 0);
+	parked(a, 3, semop1(a, 3, s, 0, -1, 0));
+	assert_int_equal(ipcns_journal_commit(a->ns), 0);
+
+	/* The copy of the journal is taken as the sender's answer leaves,
+	 * before the message is handed to the parked receiver.  */
+	a->p[2].c.ops = &answering_ops;
+	assert_int_equal(snd(a, 2, q, 1, "lost?", 0), IPCNS_ANSWERED);
+	a->p[2].c.ops = &fake_caller_ops;
+	assert_true(a->w[0]->answered);
+	struct world *b = world_blank();
+	recover_copy(b, &sv, &pend);
+	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
+	assert_int_equal(ds.msg_qnum, 1);
+	assert_non_null(b->w[0]);
+	assert_false(b->w[0]->answered);
+	/* The semop's value is there (as an undo or a SETVAL the daemon
+	 * died answering would leave it), its sleeper not woken.  */
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, SETVAL, 1), 0);
+	assert_non_null(b->w[1]);
+	ipcns_state_settle(b->ns);
+	assert_true(b->w[0]->answered);
+	assert_int_equal(b->w[0]->answer, 5);
+	assert_memory_equal(rcvbuf[1].mtext, "lost?", 5);
+	assert_int_equal(ipcns_msgctl(b->ns, C(b, 0), q, IPC_STAT, ptr(&ds)), 0);
+	assert_int_equal(ds.msg_qnum, 0);
+	assert_true(b->w[1]->answered);
+	assert_int_equal(b->w[1]->answer, 0);
+	assert_int_equal(ipcns_semctl(b->ns, C(b, 0), s, 0, GETVAL, 0), 0);
+	world_free(b);
+
+	close(ac.copy);
+	close(ac.memfd);
+	saver_close(&sv);
+	world_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1469,6 +1534,7 @@ int main(void)
 		cmocka_unit_test(test_v1_migration),
 		cmocka_unit_test(test_journal_crashes),
 		cmocka_unit_test(test_answer_commits_effect),
+		cmocka_unit_test(test_settle_after_crash),
 		cmocka_unit_test(test_pid_namespaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

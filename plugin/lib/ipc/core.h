@@ -425,9 +425,11 @@ void ipcns_shm_process_fork(struct ipcns_ns *ns, pid_t parent, pid_t child);
 void ipcns_shm_process_exec(struct ipcns_ns *ns, pid_t tgid);
 void ipcns_shm_destroy_orphans(struct ipcns_ns *ns, bool was_forced);
 int ipcns_sem_sweep(struct ipcns_ns *ns);
+void ipcns_sem_settle(struct ipcns_ns *ns);
 void ipcns_sem_process_exit(struct ipcns_ns *ns, pid_t tgid);
 bool ipcns_sem_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
 int ipcns_msg_sweep(struct ipcns_ns *ns);
+void ipcns_msg_settle(struct ipcns_ns *ns);
 bool ipcns_msg_expire(struct ipcns_ns *ns, struct ipcns_waiter *w);
 
 /* ---- msg */

@@ -542,3 +542,9 @@ int ipcns_state_foreach_waiter(struct ipcns_ns *ns, int (*cb)(void *arg, struct 
 	}
 	return 0;
 }
+
+void ipcns_state_settle(struct ipcns_ns *ns)
+{
+	ipcns_sem_settle(ns);
+	ipcns_msg_settle(ns);
+}

@@ -953,6 +953,40 @@ int ipcns_msg_sweep(struct ipcns_ns *ns)
 	return n;
 }
 
+/* After a restore: finish what a daemon that died between two steps of
+ * one call left half done.  A sender is answered before its message goes
+ * on to a waiting receiver (msg_send), and a receive before the senders
+ * it makes room for are woken; a journal commit is made at each answer,
+ * so a state can hold a message queued while a receiver that wants it is
+ * parked, or a parked sender whose message fits.  Linux would have handed
+ * the message over or woken the sender: each queued message, oldest
+ * first, goes to the first parked receiver that wants it (as
+ * pipelined_send would have when it was sent), then the senders that fit
+ * are woken.  */
+void ipcns_msg_settle(struct ipcns_ns *ns)
+{
+	struct ipcns_idr *idr = &ns->ids[IPCNS_MSG].idr;
+
+	for (int idx = ipcns_idr_next(idr, 0); idx >= 0; idx = ipcns_idr_next(idr, idx + 1)) {
+		struct msgq *q = msgq_of(ipcns_idr_find(idr, idx));
+		struct ipcns_list *pos = q->messages.next;
+		while (pos != &q->messages && !ipcns_list_empty(&q->receivers)) {
+			struct msgq_msg *m = ipcns_list_entry(pos, struct msgq_msg, link);
+			struct ipcns_list *prev = pos->prev;
+			pos = pos->next;
+			unqueue(ns, q, m);
+			if (pipelined_send(ns, q, m)) {
+				quota_uncharge(ns, msg_cost(m->size));
+				ipcns_mem_free(m);
+			} else {
+				requeue(ns, q, m, prev);
+			}
+		}
+		ss_wakeup(ns, q);
+	}
+	retry_starved(ns);
+}
+
 bool ipcns_msg_expire(struct ipcns_ns *ns, struct ipcns_waiter *w)
 {
 	struct ipcns_list *pos;

@@ -1087,6 +1087,19 @@ static void sem_kind_fini(struct ipcns_ns *ns)
 	ns->sem = NULL;
 }
 
+/* After a restore: the values of a state can let parked operations
+ * proceed when the daemon died between changing them and waking the
+ * sleepers (an exit's undo, a semop, a SETVAL: each commits at its
+ * answer).  Linux would have woken them: every set's queue is run as
+ * after a change of unknown semaphores.  */
+void ipcns_sem_settle(struct ipcns_ns *ns)
+{
+	struct ipcns_idr *idr = &ns->ids[IPCNS_SEM].idr;
+
+	for (int idx = ipcns_idr_next(idr, 0); idx >= 0; idx = ipcns_idr_next(idr, idx + 1))
+		do_smart_update(ns, sem_from_perm(ipcns_idr_find(idr, idx)), NULL, 0, 0);
+}
+
 int ipcns_sem_sweep(struct ipcns_ns *ns)
 {
 	struct ipcns_list *pos, *tmp;
