@@ -1143,6 +1143,18 @@ static int answering(struct ipcns_caller *c, long ret)
 	return ac.fail ? -ENOENT : 0;
 }
 
+/* a journals into ac.memfd, and `answering' copies it as answers leave.  */
+static void answering_start(struct world *a, const struct ipcns_state_ops *ops)
+{
+	ac.ns = a->ns;
+	ac.copy = -1;
+	ac.answers = 0;
+	ac.fail = false;
+	ac.memfd = memfd_create("journal", MFD_CLOEXEC);
+	assert_true(ac.memfd >= 0);
+	assert_int_equal(ipcns_journal_attach(a->ns, ac.memfd, ops, NULL, 0), 0);
+}
+
 /* A parked call's answer, committed as the front end commits it.  */
 static int committing_deliver(struct ipcns_waiter *w, long ret)
 {
@@ -1307,12 +1319,7 @@ static void test_answer_commits_effect(void **state)
 	struct ipcns_journal_pending pend;
 	struct msqid_ds ds;
 	answering_ops.answer = answering;
-
-	ac.ns = a->ns;
-	ac.copy = -1;
-	ac.memfd = memfd_create("journal", MFD_CLOEXEC);
-	assert_true(ac.memfd >= 0);
-	assert_int_equal(ipcns_journal_attach(a->ns, ac.memfd, &ops, NULL, 0), 0);
+	answering_start(a, &ops);
 	int q = (int)ipcns_msgget(a->ns, C(a, 0), IPC_PRIVATE, 0666);
 	assert_true(q >= 0);
 	assert_int_equal(snd(a, 0, q, 1, "first", 0), 0);
@@ -1474,14 +1481,7 @@ static void test_settle_after_crash(void **state)
 	struct ipcns_journal_pending pend;
 	struct msqid_ds ds;
 	answering_ops.answer = answering;
-
-	ac.ns = a->ns;
-	ac.copy = -1;
-	ac.answers = 0;
-	ac.fail = false;
-	ac.memfd = memfd_create("journal", MFD_CLOEXEC);
-	assert_true(ac.memfd >= 0);
-	assert_int_equal(ipcns_journal_attach(a->ns, ac.memfd, &ops, NULL, 0), 0);
+	answering_start(a, &ops);
 	int q = (int)ipcns_msgget(a->ns, C(a, 0), IPC_PRIVATE, 0666);
 	assert_true(q >= 0);
 	parked(a, 1, ipcns_msgrcv(a->ns, C(a, 1), q, ptr(&rcvbuf[1]), 64, 0, 0));
