@@ -543,6 +543,24 @@ static long result_of(const struct ipcns_remote *r, const ipcns_regs *out)
 	return regs_ret(out);
 }
 
+/* Let the thread run an injected call on (`req': a single step or to the
+ * next syscall stop) and wait for its next stop: what wait_stop says, or
+ * -errno with the call's injection over (and the session too when the
+ * thread is gone).  */
+static int resume_wait(struct ipcns_remote *r, int req)
+{
+	if (ptrace(req, r->tid, NULL, NULL) < 0) {
+		r->injecting = false;
+		return -ESRCH;
+	}
+	int stop = wait_stop(r);
+	if (stop < 0) {
+		r->active = r->seized = false;
+		r->injecting = false;
+	}
+	return stop;
+}
+
 long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 {
 	ipcns_regs out;
@@ -554,16 +572,9 @@ long ipcns_remote_syscall(struct ipcns_remote *r, long nr, const long args[6])
 	unsigned long long ran_pc = r->injected_pc;
 	long res = -EAGAIN;
 	for (int tries = 0; tries < 16; tries++) {
-		if (ptrace(PTRACE_SINGLESTEP, r->tid, NULL, NULL) < 0) {
-			r->injecting = false;
-			return -ESRCH;
-		}
-		int stop = wait_stop(r);
-		if (stop < 0) {
-			r->active = r->seized = false;
-			r->injecting = false;
+		int stop = resume_wait(r, PTRACE_SINGLESTEP);
+		if (stop < 0)
 			return stop;
-		}
 		ret = regs_get(r->tid, &out);
 		if (ret < 0) {
 			r->injecting = false;
@@ -614,16 +625,9 @@ static long syscall_traced(struct ipcns_remote *r, long nr, const long args[6])
 	/* Signals that cannot be blocked (SIGSTOP, a sent SIGTRAP) may stop
 	 * it before the entry: held, as in ipcns_remote_syscall.  */
 	for (int tries = 0; tries < 16 && stops < 2; tries++) {
-		if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0) {
-			r->injecting = false;
-			return -ESRCH;
-		}
-		int stop = wait_stop(r);
-		if (stop < 0) {
-			r->active = r->seized = false;
-			r->injecting = false;
+		int stop = resume_wait(r, PTRACE_SYSCALL);
+		if (stop < 0)
 			return stop;
-		}
 		stops += stop == 2;
 	}
 	/* The SIGSYS of a container's SECCOMP_RET_TRAP on the call is
