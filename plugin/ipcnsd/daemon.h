@@ -178,6 +178,9 @@ struct nsent {
 	uint32_t state_slot;
 	/* Its journal (in the memfd of state_slot).  */
 	bool journaled, journal_failed;
+	/* Recovered from a journal: its worker first completes the parked
+	 * calls the state lets proceed (ipcns_state_settle).  */
+	bool settle;
 	/* Processes whose exits the core asked to hear of while its state
 	 * was being loaded (no core to charge their pidfds to yet).  */
 	pid_t *deferred;

@@ -391,12 +391,11 @@ int persist_load(struct nsent *e, int fd, uint32_t slot, char *err, size_t errle
 			}
 		}
 	}
-	/* Then the parked calls the state lets proceed: the previous
-	 * ipcnsd died between two steps of a call (a sender answered, its
-	 * message not yet handed to the receiver waiting for it).  */
-	pthread_mutex_lock(&e->lock);
-	ipcns_state_settle(e->ns);
-	pthread_mutex_unlock(&e->lock);
+	/* Then the parked calls the state lets proceed (the previous ipcnsd
+	 * died between two steps of a call: a sender answered, its message
+	 * not yet handed to the receiver waiting for it): by the
+	 * namespace's worker, whose time it is.  */
+	e->settle = true;
 	return 0;
 }
 

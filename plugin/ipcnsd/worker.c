@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "ipcns/state.h"
 #include "events.h"
 #include "view.h"
 
@@ -1357,6 +1358,12 @@ static void *worker(void *arg)
 	/* The set of notify fds changed: rebuild the poll set (the worker's
 	 * own arrays, only it changes e->nfds).  */
 	bool dirty = true;
+	if (e->settle) {
+		pthread_mutex_lock(&e->lock);
+		e->settle = false;
+		ipcns_state_settle(e->ns);
+		pthread_mutex_unlock(&e->lock);
+	}
 	while (!daemon_stopping()) {
 		if (dirty) {
 			size_t n = 0;
